@@ -1,0 +1,112 @@
+//! The contract every queue backend fulfils.
+
+use crate::{
+    BatchResult, ChangeVisibilityBatchEntry, DeleteBatchEntry, MoveResult, QueueAttributes,
+    QueueAttributesUpdate, QueueStats, ReceiveRequest, ReceivedMessage, Result, SendBatchEntry,
+    SendMessage, SendReceipt,
+};
+use async_trait::async_trait;
+use std::time::Duration;
+
+/// A queue engine with Amazon SQS's semantics.
+///
+/// Queues are addressed by name; [`QueueBackend::get_queue_url`] gives the
+/// engine's own address for a queue where it has one. Every implementation
+/// passes the conformance suite in [`testkit`](crate#testkit) (feature
+/// `testkit`), which checks each rule of the semantics table in DESIGN.md.
+///
+/// The trait is object-safe: the runtime holds an `Arc<dyn QueueBackend>`.
+///
+/// ```no_run
+/// # async fn demo(backend: &dyn ebbflow_core::QueueBackend) -> ebbflow_core::Result<()> {
+/// use ebbflow_core::{QueueAttributes, ReceiveRequest, SendMessage};
+/// use std::time::Duration;
+///
+/// backend.create_queue("orders", QueueAttributes::standard()).await?;
+/// backend.send("orders", SendMessage::new(r#"{"id":1}"#)).await?;
+/// for msg in backend.receive("orders", ReceiveRequest::new(10).wait(Duration::from_secs(20))).await? {
+///     // … handle msg.body …
+///     backend.delete("orders", &msg.receipt_handle).await?;
+/// }
+/// # Ok(()) }
+/// ```
+#[async_trait]
+pub trait QueueBackend: Send + Sync + 'static {
+    /// A short name for logs and metrics: `memory`, `sqlite`, `sqs`, …
+    fn backend_name(&self) -> &'static str;
+
+    /// Creates a queue, or returns the existing one's URL when its attributes are the same.
+    /// Fails with `QueueAlreadyExists` when they differ.
+    async fn create_queue(&self, name: &str, attributes: QueueAttributes) -> Result<String>;
+
+    /// The queue's URL.
+    async fn get_queue_url(&self, name: &str) -> Result<String>;
+
+    /// Names of the queues whose name starts with `prefix` (all when `None`), sorted.
+    async fn list_queues(&self, prefix: Option<&str>) -> Result<Vec<String>>;
+
+    /// Deletes a queue and every message in it.
+    async fn delete_queue(&self, name: &str) -> Result<()>;
+
+    /// The queue's attributes.
+    async fn get_queue_attributes(&self, name: &str) -> Result<QueueAttributes>;
+
+    /// Changes some of the queue's attributes.
+    async fn set_queue_attributes(&self, name: &str, update: QueueAttributesUpdate) -> Result<()>;
+
+    /// Sends one message.
+    async fn send(&self, queue: &str, message: SendMessage) -> Result<SendReceipt>;
+
+    /// Sends up to ten messages; each entry succeeds or fails on its own.
+    /// A malformed batch as a whole (empty, too many, duplicate ids, too large) is an `Err`.
+    async fn send_batch(
+        &self,
+        queue: &str,
+        entries: Vec<SendBatchEntry>,
+    ) -> Result<BatchResult<SendReceipt>>;
+
+    /// Receives up to `max_messages`, waiting up to the wait time for the first to arrive.
+    async fn receive(&self, queue: &str, request: ReceiveRequest) -> Result<Vec<ReceivedMessage>>;
+
+    /// Deletes a message by the receipt handle of its latest receive.
+    async fn delete(&self, queue: &str, receipt_handle: &str) -> Result<()>;
+
+    /// Deletes up to ten messages.
+    async fn delete_batch(
+        &self,
+        queue: &str,
+        entries: Vec<DeleteBatchEntry>,
+    ) -> Result<BatchResult<()>>;
+
+    /// Makes an in-flight message visible again after `timeout`, counted from now.
+    async fn change_visibility(
+        &self,
+        queue: &str,
+        receipt_handle: &str,
+        timeout: Duration,
+    ) -> Result<()>;
+
+    /// Changes the visibility of up to ten messages.
+    async fn change_visibility_batch(
+        &self,
+        queue: &str,
+        entries: Vec<ChangeVisibilityBatchEntry>,
+    ) -> Result<BatchResult<()>>;
+
+    /// Removes every message. At most once per 60 s per queue.
+    async fn purge(&self, queue: &str) -> Result<()>;
+
+    /// Visible, in-flight and delayed counts and the oldest message's age.
+    async fn stats(&self, queue: &str) -> Result<QueueStats>;
+
+    /// Names of the queues whose redrive policy targets `dead_letter_queue`, sorted.
+    async fn list_dead_letter_source_queues(&self, dead_letter_queue: &str) -> Result<Vec<String>>;
+
+    /// Moves the messages now in `dead_letter_queue` to `destination`, or, when
+    /// `None`, each back to the queue it was dead-lettered from.
+    async fn move_messages(
+        &self,
+        dead_letter_queue: &str,
+        destination: Option<&str>,
+    ) -> Result<MoveResult>;
+}

@@ -1,0 +1,43 @@
+//! # ebbflow-core
+//!
+//! The pieces every part of ebbflow shares:
+//!
+//! - the message model ([`SendMessage`], [`ReceivedMessage`], [`MessageAttributeValue`]);
+//! - queue configuration and state ([`QueueAttributes`], [`RedrivePolicy`], [`QueueStats`]);
+//! - the [`QueueBackend`] trait, the SQS verbs every backend implements;
+//! - [`QueueError`], errors named after SQS's codes;
+//! - [`limits`], SQS's limits and the validation every backend runs, written once.
+//!
+//! ## testkit
+//!
+//! With the feature `testkit`, [`testkit`](crate::testkit) holds the conformance
+//! suite: one test per rule of SQS's semantics, generic over a backend. A backend
+//! crate runs all of it with one macro call:
+//!
+//! ```ignore
+//! ebbflow_core::conformance_suite!(paused_clock, || async { MyHarness::new() });
+//! ```
+
+#![warn(missing_docs)]
+
+mod backend;
+mod digest;
+mod error;
+pub mod limits;
+mod message;
+mod queue;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+pub use backend::QueueBackend;
+pub use digest::{content_deduplication_id, md5_hex};
+pub use error::{QueueError, Result};
+pub use message::{
+    AttributeValue, BatchFailure, BatchResult, BatchSuccess, ChangeVisibilityBatchEntry,
+    DeleteBatchEntry, MessageAttributeValue, MessageAttributes, ReceivedMessage, SendBatchEntry,
+    SendMessage, SendReceipt, SystemAttributes,
+};
+pub use queue::{
+    local_queue_arn, queue_name_from_arn, MoveResult, QueueAttributes, QueueAttributesUpdate,
+    QueueStats, ReceiveRequest, RedriveAllowPolicy, RedrivePolicy,
+};
