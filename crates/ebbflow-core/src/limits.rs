@@ -4,8 +4,8 @@
 //! than repeat them, so that a limit is written down exactly once.
 
 use crate::{
-    QueueAttributes, QueueError, ReceiveRequest, RedriveAllowPolicy, Result, SendMessage,
-    message::AttributeValue,
+    message::AttributeValue, QueueAttributes, QueueError, ReceiveRequest, RedriveAllowPolicy,
+    Result, SendMessage,
 };
 use std::collections::HashSet;
 use std::time::Duration;
@@ -153,7 +153,10 @@ pub fn validate_queue_attributes(name: &str, attrs: &QueueAttributes) -> Result<
         if sources.is_empty() || sources.len() > MAX_REDRIVE_ALLOW_SOURCES {
             return Err(QueueError::invalid(
                 "RedriveAllowPolicy.sourceQueueArns",
-                format!("byQueue names 1 to {MAX_REDRIVE_ALLOW_SOURCES} queues, not {}", sources.len()),
+                format!(
+                    "byQueue names 1 to {MAX_REDRIVE_ALLOW_SOURCES} queues, not {}",
+                    sources.len()
+                ),
             ));
         }
     }
@@ -252,7 +255,9 @@ fn validate_attributes(msg: &SendMessage) -> Result<()> {
             return Err(bad("names starting with `AWS.` or `Amazon.` are reserved"));
         }
         if name.starts_with('.') || name.ends_with('.') || name.contains("..") {
-            return Err(bad("names cannot start or end with a period, nor hold two in a row"));
+            return Err(bad(
+                "names cannot start or end with a period, nor hold two in a row",
+            ));
         }
         let base = value.data_type.split('.').next().unwrap_or("");
         match (base, &value.value) {
@@ -264,7 +269,9 @@ fn validate_attributes(msg: &SendMessage) -> Result<()> {
             }
             ("Binary", AttributeValue::Binary(_)) => {}
             ("String" | "Number" | "Binary", _) => {
-                return Err(bad("Binary attributes hold bytes; String and Number hold text"));
+                return Err(bad(
+                    "Binary attributes hold bytes; String and Number hold text",
+                ));
             }
             _ => {
                 return Err(bad(
@@ -373,7 +380,10 @@ pub fn validate_batch_ids<'a>(ids: impl ExactSizeIterator<Item = &'a str>) -> Re
 }
 
 /// Checks a whole send batch: its ids, and that its messages together fit the queue's size limit.
-pub fn validate_send_batch(entries: &[crate::SendBatchEntry], queue: &QueueAttributes) -> Result<()> {
+pub fn validate_send_batch(
+    entries: &[crate::SendBatchEntry],
+    queue: &QueueAttributes,
+) -> Result<()> {
     validate_batch_ids(entries.iter().map(|e| e.id.as_str()))?;
     let size: usize = entries.iter().map(|e| e.message.size()).sum();
     if size > queue.maximum_message_size {
@@ -390,7 +400,10 @@ pub fn validate_receive(req: &ReceiveRequest) -> Result<()> {
     if !(1..=MAX_RECEIVE_MESSAGES).contains(&req.max_messages) {
         return Err(QueueError::invalid(
             "MaxNumberOfMessages",
-            format!("{} is outside 1 to {MAX_RECEIVE_MESSAGES}", req.max_messages),
+            format!(
+                "{} is outside 1 to {MAX_RECEIVE_MESSAGES}",
+                req.max_messages
+            ),
         ));
     }
     if let Some(v) = req.visibility_timeout {
@@ -438,7 +451,17 @@ mod tests {
 
     #[test]
     fn allowed_characters_match_the_xml_set() {
-        for c in ['\t', '\n', '\r', ' ', 'é', '\u{D7FF}', '\u{E000}', '\u{FFFD}', '\u{10000}'] {
+        for c in [
+            '\t',
+            '\n',
+            '\r',
+            ' ',
+            'é',
+            '\u{D7FF}',
+            '\u{E000}',
+            '\u{FFFD}',
+            '\u{10000}',
+        ] {
             assert!(is_allowed_char(c), "{c:?}");
         }
         for c in ['\u{0}', '\u{8}', '\u{1F}', '\u{FFFE}', '\u{FFFF}'] {

@@ -1,0 +1,1326 @@
+//! The rules, one async function each, named as the tests the suite generates.
+//!
+//! Each function checks one row (or one clause of a row) of the semantics
+//! table in DESIGN.md, against any backend, through [`Harness`].
+
+use super::Harness;
+use crate::{
+    limits, md5_hex, BatchResult, ChangeVisibilityBatchEntry, DeleteBatchEntry,
+    MessageAttributeValue, QueueAttributes, QueueAttributesUpdate, QueueBackend, QueueError,
+    ReceiveRequest, ReceivedMessage, RedriveAllowPolicy, RedrivePolicy, Result, SendBatchEntry,
+    SendMessage,
+};
+use std::collections::{BTreeMap, HashSet};
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const SEC: Duration = Duration::from_secs(1);
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+/// A queue name no other test uses, even across processes sharing one server.
+fn unique(base: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static SALT: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let salt = *SALT.get_or_init(|| {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        h.finish() & 0xff_ffff
+    });
+    format!(
+        "{base}-{salt:06x}-{}",
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+async fn create(b: &dyn QueueBackend, base: &str, attrs: QueueAttributes) -> String {
+    let name = if attrs.fifo {
+        format!("{}{}", unique(base), limits::FIFO_SUFFIX)
+    } else {
+        unique(base)
+    };
+    if let Err(e) = b.create_queue(&name, attrs).await {
+        panic!("creating queue {name}: {e}");
+    }
+    name
+}
+
+fn code<T: std::fmt::Debug>(result: Result<T>) -> &'static str {
+    match result {
+        Err(e) => e.code(),
+        Ok(v) => panic!("expected an error, got {v:?}"),
+    }
+}
+
+fn ok<T>(what: &str, result: Result<T>) -> T {
+    result.unwrap_or_else(|e| panic!("{what}: {e}"))
+}
+
+async fn send(b: &dyn QueueBackend, q: &str, body: &str) -> String {
+    ok("send", b.send(q, SendMessage::new(body)).await).message_id
+}
+
+async fn send_fifo(b: &dyn QueueBackend, q: &str, group: &str, body: &str) -> String {
+    let msg = SendMessage::new(body)
+        .group_id(group)
+        .deduplication_id(unique("d"));
+    ok("send", b.send(q, msg).await).message_id
+}
+
+/// Receives up to `n`, long polling briefly so that servers which sample (SQS) still answer.
+async fn recv(b: &dyn QueueBackend, q: &str, n: u32) -> Vec<ReceivedMessage> {
+    ok(
+        "receive",
+        b.receive(q, ReceiveRequest::new(n).wait(SEC)).await,
+    )
+}
+
+/// Receives without waiting; for checks that nothing is receivable now.
+async fn recv_now(b: &dyn QueueBackend, q: &str, n: u32) -> Vec<ReceivedMessage> {
+    ok(
+        "receive",
+        b.receive(q, ReceiveRequest::new(n).wait(Duration::ZERO))
+            .await,
+    )
+}
+
+async fn recv_vis(b: &dyn QueueBackend, q: &str, n: u32, vis: Duration) -> Vec<ReceivedMessage> {
+    let req = ReceiveRequest::new(n).wait(SEC).visibility_timeout(vis);
+    ok("receive", b.receive(q, req).await)
+}
+
+/// Receives until a receive comes back empty; deletes nothing.
+async fn drain(b: &dyn QueueBackend, q: &str) -> Vec<ReceivedMessage> {
+    let mut all = Vec::new();
+    loop {
+        let got = recv(b, q, 10).await;
+        if got.is_empty() {
+            return all;
+        }
+        all.extend(got);
+    }
+}
+
+fn bodies(msgs: &[ReceivedMessage]) -> Vec<&str> {
+    msgs.iter().map(|m| m.body.as_str()).collect()
+}
+
+fn entries(bodies: &[&str]) -> Vec<SendBatchEntry> {
+    bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| SendBatchEntry {
+            id: format!("e{i}"),
+            message: SendMessage::new(*body),
+        })
+        .collect()
+}
+
+fn failed_ids<T>(r: &BatchResult<T>) -> Vec<&str> {
+    r.failed.iter().map(|f| f.id.as_str()).collect()
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+// ---------------------------------------------------------------- queue names
+
+/// Queue names: 1–80 of `[A-Za-z0-9_-]`; FIFO names end in `.fifo`.
+pub async fn queue_names_are_validated(h: &dyn Harness) {
+    let b = h.backend().await;
+    let b = b.as_ref();
+    let base = unique("n");
+    let longest = format!("{base}{}", "x".repeat(80 - base.len()));
+    ok(
+        "80-character name",
+        b.create_queue(&longest, QueueAttributes::standard()).await,
+    );
+    let too_long = format!("{longest}y");
+    assert_eq!(
+        code(b.create_queue(&too_long, QueueAttributes::standard()).await),
+        "InvalidParameterValue"
+    );
+    for bad in ["", "has space", "dot.ted", "sl/ash", "ümlaut"] {
+        assert_eq!(
+            code(b.create_queue(bad, QueueAttributes::standard()).await),
+            "InvalidParameterValue",
+            "name {bad:?}"
+        );
+    }
+    let fifo = format!("{}.fifo", unique("n"));
+    ok(
+        "FIFO name",
+        b.create_queue(&fifo, QueueAttributes::fifo()).await,
+    );
+    let plain = unique("n");
+    assert_eq!(
+        code(b.create_queue(&plain, QueueAttributes::fifo()).await),
+        "InvalidParameterValue",
+        "a FIFO queue without the .fifo suffix"
+    );
+    let suffixed = format!("{}.fifo", unique("n"));
+    assert_eq!(
+        code(b.create_queue(&suffixed, QueueAttributes::standard()).await),
+        "InvalidParameterValue",
+        "a standard queue with the .fifo suffix"
+    );
+}
+
+/// Create is idempotent for equal attributes, `QueueAlreadyExists` otherwise;
+/// URL, list, attributes and delete behave as in SQS.
+pub async fn queue_lifecycle_and_attributes(h: &dyn Harness) {
+    let b = h.backend().await;
+    let b = b.as_ref();
+    let attrs = QueueAttributes::standard().with_visibility_timeout(secs(45));
+    let q = create(b, "life", attrs.clone()).await;
+    let url = ok("create again", b.create_queue(&q, attrs.clone()).await);
+    assert_eq!(ok("url", b.get_queue_url(&q).await), url);
+    let other = attrs.clone().with_visibility_timeout(secs(46));
+    assert_eq!(code(b.create_queue(&q, other).await), "QueueAlreadyExists");
+    assert_eq!(ok("attributes", b.get_queue_attributes(&q).await), attrs);
+
+    let update = QueueAttributesUpdate {
+        visibility_timeout: Some(secs(90)),
+        delay: Some(secs(3)),
+        ..Default::default()
+    };
+    ok("set attributes", b.set_queue_attributes(&q, update).await);
+    let now = ok("attributes", b.get_queue_attributes(&q).await);
+    assert_eq!((now.visibility_timeout, now.delay), (secs(90), secs(3)));
+    let bad = QueueAttributesUpdate {
+        message_retention_period: Some(secs(59)),
+        ..Default::default()
+    };
+    assert_eq!(
+        code(b.set_queue_attributes(&q, bad).await),
+        "InvalidParameterValue"
+    );
+
+    let prefix = &q[..q.len() - 1];
+    assert!(ok("list", b.list_queues(Some(prefix)).await).contains(&q));
+    assert!(ok("list", b.list_queues(Some(&q)).await)
+        .iter()
+        .all(|n| n.starts_with(&q)));
+
+    ok("delete queue", b.delete_queue(&q).await);
+    assert_eq!(code(b.get_queue_url(&q).await), "QueueDoesNotExist");
+    assert_eq!(
+        code(b.send(&q, SendMessage::new("x")).await),
+        "QueueDoesNotExist"
+    );
+    assert!(!ok("list", b.list_queues(Some(&q)).await).contains(&q));
+}
+
+// ---------------------------------------------------------------- body
+
+/// Body: 1 byte up to `MaximumMessageSize`; attributes count toward it.
+pub async fn body_size_is_limited(h: &dyn Harness) {
+    let b = h.backend().await;
+    let b = b.as_ref();
+    let q = create(
+        b,
+        "size",
+        QueueAttributes::standard().with_maximum_message_size(1024),
+    )
+    .await;
+    assert_eq!(
+        code(b.send(&q, SendMessage::new("")).await),
+        "InvalidMessageContents"
+    );
+    let exact = "a".repeat(1024);
+    ok(
+        "1,024-byte body",
+        b.send(&q, SendMessage::new(exact.clone())).await,
+    );
+    assert_eq!(
+        code(b.send(&q, SendMessage::new(format!("{exact}a"))).await),
+        "MessageTooLong"
+    );
+    let with_attr =
+        SendMessage::new("a".repeat(1024 - 8)).attribute("k", MessageAttributeValue::string("vv"));
+    assert_eq!(
+        code(b.send(&q, with_attr).await),
+        "MessageTooLong",
+        "attributes count toward the size"
+    );
+
+    let big = create(b, "size", QueueAttributes::standard()).await;
+    let max = "b".repeat(limits::MAX_MESSAGE_SIZE);
+    ok(
+        "1 MiB body",
+        b.send(&big, SendMessage::new(max.clone())).await,
+    );
+    assert_eq!(
+        code(b.send(&big, SendMessage::new(format!("{max}b"))).await),
+        "MessageTooLong"
+    );
+    let got = recv(b, &big, 1).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].body.len(), limits::MAX_MESSAGE_SIZE);
+}
+
+/// Body characters: only #x9 #xA #xD #x20–#xD7FF #xE000–#xFFFD #x10000–#x10FFFF.
+pub async fn body_characters_are_validated(h: &dyn Harness) {
+    let b = h.backend().await;
+    let b = b.as_ref();
+    let q = create(b, "chars", QueueAttributes::standard()).await;
+    for bad in ["nul\u{0}", "bell\u{7}", "\u{1F}", "\u{FFFE}", "\u{FFFF}"] {
+        assert_eq!(
+            code(b.send(&q, SendMessage::new(bad)).await),
+            "InvalidMessageContents",
+            "body {bad:?}"
+        );
+    }
+    let good = "tab\t nl\n cr\r é \u{D7FF} \u{E000} \u{FFFD} \u{10000} 🦀 \u{10FFFF}";
+    ok(
+        "allowed characters",
+        b.send(&q, SendMessage::new(good)).await,
+    );
+    let got = recv(b, &q, 10).await;
+    assert_eq!(
+        bodies(&got),
+        vec![good],
+        "the body comes back byte for byte"
+    );
+}
+
+// ---------------------------------------------------------------- attributes
+
+/// Attributes: ≤ 10; String, Number, Binary and custom types round-trip; no `AWS.`/`Amazon.` names.
+pub async fn message_attributes_round_trip_and_are_limited(h: &dyn Harness) {
+    let b = h.backend().await;
+    let b = b.as_ref();
+    let q = create(b, "attrs", QueueAttributes::standard()).await;
+    let msg = SendMessage::new("with attributes")
+        .attribute("s", MessageAttributeValue::string("text ✓"))
+        .attribute("n", MessageAttributeValue::number("-12.5"))
+        .attribute("b", MessageAttributeValue::binary(vec![0u8, 1, 2, 255]))
+        .attribute(
+            "custom",
+            MessageAttributeValue {
+                data_type: "String.json".into(),
+                value: crate::AttributeValue::Text("{}".into()),
+            },
+        );
+    let sent = msg.attributes.clone();
+    ok("send with attributes", b.send(&q, msg).await);
+    let got = recv(b, &q, 1).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].attributes, sent);
+
+    let mut eleven = SendMessage::new("x");
+    for i in 0..11 {
+        eleven = eleven.attribute(format!("a{i}"), MessageAttributeValue::number(i));
+    }
+    assert_eq!(code(b.send(&q, eleven).await), "InvalidParameterValue");
+    let mut ten = SendMessage::new("x");
+    for i in 0..10 {
+        ten = ten.attribute(format!("a{i}"), MessageAttributeValue::number(i));
+    }
+    ok("ten attributes", b.send(&q, ten).await);
+    for name in ["AWS.trace", "amazon.x", "", "sp ace", ".lead", "two..dots"] {
+        let m = SendMessage::new("x").attribute(name, MessageAttributeValue::string("v"));
+        assert_eq!(
+            code(b.send(&q, m).await),
+            "InvalidAttributeName",
+            "name {name:?}"
+        );
+    }
+    let long = "a".repeat(257);
+    let m = SendMessage::new("x").attribute(long, MessageAttributeValue::string("v"));
+    assert_eq!(code(b.send(&q, m).await), "InvalidAttributeName");
+    let bad_number = SendMessage::new("x").attribute("n", MessageAttributeValue::number("twelve"));
+    assert_eq!(code(b.send(&q, bad_number).await), "InvalidAttributeName");
+    let empty = SendMessage::new("x").attribute("e", MessageAttributeValue::string(""));
+    assert_eq!(code(b.send(&q, empty).await), "InvalidAttributeName");
+}
+
+// ---------------------------------------------------------------- batches
+
+/// Batches: ≤ 10 entries, ids unique and `[A-Za-z0-9_-]{1,80}`, total ≤ the size limit.
+pub async fn batches_are_validated(h: &dyn Harness) {
+    let b = h.backend().await;
+    let b = b.as_ref();
+    let q = create(
+        b,
+        "batch",
+        QueueAttributes::standard().with_maximum_message_size(1024),
+    )
+    .await;
+    assert_eq!(code(b.send_batch(&q, vec![]).await), "EmptyBatchRequest");
+    let eleven: Vec<&str> = vec!["m"; 11];
+    assert_eq!(
+        code(b.send_batch(&q, entries(&eleven)).await),
+        "TooManyEntriesInBatchRequest"
+    );
+    let mut dup = entries(&["a", "b"]);
+    dup[1].id = dup[0].id.clone();
+    assert_eq!(
+        code(b.send_batch(&q, dup).await),
+        "BatchEntryIdsNotDistinct"
+    );
+    for bad_id in ["", "has space", &"x".repeat(81)] {
+        let mut e = entries(&["a"]);
+        e[0].id = bad_id.to_owned();
+        assert_eq!(
+            code(b.send_batch(&q, e).await),
+            "InvalidBatchEntryId",
+            "id {bad_id:?}"
+        );
+    }
+    let half = "h".repeat(600);
+    assert_eq!(
+        code(b.send_batch(&q, entries(&[&half, &half])).await),
+        "BatchRequestTooLong"
+    );
+    assert_eq!(code(b.delete_batch(&q, vec![]).await), "EmptyBatchRequest");
+    let ten: Vec<&str> = vec!["m"; 10];
+    let sent = ok("ten entries", b.send_batch(&q, entries(&ten)).await);
+    assert_eq!(sent.successful.len(), 10);
+}
+
+/// Batches: each entry succeeds or fails on its own.
+pub async fn batches_report_each_entry(h: &dyn Harness) {
+    let b = h.backend().await;
+    let b = b.as_ref();
+    let q = create(b, "partial", QueueAttributes::standard()).await;
+    let sent = ok(
+        "send batch",
+        b.send_batch(&q, entries(&["one", "", "three"])).await,
+    );
+    assert_eq!(failed_ids(&sent), vec!["e1"]);
+    assert_eq!(sent.failed[0].error.code(), "InvalidMessageContents");
+    let ids: Vec<&str> = sent.successful.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, vec!["e0", "e2"]);
+    assert_eq!(sent.successful[0].value.md5_of_body, md5_hex("one"));
+
+    let got = drain(b, &q).await;
+    assert_eq!(got.len(), 2);
+    let vis = vec![
+        ChangeVisibilityBatchEntry {
+            id: "good".into(),
+            receipt_handle: got[0].receipt_handle.clone(),
+            visibility_timeout: secs(100),
+        },
+        ChangeVisibilityBatchEntry {
+            id: "bad".into(),
+            receipt_handle: "not-a-handle".into(),
+            visibility_timeout: secs(100),
+        },
+    ];
+    let changed = ok(
+        "change visibility batch",
+        b.change_visibility_batch(&q, vis).await,
+    );
+    assert_eq!(failed_ids(&changed), vec!["bad"]);
+    assert_eq!(changed.failed[0].error.code(), "ReceiptHandleIsInvalid");
+
+    let del = got
+        .iter()
+        .enumerate()
+        .map(|(i, m)| DeleteBatchEntry {
+            id: format!("d{i}"),
+            receipt_handle: m.receipt_handle.clone(),
+        })
+        .chain([DeleteBatchEntry {
+            id: "bad".into(),
+            receipt_handle: "not-a-handle".into(),
+        }])
+        .collect();
+    let deleted = ok("delete batch", b.delete_batch(&q, del).await);
+    assert_eq!(failed_ids(&deleted), vec!["bad"]);
+    assert_eq!(deleted.successful.len(), 2);
+    assert_eq!(ok("stats", b.stats(&q).await).total(), 0);
+}
+
+// ---------------------------------------------------------------- retention
+
+/// Retention: 60 s – 14 d; a message older than the period disappears.
+pub async fn retention_expires_messages(h: &dyn Harness) {
+    let b = h.backend().await;
+    let b = b.as_ref();
+    for bad in [secs(59), limits::MAX_RETENTION + SEC] {
+        let attrs = QueueAttributes::standard().with_retention(bad);
+        assert_eq!(
+            code(b.create_queue(&unique("ret"), attrs).await),
+            "InvalidParameterValue"
+        );
+    }
+    let q = create(
+        b,
+        "ret",
+        QueueAttributes::standard().with_retention(secs(60)),
+    )
+    .await;
+    send(b, &q, "old").await;
+    h.advance(secs(30)).await;
+    send(b, &q, "young").await;
+    h.advance(secs(31)).await;
+    let stats = ok("stats", b.stats(&q).await);
+    assert_eq!(stats.visible, 1, "the message older than 60 s is gone");
+    let got = recv(b, &q, 10).await;
+    assert_eq!(bodies(&got), vec!["young"]);
+    h.advance(secs(30)).await;
+    assert_eq!(
+        ok("stats", b.stats(&q).await).total(),
+        0,
+        "in-flight messages expire too"
+    );
+}
+
+// ---------------------------------------------------------------- delay
+
+/// Delay: a queue's delay (0–900 s) hides each new message that long.
+pub async fn queue_delay_hides_new_messages(h: &dyn Harness) {
+    let b = h.backend().await;
+    let b = b.as_ref();
+    let too_long = QueueAttributes::standard().with_delay(limits::MAX_DELAY + SEC);
+    assert_eq!(
+        code(b.create_queue(&unique("delay"), too_long).await),
+        "InvalidParameterValue"
+    );
+    let q = create(b, "delay", QueueAttributes::standard().with_delay(secs(10))).await;
+    send(b, &q, "later").await;
+    let stats = ok("stats", b.stats(&q).await);
+    assert_eq!((stats.delayed, stats.visible), (1, 0));
+    assert!(
+        recv_now(b, &q, 10).await.is_empty(),
+        "a delayed message is not receivable"
+    );
+    h.advance(secs(11)).await;
+    assert_eq!(bodies(&recv(b, &q, 10).await), vec!["later"]);
+}
+
+/// Delay: per message on standard queues (overriding the queue's), not on FIFO queues.
+pub async fn message_delay_overrides_queue_delay(h: &dyn Harness) {
+    let b = h.backend().await;
+    let b = b.as_ref();
+    let q = create(
+        b,
+        "mdelay",
+        QueueAttributes::standard().with_delay(secs(60)),
+    )
+    .await;
+    ok(
+        "send",
+        b.send(&q, SendMessage::new("soon").delay(secs(5))).await,
+    );
+    ok(
+        "send",
+        b.send(&q, SendMessage::new("now").delay(Duration::ZERO))
+            .await,
+    );
+    assert_eq!(bodies(&recv(b, &q, 10).await), vec!["now"]);
+    h.advance(secs(6)).await;
+    assert_eq!(bodies(&recv(b, &q, 10).await), vec!["soon"]);
+    assert_eq!(
+        code(
+            b.send(&q, SendMessage::new("x").delay(limits::MAX_DELAY + SEC))
+                .await
+        ),
+        "InvalidParameterValue"
+    );
+    let fifo = create(
+        b,
+        "mdelay",
+        QueueAttributes::fifo().with_content_based_deduplication(true),
+    )
+    .await;
+    let m = SendMessage::new("x").group_id("g").delay(secs(5));
+    assert_eq!(code(b.send(&fifo, m).await), "InvalidParameterValue");
+}
+
+// ---------------------------------------------------------------- visibility
+
+/// Visibility timeout: a received message is hidden for the queue's timeout, or the receive's.
+pub async fn visibility_timeout_hides_received_messages(h: &dyn Harness) {
+    let b = h.backend().await;
+    let b = b.as_ref();
+    for bad in [limits::MAX_VISIBILITY_TIMEOUT + SEC] {
+        let attrs = QueueAttributes::standard().with_visibility_timeout(bad);
+        assert_eq!(
+            code(b.create_queue(&unique("vis"), attrs).await),
+            "InvalidParameterValue"
+        );
+    }
+    let q = create(
+        b,
+        "vis",
+        QueueAttributes::standard().with_visibility_timeout(secs(30)),
+    )
+    .await;
+    send(b, &q, "m").await;
+    assert_eq!(recv(b, &q, 1).await.len(), 1);
+    h.advance(secs(20)).await;
+    assert!(
+        recv_now(b, &q, 1).await.is_empty(),
+        "hidden within the queue's timeout"
+    );
+    h.advance(secs(11)).await;
+    let again = recv_vis(b, &q, 1, secs(5)).await;
+    assert_eq!(again.len(), 1, "visible again after it");
+    assert_eq!(again[0].system.approximate_receive_count, 2);
+    h.advance(secs(3)).await;
+    assert!(recv_now(b, &q, 1).await.is_empty());
+    h.advance(secs(3)).await;
+    assert_eq!(
+        recv(b, &q, 1).await.len(),
+        1,
+        "the receive's own timeout applies"
+    );
+}
+
+/// Visibility timeout: `change_visibility` counts from now, 0 releases at once,
+/// only in-flight messages, never past 12 h since the receive.
+pub async fn change_visibility_counts_from_now(h: &dyn Harness) {
+    let b = h.backend().await;
+    let b = b.as_ref();
+    let q = create(
+        b,
+        "cv",
+        QueueAttributes::standard().with_visibility_timeout(secs(10)),
+    )
+    .await;
+    send(b, &q, "m").await;
+    let got = recv(b, &q, 1).await;
+    let handle = &got[0].receipt_handle;
+    h.advance(secs(8)).await;
+    ok("extend", b.change_visibility(&q, handle, secs(10)).await);
+    h.advance(secs(8)).await;
+    assert!(
+        recv_now(b, &q, 1).await.is_empty(),
+        "the new timeout counts from the change"
+    );
+    ok(
+        "release",
+        b.change_visibility(&q, handle, Duration::ZERO).await,
+    );
+    let again = recv_now(b, &q, 1).await;
+    assert_eq!(again.len(), 1, "a zero timeout makes it visible at once");
+    let handle = again[0].receipt_handle.clone();
+    assert_eq!(
+        code(
+            b.change_visibility(&q, &handle, limits::MAX_VISIBILITY_TIMEOUT + SEC)
+                .await
+        ),
+        "InvalidParameterValue"
+    );
+    h.advance(secs(5)).await;
+    assert_eq!(
+        code(
+            b.change_visibility(&q, &handle, limits::MAX_VISIBILITY_TIMEOUT)
+                .await
+        ),
+        "InvalidParameterValue",
+        "in flight 5 s + 12 h passes the 12 h cap"
+    );
+    ok(
+        "within the cap",
+        b.change_visibility(&q, &handle, limits::MAX_VISIBILITY_TIMEOUT - secs(10))
+            .await,
+    );
+    ok(
+        "release",
+        b.change_visibility(&q, &handle, Duration::ZERO).await,
+    );
+    assert_eq!(
+        code(b.change_visibility(&q, &handle, secs(10)).await),
+        "MessageNotInflight",
+        "a visible message is not in flight"
+    );
+    assert_eq!(
+        code(b.change_visibility(&q, "garbage", secs(10)).await),
+        "ReceiptHandleIsInvalid"
+    );
+}
+
+// ---------------------------------------------------------------- long polling
+
+/// Long polling: a waiting receive returns as soon as a message arrives.
+pub async fn long_poll_wakes_on_arrival(h: &dyn Harness) {
+    let backend = h.backend().await;
+    let q = create(backend.as_ref(), "lp", QueueAttributes::standard()).await;
+    let start = tokio::time::Instant::now();
+    let waiter = {
+        let (b, q) = (backend.clone(), q.clone());
+        tokio::spawn(async move {
+            let got = b.receive(&q, ReceiveRequest::new(10).wait(secs(20))).await;
+            (got, start.elapsed())
+        })
+    };
+    // Let the receive start waiting before anything is sent.
+    tokio::task::yield_now().await;
+    h.advance(secs(2)).await;
+    send(backend.as_ref(), &q, "wake").await;
+    let (got, waited) = match waiter.await {
+        Ok(done) => done,
+        Err(e) => panic!("waiting receive panicked: {e}"),
+    };
+    assert_eq!(bodies(&ok("long poll", got)), vec!["wake"]);
+    assert!(
+        waited >= secs(2) && waited < secs(10),
+        "returned after {waited:?}, not on arrival at 2 s"
+    );
+    let too_long = ReceiveRequest::new(1).wait(limits::MAX_WAIT_TIME + SEC);
+    assert_eq!(
+        code(backend.receive(&q, too_long).await),
+        "InvalidParameterValue"
+    );
+}
+
+/// Long polling: with nothing to receive, a receive waits out its wait time (0–20 s), then returns empty.
+pub async fn long_poll_returns_empty_after_wait(h: &dyn Harness) {
+    let b = h.backend().await;
+    let attrs = QueueAttributes::standard().with_receive_wait_time(secs(2));
+    let q = create(b.as_ref(), "lpe", attrs).await;
+    let start = tokio::time::Instant::now();
+    let got = ok("receive", b.receive(&q, ReceiveRequest::new(10)).await);
+    let waited = start.elapsed();
+    assert!(got.is_empty());
+    assert!(
+        waited >= secs(2) && waited < secs(10),
+        "waited {waited:?} instead of the queue's 2 s"
+    );
+}
+
+// ---------------------------------------------------------------- receive
+
+/// Receive: each receive makes a new handle and raises `ApproximateReceiveCount`;
+/// `ApproximateFirstReceiveTimestamp` is set once.
+pub async fn receive_makes_new_handles_and_counts(h: &dyn Harness) {
+    let b = h.backend().await;
+    let b = b.as_ref();
+    let q = create(b, "rc", QueueAttributes::standard()).await;
+    let id = send(b, &q, "m").await;
+    let mut handles = HashSet::new();
+    let mut first = None;
+    for n in 1..=3u32 {
+        let got = recv_vis(b, &q, 1, Duration::ZERO).await;
+        assert_eq!(got.len(), 1);
+        let m = &got[0];
+        assert_eq!(m.message_id, id, "the id is stable across receives");
+        assert_eq!(m.system.approximate_receive_count, n);
+        assert!(
+            handles.insert(m.receipt_handle.clone()),
+            "receive {n} reused a handle"
+        );
+        let ts = m.system.approximate_first_receive_timestamp;
+        assert!(ts > 0);
+        assert_eq!(
+            *first.get_or_insert(ts),
+            ts,
+            "the first receive time does not move"
+        );
+        h.advance(SEC).await;
+    }
+    for bad in [0, 11] {
+        assert_eq!(
+            code(b.receive(&q, ReceiveRequest::new(bad)).await),
+            "InvalidParameterValue"
+        );
+    }
+}
+
+/// Receive: 1–10 messages a call, none twice while in flight.
+pub async fn receive_returns_up_to_max_messages(h: &dyn Harness) {
+    let b = h.backend().await;
+    let b = b.as_ref();
+    let q = create(b, "max", QueueAttributes::standard()).await;
+    for chunk in 0..2 {
+        let bodies: Vec<String> = (0..10).map(|i| format!("m{}", chunk * 10 + i)).collect();
+        let refs: Vec<&str> = bodies.iter().map(String::as_str).collect();
+        ok("send batch", b.send_batch(&q, entries(&refs)).await);
+    }
+    let first = recv(b, &q, 10).await;
+    assert!((1..=10).contains(&first.len()), "got {}", first.len());
+    let three = recv(b, &q, 3).await;
+    assert!(
+        (1..=3).contains(&three.len()),
+        "asked for 3, got {}",
+        three.len()
+    );
+    let rest = drain(b, &q).await;
+    let mut seen = HashSet::new();
+    for m in first.iter().chain(&three).chain(&rest) {
+        assert!(
+            seen.insert(m.message_id.clone()),
+            "{} delivered twice while in flight",
+            m.body
+        );
+    }
+    assert_eq!(seen.len(), 20);
+}
+
+// ---------------------------------------------------------------- delete
+
+/// Delete: by receipt handle; idempotent for the current handle; the message never returns.
+pub async fn delete_is_idempotent_for_current_handle(h: &dyn Harness) {
+    let b = h.backend().await;
+    let b = b.as_ref();
+    let q = create(
+        b,
+        "del",
+        QueueAttributes::standard().with_visibility_timeout(secs(5)),
+    )
+    .await;
+    send(b, &q, "m").await;
+    let got = recv(b, &q, 1).await;
+    ok("delete", b.delete(&q, &got[0].receipt_handle).await);
+    ok("delete again", b.delete(&q, &got[0].receipt_handle).await);
+    h.advance(secs(6)).await;
+    assert!(
+        recv_now(b, &q, 1).await.is_empty(),
+        "a deleted message does not come back"
+    );
+    assert_eq!(ok("stats", b.stats(&q).await).total(), 0);
+    assert_eq!(
+        code(b.delete(&q, "garbage").await),
+        "ReceiptHandleIsInvalid"
+    );
+    assert_eq!(code(b.delete(&q, "").await), "ReceiptHandleIsInvalid");
+}
+
+// ---------------------------------------------------------------- standard queues
+
+/// Standard queues: at-least-once; every message sent is delivered.
+pub async fn standard_queue_delivers_every_message(h: &dyn Harness) {
+    let b = h.backend().await;
+    let b = b.as_ref();
+    let q = create(b, "std", QueueAttributes::standard()).await;
+    let mut sent = HashSet::new();
+    for i in 0..50 {
+        sent.insert(send(b, &q, &format!("m{i}")).await);
+    }
+    let mut got = HashSet::new();
+    for m in drain(b, &q).await {
+        got.insert(m.message_id.clone());
+        ok("delete", b.delete(&q, &m.receipt_handle).await);
+    }
+    assert_eq!(got, sent);
+}
+
+// ---------------------------------------------------------------- FIFO
+
+/// FIFO: `MessageGroupId` required; a deduplication id unless content-based.
+pub async fn fifo_requires_group_and_dedup_ids(h: &dyn Harness) {
+    let b = h.backend().await;
+    let b = b.as_ref();
+    let q = create(b, "req", QueueAttributes::fifo()).await;
+    assert_eq!(
+        code(b.send(&q, SendMessage::new("x")).await),
+        "MissingParameter"
+    );
+    assert_eq!(
+        code(b.send(&q, SendMessage::new("x").group_id("g")).await),
+        "InvalidParameterValue",
+        "no dedup id and no content-based deduplication"
+    );
+    let long = "g".repeat(129);
+    let m = SendMessage::new("x").group_id(long).deduplication_id("d");
+    assert_eq!(code(b.send(&q, m).await), "InvalidParameterValue");
+    ok(
+        "send",
+        b.send(
+            &q,
+            SendMessage::new("x").group_id("g").deduplication_id("d"),
+        )
+        .await,
+    );
+    let std = create(b, "req", QueueAttributes::standard()).await;
+    assert_eq!(
+        code(
+            b.send(&std, SendMessage::new("x").deduplication_id("d"))
+                .await
+        ),
+        "InvalidParameterValue",
+        "standard queues take no deduplication id"
+    );
+    let not_fifo = QueueAttributes::standard().with_content_based_deduplication(true);
+    assert_eq!(
+        code(b.create_queue(&unique("req"), not_fifo).await),
+        "InvalidParameterValue"
+    );
+}
+
+/// FIFO: strict order within a group.
+pub async fn fifo_keeps_order_within_group(h: &dyn Harness) {
+    let b = h.backend().await;
+    let b = b.as_ref();
+    let q = create(b, "order", QueueAttributes::fifo()).await;
+    for i in 0..15 {
+        for g in ["a", "b", "c"] {
+            send_fifo(b, &q, g, &format!("{g}{i}")).await;
+        }
+    }
+    let mut per_group: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    loop {
+        let got = recv(b, &q, 10).await;
+        if got.is_empty() {
+            break;
+        }
+        for m in &got {
+            let g = m.system.message_group_id.clone().unwrap_or_default();
+            per_group.entry(g).or_default().push(m.body.clone());
+        }
+        let del = got
+            .iter()
+            .enumerate()
+            .map(|(i, m)| DeleteBatchEntry {
+                id: format!("d{i}"),
+                receipt_handle: m.receipt_handle.clone(),
+            })
+            .collect();
+        let deleted = ok("delete batch", b.delete_batch(&q, del).await);
+        assert!(deleted.failed.is_empty());
+    }
+    for g in ["a", "b", "c"] {
+        let want: Vec<String> = (0..15).map(|i| format!("{g}{i}")).collect();
+        assert_eq!(per_group.get(g), Some(&want), "group {g} out of order");
+    }
+}
+
+/// FIFO: a group is blocked while any of its messages is in flight.
+pub async fn fifo_blocks_group_while_in_flight(h: &dyn Harness) {
+    let b = h.backend().await;
+    let b = b.as_ref();
+    let q = create(
+        b,
+        "block",
+        QueueAttributes::fifo().with_visibility_timeout(secs(30)),
+    )
+    .await;
+    send_fifo(b, &q, "a", "a1").await;
+    send_fifo(b, &q, "a", "a2").await;
+    send_fifo(b, &q, "b", "b1").await;
+    let first = recv(b, &q, 1).await;
+    assert_eq!(bodies(&first), vec!["a1"]);
+    let next = recv(b, &q, 10).await;
+    assert_eq!(
+        bodies(&next),
+        vec!["b1"],
+        "group a is blocked while a1 is in flight"
+    );
+    assert!(recv_now(b, &q, 10).await.is_empty());
+    ok("delete", b.delete(&q, &next[0].receipt_handle).await);
+    h.advance(secs(31)).await;
+    let again = recv(b, &q, 1).await;
+    assert_eq!(
+        bodies(&again),
+        vec!["a1"],
+        "after the timeout a1 comes first again"
+    );
+    ok("delete", b.delete(&q, &again[0].receipt_handle).await);
+    assert_eq!(
+        bodies(&recv(b, &q, 10).await),
+        vec!["a2"],
+        "the delete unblocks the group"
+    );
+}
+
+/// FIFO: a deduplication id seen in the last 5 minutes is accepted but not stored again.
+pub async fn fifo_deduplicates_within_window(h: &dyn Harness) {
+    let b = h.backend().await;
+    let b = b.as_ref();
+    let q = create(b, "dedup", QueueAttributes::fifo()).await;
+    let m = |body: &str| {
+        SendMessage::new(body)
+            .group_id("g")
+            .deduplication_id("same")
+    };
+    let first = ok("send", b.send(&q, m("one")).await);
+    h.advance(secs(60)).await;
+    let dup = ok("duplicate send", b.send(&q, m("two")).await);
+    assert_eq!(
+        dup.message_id, first.message_id,
+        "the duplicate gets the original's id"
+    );
+    assert_eq!(ok("stats", b.stats(&q).await).visible, 1);
+    let got = recv(b, &q, 10).await;
+    assert_eq!(bodies(&got), vec!["one"]);
+    ok("delete", b.delete(&q, &got[0].receipt_handle).await);
+    ok("duplicate after delete", b.send(&q, m("three")).await);
+    assert!(
+        recv_now(b, &q, 10).await.is_empty(),
+        "deleting does not reopen the window"
+    );
+    h.advance(limits::DEDUPLICATION_WINDOW).await;
+    ok("send after the window", b.send(&q, m("four")).await);
+    assert_eq!(bodies(&recv(b, &q, 10).await), vec!["four"]);
+}
+
+/// FIFO: content-based deduplication uses the SHA-256 of the body.
+pub async fn fifo_content_based_deduplication(h: &dyn Harness) {
+    let b = h.backend().await;
+    let b = b.as_ref();
+    let attrs = QueueAttributes::fifo().with_content_based_deduplication(true);
+    let q = create(b, "cbd", attrs).await;
+    let a = ok(
+        "send",
+        b.send(&q, SendMessage::new("same body").group_id("g"))
+            .await,
+    );
+    let a2 = ok(
+        "send",
+        b.send(&q, SendMessage::new("same body").group_id("h"))
+            .await,
+    );
+    ok(
+        "send",
+        b.send(&q, SendMessage::new("other body").group_id("g"))
+            .await,
+    );
+    assert_eq!(a.message_id, a2.message_id);
+    let got = drain(b, &q).await;
+    assert_eq!(got.len(), 2);
+    assert_eq!(
+        got[0].system.message_deduplication_id.as_deref(),
+        Some(crate::content_deduplication_id("same body").as_str())
+    );
+}
+
+/// FIFO: sequence numbers increase in send order.
+pub async fn fifo_sequence_numbers_increase(h: &dyn Harness) {
+    let b = h.backend().await;
+    let b = b.as_ref();
+    let q = create(b, "seq", QueueAttributes::fifo()).await;
+    let mut last: u128 = 0;
+    for i in 0..5 {
+        let m = SendMessage::new(format!("m{i}"))
+            .group_id(if i % 2 == 0 { "a" } else { "b" })
+            .deduplication_id(format!("d{i}"));
+        let r = ok("send", b.send(&q, m).await);
+        let seq: u128 = r
+            .sequence_number
+            .as_deref()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("send {i} returned no numeric sequence number"));
+        assert!(seq > last, "sequence numbers must increase");
+        last = seq;
+    }
+    let got = recv(b, &q, 10).await;
+    assert!(got.iter().all(|m| m.system.sequence_number.is_some()));
+}
+
+/// FIFO: repeating a receive with the same `ReceiveRequestAttemptId` returns the same batch.
+pub async fn fifo_receive_attempt_id_replays_batch(h: &dyn Harness) {
+    let b = h.backend().await;
+    let b = b.as_ref();
+    let q = create(b, "attempt", QueueAttributes::fifo()).await;
+    for i in 0..3 {
+        send_fifo(b, &q, "g", &format!("m{i}")).await;
+    }
+    let req = ReceiveRequest::new(2).wait(SEC).attempt_id("try-1");
+    let first = ok("receive", b.receive(&q, req.clone()).await);
+    assert_eq!(bodies(&first), vec!["m0", "m1"]);
+    h.advance(secs(2)).await;
+    let again = ok("retried receive", b.receive(&q, req).await);
+    let ids = |v: &[ReceivedMessage]| -> Vec<(String, String)> {
+        v.iter()
+            .map(|m| (m.message_id.clone(), m.receipt_handle.clone()))
+            .collect()
+    };
+    assert_eq!(ids(&again), ids(&first), "same messages, same handles");
+    assert!(
+        recv_now(b, &q, 10).await.is_empty(),
+        "no other receive gets the group meanwhile"
+    );
+}
+
+// ---------------------------------------------------------------- dead-letter
+
+/// Dead-letter: a message received more than `max_receive_count` times moves to the DLQ.
+pub async fn dead_letter_after_max_receive_count(h: &dyn Harness) {
+    let b = h.backend().await;
+    let b = b.as_ref();
+    for fifo in [false, true] {
+        let base = if fifo {
+            QueueAttributes::fifo()
+        } else {
+            QueueAttributes::standard()
+        };
+        let dlq = create(b, "dlq", base.clone()).await;
+        let src = create(
+            b,
+            "src",
+            base.with_redrive_policy(RedrivePolicy::new(&dlq, 2)),
+        )
+        .await;
+        let id = if fifo {
+            send_fifo(b, &src, "g", "poison").await
+        } else {
+            send(b, &src, "poison").await
+        };
+        for n in 1..=2 {
+            let got = recv_vis(b, &src, 1, SEC).await;
+            assert_eq!(
+                got.len(),
+                1,
+                "receive {n} of {}",
+                if fifo { "FIFO" } else { "standard" }
+            );
+            h.advance(secs(2)).await;
+        }
+        assert!(
+            recv(b, &src, 1).await.is_empty(),
+            "the third receive moves it instead"
+        );
+        assert_eq!(ok("stats", b.stats(&src).await).total(), 0);
+        let dead = recv(b, &dlq, 1).await;
+        assert_eq!(dead.len(), 1);
+        assert_eq!(dead[0].message_id, id);
+        assert_eq!(dead[0].body, "poison");
+        let arn = dead[0]
+            .system
+            .dead_letter_queue_source_arn
+            .clone()
+            .unwrap_or_default();
+        assert!(arn.ends_with(&format!(":{src}")), "source ARN {arn:?}");
+    }
+}
+
+/// Dead-letter: the DLQ exists, has the source's type, admits the source; 1 ≤ `max_receive_count` ≤ 1000.
+pub async fn dead_letter_policy_is_validated(h: &dyn Harness) {
+    let b = h.backend().await;
+    let b = b.as_ref();
+    let dlq = create(b, "dlq", QueueAttributes::standard()).await;
+    let fifo_dlq = create(b, "dlq", QueueAttributes::fifo()).await;
+    for count in [0, 1001] {
+        let attrs =
+            QueueAttributes::standard().with_redrive_policy(RedrivePolicy::new(&dlq, count));
+        assert_eq!(
+            code(b.create_queue(&unique("src"), attrs).await),
+            "InvalidParameterValue"
+        );
+    }
+    let missing =
+        QueueAttributes::standard().with_redrive_policy(RedrivePolicy::new(unique("nope"), 3));
+    assert_eq!(
+        code(b.create_queue(&unique("src"), missing).await),
+        "InvalidParameterValue"
+    );
+    let mixed = QueueAttributes::standard().with_redrive_policy(RedrivePolicy::new(&fifo_dlq, 3));
+    assert_eq!(
+        code(b.create_queue(&unique("src"), mixed).await),
+        "InvalidParameterValue"
+    );
+
+    let allowed = unique("src");
+    let closed = create(
+        b,
+        "dlq",
+        QueueAttributes::standard()
+            .with_redrive_allow_policy(RedriveAllowPolicy::ByQueue(vec![allowed.clone()])),
+    )
+    .await;
+    let to_closed = QueueAttributes::standard().with_redrive_policy(RedrivePolicy::new(&closed, 3));
+    ok(
+        "allowed source",
+        b.create_queue(&allowed, to_closed.clone()).await,
+    );
+    assert_eq!(
+        code(b.create_queue(&unique("src"), to_closed).await),
+        "InvalidParameterValue"
+    );
+    let deny = create(
+        b,
+        "dlq",
+        QueueAttributes::standard().with_redrive_allow_policy(RedriveAllowPolicy::DenyAll),
+    )
+    .await;
+    let to_deny = QueueAttributes::standard().with_redrive_policy(RedrivePolicy::new(&deny, 3));
+    assert_eq!(
+        code(b.create_queue(&unique("src"), to_deny).await),
+        "InvalidParameterValue"
+    );
+}
+
+/// Dead-letter: the queues that use a DLQ are listed.
+pub async fn dead_letter_sources_are_listed(h: &dyn Harness) {
+    let b = h.backend().await;
+    let b = b.as_ref();
+    let dlq = create(b, "dlq", QueueAttributes::standard()).await;
+    let policy = QueueAttributes::standard().with_redrive_policy(RedrivePolicy::new(&dlq, 5));
+    let mut sources = vec![
+        create(b, "src", policy.clone()).await,
+        create(b, "src", policy).await,
+    ];
+    create(b, "other", QueueAttributes::standard()).await;
+    sources.sort();
+    assert_eq!(
+        ok("list sources", b.list_dead_letter_source_queues(&dlq).await),
+        sources
+    );
+    let removed = sources.remove(0);
+    let update = QueueAttributesUpdate {
+        redrive_policy: Some(None),
+        ..Default::default()
+    };
+    ok(
+        "remove policy",
+        b.set_queue_attributes(&removed, update).await,
+    );
+    assert_eq!(
+        ok("list sources", b.list_dead_letter_source_queues(&dlq).await),
+        sources
+    );
+}
+
+/// Dead-letter: a move task redrives a DLQ's messages back to their sources.
+pub async fn dead_letter_messages_move_back_to_source(h: &dyn Harness) {
+    let b = h.backend().await;
+    let b = b.as_ref();
+    let dlq = create(b, "dlq", QueueAttributes::standard()).await;
+    let policy = QueueAttributes::standard().with_redrive_policy(RedrivePolicy::new(&dlq, 1));
+    let src_a = create(b, "srca", policy.clone()).await;
+    let src_b = create(b, "srcb", policy).await;
+    send(b, &src_a, "from-a").await;
+    send(b, &src_b, "from-b").await;
+    for q in [&src_a, &src_b] {
+        assert_eq!(recv_vis(b, q, 1, SEC).await.len(), 1);
+    }
+    h.advance(secs(2)).await;
+    for q in [&src_a, &src_b] {
+        assert!(recv(b, q, 1).await.is_empty());
+    }
+    assert_eq!(ok("stats", b.stats(&dlq).await).visible, 2);
+    let moved = ok("move", b.move_messages(&dlq, None).await);
+    assert_eq!(moved.moved, 2);
+    assert_eq!(ok("stats", b.stats(&dlq).await).total(), 0);
+    let back_a = recv(b, &src_a, 10).await;
+    assert_eq!(bodies(&back_a), vec!["from-a"]);
+    assert_eq!(
+        back_a[0].system.approximate_receive_count, 1,
+        "a redriven message starts afresh"
+    );
+    assert_eq!(bodies(&recv(b, &src_b, 10).await), vec!["from-b"]);
+}
+
+// ---------------------------------------------------------------- stats
+
+/// Stats: visible, in flight, delayed, and the oldest message's age.
+pub async fn stats_count_each_state(h: &dyn Harness) {
+    let b = h.backend().await;
+    let b = b.as_ref();
+    let q = create(b, "stats", QueueAttributes::standard()).await;
+    let empty = ok("stats", b.stats(&q).await);
+    assert_eq!((empty.total(), empty.oldest_message_age), (0, None));
+    for i in 0..5 {
+        send(b, &q, &format!("v{i}")).await;
+    }
+    h.advance(secs(10)).await;
+    ok(
+        "send",
+        b.send(&q, SendMessage::new("d").delay(secs(60))).await,
+    );
+    let got = recv(b, &q, 2).await;
+    assert_eq!(got.len(), 2);
+    let s = ok("stats", b.stats(&q).await);
+    assert_eq!((s.visible, s.in_flight, s.delayed), (3, 2, 1));
+    let age = s.oldest_message_age.unwrap_or_default();
+    assert!(age >= secs(10) && age < secs(15), "oldest age {age:?}");
+    ok("delete", b.delete(&q, &got[0].receipt_handle).await);
+    assert_eq!(ok("stats", b.stats(&q).await).in_flight, 1);
+}
+
+// ---------------------------------------------------------------- system attributes
+
+/// System attributes: `SentTimestamp`, MD5 of the body, and the FIFO ones.
+pub async fn system_attributes_are_set(h: &dyn Harness) {
+    let b = h.backend().await;
+    let b = b.as_ref();
+    let q = create(b, "sys", QueueAttributes::fifo()).await;
+    let before = now_ms();
+    let sent = ok(
+        "send",
+        b.send(
+            &q,
+            SendMessage::new("body")
+                .group_id("grp")
+                .deduplication_id("dd"),
+        )
+        .await,
+    );
+    assert_eq!(sent.md5_of_body, md5_hex("body"));
+    let got = recv(b, &q, 1).await;
+    let m = &got[0];
+    assert_eq!(m.md5_of_body, md5_hex("body"));
+    assert_eq!(m.message_id, sent.message_id);
+    let sys = &m.system;
+    // Allow for clock skew between a server and this process.
+    let skew = 60_000;
+    assert!(
+        sys.sent_timestamp + skew >= before && sys.sent_timestamp <= now_ms() + skew,
+        "SentTimestamp {} is not near now ({before})",
+        sys.sent_timestamp
+    );
+    assert!(sys.approximate_first_receive_timestamp >= sys.sent_timestamp);
+    assert_eq!(sys.approximate_receive_count, 1);
+    assert_eq!(sys.message_group_id.as_deref(), Some("grp"));
+    assert_eq!(sys.message_deduplication_id.as_deref(), Some("dd"));
+    assert_eq!(sys.sequence_number, sent.sequence_number);
+    assert_eq!(sys.dead_letter_queue_source_arn, None);
+}
+
+// ---------------------------------------------------------------- purge
+
+/// Purge: removes everything, in flight and delayed included; once per 60 s.
+pub async fn purge_removes_everything_once_per_minute(h: &dyn Harness) {
+    let b = h.backend().await;
+    let b = b.as_ref();
+    let q = create(b, "purge", QueueAttributes::standard()).await;
+    for i in 0..4 {
+        send(b, &q, &format!("m{i}")).await;
+    }
+    ok(
+        "send",
+        b.send(&q, SendMessage::new("d").delay(secs(30))).await,
+    );
+    assert!(!recv(b, &q, 2).await.is_empty());
+    ok("purge", b.purge(&q).await);
+    assert_eq!(ok("stats", b.stats(&q).await).total(), 0);
+    assert!(matches!(
+        b.purge(&q).await,
+        Err(QueueError::PurgeQueueInProgress { .. })
+    ));
+    h.advance(secs(61)).await;
+    assert!(
+        recv_now(b, &q, 10).await.is_empty(),
+        "nothing comes back after the purge"
+    );
+    ok("purge after 60 s", b.purge(&q).await);
+}
+
+// ---------------------------------------------------------------- in flight
+
+/// In flight: at most 120,000 messages per queue; past that a receive fails with `OverLimit`.
+pub async fn in_flight_is_limited(h: &dyn Harness) {
+    let b = h.backend().await;
+    let b = b.as_ref();
+    let q = create(b, "inflight", QueueAttributes::standard()).await;
+    let ten = entries(&["m"; 10]);
+    let total = limits::MAX_IN_FLIGHT as usize + 10;
+    for _ in 0..total / 10 {
+        let r = ok("send batch", b.send_batch(&q, ten.clone()).await);
+        assert!(r.failed.is_empty());
+    }
+    let mut received = 0;
+    while received < limits::MAX_IN_FLIGHT as usize {
+        let got = ok("receive", b.receive(&q, ReceiveRequest::new(10)).await);
+        assert!(!got.is_empty(), "stalled at {received} in flight");
+        received += got.len();
+    }
+    assert_eq!(received, limits::MAX_IN_FLIGHT as usize);
+    assert_eq!(
+        code(b.receive(&q, ReceiveRequest::new(10)).await),
+        "OverLimit"
+    );
+    let s = ok("stats", b.stats(&q).await);
+    assert_eq!((s.in_flight, s.visible), (limits::MAX_IN_FLIGHT, 10));
+}

@@ -1,0 +1,499 @@
+//! [`MemoryBackend`]: the registry of queues and the async face of the SQS verbs.
+//!
+//! Locking rule: the registry lock is never held while a queue's lock is taken.
+//! A queue's lock may take the registry's read lock (to find its dead-letter
+//! queue), and one queue's lock is never held while another's is taken.
+
+use crate::clock::Clock;
+use crate::handle::ReceiptHandle;
+use crate::ids::MessageIds;
+use crate::state::{QueueState, StoredMessage};
+use async_trait::async_trait;
+use ebbflow_core::{
+    limits, local_queue_arn, queue_name_from_arn, BatchResult, ChangeVisibilityBatchEntry,
+    DeleteBatchEntry, MoveResult, QueueAttributes, QueueAttributesUpdate, QueueBackend, QueueError,
+    QueueStats, ReceiveRequest, ReceivedMessage, Result, SendBatchEntry, SendMessage, SendReceipt,
+};
+use parking_lot::{Mutex, RwLock};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// An in-process queue engine with Amazon SQS's semantics.
+///
+/// Cheap to clone: clones share the same queues. Nothing survives the process;
+/// for that use the SQLite backend.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> ebbflow_core::Result<()> {
+/// use ebbflow_core::{QueueAttributes, QueueBackend, ReceiveRequest, SendMessage};
+/// use ebbflow_memory::MemoryBackend;
+///
+/// let backend = MemoryBackend::new();
+/// backend.create_queue("orders", QueueAttributes::standard()).await?;
+/// backend.send("orders", SendMessage::new("hello")).await?;
+/// let got = backend.receive("orders", ReceiveRequest::new(10)).await?;
+/// assert_eq!(got[0].body, "hello");
+/// backend.delete("orders", &got[0].receipt_handle).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct MemoryBackend {
+    inner: Arc<Registry>,
+}
+
+#[derive(Debug)]
+struct Registry {
+    queues: RwLock<HashMap<String, Arc<Queue>>>,
+    next_uid: AtomicU64,
+    ids: MessageIds,
+    clock: Clock,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self {
+            queues: RwLock::new(HashMap::new()),
+            next_uid: AtomicU64::new(1),
+            ids: MessageIds::new(),
+            clock: Clock::new(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Queue {
+    arn: String,
+    state: Mutex<QueueState>,
+    /// Wakes long polls when a message may have become receivable.
+    arrivals: Notify,
+}
+
+impl MemoryBackend {
+    /// A backend with no queues.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lookup(&self, name: &str) -> Option<Arc<Queue>> {
+        self.inner
+            .queues
+            .read()
+            .get(queue_name_from_arn(name))
+            .cloned()
+    }
+
+    fn queue(&self, name: &str) -> Result<Arc<Queue>> {
+        self.lookup(name)
+            .ok_or_else(|| QueueError::QueueDoesNotExist(name.to_owned()))
+    }
+
+    fn url(name: &str) -> String {
+        format!("memory://ebbflow/{name}")
+    }
+
+    /// Checks a redrive policy's target: it exists, has the source's type and admits the source.
+    fn check_dead_letter_target(&self, source: &str, attrs: &QueueAttributes) -> Result<()> {
+        let Some(policy) = &attrs.redrive_policy else {
+            return Ok(());
+        };
+        let dlq = self.lookup(&policy.dead_letter_queue).ok_or_else(|| {
+            QueueError::invalid(
+                "RedrivePolicy.deadLetterTargetArn",
+                format!(
+                    "dead-letter queue `{}` does not exist",
+                    policy.dead_letter_queue
+                ),
+            )
+        })?;
+        let dlq_attrs = dlq.state.lock().attrs.clone();
+        limits::validate_dead_letter_target(source, attrs, &policy.dead_letter_queue, &dlq_attrs)
+    }
+
+    /// Stores messages taken out of `source` in its dead-letter queue.
+    fn dead_letter(&self, source: &Queue, dlq: &Queue, messages: Vec<StoredMessage>) {
+        let (now, _) = self.inner.clock.now();
+        let mut state = dlq.state.lock();
+        state.tick(now);
+        for mut m in messages {
+            m.dlq_source_arn = Some(source.arn.clone());
+            state.insert(m, Some(Duration::ZERO), now, false);
+        }
+        drop(state);
+        dlq.arrivals.notify_waiters();
+    }
+
+    fn send_to(&self, q: &Queue, messages: Vec<(String, SendMessage)>) -> BatchResult<SendReceipt> {
+        // Digest and id outside the lock: they are the costly part of a send.
+        let prepared: Vec<_> = messages
+            .into_iter()
+            .map(|(id, msg)| {
+                let mid = self.inner.ids.next();
+                (id, mid, msg)
+            })
+            .collect();
+        let (now, now_ms) = self.inner.clock.now();
+        let mut result = BatchResult::default();
+        let mut state = q.state.lock();
+        state.tick(now);
+        for (entry, mid, msg) in prepared {
+            let outcome = limits::validate_message(&msg, &state.attrs).map(|_| {
+                let delay = msg.delay;
+                let stored = StoredMessage::new(msg, mid, now, now_ms);
+                state.insert(stored, delay, now, true)
+            });
+            result.push(entry, outcome);
+        }
+        drop(state);
+        q.arrivals.notify_waiters();
+        result
+    }
+}
+
+#[async_trait]
+impl QueueBackend for MemoryBackend {
+    fn backend_name(&self) -> &'static str {
+        "memory"
+    }
+
+    async fn create_queue(&self, name: &str, attributes: QueueAttributes) -> Result<String> {
+        limits::validate_queue_attributes(name, &attributes)?;
+        self.check_dead_letter_target(name, &attributes)?;
+        let existing = {
+            let mut queues = self.inner.queues.write();
+            match queues.get(name) {
+                Some(q) => Some(q.clone()),
+                None => {
+                    let uid = self.inner.next_uid.fetch_add(1, Ordering::Relaxed);
+                    queues.insert(
+                        name.to_owned(),
+                        Arc::new(Queue {
+                            arn: local_queue_arn(name),
+                            state: Mutex::new(QueueState::new(attributes.clone(), uid)),
+                            arrivals: Notify::new(),
+                        }),
+                    );
+                    None
+                }
+            }
+        };
+        if let Some(q) = existing {
+            if q.state.lock().attrs != attributes {
+                return Err(QueueError::QueueAlreadyExists(name.to_owned()));
+            }
+        }
+        Ok(Self::url(name))
+    }
+
+    async fn get_queue_url(&self, name: &str) -> Result<String> {
+        self.queue(name).map(|_| Self::url(name))
+    }
+
+    async fn list_queues(&self, prefix: Option<&str>) -> Result<Vec<String>> {
+        let mut names: Vec<String> = self
+            .inner
+            .queues
+            .read()
+            .keys()
+            .filter(|n| prefix.is_none_or(|p| n.starts_with(p)))
+            .cloned()
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    async fn delete_queue(&self, name: &str) -> Result<()> {
+        let removed = self.inner.queues.write().remove(queue_name_from_arn(name));
+        let q = removed.ok_or_else(|| QueueError::QueueDoesNotExist(name.to_owned()))?;
+        // Long polls on the deleted queue return at once rather than wait out their timer.
+        q.arrivals.notify_waiters();
+        Ok(())
+    }
+
+    async fn get_queue_attributes(&self, name: &str) -> Result<QueueAttributes> {
+        Ok(self.queue(name)?.state.lock().attrs.clone())
+    }
+
+    async fn set_queue_attributes(&self, name: &str, update: QueueAttributesUpdate) -> Result<()> {
+        let q = self.queue(name)?;
+        let next = update.apply(&q.state.lock().attrs);
+        limits::validate_queue_attributes(queue_name_from_arn(name), &next)?;
+        self.check_dead_letter_target(queue_name_from_arn(name), &next)?;
+        q.state.lock().attrs = next;
+        q.arrivals.notify_waiters();
+        Ok(())
+    }
+
+    async fn send(&self, queue: &str, message: SendMessage) -> Result<SendReceipt> {
+        let q = self.queue(queue)?;
+        let mut result = self.send_to(&q, vec![(String::new(), message)]);
+        match (result.successful.pop(), result.failed.pop()) {
+            (Some(ok), _) => Ok(ok.value),
+            (None, Some(failed)) => Err(failed.error),
+            (None, None) => Err(QueueError::EmptyBatchRequest),
+        }
+    }
+
+    async fn send_batch(
+        &self,
+        queue: &str,
+        entries: Vec<SendBatchEntry>,
+    ) -> Result<BatchResult<SendReceipt>> {
+        let q = self.queue(queue)?;
+        {
+            let state = q.state.lock();
+            limits::validate_send_batch(&entries, &state.attrs)?;
+        }
+        Ok(self.send_to(&q, entries.into_iter().map(|e| (e.id, e.message)).collect()))
+    }
+
+    async fn receive(&self, queue: &str, request: ReceiveRequest) -> Result<Vec<ReceivedMessage>> {
+        limits::validate_receive(&request)?;
+        let q = self.queue(queue)?;
+        let (start, _) = self.inner.clock.now();
+        let (wait, visibility) = {
+            let state = q.state.lock();
+            (
+                request.wait_time.unwrap_or(state.attrs.receive_wait_time),
+                request
+                    .visibility_timeout
+                    .unwrap_or(state.attrs.visibility_timeout),
+            )
+        };
+        let deadline = start + wait;
+        let attempt = request.receive_request_attempt_id.as_deref();
+        loop {
+            let notified = q.arrivals.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let (now, now_ms) = self.inner.clock.now();
+            let (taken, dlq, next_due) = {
+                let mut state = q.state.lock();
+                state.tick(now);
+                let fifo_attempt = attempt.filter(|_| state.attrs.fifo);
+                if let Some(replayed) =
+                    fifo_attempt.and_then(|id| state.replay_attempt(id, visibility, now))
+                {
+                    return Ok(replayed);
+                }
+                let dlq = state
+                    .attrs
+                    .redrive_policy
+                    .as_ref()
+                    .and_then(|p| self.lookup(&p.dead_letter_queue));
+                let taken =
+                    state.receive(request.max_messages, visibility, now, now_ms, dlq.is_some())?;
+                if let Some(id) = fifo_attempt.filter(|_| !taken.messages.is_empty()) {
+                    state.record_attempt(id, &taken.messages, now);
+                }
+                (taken, dlq, state.next_due())
+            };
+            if let (Some(dlq), false) = (&dlq, taken.dead_letters.is_empty()) {
+                self.dead_letter(&q, dlq, taken.dead_letters);
+            }
+            if !taken.messages.is_empty() || now >= deadline {
+                return Ok(taken.messages);
+            }
+            if self
+                .lookup(queue)
+                .is_none_or(|current| !Arc::ptr_eq(&current, &q))
+            {
+                return Err(QueueError::QueueDoesNotExist(queue.to_owned()));
+            }
+            let wake = next_due.map_or(deadline, |due| due.min(deadline));
+            tokio::select! {
+                _ = notified => {}
+                _ = tokio::time::sleep_until(wake) => {}
+            }
+        }
+    }
+
+    async fn delete(&self, queue: &str, receipt_handle: &str) -> Result<()> {
+        let mut result = self
+            .delete_batch(
+                queue,
+                vec![DeleteBatchEntry {
+                    id: "0".into(),
+                    receipt_handle: receipt_handle.to_owned(),
+                }],
+            )
+            .await?;
+        match result.failed.pop() {
+            Some(failed) => Err(failed.error),
+            None => Ok(()),
+        }
+    }
+
+    async fn delete_batch(
+        &self,
+        queue: &str,
+        entries: Vec<DeleteBatchEntry>,
+    ) -> Result<BatchResult<()>> {
+        limits::validate_batch_ids(entries.iter().map(|e| e.id.as_str()))?;
+        let q = self.queue(queue)?;
+        let mut result = BatchResult::default();
+        let fifo = {
+            let mut state = q.state.lock();
+            for entry in entries {
+                let outcome =
+                    ReceiptHandle::parse(&entry.receipt_handle).and_then(|h| state.delete(&h));
+                result.push(entry.id, outcome);
+            }
+            state.attrs.fifo
+        };
+        if fifo {
+            // A delete may unblock a FIFO group.
+            q.arrivals.notify_waiters();
+        }
+        Ok(result)
+    }
+
+    async fn change_visibility(
+        &self,
+        queue: &str,
+        receipt_handle: &str,
+        timeout: Duration,
+    ) -> Result<()> {
+        let mut result = self
+            .change_visibility_batch(
+                queue,
+                vec![ChangeVisibilityBatchEntry {
+                    id: "0".into(),
+                    receipt_handle: receipt_handle.to_owned(),
+                    visibility_timeout: timeout,
+                }],
+            )
+            .await?;
+        match result.failed.pop() {
+            Some(failed) => Err(failed.error),
+            None => Ok(()),
+        }
+    }
+
+    async fn change_visibility_batch(
+        &self,
+        queue: &str,
+        entries: Vec<ChangeVisibilityBatchEntry>,
+    ) -> Result<BatchResult<()>> {
+        limits::validate_batch_ids(entries.iter().map(|e| e.id.as_str()))?;
+        let q = self.queue(queue)?;
+        let (now, _) = self.inner.clock.now();
+        let mut result = BatchResult::default();
+        {
+            let mut state = q.state.lock();
+            state.tick(now);
+            for entry in entries {
+                let outcome = ReceiptHandle::parse(&entry.receipt_handle)
+                    .and_then(|h| state.change_visibility(&h, entry.visibility_timeout, now));
+                result.push(entry.id, outcome);
+            }
+        }
+        // Waiting receives recompute when the next message becomes visible.
+        q.arrivals.notify_waiters();
+        Ok(result)
+    }
+
+    async fn purge(&self, queue: &str) -> Result<()> {
+        let q = self.queue(queue)?;
+        let (now, _) = self.inner.clock.now();
+        let mut state = q.state.lock();
+        state.tick(now);
+        state.purge(queue, now)
+    }
+
+    async fn stats(&self, queue: &str) -> Result<QueueStats> {
+        let q = self.queue(queue)?;
+        let (now, _) = self.inner.clock.now();
+        let mut state = q.state.lock();
+        state.tick(now);
+        Ok(state.stats(now))
+    }
+
+    async fn list_dead_letter_source_queues(&self, dead_letter_queue: &str) -> Result<Vec<String>> {
+        let dlq = queue_name_from_arn(dead_letter_queue);
+        self.queue(dlq)?;
+        let queues: Vec<(String, Arc<Queue>)> = self
+            .inner
+            .queues
+            .read()
+            .iter()
+            .map(|(n, q)| (n.clone(), q.clone()))
+            .collect();
+        let mut sources: Vec<String> = queues
+            .into_iter()
+            .filter(|(_, q)| {
+                q.state
+                    .lock()
+                    .attrs
+                    .redrive_policy
+                    .as_ref()
+                    .is_some_and(|p| p.dead_letter_queue == dlq)
+            })
+            .map(|(n, _)| n)
+            .collect();
+        sources.sort();
+        Ok(sources)
+    }
+
+    async fn move_messages(
+        &self,
+        dead_letter_queue: &str,
+        destination: Option<&str>,
+    ) -> Result<MoveResult> {
+        let dlq = self.queue(dead_letter_queue)?;
+        let fixed = destination.map(|d| self.queue(d)).transpose()?;
+        if let Some(dest) = &fixed {
+            // One lock at a time: the destination may be the dead-letter queue itself.
+            let from = dlq.state.lock().attrs.fifo;
+            let to = dest.state.lock().attrs.fifo;
+            if from != to {
+                return Err(QueueError::invalid(
+                    "DestinationArn",
+                    "messages move only between queues of the same type (standard or FIFO)",
+                ));
+            }
+        }
+        let (now, now_ms) = self.inner.clock.now();
+        let drained = {
+            let mut state = dlq.state.lock();
+            state.tick(now);
+            state.drain_available()
+        };
+        let mut result = MoveResult::default();
+        let mut left = Vec::new();
+        for mut m in drained {
+            let target = fixed.clone().or_else(|| {
+                m.dlq_source_arn
+                    .as_deref()
+                    .and_then(|arn| self.lookup(queue_name_from_arn(arn)))
+            });
+            let Some(target) = target else {
+                left.push(m);
+                continue;
+            };
+            // A redriven message starts afresh in its destination.
+            m.receive_count = 0;
+            m.first_receive_ms = 0;
+            m.dlq_source_arn = None;
+            m.sent_at = now;
+            m.sent_ms = now_ms;
+            let mut state = target.state.lock();
+            state.tick(now);
+            state.insert(m, Some(Duration::ZERO), now, false);
+            drop(state);
+            target.arrivals.notify_waiters();
+            result.moved += 1;
+        }
+        if !left.is_empty() {
+            result.failed = left.len() as u64;
+            let mut state = dlq.state.lock();
+            for m in left {
+                state.insert(m, Some(Duration::ZERO), now, false);
+            }
+        }
+        Ok(result)
+    }
+}
