@@ -2,14 +2,22 @@
 
 use md5::{Digest as _, Md5};
 use sha2::Sha256;
-use std::fmt::Write as _;
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Lower-case hex of `bytes`, appended to `out`. A table lookup rather than
+/// `format!`, which costs several times more on the send path.
+pub fn push_hex(out: &mut String, bytes: &[u8]) {
+    out.reserve(bytes.len() * 2);
+    for b in bytes {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 0xf)] as char);
+    }
+}
 
 fn to_hex(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        // Writing to a String cannot fail.
-        let _ = write!(out, "{b:02x}");
-    }
+    let mut out = String::new();
+    push_hex(&mut out, bytes);
     out
 }
 

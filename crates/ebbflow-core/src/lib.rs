@@ -30,7 +30,7 @@ mod queue;
 pub mod testkit;
 
 pub use backend::QueueBackend;
-pub use digest::{content_deduplication_id, md5_hex};
+pub use digest::{content_deduplication_id, md5_hex, push_hex};
 pub use error::{QueueError, Result};
 pub use message::{
     AttributeValue, BatchFailure, BatchResult, BatchSuccess, ChangeVisibilityBatchEntry,

@@ -203,6 +203,13 @@ pub fn is_allowed_char(c: char) -> bool {
 }
 
 fn validate_text(what: &str, text: &str) -> Result<()> {
+    // Printable ASCII and tab/LF/CR are all allowed; most bodies are only that.
+    if text
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) || matches!(b, b'\t' | b'\n' | b'\r'))
+    {
+        return Ok(());
+    }
     match text.char_indices().find(|(_, c)| !is_allowed_char(*c)) {
         None => Ok(()),
         Some((at, c)) => Err(QueueError::InvalidMessageContents(format!(

@@ -16,7 +16,7 @@ use ebbflow_core::{
 };
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -70,6 +70,34 @@ struct Queue {
     state: Mutex<QueueState>,
     /// Wakes long polls when a message may have become receivable.
     arrivals: Notify,
+    /// Receives now waiting on `arrivals`; senders skip the wake-up when there are none.
+    waiters: AtomicUsize,
+}
+
+impl Queue {
+    /// Wakes every waiting receive, if any.
+    fn wake(&self) {
+        // SeqCst pairs with the waiter's increment, made before it checks the queue under the lock.
+        if self.waiters.load(Ordering::SeqCst) > 0 {
+            self.arrivals.notify_waiters();
+        }
+    }
+}
+
+/// Counts one waiting receive for as long as it lives.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn new(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Self(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl MemoryBackend {
@@ -123,7 +151,7 @@ impl MemoryBackend {
             state.insert(m, Some(Duration::ZERO), now, false);
         }
         drop(state);
-        dlq.arrivals.notify_waiters();
+        dlq.wake();
     }
 
     fn send_to(&self, q: &Queue, messages: Vec<(String, SendMessage)>) -> BatchResult<SendReceipt> {
@@ -148,7 +176,7 @@ impl MemoryBackend {
             result.push(entry, outcome);
         }
         drop(state);
-        q.arrivals.notify_waiters();
+        q.wake();
         result
     }
 }
@@ -174,6 +202,7 @@ impl QueueBackend for MemoryBackend {
                             arn: local_queue_arn(name),
                             state: Mutex::new(QueueState::new(attributes.clone(), uid)),
                             arrivals: Notify::new(),
+                            waiters: AtomicUsize::new(0),
                         }),
                     );
                     None
@@ -223,7 +252,7 @@ impl QueueBackend for MemoryBackend {
         limits::validate_queue_attributes(queue_name_from_arn(name), &next)?;
         self.check_dead_letter_target(queue_name_from_arn(name), &next)?;
         q.state.lock().attrs = next;
-        q.arrivals.notify_waiters();
+        q.wake();
         Ok(())
     }
 
@@ -265,6 +294,7 @@ impl QueueBackend for MemoryBackend {
         };
         let deadline = start + wait;
         let attempt = request.receive_request_attempt_id.as_deref();
+        let _waiting = (!wait.is_zero()).then(|| Waiting::new(&q.waiters));
         loop {
             let notified = q.arrivals.notified();
             tokio::pin!(notified);
@@ -346,7 +376,7 @@ impl QueueBackend for MemoryBackend {
         };
         if fifo {
             // A delete may unblock a FIFO group.
-            q.arrivals.notify_waiters();
+            q.wake();
         }
         Ok(result)
     }
@@ -392,7 +422,7 @@ impl QueueBackend for MemoryBackend {
             }
         }
         // Waiting receives recompute when the next message becomes visible.
-        q.arrivals.notify_waiters();
+        q.wake();
         Ok(result)
     }
 
@@ -484,7 +514,7 @@ impl QueueBackend for MemoryBackend {
             state.tick(now);
             state.insert(m, Some(Duration::ZERO), now, false);
             drop(state);
-            target.arrivals.notify_waiters();
+            target.wake();
             result.moved += 1;
         }
         if !left.is_empty() {

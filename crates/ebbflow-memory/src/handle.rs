@@ -1,7 +1,7 @@
 //! Receipt handles: which queue, which message, which receive.
 
+use crate::ids::push_hex_u64;
 use ebbflow_core::{QueueError, Result};
-use std::fmt;
 
 /// A parsed receipt handle. The nonce changes at every receive, so a handle
 /// names one receive of one message, and a later receive makes it stale.
@@ -43,13 +43,18 @@ impl ReceiptHandle {
     }
 }
 
-impl fmt::Display for ReceiptHandle {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{PREFIX}{:x}-{:x}-{:x}",
-            self.queue, self.key, self.nonce
-        )
+impl ReceiptHandle {
+    /// The handle as given to consumers: fixed-width hex, made without `format!`
+    /// because every receive makes one.
+    pub(crate) fn encode(&self) -> String {
+        let mut out = String::with_capacity(PREFIX.len() + 3 * 17);
+        out.push_str(PREFIX);
+        push_hex_u64(&mut out, self.queue, 16);
+        out.push('-');
+        push_hex_u64(&mut out, self.key, 16);
+        out.push('-');
+        push_hex_u64(&mut out, self.nonce, 16);
+        out
     }
 }
 
@@ -64,7 +69,7 @@ mod tests {
             key: 1 << 40,
             nonce: 3,
         };
-        assert_eq!(ReceiptHandle::parse(&h.to_string()).unwrap(), h);
+        assert_eq!(ReceiptHandle::parse(&h.encode()).unwrap(), h);
         for bad in [
             "",
             "ebm1-",

@@ -21,13 +21,40 @@ impl MessageIds {
     pub(crate) fn next(&self) -> String {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let p = self.prefix;
-        format!(
-            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-            p >> 32,
-            (p >> 16) & 0xffff,
-            p & 0xfff,
-            0x8000 | ((n >> 48) & 0x3fff),
-            n & 0xffff_ffff_ffff
-        )
+        let mut id = String::with_capacity(36);
+        push_hex_u64(&mut id, p >> 32, 8);
+        id.push('-');
+        push_hex_u64(&mut id, (p >> 16) & 0xffff, 4);
+        id.push_str("-4");
+        push_hex_u64(&mut id, p & 0xfff, 3);
+        id.push('-');
+        push_hex_u64(&mut id, 0x8000 | ((n >> 48) & 0x3fff), 4);
+        id.push('-');
+        push_hex_u64(&mut id, n & 0xffff_ffff_ffff, 12);
+        id
+    }
+}
+
+/// Appends the low `digits` hex digits of `value`, zero-padded. Ids and
+/// handles are made on every send and receive; `format!` costs several times more.
+pub(crate) fn push_hex_u64(out: &mut String, value: u64, digits: u32) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for shift in (0..digits).rev() {
+        out.push(HEX[((value >> (shift * 4)) & 0xf) as usize] as char);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_uuid_shaped_and_distinct() {
+        let ids = MessageIds::new();
+        let (a, b) = (ids.next(), ids.next());
+        assert_ne!(a, b);
+        let lens: Vec<usize> = a.split('-').map(str::len).collect();
+        assert_eq!(lens, vec![8, 4, 4, 4, 12]);
+        assert!(a.bytes().all(|c| c == b'-' || c.is_ascii_hexdigit()));
     }
 }

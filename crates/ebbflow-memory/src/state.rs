@@ -13,6 +13,7 @@ use ebbflow_core::{
     content_deduplication_id, limits, md5_hex, MessageAttributes, QueueAttributes, QueueError,
     ReceivedMessage, Result, SendMessage, SendReceipt, SystemAttributes,
 };
+use rustc_hash::FxHashMap;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
@@ -106,7 +107,8 @@ pub(crate) struct Taken {
 pub(crate) struct QueueState {
     pub(crate) attrs: QueueAttributes,
     uid: u64,
-    messages: HashMap<u64, StoredMessage>,
+    /// By internal key; keys are ours, not the caller's, so a fast non-keyed hash is safe.
+    messages: FxHashMap<u64, StoredMessage>,
     /// Standard queues: visible messages in the order they became visible (lazy deletion by epoch).
     ready: VecDeque<(u64, u32)>,
     /// FIFO queues: groups by id, and the groups whose head can be delivered.
@@ -140,7 +142,7 @@ impl QueueState {
         Self {
             attrs,
             uid,
-            messages: HashMap::new(),
+            messages: FxHashMap::default(),
             ready: VecDeque::new(),
             groups: HashMap::new(),
             ready_groups: VecDeque::new(),
@@ -659,7 +661,7 @@ impl QueueState {
 fn received_message(m: &StoredMessage, handle: ReceiptHandle) -> ReceivedMessage {
     ReceivedMessage {
         message_id: m.id.clone(),
-        receipt_handle: handle.to_string(),
+        receipt_handle: handle.encode(),
         body: m.body.clone(),
         md5_of_body: m.md5.clone(),
         attributes: m.attributes.clone(),
