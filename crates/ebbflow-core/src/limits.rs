@@ -495,7 +495,7 @@ mod tests {
 
     #[test]
     fn visibility_extension_is_capped_at_twelve_hours() {
-        let h = |n| Duration::from_secs(n * 3600);
+        let h = |n: u64| Duration::from_secs(n * 3600);
         assert!(validate_visibility_extension(h(11), h(1)).is_ok());
         assert!(validate_visibility_extension(h(11), h(1) + Duration::from_secs(1)).is_err());
     }
