@@ -267,6 +267,16 @@ impl<T> Default for BatchResult<T> {
 }
 
 impl<T> BatchResult<T> {
+    /// The outcome of a one-entry batch: how backends build a single-message
+    /// verb on top of its batch form.
+    pub fn into_single(mut self) -> crate::Result<T> {
+        match (self.failed.pop(), self.successful.pop()) {
+            (Some(failed), _) => Err(failed.error),
+            (None, Some(ok)) => Ok(ok.value),
+            (None, None) => Err(crate::QueueError::EmptyBatchRequest),
+        }
+    }
+
     /// Records one entry's outcome.
     pub fn push(&mut self, id: String, outcome: crate::Result<T>) {
         match outcome {

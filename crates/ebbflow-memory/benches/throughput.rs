@@ -25,10 +25,14 @@ fn batch() -> Vec<SendBatchEntry> {
         .collect()
 }
 
-/// One round trip of ten messages; returns how many were deleted.
-async fn round_trip(backend: &dyn QueueBackend, queue: &str) -> usize {
+/// Sends `entries`, then receives and deletes until all are gone; returns how many were deleted.
+async fn round_trip(
+    backend: &dyn QueueBackend,
+    queue: &str,
+    entries: Vec<SendBatchEntry>,
+) -> usize {
     let sent = backend
-        .send_batch(queue, batch())
+        .send_batch(queue, entries)
         .await
         .expect("send batch");
     assert_eq!(sent.successful.len(), 10);
@@ -74,51 +78,29 @@ fn single_task(c: &mut Criterion) {
             .expect("create");
         let mut group = c.benchmark_group("memory/send-receive-delete/batch10");
         group.throughput(Throughput::Elements(10));
-        if fifo {
-            // FIFO sends need a group id; content-based dedup would drop equal bodies.
-            let rt_ref = &rt;
-            let backend = &backend;
-            let counter = std::cell::Cell::new(0u64);
-            group.bench_function(BenchmarkId::new("single-task", "fifo"), |b| {
-                b.iter(|| {
-                    rt_ref.block_on(async {
-                        let entries = (0..10)
-                            .map(|i| {
-                                let n = counter.get();
-                                counter.set(n + 1);
-                                SendBatchEntry {
-                                    id: IDS[i].to_owned(),
-                                    message: SendMessage::new(format!("{BODY}{n}"))
-                                        .group_id(format!("g{}", n % 4)),
-                                }
-                            })
-                            .collect();
-                        backend.send_batch(queue, entries).await.expect("send");
-                        let mut deleted = 0;
-                        while deleted < 10 {
-                            let got = backend
-                                .receive(queue, ReceiveRequest::new(10))
-                                .await
-                                .expect("receive");
-                            let del: Vec<_> = got
-                                .into_iter()
-                                .enumerate()
-                                .map(|(i, m)| DeleteBatchEntry {
-                                    id: IDS[i].to_owned(),
-                                    receipt_handle: m.receipt_handle,
-                                })
-                                .collect();
-                            deleted += del.len();
-                            backend.delete_batch(queue, del).await.expect("delete");
-                        }
-                    })
+        let counter = std::cell::Cell::new(0u64);
+        // FIFO sends need a group id, and distinct bodies, or content-based dedup drops them.
+        let entries = || -> Vec<SendBatchEntry> {
+            if !fifo {
+                return batch();
+            }
+            (0..10)
+                .map(|i| {
+                    let n = counter.get();
+                    counter.set(n + 1);
+                    SendBatchEntry {
+                        id: IDS[i].to_owned(),
+                        message: SendMessage::new(format!("{BODY}{n}"))
+                            .group_id(format!("g{}", n % 4)),
+                    }
                 })
-            });
-        } else {
-            group.bench_function(BenchmarkId::new("single-task", "standard"), |b| {
-                b.to_async(&rt).iter(|| round_trip(&backend, queue))
-            });
-        }
+                .collect()
+        };
+        let kind = if fifo { "fifo" } else { "standard" };
+        group.bench_function(BenchmarkId::new("single-task", kind), |b| {
+            b.to_async(&rt)
+                .iter(|| round_trip(&backend, queue, entries()))
+        });
         group.finish();
     }
 }

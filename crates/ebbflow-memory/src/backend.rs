@@ -258,12 +258,8 @@ impl QueueBackend for MemoryBackend {
 
     async fn send(&self, queue: &str, message: SendMessage) -> Result<SendReceipt> {
         let q = self.queue(queue)?;
-        let mut result = self.send_to(&q, vec![(String::new(), message)]);
-        match (result.successful.pop(), result.failed.pop()) {
-            (Some(ok), _) => Ok(ok.value),
-            (None, Some(failed)) => Err(failed.error),
-            (None, None) => Err(QueueError::EmptyBatchRequest),
-        }
+        self.send_to(&q, vec![(String::new(), message)])
+            .into_single()
     }
 
     async fn send_batch(
@@ -342,19 +338,15 @@ impl QueueBackend for MemoryBackend {
     }
 
     async fn delete(&self, queue: &str, receipt_handle: &str) -> Result<()> {
-        let mut result = self
-            .delete_batch(
-                queue,
-                vec![DeleteBatchEntry {
-                    id: "0".into(),
-                    receipt_handle: receipt_handle.to_owned(),
-                }],
-            )
-            .await?;
-        match result.failed.pop() {
-            Some(failed) => Err(failed.error),
-            None => Ok(()),
-        }
+        self.delete_batch(
+            queue,
+            vec![DeleteBatchEntry {
+                id: "0".into(),
+                receipt_handle: receipt_handle.to_owned(),
+            }],
+        )
+        .await?
+        .into_single()
     }
 
     async fn delete_batch(
@@ -387,20 +379,16 @@ impl QueueBackend for MemoryBackend {
         receipt_handle: &str,
         timeout: Duration,
     ) -> Result<()> {
-        let mut result = self
-            .change_visibility_batch(
-                queue,
-                vec![ChangeVisibilityBatchEntry {
-                    id: "0".into(),
-                    receipt_handle: receipt_handle.to_owned(),
-                    visibility_timeout: timeout,
-                }],
-            )
-            .await?;
-        match result.failed.pop() {
-            Some(failed) => Err(failed.error),
-            None => Ok(()),
-        }
+        self.change_visibility_batch(
+            queue,
+            vec![ChangeVisibilityBatchEntry {
+                id: "0".into(),
+                receipt_handle: receipt_handle.to_owned(),
+                visibility_timeout: timeout,
+            }],
+        )
+        .await?
+        .into_single()
     }
 
     async fn change_visibility_batch(

@@ -48,6 +48,21 @@ async fn create(b: &dyn QueueBackend, base: &str, attrs: QueueAttributes) -> Str
     name
 }
 
+/// Checks that creating a queue with `attrs` fails with `InvalidParameterValue`.
+async fn assert_rejected(b: &dyn QueueBackend, attrs: QueueAttributes) {
+    let name = if attrs.fifo {
+        format!("{}{}", unique("bad"), limits::FIFO_SUFFIX)
+    } else {
+        unique("bad")
+    };
+    let result = b.create_queue(&name, attrs.clone()).await;
+    assert_eq!(
+        code(result),
+        "InvalidParameterValue",
+        "attributes {attrs:?}"
+    );
+}
+
 fn code<T: std::fmt::Debug>(result: Result<T>) -> &'static str {
     match result {
         Err(e) => e.code(),
@@ -448,10 +463,7 @@ pub async fn retention_expires_messages(h: &dyn Harness) {
     let b = b.as_ref();
     for bad in [secs(59), limits::MAX_RETENTION + SEC] {
         let attrs = QueueAttributes::standard().with_retention(bad);
-        assert_eq!(
-            code(b.create_queue(&unique("ret"), attrs).await),
-            "InvalidParameterValue"
-        );
+        assert_rejected(b, attrs).await;
     }
     let q = create(
         b,
@@ -482,10 +494,7 @@ pub async fn queue_delay_hides_new_messages(h: &dyn Harness) {
     let b = h.backend().await;
     let b = b.as_ref();
     let too_long = QueueAttributes::standard().with_delay(limits::MAX_DELAY + SEC);
-    assert_eq!(
-        code(b.create_queue(&unique("delay"), too_long).await),
-        "InvalidParameterValue"
-    );
+    assert_rejected(b, too_long).await;
     let q = create(b, "delay", QueueAttributes::standard().with_delay(secs(10))).await;
     send(b, &q, "later").await;
     let stats = ok("stats", b.stats(&q).await);
@@ -545,10 +554,7 @@ pub async fn visibility_timeout_hides_received_messages(h: &dyn Harness) {
     let b = b.as_ref();
     for bad in [limits::MAX_VISIBILITY_TIMEOUT + SEC] {
         let attrs = QueueAttributes::standard().with_visibility_timeout(bad);
-        assert_eq!(
-            code(b.create_queue(&unique("vis"), attrs).await),
-            "InvalidParameterValue"
-        );
+        assert_rejected(b, attrs).await;
     }
     let q = create(
         b,
@@ -843,10 +849,7 @@ pub async fn fifo_requires_group_and_dedup_ids(h: &dyn Harness) {
         "standard queues take no deduplication id"
     );
     let not_fifo = QueueAttributes::standard().with_content_based_deduplication(true);
-    assert_eq!(
-        code(b.create_queue(&unique("req"), not_fifo).await),
-        "InvalidParameterValue"
-    );
+    assert_rejected(b, not_fifo).await;
 }
 
 /// FIFO: strict order within a group.
@@ -1094,22 +1097,13 @@ pub async fn dead_letter_policy_is_validated(h: &dyn Harness) {
     for count in [0, 1001] {
         let attrs =
             QueueAttributes::standard().with_redrive_policy(RedrivePolicy::new(&dlq, count));
-        assert_eq!(
-            code(b.create_queue(&unique("src"), attrs).await),
-            "InvalidParameterValue"
-        );
+        assert_rejected(b, attrs).await;
     }
     let missing =
         QueueAttributes::standard().with_redrive_policy(RedrivePolicy::new(unique("nope"), 3));
-    assert_eq!(
-        code(b.create_queue(&unique("src"), missing).await),
-        "InvalidParameterValue"
-    );
+    assert_rejected(b, missing).await;
     let mixed = QueueAttributes::standard().with_redrive_policy(RedrivePolicy::new(&fifo_dlq, 3));
-    assert_eq!(
-        code(b.create_queue(&unique("src"), mixed).await),
-        "InvalidParameterValue"
-    );
+    assert_rejected(b, mixed).await;
 
     let allowed = unique("src");
     let closed = create(
@@ -1124,10 +1118,7 @@ pub async fn dead_letter_policy_is_validated(h: &dyn Harness) {
         "allowed source",
         b.create_queue(&allowed, to_closed.clone()).await,
     );
-    assert_eq!(
-        code(b.create_queue(&unique("src"), to_closed).await),
-        "InvalidParameterValue"
-    );
+    assert_rejected(b, to_closed).await;
     let deny = create(
         b,
         "dlq",
@@ -1135,10 +1126,7 @@ pub async fn dead_letter_policy_is_validated(h: &dyn Harness) {
     )
     .await;
     let to_deny = QueueAttributes::standard().with_redrive_policy(RedrivePolicy::new(&deny, 3));
-    assert_eq!(
-        code(b.create_queue(&unique("src"), to_deny).await),
-        "InvalidParameterValue"
-    );
+    assert_rejected(b, to_deny).await;
 }
 
 /// Dead-letter: the queues that use a DLQ are listed.
