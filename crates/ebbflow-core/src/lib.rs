@@ -6,7 +6,8 @@
 //! - queue configuration and state ([`QueueAttributes`], [`RedrivePolicy`], [`QueueStats`]);
 //! - the [`QueueBackend`] trait, the SQS verbs every backend implements;
 //! - [`QueueError`], errors named after SQS's codes;
-//! - [`limits`], SQS's limits and the validation every backend runs, written once.
+//! - [`limits`], SQS's limits and the validation every backend runs, written once;
+//! - [`config`], the typed schema of `ebbflow.toml`.
 //!
 //! ## testkit
 //!
@@ -21,6 +22,7 @@
 #![warn(missing_docs)]
 
 mod backend;
+pub mod config;
 mod digest;
 mod error;
 pub mod limits;

@@ -1,0 +1,389 @@
+//! The typed schema of `ebbflow.toml`.
+//!
+//! `config/ebbflow.toml` in the repository is the commented reference of every
+//! key. Loading (file plus `EBBFLOW__SECTION__KEY` environment overrides) lives
+//! in `ebbflow-runtime`; this module only says what a valid file is. Every
+//! struct rejects unknown keys, and [`Config::validate`] checks ranges, naming
+//! the key path of each problem.
+
+mod units;
+
+pub use units::{parse_duration, parse_size, HumanDuration, HumanSize};
+
+use crate::{limits, QueueAttributes, RedrivePolicy};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+/// The whole configuration.
+///
+/// ```
+/// use ebbflow_core::config::Config;
+/// let cfg: Config = serde_json::from_str(r#"{"workers": {"orders": {"concurrency": 4}}}"#).unwrap();
+/// assert_eq!(cfg.workers["orders"].queue_name("orders"), "orders");
+/// cfg.validate().unwrap();
+/// ```
+#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the queues live.
+    #[serde(default)]
+    pub backend: BackendConfig,
+    /// Process-wide settings.
+    #[serde(default)]
+    pub runtime: RuntimeConfig,
+    /// Queues to create (or check) at start, by name.
+    #[serde(default)]
+    pub queues: BTreeMap<String, QueueConfig>,
+    /// Worker groups by name; each consumes one queue with one handler.
+    #[serde(default)]
+    pub workers: BTreeMap<String, WorkerConfig>,
+}
+
+/// Which backend holds the queues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// In-process; nothing survives the process.
+    #[default]
+    Memory,
+}
+
+/// `[backend]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct BackendConfig {
+    /// `memory` (more backends come with their crates).
+    #[serde(default)]
+    pub kind: BackendKind,
+}
+
+/// `[runtime]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RuntimeConfig {
+    /// How long in-flight messages may run after a shutdown signal.
+    pub shutdown_grace: HumanDuration,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            shutdown_grace: HumanDuration(Duration::from_secs(30)),
+        }
+    }
+}
+
+/// `[queues.NAME]`: a queue the runtime creates at start if it is missing.
+/// A name ending in `.fifo` makes a FIFO queue.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueConfig {
+    /// Visibility timeout.
+    pub visibility_timeout: HumanDuration,
+    /// Retention period.
+    pub retention: HumanDuration,
+    /// Delivery delay of new messages.
+    pub delay: HumanDuration,
+    /// Largest message, body plus attributes.
+    pub max_message_size: HumanSize,
+    /// Default long-poll wait.
+    pub receive_wait_time: HumanDuration,
+    /// FIFO only: deduplicate by the body's SHA-256.
+    pub content_based_deduplication: bool,
+    /// Dead-letter queue; receives past `max_receive_count` move there.
+    pub dead_letter_queue: Option<String>,
+    /// Receives before a message is dead-lettered (needs `dead_letter_queue`).
+    pub max_receive_count: u32,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        let d = QueueAttributes::standard();
+        Self {
+            visibility_timeout: HumanDuration(d.visibility_timeout),
+            retention: HumanDuration(d.message_retention_period),
+            delay: HumanDuration(d.delay),
+            max_message_size: HumanSize(d.maximum_message_size),
+            receive_wait_time: HumanDuration(d.receive_wait_time),
+            content_based_deduplication: false,
+            dead_letter_queue: None,
+            max_receive_count: 5,
+        }
+    }
+}
+
+impl QueueConfig {
+    /// The queue attributes this entry describes, for a queue called `name`.
+    pub fn attributes(&self, name: &str) -> QueueAttributes {
+        let base = if name.ends_with(limits::FIFO_SUFFIX) {
+            QueueAttributes::fifo()
+        } else {
+            QueueAttributes::standard()
+        };
+        let mut attrs = base
+            .with_visibility_timeout(self.visibility_timeout.0)
+            .with_retention(self.retention.0)
+            .with_delay(self.delay.0)
+            .with_maximum_message_size(self.max_message_size.0)
+            .with_receive_wait_time(self.receive_wait_time.0)
+            .with_content_based_deduplication(self.content_based_deduplication);
+        if let Some(dlq) = &self.dead_letter_queue {
+            attrs = attrs.with_redrive_policy(RedrivePolicy::new(dlq, self.max_receive_count));
+        }
+        attrs
+    }
+}
+
+/// `[workers.NAME]`: one worker group.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkerConfig {
+    /// The queue to consume; defaults to the group's name.
+    pub queue: Option<String>,
+    /// Workers in the pool.
+    pub concurrency: u32,
+    /// Messages per receive, 1–10.
+    pub batch_size: u32,
+    /// Long-poll wait of each receive, 0–20 s.
+    pub wait_time: HumanDuration,
+    /// Overrides the queue's visibility timeout for the messages this group receives.
+    pub visibility_timeout: Option<HumanDuration>,
+    /// Longest one attempt of the handler may run; past it the attempt fails and is retried.
+    pub handler_timeout: HumanDuration,
+    /// Extend visibility while a handler runs past half of it.
+    pub heartbeat: bool,
+    /// Retries of retryable failures.
+    pub retry: RetryConfig,
+    /// Where permanently failed and undecodable messages go; defaults to the
+    /// queue's dead-letter queue from `[queues]`.
+    pub dead_letter_queue: Option<String>,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            queue: None,
+            concurrency: 8,
+            batch_size: 10,
+            wait_time: HumanDuration(limits::MAX_WAIT_TIME),
+            visibility_timeout: None,
+            handler_timeout: HumanDuration(Duration::from_secs(30)),
+            heartbeat: true,
+            retry: RetryConfig::default(),
+            dead_letter_queue: None,
+        }
+    }
+}
+
+impl WorkerConfig {
+    /// The queue this group consumes, given the group's name.
+    pub fn queue_name<'a>(&'a self, group: &'a str) -> &'a str {
+        self.queue.as_deref().unwrap_or(group)
+    }
+}
+
+/// `[workers.NAME.retry]`: exponential backoff with full jitter.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetryConfig {
+    /// Attempts in process, the first included; then the message is released
+    /// to the queue for redelivery.
+    pub attempts: u32,
+    /// Backoff before the second attempt.
+    pub initial_delay: HumanDuration,
+    /// Longest backoff.
+    pub max_delay: HumanDuration,
+    /// Growth of the backoff per attempt.
+    pub multiplier: f64,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        Self {
+            attempts: 3,
+            initial_delay: HumanDuration(Duration::from_millis(100)),
+            max_delay: HumanDuration(Duration::from_secs(30)),
+            multiplier: 2.0,
+        }
+    }
+}
+
+/// One problem in a configuration: the key path and what was expected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    /// Dotted key path, such as `workers.orders.batch_size`.
+    pub key: String,
+    /// What was expected there.
+    pub expected: String,
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.expected)
+    }
+}
+
+impl Config {
+    /// Checks what the types alone cannot: ranges, names, references between
+    /// sections. Returns every problem found, each with its key path.
+    pub fn validate(&self) -> Result<(), Vec<ConfigProblem>> {
+        let mut problems = Vec::new();
+        let mut problem =
+            |key: String, expected: String| problems.push(ConfigProblem { key, expected });
+        for (name, q) in &self.queues {
+            let key = |k: &str| format!("queues.{name}.{k}");
+            if let Err(e) = limits::validate_queue_attributes(name, &q.attributes(name)) {
+                let field = match &e {
+                    crate::QueueError::InvalidParameterValue { parameter, .. } => {
+                        match parameter.as_str() {
+                            "VisibilityTimeout" => "visibility_timeout",
+                            "MessageRetentionPeriod" => "retention",
+                            "DelaySeconds" => "delay",
+                            "MaximumMessageSize" => "max_message_size",
+                            "ReceiveMessageWaitTimeSeconds" => "receive_wait_time",
+                            "ContentBasedDeduplication" => "content_based_deduplication",
+                            "RedrivePolicy.maxReceiveCount" => "max_receive_count",
+                            "RedrivePolicy.deadLetterTargetArn" => "dead_letter_queue",
+                            _ => "",
+                        }
+                    }
+                    _ => "",
+                };
+                let at = if field.is_empty() {
+                    format!("queues.{name}")
+                } else {
+                    key(field)
+                };
+                problem(at, e.to_string());
+            }
+            if let Some(dlq) = &q.dead_letter_queue {
+                if let Some(target) = self.queues.get(dlq) {
+                    if let Err(e) = limits::validate_dead_letter_target(
+                        name,
+                        &q.attributes(name),
+                        dlq,
+                        &target.attributes(dlq),
+                    ) {
+                        problem(key("dead_letter_queue"), e.to_string());
+                    }
+                }
+            }
+        }
+        for (name, w) in &self.workers {
+            let key = |k: &str| format!("workers.{name}.{k}");
+            if let Err(e) = limits::validate_queue_name(w.queue_name(name)) {
+                problem(key("queue"), e.to_string());
+            }
+            if w.concurrency == 0 {
+                problem(key("concurrency"), "at least 1 worker".into());
+            }
+            if !(1..=limits::MAX_RECEIVE_MESSAGES).contains(&w.batch_size) {
+                problem(
+                    key("batch_size"),
+                    format!("1 to 10 messages, not {}", w.batch_size),
+                );
+            }
+            if w.wait_time.0 > limits::MAX_WAIT_TIME {
+                problem(
+                    key("wait_time"),
+                    format!("at most 20s, not {:?}", w.wait_time.0),
+                );
+            }
+            if let Some(v) = w.visibility_timeout {
+                if v.0 > limits::MAX_VISIBILITY_TIMEOUT {
+                    problem(
+                        key("visibility_timeout"),
+                        format!("at most 12h, not {:?}", v.0),
+                    );
+                }
+            }
+            if w.handler_timeout.0.is_zero() {
+                problem(key("handler_timeout"), "a duration above zero".into());
+            }
+            if w.retry.attempts == 0 {
+                problem(key("retry.attempts"), "at least 1 attempt".into());
+            }
+            if !(w.retry.multiplier >= 1.0 && w.retry.multiplier.is_finite()) {
+                problem(
+                    key("retry.multiplier"),
+                    format!("a number of at least 1.0, not {}", w.retry.multiplier),
+                );
+            }
+            if w.retry.max_delay < w.retry.initial_delay {
+                problem(
+                    key("retry.max_delay"),
+                    "at least retry.initial_delay".into(),
+                );
+            }
+            if w.retry.max_delay.0 > limits::MAX_VISIBILITY_TIMEOUT {
+                problem(
+                    key("retry.max_delay"),
+                    "at most 12h, the longest a message can be released for".into(),
+                );
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Config {
+        serde_json::from_str(json).unwrap_or_else(|e| panic!("{json}: {e}"))
+    }
+
+    #[test]
+    fn defaults_are_valid_and_match_sqs() {
+        let cfg = parse(r#"{"queues": {"orders": {}}, "workers": {"orders": {}}}"#);
+        cfg.validate().unwrap();
+        assert_eq!(
+            cfg.queues["orders"].attributes("orders"),
+            QueueAttributes::standard()
+        );
+        assert!(cfg.queues["orders"].attributes("orders.fifo").fifo);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let err =
+            serde_json::from_str::<Config>(r#"{"workers": {"w": {"concurency": 3}}}"#).unwrap_err();
+        assert!(err.to_string().contains("concurency"), "{err}");
+    }
+
+    #[test]
+    fn problems_name_their_key_path() {
+        let cfg = parse(
+            r#"{"queues": {"q": {"retention": "10s"}},
+                "workers": {"w": {"batch_size": 11, "retry": {"attempts": 0}}}}"#,
+        );
+        let keys: Vec<String> = cfg
+            .validate()
+            .unwrap_err()
+            .into_iter()
+            .map(|p| p.key)
+            .collect();
+        assert_eq!(
+            keys,
+            vec![
+                "queues.q.retention",
+                "workers.w.batch_size",
+                "workers.w.retry.attempts"
+            ]
+        );
+    }
+
+    #[test]
+    fn dead_letter_queues_must_match_their_source_type() {
+        let cfg = parse(r#"{"queues": {"a.fifo": {"dead_letter_queue": "dlq"}, "dlq": {}}}"#);
+        let problems = cfg.validate().unwrap_err();
+        assert_eq!(problems[0].key, "queues.a.fifo.dead_letter_queue");
+    }
+}
