@@ -1,0 +1,88 @@
+//! Deletes processed messages in batches.
+
+use ebbflow_core::{DeleteBatchEntry, QueueBackend};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::{sleep_until, Instant};
+
+/// How long a delete may wait for others to share its batch.
+pub(crate) const FLUSH_AFTER: Duration = Duration::from_millis(5);
+
+const ENTRY_IDS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+
+/// Collects receipt handles and deletes them ten at a time, or after
+/// [`FLUSH_AFTER`], whichever comes first; flushes everything when closed.
+pub(crate) struct Acker {
+    tx: mpsc::Sender<String>,
+    task: JoinHandle<()>,
+}
+
+impl Acker {
+    pub(crate) fn spawn(backend: Arc<dyn QueueBackend>, queue: Arc<str>) -> Self {
+        let (tx, rx) = mpsc::channel(1024);
+        let task = tokio::spawn(run(backend, queue, rx));
+        Self { tx, task }
+    }
+
+    /// A handle workers use to queue deletes.
+    pub(crate) fn sender(&self) -> mpsc::Sender<String> {
+        self.tx.clone()
+    }
+
+    /// Flushes what is queued and stops, once every sender is dropped.
+    pub(crate) async fn close(self) {
+        drop(self.tx);
+        if let Err(e) = self.task.await {
+            tracing::error!(error = %e, "the acker task failed");
+        }
+    }
+}
+
+async fn run(backend: Arc<dyn QueueBackend>, queue: Arc<str>, mut rx: mpsc::Receiver<String>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        let deadline = Instant::now() + FLUSH_AFTER;
+        while batch.len() < ENTRY_IDS.len() {
+            tokio::select! {
+                next = rx.recv() => match next {
+                    Some(handle) => batch.push(handle),
+                    None => break,
+                },
+                _ = sleep_until(deadline) => break,
+            }
+        }
+        flush(backend.as_ref(), &queue, batch).await;
+    }
+}
+
+async fn flush(backend: &dyn QueueBackend, queue: &str, handles: Vec<String>) {
+    let entries: Vec<DeleteBatchEntry> = handles
+        .into_iter()
+        .zip(ENTRY_IDS)
+        .map(|(receipt_handle, id)| DeleteBatchEntry {
+            id: id.to_owned(),
+            receipt_handle,
+        })
+        .collect();
+    // One retry covers a passing backend fault; past that the message comes
+    // back after its visibility timeout and is processed again (at-least-once).
+    for attempt in 1..=2 {
+        match backend.delete_batch(queue, entries.clone()).await {
+            Ok(result) => {
+                for failed in result.failed {
+                    tracing::warn!(queue, error = %failed.error, "delete failed; the message will be redelivered");
+                }
+                return;
+            }
+            Err(e) if attempt == 1 => {
+                tracing::warn!(queue, error = %e, "delete batch failed; retrying once");
+                tokio::time::sleep(FLUSH_AFTER).await;
+            }
+            Err(e) => {
+                tracing::error!(queue, error = %e, count = entries.len(), "delete batch failed; these messages will be redelivered");
+            }
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! What a handler knows about the message it is handling.
+
+use ebbflow_core::{limits, MessageAttributes, QueueBackend, QueueError, ReceivedMessage};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// The message's metadata and a way to keep it invisible for longer.
+///
+/// Cheap to clone; every clone speaks of the same delivery.
+#[derive(Clone)]
+pub struct Context {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    queue: Arc<str>,
+    backend: Arc<dyn QueueBackend>,
+    message: Arc<ReceivedMessage>,
+    visibility_timeout: Duration,
+    received_at: Instant,
+    deadline: Mutex<Instant>,
+    attempt: AtomicU32,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("queue", &self.inner.queue)
+            .field("message_id", &self.message_id())
+            .field("receive_count", &self.receive_count())
+            .field("attempt", &self.attempt())
+            .finish()
+    }
+}
+
+impl Context {
+    pub(crate) fn new(
+        queue: Arc<str>,
+        backend: Arc<dyn QueueBackend>,
+        message: Arc<ReceivedMessage>,
+        visibility_timeout: Duration,
+    ) -> Self {
+        let now = Instant::now();
+        Self {
+            inner: Arc::new(Inner {
+                queue,
+                backend,
+                message,
+                visibility_timeout,
+                received_at: now,
+                deadline: Mutex::new(now + visibility_timeout),
+                attempt: AtomicU32::new(1),
+            }),
+        }
+    }
+
+    /// The queue the message came from.
+    pub fn queue(&self) -> &str {
+        &self.inner.queue
+    }
+
+    /// The message id, stable across redeliveries.
+    pub fn message_id(&self) -> &str {
+        &self.inner.message.message_id
+    }
+
+    /// How many times the queue has delivered this message, this time included.
+    pub fn receive_count(&self) -> u32 {
+        self.inner.message.system.approximate_receive_count
+    }
+
+    /// The in-process attempt, from 1.
+    pub fn attempt(&self) -> u32 {
+        self.inner.attempt.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_attempt(&self, attempt: u32) {
+        self.inner.attempt.store(attempt, Ordering::Relaxed);
+    }
+
+    /// The producer's message attributes.
+    pub fn attributes(&self) -> &MessageAttributes {
+        &self.inner.message.attributes
+    }
+
+    /// The FIFO message group, if any.
+    pub fn group_id(&self) -> Option<&str> {
+        self.inner.message.system.message_group_id.as_deref()
+    }
+
+    /// The message as received, body and all.
+    pub fn message(&self) -> &ReceivedMessage {
+        &self.inner.message
+    }
+
+    /// The visibility timeout this message was received with.
+    pub fn visibility_timeout(&self) -> Duration {
+        self.inner.visibility_timeout
+    }
+
+    /// When the message becomes visible to other consumers unless its visibility is extended.
+    pub fn deadline(&self) -> Instant {
+        match self.inner.deadline.lock() {
+            Ok(d) => *d,
+            Err(poisoned) => *poisoned.into_inner(),
+        }
+    }
+
+    /// Keeps the message invisible for `timeout` from now (capped at 12 hours
+    /// after it was received). The heartbeat does this on its own; call it
+    /// for work whose length you know in advance.
+    pub async fn extend_visibility(&self, timeout: Duration) -> Result<(), QueueError> {
+        let elapsed = self.inner.received_at.elapsed();
+        let room = limits::MAX_VISIBILITY_TIMEOUT.saturating_sub(elapsed);
+        let timeout = timeout.min(room);
+        self.inner
+            .backend
+            .change_visibility(
+                &self.inner.queue,
+                &self.inner.message.receipt_handle,
+                timeout,
+            )
+            .await?;
+        let deadline = Instant::now() + timeout;
+        match self.inner.deadline.lock() {
+            Ok(mut d) => *d = deadline,
+            Err(poisoned) => *poisoned.into_inner() = deadline,
+        }
+        Ok(())
+    }
+
+    /// How much longer the message may stay in flight at most (the 12-hour cap).
+    pub(crate) fn in_flight_room(&self) -> Duration {
+        limits::MAX_VISIBILITY_TIMEOUT.saturating_sub(self.inner.received_at.elapsed())
+    }
+
+    pub(crate) fn backend(&self) -> &Arc<dyn QueueBackend> {
+        &self.inner.backend
+    }
+}

@@ -1,0 +1,292 @@
+//! One worker group: a poller that receives only what idle workers can take,
+//! a worker task per message running the middleware stack, and the acker.
+
+use crate::acker::Acker;
+use crate::handler::HandlerService;
+use crate::layers::{
+    DeadLetterLayer, DeadLetterRoute, HeartbeatLayer, RetryLayer, TimeoutLayer, TraceLayer,
+};
+use crate::stats::GroupStats;
+use crate::{Context, Delivery, Handler, HandlerError, Outcome, RetryPolicy};
+use ebbflow_core::config::WorkerConfig;
+use ebbflow_core::{ChangeVisibilityBatchEntry, QueueBackend, ReceiveRequest, ReceivedMessage};
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tower::util::BoxCloneService;
+use tower::{Layer, Service, ServiceBuilder, ServiceExt as _};
+
+/// The handler with the user's own layers around it.
+pub type HandlerStack = BoxCloneService<Delivery, (), HandlerError>;
+
+type MessageService = BoxCloneService<Delivery, Outcome, Infallible>;
+
+/// A handler for one worker group, with any tower layers of the user's own.
+///
+/// ```
+/// use ebbflow_runtime::{handler_fn, Context, HandlerError, WorkerGroup};
+/// use std::time::Duration;
+///
+/// let group = WorkerGroup::new(handler_fn(|body: String, _ctx: Context| async move {
+///     Ok::<_, HandlerError>(())
+/// }))
+/// // Any tower layer over `Service<Delivery, Response = (), Error = HandlerError>`.
+/// .layer(tower::limit::ConcurrencyLimitLayer::new(4));
+/// # let _ = group;
+/// ```
+pub struct WorkerGroup {
+    pub(crate) handler: HandlerStack,
+}
+
+impl WorkerGroup {
+    /// A group running `handler`.
+    pub fn new<H: Handler>(handler: H) -> Self {
+        Self {
+            handler: BoxCloneService::new(HandlerService::new(handler)),
+        }
+    }
+
+    /// Wraps the handler in a tower layer. Layers run inside the runtime's own
+    /// (after decoding's caller, within the timeout and retries), once per attempt.
+    pub fn layer<L>(self, layer: L) -> Self
+    where
+        L: Layer<HandlerStack>,
+        L::Service: Service<Delivery, Response = (), Error = HandlerError> + Clone + Send + 'static,
+        <L::Service as Service<Delivery>>::Future: Send + 'static,
+    {
+        Self {
+            handler: BoxCloneService::new(layer.layer(self.handler)),
+        }
+    }
+}
+
+/// Everything a running group needs, resolved at start.
+pub(crate) struct GroupPlan {
+    pub(crate) name: String,
+    pub(crate) queue: Arc<str>,
+    pub(crate) config: WorkerConfig,
+    pub(crate) visibility_timeout: Duration,
+    pub(crate) route: DeadLetterRoute,
+    pub(crate) handler: HandlerStack,
+    pub(crate) stats: Arc<GroupStats>,
+}
+
+impl GroupPlan {
+    fn service(&self) -> MessageService {
+        let policy = RetryPolicy::from_config(&self.config.retry);
+        let heartbeat = self.config.heartbeat.then_some(HeartbeatLayer);
+        let stack = ServiceBuilder::new()
+            .layer(TraceLayer)
+            .layer(DeadLetterLayer::new(self.route.clone(), self.stats.clone()))
+            .layer(RetryLayer::new(policy, self.stats.clone()))
+            .layer(TimeoutLayer::new(self.config.handler_timeout.0))
+            .option_layer(heartbeat)
+            .service(self.handler.clone());
+        BoxCloneService::new(stack)
+    }
+}
+
+/// Receipt handles of the messages workers hold, for release at a forced shutdown.
+type InFlight = Arc<Mutex<HashMap<String, String>>>;
+
+/// Runs a group until `shutdown` is cancelled, then drains it within `grace`.
+pub(crate) async fn run(
+    plan: GroupPlan,
+    backend: Arc<dyn QueueBackend>,
+    shutdown: CancellationToken,
+    grace: Duration,
+) {
+    let service = plan.service();
+    let acker = Acker::spawn(backend.clone(), plan.queue.clone());
+    let workers = Arc::new(Semaphore::new(plan.config.concurrency as usize));
+    plan.stats.workers.set(u64::from(plan.config.concurrency));
+    let in_flight: InFlight = Arc::default();
+    let mut tasks = JoinSet::new();
+    let mut backoff = PollBackoff::default();
+
+    'poll: loop {
+        // Receive only as many messages as there are idle workers to take them:
+        // a message waiting in memory would be invisible to every other consumer.
+        let first = tokio::select! {
+            _ = shutdown.cancelled() => break 'poll,
+            permit = workers.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break 'poll,
+            },
+        };
+        let mut permits = vec![first];
+        while permits.len() < plan.config.batch_size as usize {
+            match workers.clone().try_acquire_owned() {
+                Ok(p) => permits.push(p),
+                Err(_) => break,
+            }
+        }
+        let mut request = ReceiveRequest::new(permits.len() as u32).wait(plan.config.wait_time.0);
+        request.visibility_timeout = plan.config.visibility_timeout.map(|v| v.0);
+        let received = tokio::select! {
+            _ = shutdown.cancelled() => break 'poll,
+            r = backend.receive(&plan.queue, request) => r,
+        };
+        while tasks.try_join_next().is_some() {}
+        let messages = match received {
+            Ok(m) => {
+                backoff.reset();
+                m
+            }
+            Err(e) => {
+                let wait = backoff.next();
+                tracing::warn!(queue = %plan.queue, error = %e, ?wait, "receive failed; backing off");
+                drop(permits);
+                tokio::select! {
+                    _ = shutdown.cancelled() => break 'poll,
+                    _ = tokio::time::sleep(wait) => continue 'poll,
+                }
+            }
+        };
+        if shutdown.is_cancelled() {
+            release_now(
+                backend.as_ref(),
+                &plan.queue,
+                messages.iter().map(|m| m.receipt_handle.clone()).collect(),
+            )
+            .await;
+            break 'poll;
+        }
+        for (message, permit) in messages.into_iter().zip(permits.drain(..)) {
+            plan.stats.received.inc();
+            let worker = Worker {
+                backend: backend.clone(),
+                queue: plan.queue.clone(),
+                visibility_timeout: plan.visibility_timeout,
+                service: service.clone(),
+                acks: acker.sender(),
+                stats: plan.stats.clone(),
+                in_flight: in_flight.clone(),
+            };
+            tasks.spawn(worker.run(message, permit));
+        }
+    }
+
+    // Shutdown: no more receives. In-flight work gets the grace period; what is
+    // still running after it is stopped and its messages released at once.
+    let drained =
+        tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+        let handles: Vec<String> = match in_flight.lock() {
+            Ok(mut map) => map.drain().map(|(_, h)| h).collect(),
+            Err(poisoned) => poisoned.into_inner().drain().map(|(_, h)| h).collect(),
+        };
+        tracing::warn!(queue = %plan.queue, count = handles.len(), ?grace, "grace period over; releasing unfinished messages");
+        release_now(backend.as_ref(), &plan.queue, handles).await;
+    }
+    acker.close().await;
+    plan.stats.workers.set(0);
+}
+
+/// One message's trip through the stack, on its own task, holding one worker permit.
+struct Worker {
+    backend: Arc<dyn QueueBackend>,
+    queue: Arc<str>,
+    visibility_timeout: Duration,
+    service: MessageService,
+    acks: tokio::sync::mpsc::Sender<String>,
+    stats: Arc<GroupStats>,
+    in_flight: InFlight,
+}
+
+impl Worker {
+    async fn run(self, message: ReceivedMessage, permit: OwnedSemaphorePermit) {
+        let message = Arc::new(message);
+        let handle = message.receipt_handle.clone();
+        let id = message.message_id.clone();
+        if let Ok(mut map) = self.in_flight.lock() {
+            map.insert(id.clone(), handle.clone());
+        }
+        self.stats.busy.inc();
+        let ctx = Context::new(
+            self.queue.clone(),
+            self.backend.clone(),
+            message.clone(),
+            self.visibility_timeout,
+        );
+        let outcome = match self.service.oneshot(Delivery { message, ctx }).await {
+            Ok(outcome) => outcome,
+            Err(never) => match never {},
+        };
+        match outcome {
+            Outcome::Done | Outcome::DeadLettered { .. } => {
+                if matches!(outcome, Outcome::Done) {
+                    self.stats.succeeded.inc();
+                } else {
+                    self.stats.dead_lettered.inc();
+                }
+                if self.acks.send(handle).await.is_err() {
+                    tracing::error!(message_id = %id, "the acker has stopped; the message will be redelivered");
+                }
+            }
+            Outcome::Release { delay } => {
+                self.stats.released.inc();
+                if let Err(e) = self
+                    .backend
+                    .change_visibility(&self.queue, &handle, delay)
+                    .await
+                {
+                    self.stats.failed.inc();
+                    tracing::warn!(message_id = %id, error = %e, "release failed; the message returns when its visibility timeout ends");
+                }
+            }
+        }
+        if let Ok(mut map) = self.in_flight.lock() {
+            map.remove(&id);
+        }
+        self.stats.busy.dec();
+        drop(permit);
+    }
+}
+
+/// Makes messages visible again at once (shutdown: they were received but will not be processed here).
+async fn release_now(backend: &dyn QueueBackend, queue: &str, handles: Vec<String>) {
+    for chunk in handles.chunks(10) {
+        let entries = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, h)| ChangeVisibilityBatchEntry {
+                id: i.to_string(),
+                receipt_handle: h.clone(),
+                visibility_timeout: Duration::ZERO,
+            })
+            .collect();
+        if let Err(e) = backend.change_visibility_batch(queue, entries).await {
+            tracing::warn!(queue, error = %e, "could not release messages; they return when their visibility timeout ends");
+        }
+    }
+}
+
+/// The poller's wait after failed receives: exponential from 100 ms to 10 s, full jitter.
+#[derive(Debug, Default)]
+struct PollBackoff {
+    failures: u32,
+}
+
+impl PollBackoff {
+    fn next(&mut self) -> Duration {
+        self.failures += 1;
+        RetryPolicy::new(
+            u32::MAX,
+            Duration::from_millis(100),
+            Duration::from_secs(10),
+            2.0,
+        )
+        .backoff(self.failures)
+    }
+
+    fn reset(&mut self) {
+        self.failures = 0;
+    }
+}

@@ -1,0 +1,77 @@
+//! Keeps a message invisible while its handler runs.
+
+use super::call_inner;
+use crate::{Delivery, HandlerError};
+use futures_util::future::BoxFuture;
+use std::task::{Context, Poll};
+use tokio::time::{sleep_until, Instant};
+use tower::{Layer, Service};
+
+/// Once a handler has used half of the message's visibility timeout, extends
+/// it by a whole timeout, and again each time half is used, until the handler
+/// ends or the message reaches 12 hours in flight. Without it a long handler's
+/// message would be delivered to a second consumer mid-work.
+#[derive(Debug, Clone, Default)]
+pub struct HeartbeatLayer;
+
+impl<S> Layer<S> for HeartbeatLayer {
+    type Service = Heartbeat<S>;
+
+    fn layer(&self, inner: S) -> Heartbeat<S> {
+        Heartbeat { inner }
+    }
+}
+
+/// The service [`HeartbeatLayer`] makes.
+#[derive(Debug, Clone)]
+pub struct Heartbeat<S> {
+    inner: S,
+}
+
+impl<S> Service<Delivery> for Heartbeat<S>
+where
+    S: Service<Delivery, Response = (), Error = HandlerError> + Clone + Send + 'static,
+    S::Future: Send,
+{
+    type Response = ();
+    type Error = HandlerError;
+    type Future = BoxFuture<'static, Result<(), HandlerError>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), HandlerError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, delivery: Delivery) -> Self::Future {
+        let ctx = delivery.ctx.clone();
+        let work = call_inner(self.inner.clone(), delivery);
+        Box::pin(async move {
+            let timeout = ctx.visibility_timeout();
+            tokio::pin!(work);
+            if timeout.is_zero() {
+                return work.await;
+            }
+            loop {
+                let beat_at = ctx
+                    .deadline()
+                    .checked_sub(timeout / 2)
+                    .unwrap_or_else(Instant::now);
+                tokio::select! {
+                    result = &mut work => return result,
+                    _ = sleep_until(beat_at) => {
+                        let stop = if ctx.in_flight_room().is_zero() {
+                            true
+                        } else if let Err(e) = ctx.extend_visibility(timeout).await {
+                            tracing::warn!(message_id = ctx.message_id(), error = %e, "heartbeat could not extend visibility; the message may be redelivered");
+                            true
+                        } else {
+                            false
+                        };
+                        if stop {
+                            return work.await;
+                        }
+                    }
+                }
+            }
+        })
+    }
+}

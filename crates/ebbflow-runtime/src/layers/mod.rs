@@ -1,0 +1,30 @@
+//! The tower middleware every message passes through, outermost first:
+//!
+//! `Trace → DeadLetter → Retry → Timeout → Heartbeat → (your layers) → Decode + Handler`
+//!
+//! Each layer is a plain [`tower::Layer`]; [`WorkerGroup`](crate::WorkerGroup)
+//! assembles them from the group's configuration.
+
+mod dead_letter;
+mod heartbeat;
+mod retry;
+mod timeout;
+mod trace;
+
+pub use dead_letter::{DeadLetter, DeadLetterLayer, DeadLetterRoute};
+pub use heartbeat::{Heartbeat, HeartbeatLayer};
+pub use retry::{Retry, RetryLayer};
+pub use timeout::{Timeout, TimeoutLayer};
+pub use trace::{Trace, TraceLayer};
+
+use crate::{Delivery, HandlerError};
+use tower::{Service, ServiceExt as _};
+
+/// Waits for `service` to be ready, then hands it the delivery.
+async fn call_inner<S>(mut service: S, delivery: Delivery) -> Result<S::Response, HandlerError>
+where
+    S: Service<Delivery, Error = HandlerError>,
+{
+    service.ready().await?;
+    service.call(delivery).await
+}

@@ -1,0 +1,94 @@
+//! In-process retries of retryable failures.
+
+use super::call_inner;
+use crate::stats::GroupStats;
+use crate::{Delivery, HandlerError, RetryPolicy};
+use futures_util::future::BoxFuture;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tokio::time::Instant;
+use tower::{Layer, Service};
+
+/// Retries retryable failures in process, per the [`RetryPolicy`], keeping the
+/// message invisible through each wait. Gives up — returning the last error
+/// for the dead-letter layer to release or dead-letter — when the attempts are
+/// used up, or when the wait asked for is longer than the visibility timeout
+/// (holding a worker that long would be waste: the queue can wait instead).
+#[derive(Debug, Clone)]
+pub struct RetryLayer {
+    policy: RetryPolicy,
+    stats: Arc<GroupStats>,
+}
+
+impl RetryLayer {
+    /// Retries per `policy`, counting each retry in `stats`.
+    pub fn new(policy: RetryPolicy, stats: Arc<GroupStats>) -> Self {
+        Self { policy, stats }
+    }
+}
+
+impl<S> Layer<S> for RetryLayer {
+    type Service = Retry<S>;
+
+    fn layer(&self, inner: S) -> Retry<S> {
+        Retry {
+            inner,
+            policy: Arc::new(self.policy.clone()),
+            stats: self.stats.clone(),
+        }
+    }
+}
+
+/// The service [`RetryLayer`] makes.
+#[derive(Debug, Clone)]
+pub struct Retry<S> {
+    inner: S,
+    policy: Arc<RetryPolicy>,
+    stats: Arc<GroupStats>,
+}
+
+impl<S> Service<Delivery> for Retry<S>
+where
+    S: Service<Delivery, Response = (), Error = HandlerError> + Clone + Send + 'static,
+    S::Future: Send,
+{
+    type Response = ();
+    type Error = HandlerError;
+    type Future = BoxFuture<'static, Result<(), HandlerError>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), HandlerError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, delivery: Delivery) -> Self::Future {
+        let (inner, policy, stats) = (self.inner.clone(), self.policy.clone(), self.stats.clone());
+        Box::pin(async move {
+            let ctx = delivery.ctx.clone();
+            let mut failures = 0;
+            loop {
+                ctx.set_attempt(failures + 1);
+                let error = match call_inner(inner.clone(), delivery.clone()).await {
+                    Ok(()) => return Ok(()),
+                    Err(e) if !e.is_retryable() => return Err(e),
+                    Err(e) => e,
+                };
+                failures += 1;
+                let wait = error
+                    .retry_after_delay()
+                    .unwrap_or_else(|| policy.backoff(failures));
+                if failures >= policy.attempts || wait > ctx.visibility_timeout() {
+                    return Err(error);
+                }
+                tracing::debug!(message_id = ctx.message_id(), attempt = failures, ?wait, error = %error, "retrying");
+                stats.retried.inc();
+                let timeout = ctx.visibility_timeout();
+                if ctx.deadline() < Instant::now() + wait + timeout / 2 {
+                    if let Err(e) = ctx.extend_visibility(wait + timeout).await {
+                        tracing::warn!(message_id = ctx.message_id(), error = %e, "could not keep the message hidden for its retry");
+                    }
+                }
+                tokio::time::sleep(wait).await;
+            }
+        })
+    }
+}

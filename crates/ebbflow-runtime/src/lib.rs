@@ -1,0 +1,37 @@
+//! # ebbflow-runtime
+//!
+//! The worker runtime. You write a handler; the runtime long-polls the queue,
+//! runs each message through a `tower` middleware stack, deletes what
+//! succeeded, retries or dead-letters what failed, and shuts down without
+//! losing anything.
+//!
+//! The path of one message, top to bottom:
+//!
+//! 1. **poller** ([`group`](crate::WorkerGroup)): receives only as many messages as there are idle workers;
+//! 2. **worker**: one task per message, holding one worker slot;
+//! 3. **middleware** ([`layers`]): `Trace → DeadLetter → Retry → Timeout → Heartbeat → your layers`;
+//! 4. **handler** ([`Handler`]): the decoded message and its [`Context`];
+//! 5. **ack**: deletes batched ten at a time, or releases / dead-letters per [`Outcome`].
+
+#![warn(missing_docs)]
+
+mod acker;
+mod context;
+mod delivery;
+mod error;
+mod group;
+mod handler;
+pub mod layers;
+mod load;
+mod retry;
+mod runtime;
+pub mod stats;
+
+pub use context::Context;
+pub use delivery::{Delivery, Outcome};
+pub use error::{ErrorKind, HandlerError, RuntimeError};
+pub use group::{HandlerStack, WorkerGroup};
+pub use handler::{handler_fn, Decode, FnHandler, Handler, Json};
+pub use load::{load_config, load_config_with_env};
+pub use retry::RetryPolicy;
+pub use runtime::{shutdown_signal, Running, Runtime};

@@ -1,0 +1,262 @@
+//! The runtime: starts one worker group per configured queue and stops them gracefully.
+
+use crate::group::{self, GroupPlan, WorkerGroup};
+use crate::layers::DeadLetterRoute;
+use crate::stats::GroupStats;
+use crate::{Handler, RetryPolicy, RuntimeError};
+use ebbflow_core::config::{Config, WorkerConfig};
+use ebbflow_core::{QueueBackend, QueueError};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Handlers registered by worker-group name, the configuration and a backend.
+///
+/// ```no_run
+/// use ebbflow_runtime::{handler_fn, load_config, Context, HandlerError, Json, Runtime};
+/// use ebbflow_memory::MemoryBackend;
+/// use std::sync::Arc;
+///
+/// #[derive(serde::Deserialize)]
+/// struct Order { id: u64 }
+///
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let config = load_config("config/ebbflow.toml")?;
+/// Runtime::new(config, Arc::new(MemoryBackend::new()))
+///     .handler("orders", handler_fn(|Json(order): Json<Order>, _ctx: Context| async move {
+///         println!("order {}", order.id);
+///         Ok::<_, HandlerError>(())
+///     }))
+///     .run() // until SIGINT or SIGTERM
+///     .await?;
+/// # Ok(()) }
+/// ```
+pub struct Runtime {
+    config: Config,
+    backend: Arc<dyn QueueBackend>,
+    groups: BTreeMap<String, WorkerGroup>,
+}
+
+impl Runtime {
+    /// A runtime over `backend`, configured by `config`.
+    pub fn new(config: Config, backend: Arc<dyn QueueBackend>) -> Self {
+        Self {
+            config,
+            backend,
+            groups: BTreeMap::new(),
+        }
+    }
+
+    /// Registers the handler of worker group `group`. A group with no
+    /// `[workers.NAME]` section runs with the defaults, on the queue of its name.
+    pub fn handler<H: Handler>(self, group: &str, handler: H) -> Self {
+        self.group(group, WorkerGroup::new(handler))
+    }
+
+    /// Registers a worker group built with its own tower layers.
+    pub fn group(mut self, name: &str, group: WorkerGroup) -> Self {
+        self.groups.insert(name.to_owned(), group);
+        self
+    }
+
+    /// Creates the configured queues, starts every worker group and returns at once.
+    pub async fn start(self) -> Result<Running, RuntimeError> {
+        self.config
+            .validate()
+            .map_err(|problems| RuntimeError::Config {
+                file: None,
+                problems: problems.iter().map(ToString::to_string).collect(),
+            })?;
+        if let Some(name) = self
+            .config
+            .workers
+            .keys()
+            .find(|n| !self.groups.contains_key(*n))
+        {
+            return Err(RuntimeError::Group {
+                group: name.clone(),
+                reason: "configured in [workers] but no handler is registered for it".into(),
+            });
+        }
+        create_queues(self.backend.as_ref(), &self.config).await?;
+
+        let shutdown = CancellationToken::new();
+        let grace = self.config.runtime.shutdown_grace.0;
+        let mut running = Running {
+            shutdown: shutdown.clone(),
+            tasks: Vec::new(),
+            stats: BTreeMap::new(),
+        };
+        let mut plans = Vec::new();
+        for (name, group) in self.groups {
+            let config = self.config.workers.get(&name).cloned().unwrap_or_default();
+            let plan = plan(self.backend.as_ref(), name, config, group).await?;
+            running.stats.insert(plan.name.clone(), plan.stats.clone());
+            plans.push(plan);
+        }
+        for plan in plans {
+            tracing::info!(group = %plan.name, queue = %plan.queue, workers = plan.config.concurrency, "worker group started");
+            let task = tokio::spawn(group::run(
+                plan,
+                self.backend.clone(),
+                shutdown.clone(),
+                grace,
+            ));
+            running.tasks.push(task);
+        }
+        Ok(running)
+    }
+
+    /// Runs until SIGINT or SIGTERM, then shuts down gracefully.
+    pub async fn run(self) -> Result<(), RuntimeError> {
+        let running = self.start().await?;
+        shutdown_signal().await;
+        tracing::info!("shutdown signal received; draining");
+        running.shutdown().await;
+        Ok(())
+    }
+}
+
+/// A started runtime.
+pub struct Running {
+    shutdown: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+    stats: BTreeMap<String, Arc<GroupStats>>,
+}
+
+impl Running {
+    /// A group's counters.
+    pub fn stats(&self, group: &str) -> Option<Arc<GroupStats>> {
+        self.stats.get(group).cloned()
+    }
+
+    /// Stops polling, lets in-flight messages finish within the grace period,
+    /// releases what remains and flushes deletes.
+    pub async fn shutdown(self) {
+        self.shutdown.cancel();
+        for task in self.tasks {
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, "a worker group task failed");
+            }
+        }
+    }
+}
+
+/// Creates the queues of `[queues]`, each dead-letter queue before the queues that use it.
+async fn create_queues(backend: &dyn QueueBackend, config: &Config) -> Result<(), RuntimeError> {
+    let mut created: HashSet<&str> = HashSet::new();
+    while created.len() < config.queues.len() {
+        let ready: Vec<&String> = config
+            .queues
+            .iter()
+            .filter(|(name, q)| {
+                !created.contains(name.as_str())
+                    && q.dead_letter_queue
+                        .as_deref()
+                        .is_none_or(|d| !config.queues.contains_key(d) || created.contains(d))
+            })
+            .map(|(name, _)| name)
+            .collect();
+        if ready.is_empty() {
+            return Err(RuntimeError::Config {
+                file: None,
+                problems: vec!["[queues] name each other as dead-letter queues in a cycle".into()],
+            });
+        }
+        for name in ready {
+            backend
+                .create_queue(name, config.queues[name].attributes(name))
+                .await
+                .map_err(|source| RuntimeError::Backend {
+                    step: format!("creating queue `{name}`"),
+                    source,
+                })?;
+            created.insert(name);
+        }
+    }
+    Ok(())
+}
+
+/// Resolves a group's queue, visibility timeout and dead-letter route.
+async fn plan(
+    backend: &dyn QueueBackend,
+    name: String,
+    config: WorkerConfig,
+    group: WorkerGroup,
+) -> Result<GroupPlan, RuntimeError> {
+    let queue = config.queue_name(&name).to_owned();
+    let backend_step =
+        |step: String| move |source: QueueError| RuntimeError::Backend { step, source };
+    let attrs = backend
+        .get_queue_attributes(&queue)
+        .await
+        .map_err(backend_step(format!(
+            "worker group `{name}`: reading queue `{queue}`"
+        )))?;
+    let dlq = config.dead_letter_queue.clone().or_else(|| {
+        attrs
+            .redrive_policy
+            .as_ref()
+            .map(|p| p.dead_letter_queue.clone())
+    });
+    let dlq_fifo = match &dlq {
+        Some(d) => {
+            backend
+                .get_queue_attributes(d)
+                .await
+                .map_err(backend_step(format!(
+                    "worker group `{name}`: reading dead-letter queue `{d}`"
+                )))?
+                .fifo
+        }
+        None => false,
+    };
+    let route = DeadLetterRoute {
+        queue: dlq,
+        fifo: dlq_fifo,
+        max_receive_count: attrs.redrive_policy.as_ref().map(|p| p.max_receive_count),
+        release: RetryPolicy::from_config(&config.retry),
+    };
+    let visibility_timeout = config
+        .visibility_timeout
+        .map(|v| v.0)
+        .unwrap_or(attrs.visibility_timeout);
+    Ok(GroupPlan {
+        name,
+        queue: Arc::from(queue),
+        config,
+        visibility_timeout,
+        route,
+        handler: group.handler,
+        stats: Arc::new(GroupStats::default()),
+    })
+}
+
+/// Resolves on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+}
