@@ -1,0 +1,408 @@
+//! The runtime's promises, each under tokio's paused clock against the memory backend.
+
+use ebbflow_core::config::Config;
+use ebbflow_core::{
+    AttributeValue, MessageAttributeValue, QueueBackend, QueueStats, ReceiveRequest,
+    ReceivedMessage, SendMessage,
+};
+use ebbflow_memory::MemoryBackend;
+use ebbflow_runtime::{handler_fn, Context, Delivery, HandlerError, Json, Runtime, WorkerGroup};
+use serde_json::json;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::{sleep, Instant};
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+fn config(value: serde_json::Value) -> Config {
+    let cfg: Config = serde_json::from_value(value).expect("config");
+    cfg.validate().expect("valid config");
+    cfg
+}
+
+fn backend() -> (MemoryBackend, Arc<dyn QueueBackend>) {
+    let b = MemoryBackend::new();
+    let dyn_b: Arc<dyn QueueBackend> = Arc::new(b.clone());
+    (b, dyn_b)
+}
+
+async fn stats(b: &MemoryBackend, queue: &str) -> QueueStats {
+    b.stats(queue).await.expect("stats")
+}
+
+/// Waits (in paused time) until `done` holds, failing after `limit`.
+async fn wait_until<F, Fut>(limit: Duration, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let end = Instant::now() + limit;
+    while !done().await {
+        assert!(Instant::now() < end, "condition not met within {limit:?}");
+        sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn dead_letters(b: &MemoryBackend, dlq: &str) -> Vec<ReceivedMessage> {
+    b.receive(dlq, ReceiveRequest::new(10))
+        .await
+        .expect("receive dlq")
+}
+
+fn text_attr<'a>(m: &'a ReceivedMessage, name: &str) -> &'a str {
+    match m.attributes.get(name).map(|v| &v.value) {
+        Some(AttributeValue::Text(t)) => t,
+        other => panic!("attribute {name}: {other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn retryable_failure_is_retried_with_backoff_then_released() {
+    fastrand::seed(7);
+    let (b, backend) = backend();
+    let cfg = config(json!({
+        "queues": {"jobs": {"visibility_timeout": "60s"}},
+        "workers": {"jobs": {"concurrency": 1, "retry": {"attempts": 3, "initial_delay": "1s", "max_delay": "8s", "multiplier": 2.0}}}
+    }));
+    let attempts: Arc<Mutex<Vec<(u32, Instant)>>> = Arc::default();
+    let seen = attempts.clone();
+    let running = Runtime::new(cfg, backend)
+        .handler(
+            "jobs",
+            handler_fn(move |_: String, ctx: Context| {
+                let seen = seen.clone();
+                async move {
+                    seen.lock()
+                        .unwrap()
+                        .push((ctx.receive_count(), Instant::now()));
+                    Err::<(), _>(HandlerError::retry("downstream unavailable"))
+                }
+            }),
+        )
+        .start()
+        .await
+        .unwrap();
+    b.send("jobs", SendMessage::new("m")).await.unwrap();
+    let seen = attempts.clone();
+    wait_until(secs(120), || {
+        let n = seen.lock().unwrap().len();
+        async move { n >= 4 }
+    })
+    .await;
+    let log = attempts.lock().unwrap().clone();
+    let first: Vec<_> = log.iter().filter(|(rc, _)| *rc == 1).collect();
+    assert_eq!(
+        first.len(),
+        3,
+        "three in-process attempts on the first receive"
+    );
+    let policy = ebbflow_runtime::RetryPolicy::new(3, secs(1), secs(8), 2.0);
+    for (n, pair) in first.windows(2).enumerate() {
+        let gap = pair[1].1 - pair[0].1;
+        assert!(gap <= policy.ceiling(n as u32 + 1), "wait {n} was {gap:?}");
+    }
+    assert_eq!(
+        log[3].0, 2,
+        "after the attempts the message was released and received again"
+    );
+    assert!(running.stats("jobs").unwrap().retried.get() >= 2);
+    assert!(running.stats("jobs").unwrap().released.get() >= 1);
+    running.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn exhausted_message_reaches_dead_letter_queue_with_reason_and_leaves_source() {
+    let (b, backend) = backend();
+    let cfg = config(json!({
+        "queues": {
+            "orders-dlq": {},
+            "orders": {"dead_letter_queue": "orders-dlq", "max_receive_count": 2, "visibility_timeout": "30s"}
+        },
+        "workers": {"orders": {"retry": {"attempts": 2, "initial_delay": "100ms", "max_delay": "1s"}}}
+    }));
+    let running = Runtime::new(cfg, backend)
+        .handler(
+            "orders",
+            handler_fn(|_: String, _ctx: Context| async move {
+                Err::<(), _>(HandlerError::retry("card declined\u{0}"))
+            }),
+        )
+        .start()
+        .await
+        .unwrap();
+    let msg =
+        SendMessage::new("order-1").attribute("tenant", MessageAttributeValue::string("acme"));
+    b.send("orders", msg).await.unwrap();
+    wait_until(secs(120), || async {
+        stats(&b, "orders-dlq").await.visible == 1
+    })
+    .await;
+    running.shutdown().await;
+
+    assert_eq!(
+        stats(&b, "orders").await.total(),
+        0,
+        "deleted from the source"
+    );
+    let dead = dead_letters(&b, "orders-dlq").await;
+    assert_eq!(dead[0].body, "order-1");
+    assert_eq!(
+        text_attr(&dead[0], "tenant"),
+        "acme",
+        "the producer's attributes survive"
+    );
+    assert_eq!(text_attr(&dead[0], "ebbflow.reason"), "max_receives");
+    assert_eq!(text_attr(&dead[0], "ebbflow.source_queue"), "orders");
+    assert_eq!(text_attr(&dead[0], "ebbflow.receive_count"), "2");
+    assert_eq!(text_attr(&dead[0], "ebbflow.attempts"), "2");
+    let error = text_attr(&dead[0], "ebbflow.error");
+    assert!(error.contains("card declined"), "{error}");
+    assert!(dead[0].attributes.contains_key("ebbflow.failed_at"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn undecodable_body_is_dead_lettered_on_first_receive() {
+    #[derive(serde::Deserialize)]
+    struct Order {
+        #[allow(dead_code)]
+        id: u64,
+    }
+    let (b, backend) = backend();
+    let cfg = config(json!({
+        "queues": {"dlq": {}, "orders": {"dead_letter_queue": "dlq", "max_receive_count": 5}},
+    }));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let running = Runtime::new(cfg, backend)
+        .handler(
+            "orders",
+            handler_fn(move |Json(_order): Json<Order>, _ctx: Context| {
+                counted.fetch_add(1, Ordering::SeqCst);
+                async { Ok::<_, HandlerError>(()) }
+            }),
+        )
+        .start()
+        .await
+        .unwrap();
+    b.send("orders", SendMessage::new("{not json"))
+        .await
+        .unwrap();
+    b.send("orders", SendMessage::new(r#"{"id": 7}"#))
+        .await
+        .unwrap();
+    wait_until(secs(30), || async { stats(&b, "dlq").await.visible == 1 }).await;
+    wait_until(secs(30), || async {
+        stats(&b, "orders").await.total() == 0
+    })
+    .await;
+    running.shutdown().await;
+    let dead = dead_letters(&b, "dlq").await;
+    assert_eq!(text_attr(&dead[0], "ebbflow.reason"), "undecodable");
+    assert_eq!(text_attr(&dead[0], "ebbflow.receive_count"), "1");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "only the good message reached the handler"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn heartbeat_keeps_a_long_handler_from_redelivery() {
+    let (b, backend) = backend();
+    let cfg = config(json!({
+        "queues": {"videos": {"visibility_timeout": "10s"}},
+        "workers": {"videos": {"concurrency": 2, "handler_timeout": "5m", "heartbeat": true}}
+    }));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let running = Runtime::new(cfg, backend)
+        .handler(
+            "videos",
+            handler_fn(move |_: String, ctx: Context| {
+                counted.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    assert_eq!(ctx.receive_count(), 1, "delivered once");
+                    sleep(secs(30)).await;
+                    Ok::<_, HandlerError>(())
+                }
+            }),
+        )
+        .start()
+        .await
+        .unwrap();
+    b.send("videos", SendMessage::new("transcode"))
+        .await
+        .unwrap();
+    wait_until(secs(120), || async {
+        let s = stats(&b, "videos").await;
+        s.total() == 0
+    })
+    .await;
+    running.shutdown().await;
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn panicking_handler_does_not_stop_the_pool() {
+    let (b, backend) = backend();
+    let cfg = config(json!({
+        "queues": {"dlq": {}, "jobs": {"dead_letter_queue": "dlq", "max_receive_count": 1}},
+        "workers": {"jobs": {"concurrency": 2, "retry": {"attempts": 2, "initial_delay": "10ms", "max_delay": "10ms"}}}
+    }));
+    let ok = Arc::new(AtomicUsize::new(0));
+    let counted = ok.clone();
+    let running = Runtime::new(cfg, backend)
+        .handler(
+            "jobs",
+            handler_fn(move |body: String, _ctx: Context| {
+                let counted = counted.clone();
+                async move {
+                    if body == "boom" {
+                        panic!("bad message");
+                    }
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    Ok::<_, HandlerError>(())
+                }
+            }),
+        )
+        .start()
+        .await
+        .unwrap();
+    b.send("jobs", SendMessage::new("boom")).await.unwrap();
+    for i in 0..20 {
+        b.send("jobs", SendMessage::new(format!("ok-{i}")))
+            .await
+            .unwrap();
+    }
+    wait_until(secs(60), || async { ok.load(Ordering::SeqCst) == 20 }).await;
+    wait_until(secs(60), || async { stats(&b, "dlq").await.visible == 1 }).await;
+    running.shutdown().await;
+    let dead = dead_letters(&b, "dlq").await;
+    assert!(text_attr(&dead[0], "ebbflow.error").contains("bad message"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_with_work_in_flight_loses_nothing() {
+    for (grace, finished) in [(secs(2), 0), (secs(20), 4)] {
+        let (b, backend) = backend();
+        let cfg = config(json!({
+            "runtime": {"shutdown_grace": format!("{}s", grace.as_secs())},
+            "queues": {"jobs": {"visibility_timeout": "5m"}},
+            "workers": {"jobs": {"concurrency": 4, "handler_timeout": "5m"}}
+        }));
+        let running = Runtime::new(cfg, backend)
+            .handler(
+                "jobs",
+                handler_fn(|_: String, _ctx: Context| async move {
+                    sleep(secs(10)).await;
+                    Ok::<_, HandlerError>(())
+                }),
+            )
+            .start()
+            .await
+            .unwrap();
+        for i in 0..10 {
+            b.send("jobs", SendMessage::new(format!("m{i}")))
+                .await
+                .unwrap();
+        }
+        wait_until(secs(5), || async { stats(&b, "jobs").await.in_flight == 4 }).await;
+        let group = running.stats("jobs").unwrap();
+        running.shutdown().await;
+        let s = stats(&b, "jobs").await;
+        assert_eq!(s.in_flight, 0, "grace {grace:?}: nothing left hidden");
+        assert_eq!(group.succeeded.get(), finished, "grace {grace:?}");
+        assert_eq!(
+            s.visible,
+            10 - finished,
+            "grace {grace:?}: the rest is visible again"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn prefetch_never_exceeds_idle_workers() {
+    let (b, backend) = backend();
+    let cfg = config(json!({
+        "queues": {"jobs": {"visibility_timeout": "5m"}},
+        "workers": {"jobs": {"concurrency": 3, "batch_size": 10, "handler_timeout": "5m"}}
+    }));
+    let running = Runtime::new(cfg, backend)
+        .handler(
+            "jobs",
+            handler_fn(|_: String, _ctx: Context| async move {
+                sleep(secs(60)).await;
+                Ok::<_, HandlerError>(())
+            }),
+        )
+        .start()
+        .await
+        .unwrap();
+    for i in 0..20 {
+        b.send("jobs", SendMessage::new(format!("m{i}")))
+            .await
+            .unwrap();
+    }
+    for _ in 0..20 {
+        sleep(Duration::from_millis(500)).await;
+        let s = stats(&b, "jobs").await;
+        let busy = running.stats("jobs").unwrap().busy.get();
+        assert!(s.in_flight <= 3, "{} in flight with 3 workers", s.in_flight);
+        assert_eq!(
+            s.in_flight, busy,
+            "every received message is being worked on"
+        );
+    }
+    running.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn user_tower_layer_runs_for_every_attempt() {
+    let (b, backend) = backend();
+    let cfg = config(json!({
+        "queues": {"jobs": {}},
+        "workers": {"jobs": {"retry": {"attempts": 2, "initial_delay": "10ms", "max_delay": "10ms"}}}
+    }));
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counter = seen.clone();
+    let layer = tower::util::MapRequestLayer::new(move |d: Delivery| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        d
+    });
+    let group = WorkerGroup::new(handler_fn(|body: String, ctx: Context| async move {
+        if body == "flaky" && ctx.attempt() == 1 {
+            return Err(HandlerError::retry("first attempt fails"));
+        }
+        Ok(())
+    }))
+    .layer(layer);
+    let running = Runtime::new(cfg, backend)
+        .group("jobs", group)
+        .start()
+        .await
+        .unwrap();
+    b.send("jobs", SendMessage::new("steady")).await.unwrap();
+    b.send("jobs", SendMessage::new("flaky")).await.unwrap();
+    wait_until(secs(30), || async { stats(&b, "jobs").await.total() == 0 }).await;
+    running.shutdown().await;
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        3,
+        "one call for steady, two for flaky"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn configured_group_without_handler_is_an_error() {
+    let (_b, backend) = backend();
+    let cfg = config(json!({"workers": {"orders": {}}}));
+    let err = Runtime::new(cfg, backend)
+        .start()
+        .await
+        .err()
+        .expect("error");
+    assert!(err.to_string().contains("orders"), "{err}");
+}
