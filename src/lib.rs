@@ -3,8 +3,9 @@
 //! Serverless-style queue workers for Rust, with the semantics of Amazon SQS.
 //!
 //! This crate is the facade: it re-exports the message model, the
-//! [`QueueBackend`] contract and the backends enabled by features
-//! (`memory`, on by default). Most programs need only the [`prelude`].
+//! [`QueueBackend`] contract, the worker [`runtime`] and the backends enabled
+//! by features (`memory` and `runtime`, on by default). Most programs need
+//! only the [`prelude`].
 //!
 //! ```
 //! use ebbflow::prelude::*;
@@ -29,13 +30,43 @@ pub use ebbflow_core::*;
 #[cfg(feature = "memory")]
 pub use ebbflow_memory::MemoryBackend;
 
+/// The worker runtime (feature `runtime`).
+#[cfg(feature = "runtime")]
+pub use ebbflow_runtime as runtime;
+
 /// What most programs need, in one import.
 pub mod prelude {
     #[cfg(feature = "memory")]
     pub use ebbflow_memory::MemoryBackend;
 
+    #[cfg(feature = "runtime")]
+    pub use ebbflow_runtime::{
+        handler_fn, load_config, Context, Handler, HandlerError, Json, Runtime, WorkerGroup,
+    };
+
     pub use ebbflow_core::{
         MessageAttributeValue, QueueAttributes, QueueBackend, QueueError, QueueStats,
         ReceiveRequest, ReceivedMessage, RedrivePolicy, SendMessage,
     };
+}
+
+/// Opens the backend `[backend]` describes.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> ebbflow::Result<()> {
+/// let backend = ebbflow::connect(&ebbflow::config::BackendConfig::default()).await?;
+/// assert_eq!(backend.backend_name(), "memory");
+/// # Ok(()) }
+/// ```
+pub async fn connect(backend: &config::BackendConfig) -> Result<std::sync::Arc<dyn QueueBackend>> {
+    match backend.kind {
+        #[cfg(feature = "memory")]
+        config::BackendKind::Memory => Ok(std::sync::Arc::new(MemoryBackend::new())),
+        #[allow(unreachable_patterns)]
+        kind => Err(QueueError::invalid(
+            "backend.kind",
+            format!("{kind:?} is not compiled in; enable its crate feature"),
+        )),
+    }
 }

@@ -1,0 +1,165 @@
+//! Long jobs: each video takes a few seconds, longer than the `videos` queue's
+//! 2-second visibility timeout. The heartbeat keeps each one hidden while it
+//! runs, so none is delivered twice; the CPU-heavy transcode step runs in
+//! `spawn_blocking`, off the async workers.
+//!
+//! ```sh
+//! cargo run --release --example video -- --count 8 --rate 0
+//! ```
+//!
+//! Options: `--count N` videos (default 8); `--rate R` per second, 0 for one
+//! burst (default 0); `--config PATH` (default `config/ebbflow.toml`).
+
+use ebbflow::prelude::*;
+use ebbflow::SendMessage;
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Video {
+    id: u64,
+    title: String,
+    /// Seconds of CPU the transcode takes.
+    transcode_seconds: f64,
+}
+
+/// Stands in for a transcoder: burns CPU for `seconds` and returns a checksum.
+fn transcode(seconds: f64) -> u64 {
+    let until = Instant::now() + Duration::from_secs_f64(seconds);
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    while Instant::now() < until {
+        for _ in 0..10_000 {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+        }
+    }
+    x
+}
+
+#[derive(Default)]
+struct Tally {
+    done: AtomicU64,
+    redelivered: AtomicU64,
+}
+
+struct Args {
+    count: u64,
+    rate: u64,
+    config: String,
+}
+
+fn args() -> Result<Args, String> {
+    let mut args = Args {
+        count: 8,
+        rate: 0,
+        config: concat!(env!("CARGO_MANIFEST_DIR"), "/config/ebbflow.toml").to_owned(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
+        match flag.as_str() {
+            "--count" => {
+                args.count = value("--count")?
+                    .parse()
+                    .map_err(|e| format!("--count: {e}"))?
+            }
+            "--rate" => {
+                args.rate = value("--rate")?
+                    .parse()
+                    .map_err(|e| format!("--rate: {e}"))?
+            }
+            "--config" => args.config = value("--config")?,
+            other => {
+                return Err(format!(
+                    "unknown option {other}; see the top of examples/video.rs"
+                ))
+            }
+        }
+    }
+    Ok(args)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = args()?;
+    let mut config = load_config(&args.config)?;
+    // The reference config serves every example; run only this one's group.
+    config.workers.retain(|name, _| name == "videos");
+    let visibility = config
+        .queues
+        .get("videos")
+        .map(|q| q.visibility_timeout.0)
+        .unwrap_or_default();
+    let backend = ebbflow::connect(&config.backend).await?;
+    let tally = Arc::new(Tally::default());
+    let seen = tally.clone();
+    let running = Runtime::new(config, backend.clone())
+        .handler(
+            "videos",
+            handler_fn(move |Json(video): Json<Video>, ctx: Context| {
+                let seen = seen.clone();
+                async move {
+                    if ctx.receive_count() > 1 {
+                        seen.redelivered.fetch_add(1, Ordering::Relaxed);
+                    }
+                    let started = Instant::now();
+                    tokio::time::sleep(Duration::from_millis(700)).await; // download
+                    let seconds = video.transcode_seconds;
+                    let checksum = tokio::task::spawn_blocking(move || transcode(seconds))
+                        .await
+                        .map_err(|e| HandlerError::retry(format!("transcoder crashed: {e}")))?;
+                    tokio::time::sleep(Duration::from_millis(500)).await; // upload
+                    println!(
+                        "video {:>3} {:<14} done in {:.1}s (receive #{}, checksum {checksum:016x})",
+                        video.id,
+                        video.title,
+                        started.elapsed().as_secs_f64(),
+                        ctx.receive_count()
+                    );
+                    seen.done.fetch_add(1, Ordering::Relaxed);
+                    Ok(())
+                }
+            }),
+        )
+        .start()
+        .await?;
+
+    println!(
+        "{} videos, each longer than the {visibility:?} visibility timeout",
+        args.count
+    );
+    let start = Instant::now();
+    for id in 0..args.count {
+        let video = Video {
+            id,
+            title: format!("holiday-{id}.mp4"),
+            transcode_seconds: 1.0 + (id % 3) as f64 * 0.5,
+        };
+        backend
+            .send("videos", SendMessage::new(serde_json::to_string(&video)?))
+            .await?;
+        if args.rate > 0 {
+            tokio::time::sleep(Duration::from_secs_f64(1.0 / args.rate as f64)).await;
+        }
+    }
+    while tally.done.load(Ordering::Relaxed) < args.count {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    running.shutdown().await;
+    let redelivered = tally.redelivered.load(Ordering::Relaxed);
+    println!(
+        "done: {} videos in {:.1}s, redelivered {redelivered}",
+        args.count,
+        start.elapsed().as_secs_f64()
+    );
+    if redelivered > 0 {
+        return Err(format!(
+            "{redelivered} videos were delivered twice: the heartbeat did not hold them"
+        )
+        .into());
+    }
+    Ok(())
+}
