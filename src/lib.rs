@@ -24,6 +24,11 @@
 
 #![warn(missing_docs)]
 
+// The README's examples compile (and the runnable ones run) as doctests, so it stays true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 pub use ebbflow_core::*;
 
 /// The in-process backend (feature `memory`).
