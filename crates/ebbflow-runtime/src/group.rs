@@ -2,6 +2,7 @@
 //! a worker task per message running the middleware stack, and the acker.
 
 use crate::acker::Acker;
+use crate::batch::{BatchPlan, RunBatch};
 use crate::handler::HandlerService;
 use crate::layers::{
     DeadLetterLayer, DeadLetterRoute, HeartbeatLayer, RetryLayer, TimeoutLayer, TraceLayer,
@@ -19,6 +20,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tower::util::BoxCloneService;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt as _};
+use tracing::Instrument as _;
 
 /// The handler with the user's own layers around it.
 pub type HandlerStack = BoxCloneService<Delivery, (), HandlerError>;
@@ -64,6 +66,18 @@ impl WorkerGroup {
     }
 }
 
+/// What a group runs: a per-message stack, or a batch handler.
+pub(crate) enum GroupKind {
+    Single(HandlerStack),
+    Batch(Arc<dyn RunBatch>),
+}
+
+impl From<WorkerGroup> for GroupKind {
+    fn from(group: WorkerGroup) -> Self {
+        GroupKind::Single(group.handler)
+    }
+}
+
 /// Everything a running group needs, resolved at start.
 pub(crate) struct GroupPlan {
     pub(crate) name: String,
@@ -71,12 +85,33 @@ pub(crate) struct GroupPlan {
     pub(crate) config: WorkerConfig,
     pub(crate) visibility_timeout: Duration,
     pub(crate) route: DeadLetterRoute,
-    pub(crate) handler: HandlerStack,
+    pub(crate) kind: GroupKind,
     pub(crate) stats: Arc<GroupStats>,
 }
 
+/// How a group's worker tasks process what the poller hands them.
+#[derive(Clone)]
+enum Work {
+    Single(MessageService),
+    Batch(Arc<BatchPlan>),
+}
+
 impl GroupPlan {
-    fn service(&self) -> MessageService {
+    fn work(&self) -> Work {
+        match &self.kind {
+            GroupKind::Single(handler) => Work::Single(self.service(handler.clone())),
+            GroupKind::Batch(handler) => Work::Batch(Arc::new(BatchPlan {
+                handler: handler.clone(),
+                policy: RetryPolicy::from_config(&self.config.retry),
+                timeout: self.config.handler_timeout.0,
+                heartbeat: self.config.heartbeat,
+                route: self.route.clone(),
+                stats: self.stats.clone(),
+            })),
+        }
+    }
+
+    fn service(&self, handler: HandlerStack) -> MessageService {
         let policy = RetryPolicy::from_config(&self.config.retry);
         let heartbeat = self.config.heartbeat.then_some(HeartbeatLayer);
         let stack = ServiceBuilder::new()
@@ -85,7 +120,7 @@ impl GroupPlan {
             .layer(RetryLayer::new(policy, self.stats.clone()))
             .layer(TimeoutLayer::new(self.config.handler_timeout.0))
             .option_layer(heartbeat)
-            .service(self.handler.clone());
+            .service(handler);
         BoxCloneService::new(stack)
     }
 }
@@ -100,7 +135,12 @@ pub(crate) async fn run(
     shutdown: CancellationToken,
     grace: Duration,
 ) {
-    let service = plan.service();
+    let work = plan.work();
+    // A single-message group takes one worker per message; a batch group one worker per batch.
+    let (permits_per_receive, messages_per_permit) = match work {
+        Work::Single(_) => (plan.config.batch_size as usize, 1),
+        Work::Batch(_) => (1, plan.config.batch_size),
+    };
     let acker = Acker::spawn(backend.clone(), plan.queue.clone());
     let workers = Arc::new(Semaphore::new(plan.config.concurrency as usize));
     plan.stats.workers.set(u64::from(plan.config.concurrency));
@@ -119,13 +159,14 @@ pub(crate) async fn run(
             },
         };
         let mut permits = vec![first];
-        while permits.len() < plan.config.batch_size as usize {
+        while permits.len() < permits_per_receive {
             match workers.clone().try_acquire_owned() {
                 Ok(p) => permits.push(p),
                 Err(_) => break,
             }
         }
-        let mut request = ReceiveRequest::new(permits.len() as u32).wait(plan.config.wait_time.0);
+        let mut request = ReceiveRequest::new(permits.len() as u32 * messages_per_permit)
+            .wait(plan.config.wait_time.0);
         request.visibility_timeout = plan.config.visibility_timeout.map(|v| v.0);
         let received = tokio::select! {
             _ = shutdown.cancelled() => break 'poll,
@@ -156,18 +197,28 @@ pub(crate) async fn run(
             .await;
             break 'poll;
         }
-        for (message, permit) in messages.into_iter().zip(permits.drain(..)) {
+        let worker = Worker {
+            backend: backend.clone(),
+            queue: plan.queue.clone(),
+            visibility_timeout: plan.visibility_timeout,
+            acks: acker.sender(),
+            stats: plan.stats.clone(),
+            in_flight: in_flight.clone(),
+        };
+        for _ in &messages {
             plan.stats.received.inc();
-            let worker = Worker {
-                backend: backend.clone(),
-                queue: plan.queue.clone(),
-                visibility_timeout: plan.visibility_timeout,
-                service: service.clone(),
-                acks: acker.sender(),
-                stats: plan.stats.clone(),
-                in_flight: in_flight.clone(),
-            };
-            tasks.spawn(worker.run(message, permit));
+        }
+        match &work {
+            Work::Single(service) => {
+                for (message, permit) in messages.into_iter().zip(permits.drain(..)) {
+                    tasks.spawn(worker.clone().run_one(service.clone(), message, permit));
+                }
+            }
+            Work::Batch(batch) => {
+                if let (Some(permit), false) = (permits.pop(), messages.is_empty()) {
+                    tasks.spawn(worker.run_batch(batch.clone(), messages, permit));
+                }
+            }
         }
     }
 
@@ -189,36 +240,73 @@ pub(crate) async fn run(
     plan.stats.workers.set(0);
 }
 
-/// One message's trip through the stack, on its own task, holding one worker permit.
+/// What a worker task needs besides its messages; one per receive, cloned per task.
+#[derive(Clone)]
 struct Worker {
     backend: Arc<dyn QueueBackend>,
     queue: Arc<str>,
     visibility_timeout: Duration,
-    service: MessageService,
     acks: tokio::sync::mpsc::Sender<String>,
     stats: Arc<GroupStats>,
     in_flight: InFlight,
 }
 
 impl Worker {
-    async fn run(self, message: ReceivedMessage, permit: OwnedSemaphorePermit) {
-        let message = Arc::new(message);
-        let handle = message.receipt_handle.clone();
-        let id = message.message_id.clone();
-        if let Ok(mut map) = self.in_flight.lock() {
-            map.insert(id.clone(), handle.clone());
-        }
+    /// One message's trip through the stack, holding one worker permit.
+    async fn run_one(
+        self,
+        service: MessageService,
+        message: ReceivedMessage,
+        permit: OwnedSemaphorePermit,
+    ) {
         self.stats.busy.inc();
+        let delivery = self.deliver(message);
+        let outcome = match service.oneshot(delivery.clone()).await {
+            Ok(outcome) => outcome,
+            Err(never) => match never {},
+        };
+        self.settle(&delivery, outcome).await;
+        self.stats.busy.dec();
+        drop(permit);
+    }
+
+    /// A whole receive through a batch handler, holding one worker permit.
+    async fn run_batch(
+        self,
+        plan: Arc<BatchPlan>,
+        messages: Vec<ReceivedMessage>,
+        permit: OwnedSemaphorePermit,
+    ) {
+        self.stats.busy.inc();
+        let deliveries: Vec<Delivery> = messages.into_iter().map(|m| self.deliver(m)).collect();
+        let span = tracing::info_span!("batch", queue = %self.queue, size = deliveries.len());
+        let outcomes = plan.run(deliveries.clone()).instrument(span).await;
+        for (delivery, outcome) in deliveries.iter().zip(outcomes) {
+            self.settle(delivery, outcome).await;
+        }
+        self.stats.busy.dec();
+        drop(permit);
+    }
+
+    /// Wraps a received message for the stack and records it as held.
+    fn deliver(&self, message: ReceivedMessage) -> Delivery {
+        if let Ok(mut map) = self.in_flight.lock() {
+            map.insert(message.message_id.clone(), message.receipt_handle.clone());
+        }
+        let message = Arc::new(message);
         let ctx = Context::new(
             self.queue.clone(),
             self.backend.clone(),
             message.clone(),
             self.visibility_timeout,
         );
-        let outcome = match self.service.oneshot(Delivery { message, ctx }).await {
-            Ok(outcome) => outcome,
-            Err(never) => match never {},
-        };
+        Delivery { message, ctx }
+    }
+
+    /// Deletes, releases or leaves a message as its outcome says, and forgets it.
+    async fn settle(&self, delivery: &Delivery, outcome: Outcome) {
+        let id = &delivery.message.message_id;
+        let handle = delivery.message.receipt_handle.clone();
         match outcome {
             Outcome::Done | Outcome::DeadLettered { .. } => {
                 if matches!(outcome, Outcome::Done) {
@@ -243,10 +331,8 @@ impl Worker {
             }
         }
         if let Ok(mut map) = self.in_flight.lock() {
-            map.remove(&id);
+            map.remove(id);
         }
-        self.stats.busy.dec();
-        drop(permit);
     }
 }
 

@@ -16,6 +16,7 @@
 #![warn(missing_docs)]
 
 mod acker;
+mod batch;
 mod context;
 mod delivery;
 mod error;
@@ -27,6 +28,7 @@ mod retry;
 mod runtime;
 pub mod stats;
 
+pub use batch::{batch_handler_fn, BatchHandler, FnBatchHandler};
 pub use context::Context;
 pub use delivery::{Delivery, Outcome};
 pub use error::{ErrorKind, HandlerError, RuntimeError};

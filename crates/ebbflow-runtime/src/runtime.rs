@@ -1,6 +1,7 @@
 //! The runtime: starts one worker group per configured queue and stops them gracefully.
 
-use crate::group::{self, GroupPlan, WorkerGroup};
+use crate::batch::{BatchHandler, Erased};
+use crate::group::{self, GroupKind, GroupPlan, WorkerGroup};
 use crate::layers::DeadLetterRoute;
 use crate::stats::GroupStats;
 use crate::{Handler, RetryPolicy, RuntimeError};
@@ -35,7 +36,7 @@ use tokio_util::sync::CancellationToken;
 pub struct Runtime {
     config: Config,
     backend: Arc<dyn QueueBackend>,
-    groups: BTreeMap<String, WorkerGroup>,
+    groups: BTreeMap<String, GroupKind>,
 }
 
 impl Runtime {
@@ -56,7 +57,18 @@ impl Runtime {
 
     /// Registers a worker group built with its own tower layers.
     pub fn group(mut self, name: &str, group: WorkerGroup) -> Self {
-        self.groups.insert(name.to_owned(), group);
+        self.groups.insert(name.to_owned(), group.into());
+        self
+    }
+
+    /// Registers a batch handler for worker group `group`: each worker takes a
+    /// whole receive (up to `batch_size` messages), and only the messages it
+    /// reports as failed are retried, released or dead-lettered.
+    pub fn batch_handler<H: BatchHandler>(mut self, group: &str, handler: H) -> Self {
+        self.groups.insert(
+            group.to_owned(),
+            GroupKind::Batch(Arc::new(Erased(handler))),
+        );
         self
     }
 
@@ -183,7 +195,7 @@ async fn plan(
     backend: &dyn QueueBackend,
     name: String,
     config: WorkerConfig,
-    group: WorkerGroup,
+    kind: GroupKind,
 ) -> Result<GroupPlan, RuntimeError> {
     let queue = config.queue_name(&name).to_owned();
     let backend_step =
@@ -228,7 +240,7 @@ async fn plan(
         config,
         visibility_timeout,
         route,
-        handler: group.handler,
+        kind,
         stats: Arc::new(GroupStats::default()),
     })
 }

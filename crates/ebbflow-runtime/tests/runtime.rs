@@ -406,3 +406,81 @@ async fn configured_group_without_handler_is_an_error() {
         .expect("error");
     assert!(err.to_string().contains("orders"), "{err}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn batch_handler_retries_only_the_failed_messages() {
+    #[derive(serde::Deserialize)]
+    struct Row {
+        name: String,
+    }
+    let (b, backend) = backend();
+    let cfg = config(json!({
+        "queues": {"dlq": {}, "rows": {"dead_letter_queue": "dlq", "max_receive_count": 3}},
+        "workers": {"rows": {"concurrency": 1, "batch_size": 10,
+                    "retry": {"attempts": 3, "initial_delay": "10ms", "max_delay": "10ms"}}}
+    }));
+    let calls: Arc<Mutex<Vec<Vec<String>>>> = Arc::default();
+    let seen = calls.clone();
+    let running = Runtime::new(cfg, backend)
+        .batch_handler(
+            "rows",
+            ebbflow_runtime::batch_handler_fn(move |batch: Vec<(Json<Row>, Context)>| {
+                let seen = seen.clone();
+                async move {
+                    seen.lock()
+                        .unwrap()
+                        .push(batch.iter().map(|(Json(r), _)| r.name.clone()).collect());
+                    batch
+                        .iter()
+                        .map(|(Json(row), ctx)| match row.name.as_str() {
+                            "flaky" if ctx.attempt() == 1 => {
+                                Err(HandlerError::retry("lock timeout"))
+                            }
+                            "bad" => Err(HandlerError::permanent("constraint violated")),
+                            _ => Ok(()),
+                        })
+                        .collect()
+                }
+            }),
+        )
+        .start()
+        .await
+        .unwrap();
+    let batch: Vec<ebbflow_core::SendBatchEntry> = ["a", "flaky", "b", "bad", "c"]
+        .iter()
+        .enumerate()
+        .map(|(i, name)| ebbflow_core::SendBatchEntry {
+            id: i.to_string(),
+            message: SendMessage::new(json!({"name": name}).to_string()),
+        })
+        .chain([ebbflow_core::SendBatchEntry {
+            id: "junk".into(),
+            message: SendMessage::new("not json"),
+        }])
+        .collect();
+    b.send_batch("rows", batch).await.unwrap();
+    wait_until(secs(30), || async { stats(&b, "rows").await.total() == 0 }).await;
+    running.shutdown().await;
+
+    let calls = calls.lock().unwrap().clone();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    let mut first = calls[0].clone();
+    first.sort();
+    assert_eq!(
+        first,
+        vec!["a", "b", "bad", "c", "flaky"],
+        "the undecodable body never reaches the handler"
+    );
+    assert_eq!(
+        calls[1],
+        vec!["flaky"],
+        "only the failed message is retried"
+    );
+    let mut reasons: Vec<String> = dead_letters(&b, "dlq")
+        .await
+        .iter()
+        .map(|m| text_attr(m, "ebbflow.reason").to_owned())
+        .collect();
+    reasons.sort();
+    assert_eq!(reasons, vec!["permanent", "undecodable"]);
+}

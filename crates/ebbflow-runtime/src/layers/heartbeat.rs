@@ -44,34 +44,47 @@ where
     fn call(&mut self, delivery: Delivery) -> Self::Future {
         let ctx = delivery.ctx.clone();
         let work = call_inner(self.inner.clone(), delivery);
-        Box::pin(async move {
-            let timeout = ctx.visibility_timeout();
-            tokio::pin!(work);
-            if timeout.is_zero() {
-                return work.await;
-            }
-            loop {
-                let beat_at = ctx
-                    .deadline()
-                    .checked_sub(timeout / 2)
-                    .unwrap_or_else(Instant::now);
-                tokio::select! {
-                    result = &mut work => return result,
-                    _ = sleep_until(beat_at) => {
-                        let stop = if ctx.in_flight_room().is_zero() {
-                            true
-                        } else if let Err(e) = ctx.extend_visibility(timeout).await {
-                            tracing::warn!(message_id = ctx.message_id(), error = %e, "heartbeat could not extend visibility; the message may be redelivered");
-                            true
-                        } else {
-                            false
-                        };
-                        if stop {
-                            return work.await;
-                        }
+        Box::pin(keep_hidden(vec![ctx], work))
+    }
+}
+
+/// Runs `work` while keeping every message of `contexts` invisible: each time
+/// one has used half of its visibility timeout, extends it by a whole timeout,
+/// up to 12 hours in flight. A message whose extension fails is left to its
+/// timeout (and logged); the work goes on.
+pub(crate) async fn keep_hidden<F: std::future::Future>(
+    mut contexts: Vec<crate::Context>,
+    work: F,
+) -> F::Output {
+    tokio::pin!(work);
+    contexts.retain(|c| !c.visibility_timeout().is_zero());
+    loop {
+        let beat_at = |c: &crate::Context| {
+            c.deadline()
+                .checked_sub(c.visibility_timeout() / 2)
+                .unwrap_or_else(Instant::now)
+        };
+        let Some(next) = contexts.iter().map(beat_at).min() else {
+            return work.await;
+        };
+        tokio::select! {
+            result = &mut work => return result,
+            _ = sleep_until(next) => {
+                let now = Instant::now();
+                let mut keep = Vec::with_capacity(contexts.len());
+                for ctx in contexts.drain(..) {
+                    if beat_at(&ctx) > now {
+                        keep.push(ctx);
+                    } else if ctx.in_flight_room().is_zero() {
+                        // 12 hours in flight: SQS allows no more.
+                    } else if let Err(e) = ctx.extend_visibility(ctx.visibility_timeout()).await {
+                        tracing::warn!(message_id = ctx.message_id(), error = %e, "heartbeat could not extend visibility; the message may be redelivered");
+                    } else {
+                        keep.push(ctx);
                     }
                 }
+                contexts = keep;
             }
-        })
+        }
     }
 }

@@ -12,6 +12,7 @@ mod timeout;
 mod trace;
 
 pub use dead_letter::{DeadLetter, DeadLetterLayer, DeadLetterRoute};
+pub(crate) use heartbeat::keep_hidden;
 pub use heartbeat::{Heartbeat, HeartbeatLayer};
 pub use retry::{Retry, RetryLayer};
 pub use timeout::{Timeout, TimeoutLayer};
