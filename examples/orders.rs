@@ -12,6 +12,10 @@
 //! (default `config/ebbflow.toml`). Exits 0 once every order is processed or
 //! dead-lettered.
 
+#[path = "support/args.rs"]
+mod args;
+
+use args::Args;
 use ebbflow::prelude::*;
 use ebbflow::runtime::stats::GroupStats;
 use ebbflow::{SendBatchEntry, SendMessage};
@@ -86,46 +90,6 @@ async fn process(Json(order): Json<Order>, ctx: Context) -> Result<(), HandlerEr
     Ok(())
 }
 
-struct Args {
-    count: u64,
-    rate: u64,
-    noop: bool,
-    config: String,
-}
-
-fn args() -> Result<Args, String> {
-    let mut args = Args {
-        count: 2000,
-        rate: 500,
-        noop: false,
-        config: concat!(env!("CARGO_MANIFEST_DIR"), "/config/ebbflow.toml").to_owned(),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
-        match flag.as_str() {
-            "--count" => {
-                args.count = value("--count")?
-                    .parse()
-                    .map_err(|e| format!("--count: {e}"))?
-            }
-            "--rate" => {
-                args.rate = value("--rate")?
-                    .parse()
-                    .map_err(|e| format!("--rate: {e}"))?
-            }
-            "--config" => args.config = value("--config")?,
-            "--noop" => args.noop = true,
-            other => {
-                return Err(format!(
-                    "unknown option {other}; see the top of examples/orders.rs"
-                ))
-            }
-        }
-    }
-    Ok(args)
-}
-
 async fn produce(backend: Arc<dyn QueueBackend>, count: u64, rate: u64) -> ebbflow::Result<()> {
     let start = Instant::now();
     let mut id = 0;
@@ -165,7 +129,7 @@ fn progress(t: Duration, depth: u64, in_flight: u64, stats: &GroupStats, per_sec
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args = args()?;
+    let args = Args::parse(2000, 500, true)?;
     let mut config = load_config(&args.config)?;
     // The reference config serves every example; run only this one's group.
     config.workers.retain(|name, _| name == "orders");

@@ -10,6 +10,10 @@
 //! Options: `--count N` videos (default 8); `--rate R` per second, 0 for one
 //! burst (default 0); `--config PATH` (default `config/ebbflow.toml`).
 
+#[path = "support/args.rs"]
+mod args;
+
+use args::Args;
 use ebbflow::prelude::*;
 use ebbflow::SendMessage;
 use serde::{Deserialize, Serialize};
@@ -45,46 +49,9 @@ struct Tally {
     redelivered: AtomicU64,
 }
 
-struct Args {
-    count: u64,
-    rate: u64,
-    config: String,
-}
-
-fn args() -> Result<Args, String> {
-    let mut args = Args {
-        count: 8,
-        rate: 0,
-        config: concat!(env!("CARGO_MANIFEST_DIR"), "/config/ebbflow.toml").to_owned(),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
-        match flag.as_str() {
-            "--count" => {
-                args.count = value("--count")?
-                    .parse()
-                    .map_err(|e| format!("--count: {e}"))?
-            }
-            "--rate" => {
-                args.rate = value("--rate")?
-                    .parse()
-                    .map_err(|e| format!("--rate: {e}"))?
-            }
-            "--config" => args.config = value("--config")?,
-            other => {
-                return Err(format!(
-                    "unknown option {other}; see the top of examples/video.rs"
-                ))
-            }
-        }
-    }
-    Ok(args)
-}
-
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args = args()?;
+    let args = Args::parse(8, 0, false)?;
     let mut config = load_config(&args.config)?;
     // The reference config serves every example; run only this one's group.
     config.workers.retain(|name, _| name == "videos");

@@ -1,0 +1,44 @@
+//! The command line the examples share: `--count N --rate R [--noop] [--config PATH]`.
+
+/// Parsed options.
+pub struct Args {
+    /// Messages to send.
+    pub count: u64,
+    /// Messages per second; 0 sends one burst.
+    pub rate: u64,
+    /// Use a handler that does nothing (where the example has one).
+    pub noop: bool,
+    /// The configuration file.
+    pub config: String,
+}
+
+impl Args {
+    /// Parses the process's arguments over these defaults; `--noop` only where `noop_allowed`.
+    pub fn parse(count: u64, rate: u64, noop_allowed: bool) -> Result<Self, String> {
+        let mut args = Args {
+            count,
+            rate,
+            noop: false,
+            config: concat!(env!("CARGO_MANIFEST_DIR"), "/config/ebbflow.toml").to_owned(),
+        };
+        let mut it = std::env::args().skip(1);
+        while let Some(flag) = it.next() {
+            let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
+            let number =
+                |name: &str, text: String| text.parse().map_err(|e| format!("{name}: {e}"));
+            match flag.as_str() {
+                "--count" => args.count = number("--count", value("--count")?)?,
+                "--rate" => args.rate = number("--rate", value("--rate")?)?,
+                "--config" => args.config = value("--config")?,
+                "--noop" if noop_allowed => args.noop = true,
+                other => {
+                    return Err(format!(
+                        "unknown option {other}; options: --count N --rate R{} --config PATH",
+                        if noop_allowed { " --noop" } else { "" }
+                    ))
+                }
+            }
+        }
+        Ok(args)
+    }
+}
