@@ -11,7 +11,6 @@ use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::time::Instant;
 use tower::{Layer as _, ServiceExt as _};
 
 /// Handles a batch of messages at once and says, per message, how it went.
@@ -185,12 +184,7 @@ impl BatchPlan {
             }
             for &i in &retry {
                 self.stats.retried.inc();
-                let ctx = &deliveries[i].ctx;
-                if ctx.deadline() < Instant::now() + wait + visibility / 2 {
-                    if let Err(e) = ctx.extend_visibility(wait + visibility).await {
-                        tracing::warn!(message_id = ctx.message_id(), error = %e, "could not keep the message hidden for its retry");
-                    }
-                }
+                deliveries[i].ctx.hide_through(wait).await;
             }
             tokio::time::sleep(wait).await;
             pending = retry;

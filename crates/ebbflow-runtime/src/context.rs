@@ -131,6 +131,17 @@ impl Context {
         Ok(())
     }
 
+    /// Makes sure the message stays hidden through a wait of `wait` plus half
+    /// a visibility timeout for the attempt after it; logs when it cannot.
+    pub(crate) async fn hide_through(&self, wait: Duration) {
+        let timeout = self.visibility_timeout();
+        if self.deadline() < Instant::now() + wait + timeout / 2 {
+            if let Err(e) = self.extend_visibility(wait + timeout).await {
+                tracing::warn!(message_id = self.message_id(), error = %e, "could not keep the message hidden for its retry");
+            }
+        }
+    }
+
     /// How much longer the message may stay in flight at most (the 12-hour cap).
     pub(crate) fn in_flight_room(&self) -> Duration {
         limits::MAX_VISIBILITY_TIMEOUT.saturating_sub(self.inner.received_at.elapsed())

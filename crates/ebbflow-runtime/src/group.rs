@@ -205,9 +205,7 @@ pub(crate) async fn run(
             stats: plan.stats.clone(),
             in_flight: in_flight.clone(),
         };
-        for _ in &messages {
-            plan.stats.received.inc();
-        }
+        plan.stats.received.add(messages.len() as u64);
         match &work {
             Work::Single(service) => {
                 for (message, permit) in messages.into_iter().zip(permits.drain(..)) {

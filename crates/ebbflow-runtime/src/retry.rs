@@ -70,6 +70,14 @@ impl RetryPolicy {
     pub fn backoff(&self, failures: u32) -> Duration {
         self.ceiling(failures).mul_f64(fastrand::f64())
     }
+
+    /// The wait after failure number `failures` with `error`: the delay the
+    /// handler asked for, if it asked, else [`RetryPolicy::backoff`].
+    pub fn wait_after(&self, failures: u32, error: &crate::HandlerError) -> Duration {
+        error
+            .retry_after_delay()
+            .unwrap_or_else(|| self.backoff(failures))
+    }
 }
 
 impl Default for RetryPolicy {

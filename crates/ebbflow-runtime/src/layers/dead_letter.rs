@@ -109,9 +109,9 @@ where
                     }
                 }
             }
-            let delay = error
-                .retry_after_delay()
-                .unwrap_or_else(|| route.release.backoff(receives))
+            let delay = route
+                .release
+                .wait_after(receives, &error)
                 .min(delivery.ctx.in_flight_room());
             Ok(Outcome::Release { delay })
         })

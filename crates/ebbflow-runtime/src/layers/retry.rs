@@ -6,7 +6,6 @@ use crate::{Delivery, HandlerError, RetryPolicy};
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use tokio::time::Instant;
 use tower::{Layer, Service};
 
 /// Retries retryable failures in process, per the [`RetryPolicy`], keeping the
@@ -73,20 +72,13 @@ where
                     Err(e) => e,
                 };
                 failures += 1;
-                let wait = error
-                    .retry_after_delay()
-                    .unwrap_or_else(|| policy.backoff(failures));
+                let wait = policy.wait_after(failures, &error);
                 if failures >= policy.attempts || wait > ctx.visibility_timeout() {
                     return Err(error);
                 }
                 tracing::debug!(message_id = ctx.message_id(), attempt = failures, ?wait, error = %error, "retrying");
                 stats.retried.inc();
-                let timeout = ctx.visibility_timeout();
-                if ctx.deadline() < Instant::now() + wait + timeout / 2 {
-                    if let Err(e) = ctx.extend_visibility(wait + timeout).await {
-                        tracing::warn!(message_id = ctx.message_id(), error = %e, "could not keep the message hidden for its retry");
-                    }
-                }
+                ctx.hide_through(wait).await;
                 tokio::time::sleep(wait).await;
             }
         })
