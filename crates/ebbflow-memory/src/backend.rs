@@ -10,7 +10,7 @@ use crate::ids::MessageIds;
 use crate::state::{QueueState, StoredMessage};
 use async_trait::async_trait;
 use ebbflow_core::{
-    limits, local_queue_arn, queue_name_from_arn, BatchResult, ChangeVisibilityBatchEntry,
+    limits, local_queue_arn, md5_hex, queue_name_from_arn, BatchResult, ChangeVisibilityBatchEntry,
     DeleteBatchEntry, MoveResult, QueueAttributes, QueueAttributesUpdate, QueueBackend, QueueError,
     QueueStats, ReceiveRequest, ReceivedMessage, Result, SendBatchEntry, SendMessage, SendReceipt,
 };
@@ -154,30 +154,38 @@ impl MemoryBackend {
         dlq.wake();
     }
 
-    fn send_to(&self, q: &Queue, messages: Vec<(String, SendMessage)>) -> BatchResult<SendReceipt> {
-        // Digest and id outside the lock: they are the costly part of a send.
-        let prepared: Vec<_> = messages
-            .into_iter()
-            .map(|(id, msg)| {
-                let mid = self.inner.ids.next();
-                (id, mid, msg)
-            })
+    /// Sends `entries`; with `whole_batch`, first checks them as one batch
+    /// (ids, total size) under the same lock that stores them.
+    fn send_to(
+        &self,
+        q: &Queue,
+        entries: Vec<SendBatchEntry>,
+        whole_batch: bool,
+    ) -> Result<BatchResult<SendReceipt>> {
+        // Ids and digests before the lock: they are the costly part of a send.
+        let prepared: Vec<(String, String)> = entries
+            .iter()
+            .map(|e| (self.inner.ids.next(), md5_hex(&e.message.body)))
             .collect();
         let (now, now_ms) = self.inner.clock.now();
         let mut result = BatchResult::default();
         let mut state = q.state.lock();
+        if whole_batch {
+            limits::validate_send_batch(&entries, &state.attrs)?;
+        }
         state.tick(now);
-        for (entry, mid, msg) in prepared {
+        for (entry, (mid, md5)) in entries.into_iter().zip(prepared) {
+            let msg = entry.message;
             let outcome = limits::validate_message(&msg, &state.attrs).map(|_| {
                 let delay = msg.delay;
-                let stored = StoredMessage::new(msg, mid, now, now_ms);
+                let stored = StoredMessage::new(msg, mid, md5, now, now_ms);
                 state.insert(stored, delay, now, true)
             });
-            result.push(entry, outcome);
+            result.push(entry.id, outcome);
         }
         drop(state);
         q.wake();
-        result
+        Ok(result)
     }
 }
 
@@ -258,8 +266,11 @@ impl QueueBackend for MemoryBackend {
 
     async fn send(&self, queue: &str, message: SendMessage) -> Result<SendReceipt> {
         let q = self.queue(queue)?;
-        self.send_to(&q, vec![(String::new(), message)])
-            .into_single()
+        let entry = SendBatchEntry {
+            id: String::new(),
+            message,
+        };
+        self.send_to(&q, vec![entry], false)?.into_single()
     }
 
     async fn send_batch(
@@ -268,17 +279,16 @@ impl QueueBackend for MemoryBackend {
         entries: Vec<SendBatchEntry>,
     ) -> Result<BatchResult<SendReceipt>> {
         let q = self.queue(queue)?;
-        {
-            let state = q.state.lock();
-            limits::validate_send_batch(&entries, &state.attrs)?;
-        }
-        Ok(self.send_to(&q, entries.into_iter().map(|e| (e.id, e.message)).collect()))
+        self.send_to(&q, entries, true)
     }
 
     async fn receive(&self, queue: &str, request: ReceiveRequest) -> Result<Vec<ReceivedMessage>> {
         limits::validate_receive(&request)?;
         let q = self.queue(queue)?;
         let (start, _) = self.inner.clock.now();
+        // The wait decides whether to count this receive as a waiter, which must
+        // happen before its first look at the queue, or a send in between would
+        // skip the wake-up: hence this short lock before the loop's.
         let (wait, visibility) = {
             let state = q.state.lock();
             (

@@ -10,7 +10,7 @@
 
 use crate::handle::ReceiptHandle;
 use ebbflow_core::{
-    content_deduplication_id, limits, md5_hex, MessageAttributes, QueueAttributes, QueueError,
+    content_deduplication_id, limits, MessageAttributes, QueueAttributes, QueueError,
     ReceivedMessage, Result, SendMessage, SendReceipt, SystemAttributes,
 };
 use rustc_hash::FxHashMap;
@@ -54,9 +54,15 @@ pub(crate) struct StoredMessage {
 }
 
 impl StoredMessage {
-    /// A message being sent now, not yet placed in any queue.
-    pub(crate) fn new(msg: SendMessage, id: String, now: Instant, now_ms: u64) -> Self {
-        let md5 = md5_hex(&msg.body);
+    /// A message being sent now, not yet placed in any queue. `md5` is the
+    /// body's digest, computed by the caller before it takes the queue's lock.
+    pub(crate) fn new(
+        msg: SendMessage,
+        id: String,
+        md5: String,
+        now: Instant,
+        now_ms: u64,
+    ) -> Self {
         Self {
             id,
             md5,
