@@ -6,6 +6,7 @@
 //! - queue configuration and state ([`QueueAttributes`], [`RedrivePolicy`], [`QueueStats`]);
 //! - the [`QueueBackend`] trait, the SQS verbs every backend implements;
 //! - [`QueueError`], errors named after SQS's codes;
+//! - [`Hooked`], a backend wrapped in code that runs around every call (metrics, fault injection);
 //! - [`limits`], SQS's limits and the validation every backend runs, written once;
 //! - [`config`], the typed schema of `ebbflow.toml`.
 //!
@@ -25,6 +26,7 @@ mod backend;
 pub mod config;
 mod digest;
 mod error;
+mod hook;
 pub mod limits;
 mod message;
 mod queue;
@@ -34,6 +36,7 @@ pub mod testkit;
 pub use backend::QueueBackend;
 pub use digest::{content_deduplication_id, md5_hex, push_hex};
 pub use error::{QueueError, Result};
+pub use hook::{BackendCall, BackendHook, Hooked, Operation};
 pub use message::{
     AttributeValue, BatchFailure, BatchResult, BatchSuccess, ChangeVisibilityBatchEntry,
     DeleteBatchEntry, MessageAttributeValue, MessageAttributes, ReceivedMessage, SendBatchEntry,

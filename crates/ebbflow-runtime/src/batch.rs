@@ -189,7 +189,7 @@ impl BatchPlan {
             tokio::time::sleep(wait).await;
             pending = retry;
         }
-        let route = DeadLetterLayer::new(self.route.clone(), self.stats.clone());
+        let route = DeadLetterLayer::new(self.route.clone());
         let mut outcomes = Vec::with_capacity(deliveries.len());
         for (delivery, result) in deliveries.into_iter().zip(last) {
             // The same routing as single-message groups: replay the final result through the layer.

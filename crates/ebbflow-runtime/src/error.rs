@@ -161,4 +161,12 @@ pub enum RuntimeError {
         /// The backend's error.
         source: ebbflow_core::QueueError,
     },
+    /// The metrics listener could not bind its address (`[metrics] listen`).
+    #[error("metrics.listen: cannot listen on {addr}: {source} (set another address, or port 0 for any free port)")]
+    Listen {
+        /// The configured address.
+        addr: std::net::SocketAddr,
+        /// Why binding failed.
+        source: std::io::Error,
+    },
 }

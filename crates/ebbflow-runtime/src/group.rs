@@ -14,9 +14,10 @@ use ebbflow_core::{ChangeVisibilityBatchEntry, QueueBackend, ReceiveRequest, Rec
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tower::util::BoxCloneService;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt as _};
@@ -31,7 +32,7 @@ type MessageService = BoxCloneService<Delivery, Outcome, Infallible>;
 ///
 /// ```
 /// use ebbflow_runtime::{handler_fn, Context, HandlerError, WorkerGroup};
-/// use std::time::Duration;
+/// use std::time::{Duration, SystemTime, UNIX_EPOCH};
 ///
 /// let group = WorkerGroup::new(handler_fn(|body: String, _ctx: Context| async move {
 ///     Ok::<_, HandlerError>(())
@@ -116,7 +117,7 @@ impl GroupPlan {
         let heartbeat = self.config.heartbeat.then_some(HeartbeatLayer);
         let stack = ServiceBuilder::new()
             .layer(TraceLayer)
-            .layer(DeadLetterLayer::new(self.route.clone(), self.stats.clone()))
+            .layer(DeadLetterLayer::new(self.route.clone()))
             .layer(RetryLayer::new(policy, self.stats.clone()))
             .layer(TimeoutLayer::new(self.config.handler_timeout.0))
             .option_layer(heartbeat)
@@ -144,6 +145,8 @@ pub(crate) async fn run(
     let acker = Acker::spawn(backend.clone(), plan.queue.clone());
     let workers = Arc::new(Semaphore::new(plan.config.concurrency as usize));
     plan.stats.workers.set(u64::from(plan.config.concurrency));
+    plan.stats.desired.set(u64::from(plan.config.concurrency));
+    plan.stats.polling.set(1);
     let in_flight: InFlight = Arc::default();
     let mut tasks = JoinSet::new();
     let mut backoff = PollBackoff::default();
@@ -220,6 +223,7 @@ pub(crate) async fn run(
         }
     }
 
+    plan.stats.polling.set(0);
     // Shutdown: no more receives. In-flight work gets the grace period; what is
     // still running after it is stopped and its messages released at once.
     let drained =
@@ -258,11 +262,17 @@ impl Worker {
         permit: OwnedSemaphorePermit,
     ) {
         self.stats.busy.inc();
+        let started = Instant::now();
+        self.record_queued(&message);
         let delivery = self.deliver(message);
         let outcome = match service.oneshot(delivery.clone()).await {
             Ok(outcome) => outcome,
             Err(never) => match never {},
         };
+        self.stats
+            .histograms
+            .process
+            .record(started.elapsed().as_secs_f64());
         self.settle(&delivery, outcome).await;
         self.stats.busy.dec();
         drop(permit);
@@ -276,14 +286,35 @@ impl Worker {
         permit: OwnedSemaphorePermit,
     ) {
         self.stats.busy.inc();
+        let started = Instant::now();
+        for message in &messages {
+            self.record_queued(message);
+        }
         let deliveries: Vec<Delivery> = messages.into_iter().map(|m| self.deliver(m)).collect();
         let span = tracing::info_span!("batch", queue = %self.queue, size = deliveries.len());
         let outcomes = plan.run(deliveries.clone()).instrument(span).await;
+        let took = started.elapsed().as_secs_f64();
+        self.stats
+            .histograms
+            .process
+            .record_many(took, deliveries.len());
         for (delivery, outcome) in deliveries.iter().zip(outcomes) {
             self.settle(delivery, outcome).await;
         }
         self.stats.busy.dec();
         drop(permit);
+    }
+
+    /// Records how long `message` waited in the queue before its processing started.
+    fn record_queued(&self, message: &ReceivedMessage) {
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let waited_ms = now_ms.saturating_sub(message.system.sent_timestamp);
+        self.stats
+            .histograms
+            .queued
+            .record(waited_ms as f64 / 1000.0);
     }
 
     /// Wraps a received message for the stack and records it as held.
@@ -307,24 +338,24 @@ impl Worker {
         let handle = delivery.message.receipt_handle.clone();
         match outcome {
             Outcome::Done | Outcome::DeadLettered { .. } => {
-                if matches!(outcome, Outcome::Done) {
-                    self.stats.succeeded.inc();
-                } else {
-                    self.stats.dead_lettered.inc();
+                match outcome {
+                    Outcome::DeadLettered { reason } => self.stats.count_dead_lettered(reason),
+                    _ => self.stats.succeeded.inc(),
                 }
                 if self.acks.send(handle).await.is_err() {
                     tracing::error!(message_id = %id, "the acker has stopped; the message will be redelivered");
                 }
             }
             Outcome::Release { delay } => {
-                self.stats.released.inc();
-                if let Err(e) = self
+                let released = self
                     .backend
                     .change_visibility(&self.queue, &handle, delay)
-                    .await
-                {
+                    .await;
+                if let Err(e) = released {
                     self.stats.failed.inc();
                     tracing::warn!(message_id = %id, error = %e, "release failed; the message returns when its visibility timeout ends");
+                } else {
+                    self.stats.released.inc();
                 }
             }
         }

@@ -12,6 +12,10 @@
 //! 3. **middleware** ([`layers`]): `Trace → DeadLetter → Retry → Timeout → Heartbeat → your layers`;
 //! 4. **handler** ([`Handler`]): the decoded message and its [`Context`];
 //! 5. **ack**: deletes batched ten at a time, or releases / dead-letters per [`Outcome`].
+//!
+//! Around it: one HTTP listener ([`Running::metrics_addr`]) serving `/metrics`
+//! (the [`telemetry::catalogue`]), `/healthz` and `/readyz`, and structured
+//! logs ([`init_logging`]).
 
 #![warn(missing_docs)]
 
@@ -23,10 +27,13 @@ mod error;
 mod group;
 mod handler;
 pub mod layers;
+mod listener;
 mod load;
+mod logging;
 mod retry;
 mod runtime;
 pub mod stats;
+pub mod telemetry;
 
 pub use batch::{batch_handler_fn, BatchHandler, FnBatchHandler};
 pub use context::Context;
@@ -35,5 +42,7 @@ pub use error::{ErrorKind, HandlerError, RuntimeError};
 pub use group::{HandlerStack, WorkerGroup};
 pub use handler::{handler_fn, Decode, FnHandler, Handler, Json};
 pub use load::{load_config, load_config_with_env};
+pub use logging::{init_logging, log_subscriber};
 pub use retry::RetryPolicy;
 pub use runtime::{shutdown_signal, Running, Runtime};
+pub use telemetry::Telemetry;

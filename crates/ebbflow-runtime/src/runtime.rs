@@ -3,10 +3,12 @@
 use crate::batch::{BatchHandler, Erased};
 use crate::group::{self, GroupKind, GroupPlan, WorkerGroup};
 use crate::layers::DeadLetterRoute;
+use crate::listener::{Listener, Probe};
 use crate::stats::GroupStats;
+use crate::telemetry::{BackendMetrics, Telemetry};
 use crate::{Handler, RetryPolicy, RuntimeError};
 use ebbflow_core::config::{Config, WorkerConfig};
-use ebbflow_core::{QueueBackend, QueueError};
+use ebbflow_core::{Hooked, QueueBackend, QueueError};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use tokio::task::JoinHandle;
@@ -72,7 +74,8 @@ impl Runtime {
         self
     }
 
-    /// Creates the configured queues, starts every worker group and returns at once.
+    /// Creates the configured queues, starts every worker group and the
+    /// metrics listener (unless `[metrics] enabled = false`), and returns at once.
     pub async fn start(self) -> Result<Running, RuntimeError> {
         self.config
             .validate()
@@ -91,7 +94,17 @@ impl Runtime {
                 reason: "configured in [workers] but no handler is registered for it".into(),
             });
         }
-        create_queues(self.backend.as_ref(), &self.config).await?;
+        // With metrics on, every backend call is timed and its failures counted.
+        let telemetry = self.config.metrics.enabled.then(Telemetry::new);
+        let backend: Arc<dyn QueueBackend> = match &telemetry {
+            Some(t) => {
+                t.install_global();
+                let hook = BackendMetrics::new(t, self.backend.backend_name());
+                Arc::new(Hooked::new(self.backend.clone(), hook))
+            }
+            None => self.backend.clone(),
+        };
+        create_queues(backend.as_ref(), &self.config).await?;
 
         let shutdown = CancellationToken::new();
         let grace = self.config.runtime.shutdown_grace.0;
@@ -99,22 +112,30 @@ impl Runtime {
             shutdown: shutdown.clone(),
             tasks: Vec::new(),
             stats: BTreeMap::new(),
+            listener: None,
         };
         let mut plans = Vec::new();
         for (name, group) in self.groups {
             let config = self.config.workers.get(&name).cloned().unwrap_or_default();
-            let plan = plan(self.backend.as_ref(), name, config, group).await?;
+            let plan = plan(backend.as_ref(), telemetry.as_ref(), name, config, group).await?;
             running.stats.insert(plan.name.clone(), plan.stats.clone());
             plans.push(plan);
         }
+        if let Some(telemetry) = telemetry {
+            let addr = self.config.metrics.listen;
+            let probe = Probe {
+                telemetry,
+                backend: backend.clone(),
+                shutdown: shutdown.clone(),
+            };
+            let listener = Listener::bind(addr, probe)
+                .await
+                .map_err(|source| RuntimeError::Listen { addr, source })?;
+            running.listener = Some(listener);
+        }
         for plan in plans {
             tracing::info!(group = %plan.name, queue = %plan.queue, workers = plan.config.concurrency, "worker group started");
-            let task = tokio::spawn(group::run(
-                plan,
-                self.backend.clone(),
-                shutdown.clone(),
-                grace,
-            ));
+            let task = tokio::spawn(group::run(plan, backend.clone(), shutdown.clone(), grace));
             running.tasks.push(task);
         }
         Ok(running)
@@ -135,12 +156,19 @@ pub struct Running {
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
     stats: BTreeMap<String, Arc<GroupStats>>,
+    listener: Option<Listener>,
 }
 
 impl Running {
     /// A group's counters.
     pub fn stats(&self, group: &str) -> Option<Arc<GroupStats>> {
         self.stats.get(group).cloned()
+    }
+
+    /// Where `/metrics`, `/healthz` and `/readyz` are served; `None` when
+    /// `[metrics] enabled = false`.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.listener.as_ref().map(Listener::addr)
     }
 
     /// Stops polling, lets in-flight messages finish within the grace period,
@@ -151,6 +179,9 @@ impl Running {
             if let Err(e) = task.await {
                 tracing::error!(error = %e, "a worker group task failed");
             }
+        }
+        if let Some(listener) = self.listener {
+            listener.stop().await;
         }
     }
 }
@@ -193,6 +224,7 @@ async fn create_queues(backend: &dyn QueueBackend, config: &Config) -> Result<()
 /// Resolves a group's queue, visibility timeout and dead-letter route.
 async fn plan(
     backend: &dyn QueueBackend,
+    telemetry: Option<&Telemetry>,
     name: String,
     config: WorkerConfig,
     kind: GroupKind,
@@ -234,6 +266,7 @@ async fn plan(
         .visibility_timeout
         .map(|v| v.0)
         .unwrap_or(attrs.visibility_timeout);
+    let stats = telemetry.map_or_else(Arc::default, |t| t.group(&queue));
     Ok(GroupPlan {
         name,
         queue: Arc::from(queue),
@@ -241,7 +274,7 @@ async fn plan(
         visibility_timeout,
         route,
         kind,
-        stats: Arc::new(GroupStats::default()),
+        stats,
     })
 }
 

@@ -1,4 +1,7 @@
-//! Counters of one worker group, read by progress displays and (later) metrics.
+//! The live figures of one worker group: plain atomics that workers bump and
+//! anyone may read (progress lines, the autoscaler, the metrics listener,
+//! which copies them into Prometheus at each scrape). Only the two latency
+//! histograms are recorded straight into the metrics registry.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -50,22 +53,75 @@ impl Gauge {
 }
 
 /// What one worker group has done so far.
+///
+/// Every handling of a message ends in exactly one of `succeeded`, `retried`,
+/// `released`, `dead_lettered` or `failed`.
 #[derive(Debug, Default)]
 pub struct GroupStats {
     /// Messages received from the queue.
     pub received: Counter,
     /// Messages handled successfully (and deleted).
     pub succeeded: Counter,
-    /// In-process retries.
+    /// Attempts that failed and were retried in process.
     pub retried: Counter,
     /// Messages given back to the queue for redelivery.
     pub released: Counter,
     /// Messages sent to the dead-letter queue.
     pub dead_lettered: Counter,
-    /// Messages the runtime could not route (a dead-letter send or a release failed).
+    /// Messages whose release failed: they return when their visibility timeout ends.
     pub failed: Counter,
+    /// Dead-lettered messages by reason, in the order of [`DEAD_LETTER_REASONS`].
+    pub dead_lettered_by_reason: [Counter; 3],
     /// Workers now running a message.
     pub busy: Gauge,
     /// Workers in the pool.
     pub workers: Gauge,
+    /// The pool size the runtime aims for.
+    pub desired: Gauge,
+    /// Times the desired pool size went up.
+    pub scaled_up: Counter,
+    /// Times the desired pool size went down.
+    pub scaled_down: Counter,
+    /// 1 while the group's poller runs.
+    pub polling: Gauge,
+    pub(crate) histograms: Histograms,
+}
+
+/// Why a message was dead-lettered, as metrics label it.
+pub const DEAD_LETTER_REASONS: [&str; 3] = ["permanent", "undecodable", "max_receives"];
+
+impl GroupStats {
+    /// Figures whose latencies go to these histograms.
+    pub(crate) fn with_histograms(histograms: Histograms) -> Self {
+        Self {
+            histograms,
+            ..Self::default()
+        }
+    }
+
+    /// Counts a message dead-lettered for `reason` (one of [`DEAD_LETTER_REASONS`]).
+    pub(crate) fn count_dead_lettered(&self, reason: &str) {
+        self.dead_lettered.inc();
+        if let Some(i) = DEAD_LETTER_REASONS.iter().position(|r| *r == reason) {
+            self.dead_lettered_by_reason[i].inc();
+        }
+    }
+}
+
+/// Latency histograms of one group (no-ops when metrics are off).
+#[derive(Debug)]
+pub(crate) struct Histograms {
+    /// Start of processing to outcome, in seconds.
+    pub(crate) process: metrics::Histogram,
+    /// Send to start of processing, in seconds.
+    pub(crate) queued: metrics::Histogram,
+}
+
+impl Default for Histograms {
+    fn default() -> Self {
+        Self {
+            process: metrics::Histogram::noop(),
+            queued: metrics::Histogram::noop(),
+        }
+    }
 }

@@ -17,7 +17,9 @@ fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
 
-fn config(value: serde_json::Value) -> Config {
+/// A config from JSON; its metrics listener takes any free port, so tests run in parallel.
+fn config(mut value: serde_json::Value) -> Config {
+    value["metrics"] = json!({"listen": "127.0.0.1:0"});
     let cfg: Config = serde_json::from_value(value).expect("config");
     cfg.validate().expect("valid config");
     cfg

@@ -14,6 +14,7 @@ use crate::{limits, QueueAttributes, RedrivePolicy};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 /// The whole configuration.
@@ -39,6 +40,61 @@ pub struct Config {
     /// Worker groups by name; each consumes one queue with one handler.
     #[serde(default)]
     pub workers: BTreeMap<String, WorkerConfig>,
+    /// The HTTP listener: Prometheus metrics and health endpoints.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+    /// Logging.
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+/// `[metrics]`: one HTTP listener serving `/metrics`, `/healthz` and `/readyz`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Serve the listener and record metrics.
+    pub enabled: bool,
+    /// Address to listen on; loopback unless you mean to expose it. Port 0 picks a free port.
+    pub listen: SocketAddr,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
+        }
+    }
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `pretty` for people, `json` (one object per line) for log pipelines.
+    pub format: LogFormat,
+    /// A filter such as `info` or `info,ebbflow_runtime=debug`; `RUST_LOG` wins when set.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Pretty,
+            level: "info".to_owned(),
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Pretty,
+    /// One JSON object per line, with the span fields.
+    Json,
 }
 
 /// Which backend holds the queues.

@@ -26,7 +26,10 @@
 //! passes, and the README lists the difference. Queue names are unique per
 //! test, so a suite can run in parallel against one shared server.
 
+mod outage;
 pub mod rules;
+
+pub use outage::Outage;
 
 use crate::QueueBackend;
 use async_trait::async_trait;

@@ -1,7 +1,7 @@
 //! What happens to a message the handler could not process: dead-letter it, or give it back.
 
 use super::call_inner;
-use crate::stats::GroupStats;
+use crate::stats::DEAD_LETTER_REASONS;
 use crate::{Delivery, ErrorKind, HandlerError, Outcome, RetryPolicy};
 use ebbflow_core::{limits, MessageAttributeValue, MessageAttributes, SendMessage};
 use futures_util::future::BoxFuture;
@@ -38,15 +38,13 @@ pub struct DeadLetterRoute {
 #[derive(Debug, Clone)]
 pub struct DeadLetterLayer {
     route: Arc<DeadLetterRoute>,
-    stats: Arc<GroupStats>,
 }
 
 impl DeadLetterLayer {
-    /// Routes failures per `route`, counting what happens in `stats`.
-    pub fn new(route: DeadLetterRoute, stats: Arc<GroupStats>) -> Self {
+    /// Routes failures per `route`.
+    pub fn new(route: DeadLetterRoute) -> Self {
         Self {
             route: Arc::new(route),
-            stats,
         }
     }
 }
@@ -58,7 +56,6 @@ impl<S> Layer<S> for DeadLetterLayer {
         DeadLetter {
             inner,
             route: self.route.clone(),
-            stats: self.stats.clone(),
         }
     }
 }
@@ -68,7 +65,6 @@ impl<S> Layer<S> for DeadLetterLayer {
 pub struct DeadLetter<S> {
     inner: S,
     route: Arc<DeadLetterRoute>,
-    stats: Arc<GroupStats>,
 }
 
 impl<S> Service<Delivery> for DeadLetter<S>
@@ -85,18 +81,19 @@ where
     }
 
     fn call(&mut self, delivery: Delivery) -> Self::Future {
-        let (inner, route, stats) = (self.inner.clone(), self.route.clone(), self.stats.clone());
+        let (inner, route) = (self.inner.clone(), self.route.clone());
         Box::pin(async move {
             let error = match call_inner(inner, delivery.clone()).await {
                 Ok(()) => return Ok(Outcome::Done),
                 Err(e) => e,
             };
             let receives = delivery.ctx.receive_count();
+            let [permanent, undecodable, max_receives] = DEAD_LETTER_REASONS;
             let reason = match error.kind() {
-                ErrorKind::Permanent => Some("permanent"),
-                ErrorKind::Undecodable => Some("undecodable"),
+                ErrorKind::Permanent => Some(permanent),
+                ErrorKind::Undecodable => Some(undecodable),
                 _ if route.max_receive_count.is_some_and(|max| receives >= max) => {
-                    Some("max_receives")
+                    Some(max_receives)
                 }
                 _ => None,
             };
@@ -104,7 +101,6 @@ where
                 match send_to_dead_letter_queue(&route, &delivery, &error, reason).await {
                     Ok(()) => return Ok(Outcome::DeadLettered { reason }),
                     Err(why) => {
-                        stats.failed.inc();
                         tracing::error!(message_id = delivery.ctx.message_id(), reason, error = %error, "{why}; releasing the message instead");
                     }
                 }
