@@ -148,9 +148,11 @@ async fn readiness(probe: &Probe) -> Result<(), String> {
         match tokio::time::timeout(BACKEND_PROBE_TIMEOUT, probe.backend.stats(&queue)).await {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => return Err(format!("backend unreachable: queue `{queue}`: {e}")),
-            Err(_) => return Err(format!(
+            Err(_) => {
+                return Err(format!(
                 "backend unreachable: queue `{queue}`: no answer within {BACKEND_PROBE_TIMEOUT:?}"
-            )),
+            ))
+            }
         }
     }
     Ok(())
