@@ -9,8 +9,12 @@
 //!
 //! Options: `--count N` orders (default 2000); `--rate R` per second, 0 for one
 //! burst (default 500); `--noop` handler that does nothing; `--config PATH`
-//! (default `config/ebbflow.toml`). Exits 0 once every order is processed or
+//! (default `config/ebbflow.toml`); `--linger SECS` keeps serving `/metrics`
+//! that long after the last order. Exits 0 once every order is processed or
 //! dead-lettered.
+//!
+//! While it runs, `curl http://127.0.0.1:9464/metrics` shows its metrics
+//! (`[metrics] listen`; `EBBFLOW__METRICS__ENABLED=false` turns them off).
 
 #[path = "support/args.rs"]
 mod args;
@@ -131,6 +135,7 @@ fn progress(t: Duration, depth: u64, in_flight: u64, stats: &GroupStats, per_sec
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse(2000, 500, true)?;
     let mut config = load_config(&args.config)?;
+    init_logging(&config.log)?;
     // The reference config serves every example; run only this one's group.
     config.workers.retain(|name, _| name == "orders");
     let backend = ebbflow::connect(&config.backend).await?;
@@ -144,6 +149,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         runtime.handler("orders", handler_fn(process))
     };
     let running = runtime.start().await?;
+    if let Some(addr) = running.metrics_addr() {
+        println!("metrics: http://{addr}/metrics");
+    }
     let stats = running
         .stats("orders")
         .ok_or("the orders group did not start")?;
@@ -180,6 +188,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let elapsed = start.elapsed();
     producer.await??;
+    if !args.linger.is_zero() {
+        println!("serving metrics for {:?} more", args.linger);
+        tokio::time::sleep(args.linger).await;
+    }
     running.shutdown().await;
     let dlq = backend.stats("orders-dlq").await?;
     println!(

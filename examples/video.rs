@@ -53,6 +53,7 @@ struct Tally {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse(8, 0, false)?;
     let mut config = load_config(&args.config)?;
+    init_logging(&config.log)?;
     // The reference config serves every example; run only this one's group.
     config.workers.retain(|name, _| name == "videos");
     let visibility = config

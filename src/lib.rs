@@ -46,7 +46,8 @@ pub mod prelude {
 
     #[cfg(feature = "runtime")]
     pub use ebbflow_runtime::{
-        handler_fn, load_config, Context, Handler, HandlerError, Json, Runtime, WorkerGroup,
+        handler_fn, init_logging, load_config, Context, Handler, HandlerError, Json, Runtime,
+        WorkerGroup,
     };
 
     pub use ebbflow_core::{

@@ -1,4 +1,4 @@
-//! The command line the examples share: `--count N --rate R [--noop] [--config PATH]`.
+//! The command line the examples share: `--count N --rate R [--noop] [--config PATH] [--linger SECS]`.
 
 /// Parsed options.
 pub struct Args {
@@ -10,6 +10,8 @@ pub struct Args {
     pub noop: bool,
     /// The configuration file.
     pub config: String,
+    /// Keep serving `/metrics` this long after the work is done.
+    pub linger: std::time::Duration,
 }
 
 impl Args {
@@ -20,6 +22,7 @@ impl Args {
             rate,
             noop: false,
             config: concat!(env!("CARGO_MANIFEST_DIR"), "/config/ebbflow.toml").to_owned(),
+            linger: std::time::Duration::ZERO,
         };
         let mut it = std::env::args().skip(1);
         while let Some(flag) = it.next() {
@@ -30,10 +33,14 @@ impl Args {
                 "--count" => args.count = number("--count", value("--count")?)?,
                 "--rate" => args.rate = number("--rate", value("--rate")?)?,
                 "--config" => args.config = value("--config")?,
+                "--linger" => {
+                    let secs: u64 = number("--linger", value("--linger")?)?;
+                    args.linger = std::time::Duration::from_secs(secs);
+                }
                 "--noop" if noop_allowed => args.noop = true,
                 other => {
                     return Err(format!(
-                        "unknown option {other}; options: --count N --rate R{} --config PATH",
+                        "unknown option {other}; options: --count N --rate R{} --config PATH --linger SECS",
                         if noop_allowed { " --noop" } else { "" }
                     ))
                 }
