@@ -1,8 +1,9 @@
 //! The live figures of one worker group: plain atomics that workers bump and
 //! anyone may read (progress lines, the autoscaler, the metrics listener,
-//! which copies them into Prometheus at each scrape). Only the two latency
-//! histograms are recorded straight into the metrics registry.
+//! which copies them into Prometheus at each scrape), and two latency
+//! histograms.
 
+use crate::telemetry::Histogram;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A monotonically increasing count.
@@ -109,19 +110,10 @@ impl GroupStats {
 }
 
 /// Latency histograms of one group (no-ops when metrics are off).
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct Histograms {
     /// Start of processing to outcome, in seconds.
-    pub(crate) process: metrics::Histogram,
+    pub(crate) process: Histogram,
     /// Send to start of processing, in seconds.
-    pub(crate) queued: metrics::Histogram,
-}
-
-impl Default for Histograms {
-    fn default() -> Self {
-        Self {
-            process: metrics::Histogram::noop(),
-            queued: metrics::Histogram::noop(),
-        }
-    }
+    pub(crate) queued: Histogram,
 }

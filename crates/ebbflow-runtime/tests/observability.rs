@@ -441,3 +441,59 @@ fn a_bad_log_level_names_its_key() {
     let err = log_subscriber(&log, std::io::sink).err().expect("refused");
     assert!(err.to_string().contains("log.level"), "{err}");
 }
+
+/// Every `ebbflow_*` name in `text`, with a histogram's `_bucket` suffix taken off.
+fn metric_names(text: &str) -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("ebbflow_") {
+        let tail = &rest[at..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_lowercase() || c == '_'))
+            .unwrap_or(tail.len());
+        let name = &tail[..end];
+        names.insert(name.strip_suffix("_bucket").unwrap_or(name).to_owned());
+        rest = &tail[end..];
+    }
+    names
+}
+
+#[test]
+fn the_readme_lists_the_catalogue_and_nothing_else() {
+    let readme = include_str!("../../../README.md");
+    let catalogue: std::collections::BTreeSet<String> =
+        CATALOGUE.iter().map(|m| m.name.to_owned()).collect();
+    let rows: std::collections::BTreeSet<String> = readme
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `ebbflow_"))
+        .filter_map(|l| l.split_once('`'))
+        .map(|(name, _)| format!("ebbflow_{name}"))
+        .collect();
+    assert_eq!(rows, catalogue, "the README's metrics table");
+}
+
+#[test]
+fn the_grafana_dashboard_uses_only_catalogue_metrics() {
+    let dashboard = include_str!("../../../examples/grafana/ebbflow.json");
+    let parsed: serde_json::Value = serde_json::from_str(dashboard).expect("valid JSON");
+    assert!(parsed["panels"].as_array().is_some_and(|p| p.len() >= 4));
+    let used = metric_names(dashboard);
+    for name in &used {
+        assert!(
+            CATALOGUE.iter().any(|m| m.name == name),
+            "the dashboard queries {name}, which ebbflow does not export"
+        );
+    }
+    for needed in [
+        "ebbflow_queue_messages",
+        "ebbflow_messages_processed_total",
+        "ebbflow_message_process_duration_seconds",
+        "ebbflow_workers",
+        "ebbflow_workers_desired",
+    ] {
+        assert!(
+            used.contains(needed),
+            "the dashboard does not show {needed}"
+        );
+    }
+}

@@ -1,8 +1,8 @@
 //! Times every call to the backend and counts the ones that fail.
 
-use super::{catalogue, Telemetry};
+use super::{catalogue, Histogram, Telemetry};
 use ebbflow_core::{BackendCall, BackendHook, Operation};
-use metrics::{Counter, Histogram};
+use metrics::Counter;
 use tokio::time::Instant;
 
 /// The [`BackendHook`] behind `ebbflow_backend_operation_duration_seconds`

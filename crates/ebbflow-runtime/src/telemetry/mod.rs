@@ -1,22 +1,24 @@
 //! Prometheus metrics: one registry per runtime, handles made once per label
 //! set, the catalogue in [`catalogue`].
 //!
-//! Workers only bump the atomics of [`GroupStats`] and record two histograms;
-//! the counters and gauges are copied into the registry when it is scraped
-//! ([`Telemetry::publish`]), so metrics cost the message path almost nothing.
+//! Workers only bump the atomics of [`GroupStats`] and record two histogram
+//! samples into per-thread shards ([`histogram`]); the counters and gauges are
+//! copied into the registry when it is scraped, so metrics cost the message
+//! path almost nothing.
 
 mod backend;
 pub mod catalogue;
+mod histogram;
 
 pub(crate) use backend::BackendMetrics;
+pub(crate) use histogram::Histogram;
 
 use crate::stats::{GroupStats, Histograms, DEAD_LETTER_REASONS};
 use catalogue::{Kind, CATALOGUE};
 use ebbflow_core::QueueStats;
-use metrics::{Counter, Gauge, Histogram, Key, KeyName, Label, Metadata, Recorder, SharedString};
-use metrics_exporter_prometheus::{
-    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
-};
+use histogram::Buckets;
+use metrics::{Counter, Gauge, Key, KeyName, Label, Metadata, Recorder, SharedString};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 use std::sync::{Arc, Mutex, PoisonError};
 
 const METADATA: Metadata<'static> =
@@ -35,6 +37,15 @@ pub struct Telemetry {
     recorder: Arc<PrometheusRecorder>,
     handle: PrometheusHandle,
     groups: Arc<Mutex<Vec<Published>>>,
+    histograms: Arc<Mutex<Vec<Series>>>,
+}
+
+/// One series of a catalogue histogram.
+struct Series {
+    name: &'static str,
+    /// Rendered already: `queue="orders"`.
+    labels: String,
+    buckets: Arc<Buckets>,
 }
 
 /// A group whose figures are copied into the registry at each scrape.
@@ -53,29 +64,22 @@ impl Default for Telemetry {
 impl Telemetry {
     /// A registry holding the whole catalogue's descriptions and buckets.
     pub fn new() -> Self {
-        let mut builder = PrometheusBuilder::new();
-        for metric in CATALOGUE.iter().filter(|m| m.kind == Kind::Histogram) {
-            let matcher = Matcher::Full(metric.name.to_owned());
-            // Only an empty bucket list is refused, and the catalogue has none.
-            builder = match builder.set_buckets_for_metric(matcher, metric.buckets) {
-                Ok(b) => b,
-                Err(_) => PrometheusBuilder::new(),
-            };
-        }
-        let recorder = builder.build_recorder();
+        let recorder = PrometheusBuilder::new().build_recorder();
         for metric in CATALOGUE {
             let name = KeyName::from_const_str(metric.name);
             let help = SharedString::const_str(metric.help);
             match metric.kind {
                 Kind::Counter => recorder.describe_counter(name, None, help),
                 Kind::Gauge => recorder.describe_gauge(name, None, help),
-                Kind::Histogram => recorder.describe_histogram(name, None, help),
+                // Rendered by `render` from our own buckets.
+                Kind::Histogram => {}
             }
         }
         let telemetry = Self {
             handle: recorder.handle(),
             recorder: Arc::new(recorder),
             groups: Arc::default(),
+            histograms: Arc::default(),
         };
         telemetry
             .gauge(
@@ -103,7 +107,23 @@ impl Telemetry {
         {
             group.handles.publish(&group.stats);
         }
-        self.handle.render()
+        let mut text = self.handle.render();
+        let series = self
+            .histograms
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for metric in CATALOGUE.iter().filter(|m| m.kind == Kind::Histogram) {
+            text.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} histogram\n",
+                name = metric.name,
+                help = metric.help
+            ));
+            for s in series.iter().filter(|s| s.name == metric.name) {
+                s.buckets.render(s.name, &s.labels, &mut text);
+            }
+            text.push('\n');
+        }
+        text
     }
 
     /// Folds buffered histogram samples into their buckets; run it now and then
@@ -173,14 +193,40 @@ impl Telemetry {
         self.recorder.register_gauge(&key(name, labels), &METADATA)
     }
 
+    /// A histogram series of the catalogue, with the catalogue's buckets.
     pub(crate) fn histogram(
         &self,
         name: &'static str,
         labels: &[(&'static str, &str)],
     ) -> Histogram {
-        self.recorder
-            .register_histogram(&key(name, labels), &METADATA)
+        let bounds = CATALOGUE
+            .iter()
+            .find(|m| m.name == name)
+            .map_or(&[][..], |m| m.buckets);
+        let buckets = Arc::new(Buckets::new(bounds));
+        let labels = labels
+            .iter()
+            .map(|(k, v)| format!("{k}=\"{}\"", escape_label(v)))
+            .collect::<Vec<_>>()
+            .join(",");
+        self.histograms
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Series {
+                name,
+                labels,
+                buckets: buckets.clone(),
+            });
+        Histogram::new(buckets)
     }
+}
+
+/// A label value as the text format wants it.
+fn escape_label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 fn key(name: &'static str, labels: &[(&'static str, &str)]) -> Key {
@@ -291,7 +337,7 @@ impl Recorder for Shared {
         self.0.register_gauge(key, metadata)
     }
 
-    fn register_histogram(&self, key: &Key, metadata: &Metadata<'_>) -> Histogram {
+    fn register_histogram(&self, key: &Key, metadata: &Metadata<'_>) -> metrics::Histogram {
         self.0.register_histogram(key, metadata)
     }
 }
