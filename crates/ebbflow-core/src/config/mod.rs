@@ -104,15 +104,24 @@ pub enum BackendKind {
     /// In-process; nothing survives the process.
     #[default]
     Memory,
+    /// Amazon SQS, or an SQS-compatible server (`endpoint_url`).
+    Sqs,
 }
 
 /// `[backend]`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct BackendConfig {
-    /// `memory` (more backends come with their crates).
+    /// `memory` or `sqs` (more backends come with their crates).
     #[serde(default)]
     pub kind: BackendKind,
+    /// `sqs`: the endpoint of an SQS-compatible server; else the AWS default
+    /// (`AWS_ENDPOINT_URL` is honoured too).
+    #[serde(default)]
+    pub endpoint_url: Option<String>,
+    /// `sqs`: the AWS region; else the AWS default chain (`AWS_REGION`, profile).
+    #[serde(default)]
+    pub region: Option<String>,
 }
 
 /// `[runtime]`.

@@ -1,0 +1,93 @@
+//! # ebbflow-sqs
+//!
+//! Amazon SQS as an ebbflow backend: the same handlers and config,
+//! `[backend] kind = "sqs"`. Every `QueueBackend` verb maps onto its SQS call
+//! (batches with per-entry results, long polling, FIFO group and dedup ids,
+//! receive attempt ids, system and message attributes, redrive policies,
+//! message move tasks); SQS's error codes become ebbflow's typed errors.
+//!
+//! Region and credentials come from the default AWS chain (environment,
+//! profile, instance role); `endpoint_url` (or `AWS_ENDPOINT_URL`) points at
+//! an SQS-compatible server such as `moto_server`. Throttling and transient
+//! errors are retried by the SDK's standard retry strategy (5 attempts,
+//! exponential backoff with jitter); what still fails reaches the runtime as a
+//! retryable backend error and is counted in `ebbflow_backend_errors_total`.
+//!
+//! This crate is the only one that depends on the AWS SDK, so that nobody who
+//! does not use SQS compiles it; the facade enables it with its feature `sqs`.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), ebbflow_core::QueueError> {
+//! use ebbflow_core::{QueueBackend, SendMessage};
+//! let sqs = ebbflow_sqs::SqsBackend::connect(&ebbflow_sqs::SqsOptions {
+//!     endpoint_url: Some("http://127.0.0.1:5000".into()),
+//!     region: Some("us-east-1".into()),
+//! })
+//! .await?;
+//! sqs.send("orders", SendMessage::new(r#"{"id":1}"#)).await?;
+//! # Ok(()) }
+//! ```
+
+#![warn(missing_docs)]
+
+mod backend;
+mod convert;
+mod error;
+
+pub use backend::SqsBackend;
+
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region};
+use ebbflow_core::QueueError;
+
+/// Where and how to reach SQS; unset fields come from the AWS default chain.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SqsOptions {
+    /// An SQS-compatible endpoint (else `AWS_ENDPOINT_URL`, else AWS's own).
+    pub endpoint_url: Option<String>,
+    /// The region (else `AWS_REGION`, `AWS_DEFAULT_REGION` or the profile's).
+    pub region: Option<String>,
+}
+
+impl SqsOptions {
+    /// The options `[backend]` gives.
+    pub fn from_config(config: &ebbflow_core::config::BackendConfig) -> Self {
+        Self {
+            endpoint_url: config.endpoint_url.clone(),
+            region: config.region.clone(),
+        }
+    }
+}
+
+/// Conformance rules Amazon SQS itself cannot honour through its API, with
+/// the reason (a harness returns these from `Harness::unsupported`).
+pub const UNSUPPORTED_BY_SQS: &[(&str, &str)] = &[(
+    "stats_count_each_state",
+    "SQS's API gives no age of the oldest message (only CloudWatch's ApproximateAgeOfOldestMessage)",
+)];
+
+/// Attempts per call, the first included, before an error reaches the caller.
+const MAX_ATTEMPTS: u32 = 5;
+
+impl SqsBackend {
+    /// Loads the AWS configuration (credentials, region) from the default
+    /// chain, with `options` taking precedence, and builds a client.
+    pub async fn connect(options: &SqsOptions) -> Result<Self, QueueError> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
+        if let Some(url) = &options.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        if let Some(region) = &options.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        let sdk = loader.load().await;
+        if sdk.region().is_none() {
+            return Err(QueueError::invalid(
+                "backend.region",
+                "no AWS region: set [backend] region, or AWS_REGION",
+            ));
+        }
+        Ok(Self::from_client(aws_sdk_sqs::Client::new(&sdk)))
+    }
+}

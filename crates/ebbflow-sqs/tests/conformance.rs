@@ -1,0 +1,89 @@
+//! The conformance suite against an SQS-compatible server:
+//! `EBBFLOW_TEST_SQS_ENDPOINT=http://127.0.0.1:PORT` (`.ci/run` starts
+//! `moto_server`). Without it every test says it was skipped, unless
+//! `EBBFLOW_REQUIRE_SERVICES=1`, which makes a missing server a failure.
+
+use async_trait::async_trait;
+use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
+use ebbflow_core::testkit::Harness;
+use ebbflow_core::QueueBackend;
+use ebbflow_sqs::SqsBackend;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Where `moto_server` differs from SQS, by conformance rule (the README lists them).
+const MOTO_DIFFERENCES: &[(&str, &str)] = &[
+    ("retention_expires_messages", "moto drops expired messages only when a receive meets them; its counts still include them"),
+    ("change_visibility_counts_from_now", "moto counts the 12 h visibility cap from a message's first receive, SQS from the receive that issued the handle"),
+    ("fifo_deduplicates_within_window", "moto gives a deduplicated send a new message id; SQS returns the original's"),
+    ("fifo_content_based_deduplication", "moto gives a deduplicated send a new message id; SQS returns the original's"),
+    ("fifo_sequence_numbers_increase", "moto's FIFO sequence numbers are random, not increasing"),
+    ("fifo_receive_attempt_id_replays_batch", "moto ignores ReceiveRequestAttemptId"),
+    ("dead_letter_after_max_receive_count", "moto sets no DeadLetterQueueSourceArn on dead-lettered messages"),
+    ("dead_letter_policy_is_validated", "moto does not keep a queue's RedriveAllowPolicy"),
+    ("dead_letter_messages_move_back_to_source", "moto has no message move tasks"),
+    ("purge_removes_everything_once_per_minute", "moto has no 60-second limit between purges"),
+    ("in_flight_is_limited", "moto does not limit messages in flight (SQS: 120,000)"),
+];
+
+struct Moto {
+    backend: Option<Arc<dyn QueueBackend>>,
+}
+
+const NO_SERVER: &str = "EBBFLOW_TEST_SQS_ENDPOINT is not set (see .ci/run)";
+
+fn moto() -> Moto {
+    let endpoint = std::env::var("EBBFLOW_TEST_SQS_ENDPOINT")
+        .ok()
+        .filter(|e| !e.is_empty());
+    let Some(endpoint) = endpoint else {
+        assert!(
+            std::env::var("EBBFLOW_REQUIRE_SERVICES").as_deref() != Ok("1"),
+            "EBBFLOW_REQUIRE_SERVICES=1 but {NO_SERVER}"
+        );
+        return Moto { backend: None };
+    };
+    let config = aws_sdk_sqs::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new(
+            "test",
+            "test",
+            None,
+            None,
+            "ebbflow-tests",
+        ))
+        .build();
+    let client = aws_sdk_sqs::Client::from_conf(config);
+    Moto {
+        backend: Some(Arc::new(SqsBackend::from_client(client))),
+    }
+}
+
+#[async_trait]
+impl Harness for Moto {
+    async fn backend(&self) -> Arc<dyn QueueBackend> {
+        match &self.backend {
+            Some(b) => b.clone(),
+            None => unreachable!("{NO_SERVER}"),
+        }
+    }
+
+    async fn advance(&self, by: Duration) {
+        tokio::time::sleep(by).await;
+    }
+
+    fn unsupported(&self, rule: &str) -> Option<&'static str> {
+        if self.backend.is_none() {
+            return Some(NO_SERVER);
+        }
+        ebbflow_sqs::UNSUPPORTED_BY_SQS
+            .iter()
+            .chain(MOTO_DIFFERENCES)
+            .find(|(name, _)| *name == rule)
+            .map(|(_, why)| *why)
+    }
+}
+
+ebbflow_core::conformance_suite!(real_clock, async { moto() });
