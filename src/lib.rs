@@ -35,6 +35,10 @@ pub use ebbflow_core::*;
 #[cfg(feature = "memory")]
 pub use ebbflow_memory::MemoryBackend;
 
+/// The Amazon SQS backend (feature `sqs`).
+#[cfg(feature = "sqs")]
+pub use ebbflow_sqs::{SqsBackend, SqsOptions};
+
 /// The worker runtime (feature `runtime`).
 #[cfg(feature = "runtime")]
 pub use ebbflow_runtime as runtime;
@@ -69,6 +73,13 @@ pub async fn connect(backend: &config::BackendConfig) -> Result<std::sync::Arc<d
     match backend.kind {
         #[cfg(feature = "memory")]
         config::BackendKind::Memory => Ok(std::sync::Arc::new(MemoryBackend::new())),
+        #[cfg(feature = "sqs")]
+        config::BackendKind::Sqs => {
+            let options = ebbflow_sqs::SqsOptions::from_config(backend);
+            Ok(std::sync::Arc::new(
+                ebbflow_sqs::SqsBackend::connect(&options).await?,
+            ))
+        }
         #[allow(unreachable_patterns)]
         kind => Err(QueueError::invalid(
             "backend.kind",

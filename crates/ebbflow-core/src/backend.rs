@@ -35,6 +35,14 @@ pub trait QueueBackend: Send + Sync + 'static {
     /// A short name for logs and metrics: `memory`, `sqlite`, `sqs`, …
     fn backend_name(&self) -> &'static str;
 
+    /// Whether the engine moves a message past its queue's `max_receive_count`
+    /// to the dead-letter queue by itself, as SQS does with a `RedrivePolicy`.
+    /// The runtime then leaves that move to the engine and only stops
+    /// deleting such messages; it still dead-letters permanent failures at once.
+    fn redrives_natively(&self) -> bool {
+        false
+    }
+
     /// Creates a queue, or returns the existing one's URL when its attributes are the same.
     /// Fails with `QueueAlreadyExists` when they differ.
     async fn create_queue(&self, name: &str, attributes: QueueAttributes) -> Result<String>;

@@ -125,6 +125,12 @@ pub trait BackendHook: Send + Sync + 'static {
         op: Operation,
         call: BackendCall<'a, T>,
     ) -> BackendCall<'a, T>;
+
+    /// What the wrapped backend reports for [`QueueBackend::redrives_natively`];
+    /// `inner` is the inner backend's answer.
+    fn redrives_natively(&self, inner: bool) -> bool {
+        inner
+    }
 }
 
 /// A backend whose every call goes through a [`BackendHook`].
@@ -154,6 +160,10 @@ impl<H: BackendHook> Hooked<H> {
 impl<H: BackendHook> QueueBackend for Hooked<H> {
     fn backend_name(&self) -> &'static str {
         self.inner.backend_name()
+    }
+
+    fn redrives_natively(&self) -> bool {
+        self.hook.redrives_natively(self.inner.redrives_natively())
     }
 
     async fn create_queue(&self, name: &str, attributes: QueueAttributes) -> Result<String> {

@@ -259,7 +259,13 @@ async fn plan(
     let route = DeadLetterRoute {
         queue: dlq,
         fifo: dlq_fifo,
-        max_receive_count: attrs.redrive_policy.as_ref().map(|p| p.max_receive_count),
+        // An engine that redrives by itself (SQS) moves the message on its
+        // next receive; the runtime only has to stop deleting it.
+        max_receive_count: attrs
+            .redrive_policy
+            .as_ref()
+            .filter(|_| !backend.redrives_natively())
+            .map(|p| p.max_receive_count),
         release: RetryPolicy::from_config(&config.retry),
     };
     let visibility_timeout = config

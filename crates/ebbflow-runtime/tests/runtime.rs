@@ -169,6 +169,67 @@ async fn exhausted_message_reaches_dead_letter_queue_with_reason_and_leaves_sour
     assert!(dead[0].attributes.contains_key("ebbflow.failed_at"));
 }
 
+/// Makes a backend claim that it redrives by itself, as SQS does.
+struct NativeRedrive;
+
+impl ebbflow_core::BackendHook for NativeRedrive {
+    fn around<'a, T: Send + 'a>(
+        &'a self,
+        _: ebbflow_core::Operation,
+        call: ebbflow_core::BackendCall<'a, T>,
+    ) -> ebbflow_core::BackendCall<'a, T> {
+        call
+    }
+
+    fn redrives_natively(&self, _: bool) -> bool {
+        true
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_natively_redriving_engine_moves_exhausted_messages_itself() {
+    let (b, inner) = backend();
+    let backend: Arc<dyn QueueBackend> = Arc::new(ebbflow_core::Hooked::new(inner, NativeRedrive));
+    let cfg = config(json!({
+        "queues": {
+            "orders-dlq": {},
+            "orders": {"dead_letter_queue": "orders-dlq", "max_receive_count": 2, "visibility_timeout": "30s"}
+        },
+        "workers": {"orders": {"retry": {"attempts": 1, "initial_delay": "100ms", "max_delay": "1s"}}}
+    }));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = calls.clone();
+    let running = Runtime::new(cfg, backend)
+        .handler(
+            "orders",
+            handler_fn(move |_: String, _ctx: Context| {
+                seen.fetch_add(1, Ordering::SeqCst);
+                async move { Err::<(), _>(HandlerError::retry("card declined")) }
+            }),
+        )
+        .start()
+        .await
+        .unwrap();
+    b.send("orders", SendMessage::new("order-1")).await.unwrap();
+    wait_until(secs(120), || async {
+        stats(&b, "orders-dlq").await.visible == 1
+    })
+    .await;
+    running.shutdown().await;
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "handled on each of its two receives"
+    );
+    let dead = dead_letters(&b, "orders-dlq").await;
+    assert_eq!(dead[0].body, "order-1");
+    assert!(
+        !dead[0].attributes.contains_key("ebbflow.reason"),
+        "the engine moved it, not the runtime"
+    );
+    assert_eq!(stats(&b, "orders").await.total(), 0);
+}
+
 #[tokio::test(start_paused = true)]
 async fn undecodable_body_is_dead_lettered_on_first_receive() {
     #[derive(serde::Deserialize)]

@@ -200,6 +200,10 @@ impl QueueBackend for SqsBackend {
         BACKEND
     }
 
+    fn redrives_natively(&self) -> bool {
+        true
+    }
+
     async fn create_queue(&self, name: &str, attributes: QueueAttributes) -> Result<String> {
         limits::validate_queue_attributes(name, &attributes)?;
         let dead_letter_arn = self.dead_letter_arn(name, &attributes).await?;
