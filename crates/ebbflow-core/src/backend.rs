@@ -76,8 +76,15 @@ pub trait QueueBackend: Send + Sync + 'static {
     /// Receives up to `max_messages`, waiting up to the wait time for the first to arrive.
     async fn receive(&self, queue: &str, request: ReceiveRequest) -> Result<Vec<ReceivedMessage>>;
 
-    /// Deletes a message by the receipt handle of its latest receive.
-    async fn delete(&self, queue: &str, receipt_handle: &str) -> Result<()>;
+    /// Deletes a message by the receipt handle of its latest receive. By
+    /// default, a one-entry [`QueueBackend::delete_batch`].
+    async fn delete(&self, queue: &str, receipt_handle: &str) -> Result<()> {
+        let entry = DeleteBatchEntry {
+            id: "0".to_owned(),
+            receipt_handle: receipt_handle.to_owned(),
+        };
+        self.delete_batch(queue, vec![entry]).await?.into_single()
+    }
 
     /// Deletes up to ten messages.
     async fn delete_batch(
@@ -86,13 +93,23 @@ pub trait QueueBackend: Send + Sync + 'static {
         entries: Vec<DeleteBatchEntry>,
     ) -> Result<BatchResult<()>>;
 
-    /// Makes an in-flight message visible again after `timeout`, counted from now.
+    /// Makes an in-flight message visible again after `timeout`, counted from
+    /// now. By default, a one-entry [`QueueBackend::change_visibility_batch`].
     async fn change_visibility(
         &self,
         queue: &str,
         receipt_handle: &str,
         timeout: Duration,
-    ) -> Result<()>;
+    ) -> Result<()> {
+        let entry = ChangeVisibilityBatchEntry {
+            id: "0".to_owned(),
+            receipt_handle: receipt_handle.to_owned(),
+            visibility_timeout: timeout,
+        };
+        self.change_visibility_batch(queue, vec![entry])
+            .await?
+            .into_single()
+    }
 
     /// Changes the visibility of up to ten messages.
     async fn change_visibility_batch(

@@ -347,18 +347,6 @@ impl QueueBackend for MemoryBackend {
         }
     }
 
-    async fn delete(&self, queue: &str, receipt_handle: &str) -> Result<()> {
-        self.delete_batch(
-            queue,
-            vec![DeleteBatchEntry {
-                id: "0".into(),
-                receipt_handle: receipt_handle.to_owned(),
-            }],
-        )
-        .await?
-        .into_single()
-    }
-
     async fn delete_batch(
         &self,
         queue: &str,
@@ -381,24 +369,6 @@ impl QueueBackend for MemoryBackend {
             q.wake();
         }
         Ok(result)
-    }
-
-    async fn change_visibility(
-        &self,
-        queue: &str,
-        receipt_handle: &str,
-        timeout: Duration,
-    ) -> Result<()> {
-        self.change_visibility_batch(
-            queue,
-            vec![ChangeVisibilityBatchEntry {
-                id: "0".into(),
-                receipt_handle: receipt_handle.to_owned(),
-                visibility_timeout: timeout,
-            }],
-        )
-        .await?
-        .into_single()
     }
 
     async fn change_visibility_batch(

@@ -375,14 +375,6 @@ impl QueueBackend for SqsBackend {
         output.messages().iter().map(convert::received).collect()
     }
 
-    async fn delete(&self, queue: &str, receipt_handle: &str) -> Result<()> {
-        let entry = DeleteBatchEntry {
-            id: "0".to_owned(),
-            receipt_handle: receipt_handle.to_owned(),
-        };
-        self.delete_batch(queue, vec![entry]).await?.into_single()
-    }
-
     async fn delete_batch(
         &self,
         queue: &str,
@@ -413,22 +405,6 @@ impl QueueBackend for SqsBackend {
             output.successful().iter().map(|s| s.id()),
             output.failed(),
         ))
-    }
-
-    async fn change_visibility(
-        &self,
-        queue: &str,
-        receipt_handle: &str,
-        timeout: Duration,
-    ) -> Result<()> {
-        let entry = ChangeVisibilityBatchEntry {
-            id: "0".to_owned(),
-            receipt_handle: receipt_handle.to_owned(),
-            visibility_timeout: timeout,
-        };
-        self.change_visibility_batch(queue, vec![entry])
-            .await?
-            .into_single()
     }
 
     async fn change_visibility_batch(
