@@ -2,30 +2,14 @@
 //! is enabled per call site for the whole process, so a scoped subscriber only
 //! sees every span when no other test thread races it to those call sites.
 
-use ebbflow_core::config::{Config, LogConfig, LogFormat};
+mod support;
+
+use ebbflow_core::config::{LogConfig, LogFormat};
 use ebbflow_core::{QueueBackend, SendMessage};
 use ebbflow_memory::MemoryBackend;
 use ebbflow_runtime::{handler_fn, log_subscriber, Context, HandlerError, Runtime};
 use serde_json::json;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-fn config(value: serde_json::Value) -> Config {
-    let mut value = value;
-    value["metrics"] = json!({"enabled": false});
-    serde_json::from_value(value).expect("config")
-}
-
-/// Polls (in real time, briefly) until `done` holds.
-async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
-    for _ in 0..500 {
-        if done() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("{what}: not within 5 s");
-}
 
 /// A writer the log subscriber shares with the test.
 #[derive(Clone, Default)]
@@ -56,10 +40,13 @@ async fn json_logs_carry_the_message_span_and_never_the_body() {
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let backend: Arc<dyn QueueBackend> = Arc::new(MemoryBackend::new());
-    let cfg = config(json!({
-        "queues": {"cards-dlq": {}, "cards": {"dead_letter_queue": "cards-dlq"}},
-        "workers": {"cards": {"wait_time": "1s"}}
-    }));
+    let cfg = support::config(
+        json!({
+            "queues": {"cards-dlq": {}, "cards": {"dead_letter_queue": "cards-dlq"}},
+            "workers": {"cards": {"wait_time": "1s"}}
+        }),
+        json!({"enabled": false}),
+    );
     let running = Runtime::new(cfg, backend.clone())
         .handler(
             "cards",
@@ -79,7 +66,7 @@ async fn json_logs_carry_the_message_span_and_never_the_body() {
         .await
         .expect("send");
     let stats = running.stats("cards").expect("group");
-    eventually("dead-lettered", || stats.dead_lettered.get() == 1).await;
+    support::eventually("dead-lettered", || stats.dead_lettered.get() == 1).await;
     running.shutdown().await;
 
     let text = String::from_utf8(captured.0.lock().expect("log buffer").clone()).expect("utf-8");

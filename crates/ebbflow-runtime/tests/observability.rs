@@ -1,7 +1,8 @@
 //! The HTTP listener end to end: a real runtime on the memory backend,
 //! scraped over HTTP on a free loopback port. (Logs are in `logs.rs`.)
 
-use ebbflow_core::config::Config;
+mod support;
+
 use ebbflow_core::testkit::Outage;
 use ebbflow_core::{QueueBackend, SendBatchEntry, SendMessage};
 use ebbflow_memory::MemoryBackend;
@@ -11,15 +12,13 @@ use serde_json::json;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
-fn config(value: serde_json::Value) -> Config {
-    let mut value = value;
-    value["metrics"] = json!({"listen": "127.0.0.1:0"});
-    serde_json::from_value(value).expect("config")
+/// The `[metrics]` of a test that scrapes: any free loopback port.
+fn any_port() -> serde_json::Value {
+    json!({"listen": "127.0.0.1:0"})
 }
 
 /// A plain HTTP/1.1 GET: the status code and the body.
@@ -62,17 +61,6 @@ async fn scrape(running: &Running) -> (String, HashMap<String, f64>) {
     (body, parsed)
 }
 
-/// Polls (in real time, briefly) until `done` holds.
-async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
-    for _ in 0..500 {
-        if done() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("{what}: not within 5 s");
-}
-
 async fn send(backend: &dyn QueueBackend, queue: &str, bodies: impl Iterator<Item = String>) {
     let bodies: Vec<String> = bodies.collect();
     for chunk in bodies.chunks(10) {
@@ -92,10 +80,13 @@ async fn send(backend: &dyn QueueBackend, queue: &str, bodies: impl Iterator<Ite
 #[tokio::test]
 async fn scrape_counts_what_was_processed() {
     let backend: Arc<dyn QueueBackend> = Arc::new(MemoryBackend::new());
-    let cfg = config(json!({
-        "queues": {"orders-dlq": {}, "orders": {"dead_letter_queue": "orders-dlq"}},
-        "workers": {"orders": {"concurrency": 4, "wait_time": "1s"}}
-    }));
+    let cfg = support::config(
+        json!({
+            "queues": {"orders-dlq": {}, "orders": {"dead_letter_queue": "orders-dlq"}},
+            "workers": {"orders": {"concurrency": 4, "wait_time": "1s"}}
+        }),
+        any_port(),
+    );
     let running = Runtime::new(cfg, backend.clone())
         .handler(
             "orders",
@@ -114,7 +105,7 @@ async fn scrape_counts_what_was_processed() {
     let bad = (0..5).map(|i| format!("bad-{i}"));
     send(backend.as_ref(), "orders", good.chain(bad)).await;
     let stats = running.stats("orders").expect("group");
-    eventually("all 25 handled", || {
+    support::eventually("all 25 handled", || {
         stats.succeeded.get() + stats.dead_lettered.get() == 25
     })
     .await;
@@ -219,10 +210,13 @@ async fn scrape_counts_what_was_processed() {
 #[tokio::test]
 async fn scrape_shows_backlog_and_busy_workers() {
     let backend: Arc<dyn QueueBackend> = Arc::new(MemoryBackend::new());
-    let cfg = config(json!({
-        "queues": {"slow": {}},
-        "workers": {"slow": {"concurrency": 1, "batch_size": 1, "wait_time": "1s"}}
-    }));
+    let cfg = support::config(
+        json!({
+            "queues": {"slow": {}},
+            "workers": {"slow": {"concurrency": 1, "batch_size": 1, "wait_time": "1s"}}
+        }),
+        any_port(),
+    );
     let gate = Arc::new(Semaphore::new(0));
     let held = gate.clone();
     let running = Runtime::new(cfg, backend.clone())
@@ -241,7 +235,7 @@ async fn scrape_shows_backlog_and_busy_workers() {
         .expect("start");
     send(backend.as_ref(), "slow", (0..5).map(|i| format!("job-{i}"))).await;
     let stats = running.stats("slow").expect("group");
-    eventually("one message in the handler", || stats.busy.get() == 1).await;
+    support::eventually("one message in the handler", || stats.busy.get() == 1).await;
 
     let (_, all) = scrape(&running).await;
     let q = r#"queue="slow""#;
@@ -270,17 +264,20 @@ async fn scrape_shows_backlog_and_busy_workers() {
     );
 
     gate.add_permits(5);
-    eventually("all five done", || stats.succeeded.get() == 5).await;
+    support::eventually("all five done", || stats.succeeded.get() == 5).await;
     running.shutdown().await;
 }
 
 #[tokio::test]
 async fn readyz_follows_the_backend() {
     let (backend, outage) = Outage::wrap(Arc::new(MemoryBackend::new()));
-    let cfg = config(json!({
-        "queues": {"jobs": {}},
-        "workers": {"jobs": {"wait_time": "1s"}}
-    }));
+    let cfg = support::config(
+        json!({
+            "queues": {"jobs": {}},
+            "workers": {"jobs": {"wait_time": "1s"}}
+        }),
+        any_port(),
+    );
     let running = Runtime::new(cfg, backend)
         .handler(
             "jobs",
@@ -290,7 +287,7 @@ async fn readyz_follows_the_backend() {
         .await
         .expect("start");
     let addr = running.metrics_addr().expect("metrics are on");
-    eventually("the poller runs", || {
+    support::eventually("the poller runs", || {
         running.stats("jobs").is_some_and(|s| s.polling.get() == 1)
     })
     .await;
@@ -318,12 +315,10 @@ async fn readyz_follows_the_backend() {
 #[tokio::test]
 async fn metrics_off_means_no_listener() {
     let backend: Arc<dyn QueueBackend> = Arc::new(MemoryBackend::new());
-    let cfg: Config = serde_json::from_value(json!({
-        "metrics": {"enabled": false},
-        "workers": {"jobs": {"wait_time": "1s"}},
-        "queues": {"jobs": {}}
-    }))
-    .expect("config");
+    let cfg = support::config(
+        json!({"workers": {"jobs": {"wait_time": "1s"}}, "queues": {"jobs": {}}}),
+        json!({"enabled": false}),
+    );
     let running = Runtime::new(cfg, backend)
         .handler(
             "jobs",
@@ -340,7 +335,10 @@ async fn metrics_off_means_no_listener() {
 async fn a_taken_port_is_a_clear_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = taken.local_addr().expect("addr");
-    let mut cfg = config(json!({"queues": {"jobs": {}}, "workers": {"jobs": {}}}));
+    let mut cfg = support::config(
+        json!({"queues": {"jobs": {}}, "workers": {"jobs": {}}}),
+        any_port(),
+    );
     cfg.metrics.listen = addr;
     let err = Runtime::new(cfg, Arc::new(MemoryBackend::new()))
         .handler(

@@ -400,11 +400,14 @@ impl QueueBackend for SqsBackend {
             .send()
             .await
             .map_err(|e| from_sdk(queue, e))?;
-        Ok(unit_result(
+        let mut result = BatchResult::default();
+        record_unit_results(
+            &mut result,
             queue,
             output.successful().iter().map(|s| s.id()),
             output.failed(),
-        ))
+        );
+        Ok(result)
     }
 
     async fn change_visibility_batch(
@@ -440,13 +443,12 @@ impl QueueBackend for SqsBackend {
             .send()
             .await
             .map_err(|e| from_sdk(queue, e))?;
-        let more = unit_result(
+        record_unit_results(
+            &mut result,
             queue,
             output.successful().iter().map(|s| s.id()),
             output.failed(),
         );
-        result.successful.extend(more.successful);
-        result.failed.extend(more.failed);
         Ok(result)
     }
 
@@ -548,13 +550,13 @@ impl QueueBackend for SqsBackend {
     }
 }
 
-/// A batch result of entries that return nothing.
-fn unit_result<'a>(
+/// Adds SQS's per-entry answers for entries that return nothing.
+fn record_unit_results<'a>(
+    result: &mut BatchResult<()>,
     queue: &str,
     successful: impl Iterator<Item = &'a str>,
     failed: &[aws_sdk_sqs::types::BatchResultErrorEntry],
-) -> BatchResult<()> {
-    let mut result = BatchResult::default();
+) {
     for id in successful {
         result.push(id.to_owned(), Ok(()));
     }
@@ -562,5 +564,4 @@ fn unit_result<'a>(
         let error = from_code(queue, f.code(), f.message().unwrap_or_default());
         result.push(f.id().to_owned(), Err(error));
     }
-    result
 }

@@ -59,12 +59,15 @@ impl Buckets {
         }
     }
 
-    fn record(&self, seconds: f64) {
+    /// Records `count` samples of the same duration.
+    fn record(&self, seconds: f64, count: u64) {
         let bucket = self.bounds.partition_point(|bound| *bound < seconds);
         let shard = &self.shards[shard_index()];
-        shard.counts[bucket].fetch_add(1, Ordering::Relaxed);
+        shard.counts[bucket].fetch_add(count, Ordering::Relaxed);
         let nanos = (seconds.max(0.0) * 1e9) as u64;
-        shard.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+        shard
+            .sum_nanos
+            .fetch_add(nanos.saturating_mul(count), Ordering::Relaxed);
     }
 
     /// Writes the series' `_bucket`, `_sum` and `_count` lines; `labels` are
@@ -120,16 +123,14 @@ impl Histogram {
     /// Records one duration, in seconds.
     pub(crate) fn record(&self, seconds: f64) {
         if let Some(buckets) = &self.0 {
-            buckets.record(seconds);
+            buckets.record(seconds, 1);
         }
     }
 
     /// Records the same duration `count` times.
     pub(crate) fn record_many(&self, seconds: f64, count: usize) {
         if let Some(buckets) = &self.0 {
-            for _ in 0..count {
-                buckets.record(seconds);
-            }
+            buckets.record(seconds, count as u64);
         }
     }
 }
@@ -143,18 +144,19 @@ mod tests {
         static BOUNDS: [f64; 2] = [0.1, 1.0];
         let buckets = Arc::new(Buckets::new(&BOUNDS));
         let h = Histogram::new(buckets.clone());
-        for s in [0.05, 0.1, 0.5, 2.0] {
+        for s in [0.05, 0.1, 0.5] {
             h.record(s);
         }
+        h.record_many(2.0, 2);
         let mut out = String::new();
         buckets.render("t_seconds", "queue=\"q\"", &mut out);
         assert_eq!(
             out,
             "t_seconds_bucket{queue=\"q\",le=\"0.1\"} 2\n\
              t_seconds_bucket{queue=\"q\",le=\"1\"} 3\n\
-             t_seconds_bucket{queue=\"q\",le=\"+Inf\"} 4\n\
-             t_seconds_sum{queue=\"q\"} 2.65\n\
-             t_seconds_count{queue=\"q\"} 4\n"
+             t_seconds_bucket{queue=\"q\",le=\"+Inf\"} 5\n\
+             t_seconds_sum{queue=\"q\"} 4.65\n\
+             t_seconds_count{queue=\"q\"} 5\n"
         );
     }
 
