@@ -134,10 +134,7 @@ fn progress(t: Duration, depth: u64, in_flight: u64, stats: &GroupStats, per_sec
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse(2000, 500, true)?;
-    let mut config = load_config(&args.config)?;
-    init_logging(&config.log)?;
-    // The reference config serves every example; run only this one's group.
-    config.workers.retain(|name, _| name == "orders");
+    let config = args.load_config("orders")?;
     let backend = ebbflow::connect(&config.backend).await?;
     let runtime = Runtime::new(config, backend.clone());
     let runtime = if args.noop {
@@ -188,10 +185,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let elapsed = start.elapsed();
     producer.await??;
-    if !args.linger.is_zero() {
-        println!("serving metrics for {:?} more", args.linger);
-        tokio::time::sleep(args.linger).await;
-    }
+    args.linger().await;
     running.shutdown().await;
     let dlq = backend.stats("orders-dlq").await?;
     println!(

@@ -8,7 +8,8 @@
 //! ```
 //!
 //! Options: `--count N` videos (default 8); `--rate R` per second, 0 for one
-//! burst (default 0); `--config PATH` (default `config/ebbflow.toml`).
+//! burst (default 0); `--config PATH` (default `config/ebbflow.toml`);
+//! `--linger SECS` keeps serving `/metrics` that long after the last video.
 
 #[path = "support/args.rs"]
 mod args;
@@ -52,10 +53,7 @@ struct Tally {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse(8, 0, false)?;
-    let mut config = load_config(&args.config)?;
-    init_logging(&config.log)?;
-    // The reference config serves every example; run only this one's group.
-    config.workers.retain(|name, _| name == "videos");
+    let config = args.load_config("videos")?;
     let visibility = config
         .queues
         .get("videos")
@@ -116,6 +114,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     while tally.done.load(Ordering::Relaxed) < args.count {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    args.linger().await;
     running.shutdown().await;
     let redelivered = tally.redelivered.load(Ordering::Relaxed);
     println!(

@@ -49,3 +49,25 @@ impl Args {
         Ok(args)
     }
 }
+
+impl Args {
+    /// Loads the configuration, starts logging as `[log]` says, and keeps
+    /// only the worker group `group` (the reference config serves every example).
+    pub fn load_config(
+        &self,
+        group: &str,
+    ) -> Result<ebbflow::config::Config, Box<dyn std::error::Error>> {
+        let mut config = ebbflow::runtime::load_config(&self.config)?;
+        ebbflow::runtime::init_logging(&config.log)?;
+        config.workers.retain(|name, _| name == group);
+        Ok(config)
+    }
+
+    /// Keeps serving `/metrics` for `--linger` after the work is done.
+    pub async fn linger(&self) {
+        if !self.linger.is_zero() {
+            println!("serving metrics for {:?} more", self.linger);
+            tokio::time::sleep(self.linger).await;
+        }
+    }
+}
