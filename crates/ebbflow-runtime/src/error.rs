@@ -17,6 +17,10 @@ pub enum ErrorKind {
     TimedOut,
     /// The handler panicked; retried like [`ErrorKind::Retryable`].
     Panicked,
+    /// A downstream said "too many requests": retried like
+    /// [`ErrorKind::Retryable`] but never dead-lettered for it, and the
+    /// autoscaler stops growing the pool past what the downstream sustains.
+    Throttled,
 }
 
 impl ErrorKind {
@@ -28,6 +32,7 @@ impl ErrorKind {
             ErrorKind::Undecodable => "undecodable",
             ErrorKind::TimedOut => "timed_out",
             ErrorKind::Panicked => "panicked",
+            ErrorKind::Throttled => "throttled",
         }
     }
 }
@@ -78,6 +83,19 @@ impl HandlerError {
         }
     }
 
+    /// The downstream is overloaded ("429 Too Many Requests"): the message is
+    /// retried, never dead-lettered for it, and the pool stops growing.
+    ///
+    /// ```
+    /// use ebbflow_runtime::{ErrorKind, HandlerError};
+    /// let e = HandlerError::throttled("payments API: 429");
+    /// assert_eq!(e.kind(), ErrorKind::Throttled);
+    /// assert!(e.is_retryable());
+    /// ```
+    pub fn throttled(error: impl fmt::Display) -> Self {
+        Self::new(ErrorKind::Throttled, error)
+    }
+
     /// A failure no retry will fix: the message goes to the dead-letter queue.
     pub fn permanent(error: impl fmt::Display) -> Self {
         Self::new(ErrorKind::Permanent, error)
@@ -120,7 +138,7 @@ impl HandlerError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self.kind,
-            ErrorKind::Retryable | ErrorKind::TimedOut | ErrorKind::Panicked
+            ErrorKind::Retryable | ErrorKind::TimedOut | ErrorKind::Panicked | ErrorKind::Throttled
         )
     }
 }

@@ -2,6 +2,7 @@
 //! a worker task per message running the middleware stack, and the acker.
 
 use crate::acker::Acker;
+use crate::autoscale::{self, pool::Pool, pool::Worker as PoolWorker};
 use crate::batch::{BatchPlan, RunBatch};
 use crate::handler::HandlerService;
 use crate::layers::{
@@ -15,7 +16,6 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -143,33 +143,53 @@ pub(crate) async fn run(
         Work::Batch(_) => (1, plan.config.batch_size),
     };
     let acker = Acker::spawn(backend.clone(), plan.queue.clone());
-    let workers = Arc::new(Semaphore::new(plan.config.concurrency as usize));
-    plan.stats.workers.set(u64::from(plan.config.concurrency));
-    plan.stats.desired.set(u64::from(plan.config.concurrency));
+    let pool = match plan.config.concurrency {
+        Some(fixed) => Pool::new(fixed, plan.stats.clone()),
+        None => {
+            let pool = Pool::new(plan.config.scaling.min, plan.stats.clone());
+            tokio::spawn(autoscale::run(
+                plan.queue.clone(),
+                plan.config.scaling.clone(),
+                backend.clone(),
+                pool.clone(),
+                plan.stats.clone(),
+                shutdown.clone(),
+            ));
+            pool
+        }
+    };
     plan.stats.polling.set(1);
     let in_flight: InFlight = Arc::default();
     let mut tasks = JoinSet::new();
     let mut backoff = PollBackoff::default();
+    // After an empty receive the queue is idle: the next long poll holds one
+    // worker only, so the rest stay free to retire.
+    let mut idle = true;
 
     'poll: loop {
         // Receive only as many messages as there are idle workers to take them:
         // a message waiting in memory would be invisible to every other consumer.
-        let first = tokio::select! {
-            _ = shutdown.cancelled() => break 'poll,
-            permit = workers.clone().acquire_owned() => match permit {
-                Ok(p) => p,
-                Err(_) => break 'poll,
+        let first = match pool.try_acquire() {
+            Some(worker) => Some(worker),
+            // Scaled to zero: one long poll without a worker; a message wakes the pool.
+            None if pool.desired() == 0 => None,
+            None => tokio::select! {
+                _ = shutdown.cancelled() => break 'poll,
+                worker = pool.acquire() => match worker {
+                    Some(w) => Some(w),
+                    None => break 'poll,
+                },
             },
         };
-        let mut permits = vec![first];
-        while permits.len() < permits_per_receive {
-            match workers.clone().try_acquire_owned() {
-                Ok(p) => permits.push(p),
-                Err(_) => break,
+        let mut permits: Vec<PoolWorker> = first.into_iter().collect();
+        while !idle && permits.len() < permits_per_receive {
+            match pool.try_acquire() {
+                Some(w) => permits.push(w),
+                None => break,
             }
         }
-        let mut request = ReceiveRequest::new(permits.len() as u32 * messages_per_permit)
-            .wait(plan.config.wait_time.0);
+        let wanted = permits.len().max(1) as u32 * messages_per_permit;
+        let mut request = ReceiveRequest::new(wanted).wait(plan.config.wait_time.0);
         request.visibility_timeout = plan.config.visibility_timeout.map(|v| v.0);
         let received = tokio::select! {
             _ = shutdown.cancelled() => break 'poll,
@@ -191,7 +211,18 @@ pub(crate) async fn run(
                 }
             }
         };
-        if shutdown.is_cancelled() {
+        idle = messages.is_empty();
+        if permits.is_empty() && !messages.is_empty() {
+            if pool.desired() == 0 {
+                pool.resize(1);
+                tracing::info!(queue = %plan.queue, from = 0, to = 1, reason = "woken", "a message woke the pool");
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => {}
+                worker = pool.acquire() => permits.extend(worker),
+            }
+        }
+        if shutdown.is_cancelled() || permits.is_empty() {
             release_now(
                 backend.as_ref(),
                 &plan.queue,
@@ -211,6 +242,7 @@ pub(crate) async fn run(
         plan.stats.received.add(messages.len() as u64);
         match &work {
             Work::Single(service) => {
+                // A wake from zero brings one worker for a one-message receive.
                 for (message, permit) in messages.into_iter().zip(permits.drain(..)) {
                     tasks.spawn(worker.clone().run_one(service.clone(), message, permit));
                 }
@@ -239,6 +271,7 @@ pub(crate) async fn run(
         release_now(backend.as_ref(), &plan.queue, handles).await;
     }
     acker.close().await;
+    drop(pool);
     plan.stats.workers.set(0);
 }
 
@@ -255,12 +288,7 @@ struct Worker {
 
 impl Worker {
     /// One message's trip through the stack, holding one worker permit.
-    async fn run_one(
-        self,
-        service: MessageService,
-        message: ReceivedMessage,
-        permit: OwnedSemaphorePermit,
-    ) {
+    async fn run_one(self, service: MessageService, message: ReceivedMessage, permit: PoolWorker) {
         self.stats.busy.inc();
         let started = Instant::now();
         self.record_queued(&message);
@@ -269,11 +297,10 @@ impl Worker {
             Ok(outcome) => outcome,
             Err(never) => match never {},
         };
-        self.stats
-            .histograms
-            .process
-            .record(started.elapsed().as_secs_f64());
+        let took = started.elapsed();
+        self.stats.histograms.process.record(took.as_secs_f64());
         self.settle(&delivery, outcome).await;
+        self.stats.worker_micros.add(took.as_micros() as u64);
         self.stats.busy.dec();
         drop(permit);
     }
@@ -283,7 +310,7 @@ impl Worker {
         self,
         plan: Arc<BatchPlan>,
         messages: Vec<ReceivedMessage>,
-        permit: OwnedSemaphorePermit,
+        permit: PoolWorker,
     ) {
         self.stats.busy.inc();
         let started = Instant::now();
@@ -293,14 +320,15 @@ impl Worker {
         let deliveries: Vec<Delivery> = messages.into_iter().map(|m| self.deliver(m)).collect();
         let span = tracing::info_span!("batch", queue = %self.queue, size = deliveries.len());
         let outcomes = plan.run(deliveries.clone()).instrument(span).await;
-        let took = started.elapsed().as_secs_f64();
+        let took = started.elapsed();
         self.stats
             .histograms
             .process
-            .record_many(took, deliveries.len());
+            .record_many(took.as_secs_f64(), deliveries.len());
         for (delivery, outcome) in deliveries.iter().zip(outcomes) {
             self.settle(delivery, outcome).await;
         }
+        self.stats.worker_micros.add(took.as_micros() as u64);
         self.stats.busy.dec();
         drop(permit);
     }

@@ -20,6 +20,7 @@
 #![warn(missing_docs)]
 
 mod acker;
+mod autoscale;
 mod batch;
 mod context;
 mod delivery;

@@ -134,7 +134,14 @@ impl Runtime {
             running.listener = Some(listener);
         }
         for plan in plans {
-            tracing::info!(group = %plan.name, queue = %plan.queue, workers = plan.config.concurrency, "worker group started");
+            match plan.config.concurrency {
+                Some(workers) => {
+                    tracing::info!(group = %plan.name, queue = %plan.queue, workers, "worker group started")
+                }
+                None => {
+                    tracing::info!(group = %plan.name, queue = %plan.queue, min = plan.config.scaling.min, max = plan.config.scaling.max, "worker group started, autoscaling")
+                }
+            }
             let task = tokio::spawn(group::run(plan, backend.clone(), shutdown.clone(), grace));
             running.tasks.push(task);
         }

@@ -85,6 +85,14 @@ pub struct GroupStats {
     pub scaled_down: Counter,
     /// 1 while the group's poller runs.
     pub polling: Gauge,
+    /// Microseconds workers spent on messages, summed (the autoscaler's handler time).
+    pub worker_micros: Counter,
+    /// Handler attempts that succeeded.
+    pub attempts_ok: Counter,
+    /// Microseconds those successful attempts took, summed.
+    pub attempts_ok_micros: Counter,
+    /// Handler attempts that failed with a throttling error.
+    pub throttled: Counter,
     pub(crate) histograms: Histograms,
 }
 
@@ -97,6 +105,28 @@ impl GroupStats {
         Self {
             histograms,
             ..Self::default()
+        }
+    }
+
+    /// Messages that reached an outcome: succeeded, released, dead-lettered or failed.
+    pub fn completed(&self) -> u64 {
+        self.succeeded.get() + self.released.get() + self.dead_lettered.get() + self.failed.get()
+    }
+
+    /// Counts one handler attempt for the autoscaler's saturation check:
+    /// successes with their duration, and throttling errors.
+    pub(crate) fn count_attempt(
+        &self,
+        result: &Result<(), crate::HandlerError>,
+        took: std::time::Duration,
+    ) {
+        match result {
+            Ok(()) => {
+                self.attempts_ok.inc();
+                self.attempts_ok_micros.add(took.as_micros() as u64);
+            }
+            Err(e) if e.kind() == crate::ErrorKind::Throttled => self.throttled.inc(),
+            Err(_) => {}
         }
     }
 

@@ -1,6 +1,7 @@
 //! Loading `ebbflow.toml`: the shipped reference, environment overrides, and
 //! errors that name the file and the key.
 
+use ebbflow_core::config::ScalingConfig;
 use ebbflow_runtime::{load_config, load_config_with_env, RuntimeError};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -29,7 +30,10 @@ fn problems(err: RuntimeError) -> (Option<PathBuf>, String) {
 fn the_reference_config_loads_and_is_valid() {
     let cfg = load_config(reference()).unwrap();
     let orders = &cfg.workers["orders"];
-    assert_eq!(orders.concurrency, 64);
+    // The orders group autoscales, and the reference lists every scaling key at its default.
+    assert_eq!(orders.concurrency, None);
+    assert_eq!(orders.scaling, ScalingConfig::default());
+    assert_eq!(cfg.workers["videos"].concurrency, Some(4));
     assert_eq!(orders.retry.initial_delay.0, Duration::from_millis(100));
     assert_eq!(
         cfg.queues["orders"].dead_letter_queue.as_deref(),
@@ -50,7 +54,7 @@ fn environment_overrides_file_keys() {
         ),
     ]);
     let cfg = load_config_with_env(reference(), env).unwrap();
-    assert_eq!(cfg.workers["orders"].concurrency, 7);
+    assert_eq!(cfg.workers["orders"].concurrency, Some(7));
     assert_eq!(cfg.runtime.shutdown_grace.0, Duration::from_secs(5));
 }
 
@@ -86,5 +90,60 @@ fn missing_file_is_a_clear_error() {
         err.to_string()
             .contains("/nonexistent/ebbflow.toml: no such file"),
         "{err}"
+    );
+}
+
+#[test]
+fn a_partial_scale_policy_keeps_the_other_keys_of_its_direction() {
+    let path = write(
+        "scaling.toml",
+        "[workers.orders.scaling.down]\nmax_step = 5\n[workers.orders.scaling.up]\ncooldown = \"2s\"\n",
+    );
+    let scaling = &load_config(&path).unwrap().workers["orders"].scaling;
+    assert_eq!(scaling.down.max_step, Some(5));
+    assert_eq!(scaling.down.stabilisation.0, Duration::from_secs(90));
+    assert_eq!(scaling.up.cooldown.0, Duration::from_secs(2));
+    assert_eq!(scaling.up.stabilisation.0, Duration::ZERO);
+}
+
+#[test]
+fn scaling_rules_are_checked_with_their_key_paths() {
+    let path = write(
+        "scaling-bad.toml",
+        "[workers.orders.scaling]\nmin = 5\nmax = 2\nbacklog = []\n[workers.orders.scaling.up]\nmax_step = 0\n",
+    );
+    let (_, text) = problems(load_config(&path).unwrap_err());
+    for key in [
+        "workers.orders.scaling.min: at most scaling.max (2), not 5",
+        "workers.orders.scaling.backlog",
+        "workers.orders.scaling.up.max_step",
+    ] {
+        assert!(text.contains(key), "{key} missing from: {text}");
+    }
+}
+
+#[test]
+fn a_fixed_pool_and_scaling_rules_do_not_mix() {
+    let path = write(
+        "fixed-and-scaling.toml",
+        "[workers.orders]\nconcurrency = 4\n[workers.orders.scaling]\nmax = 10\n",
+    );
+    let (_, text) = problems(load_config(&path).unwrap_err());
+    assert!(
+        text.contains("workers.orders.scaling: no [scaling] rules with a fixed `concurrency`"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_unknown_backlog_count_is_rejected() {
+    let path = write(
+        "backlog.toml",
+        "[workers.orders.scaling]\nbacklog = [\"pending\"]\n",
+    );
+    let (_, text) = problems(load_config(&path).unwrap_err());
+    assert!(
+        text.contains("pending") && text.contains("workers.orders.scaling.backlog"),
+        "{text}"
     );
 }

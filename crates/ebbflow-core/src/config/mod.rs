@@ -207,8 +207,11 @@ impl QueueConfig {
 pub struct WorkerConfig {
     /// The queue to consume; defaults to the group's name.
     pub queue: Option<String>,
-    /// Workers in the pool.
-    pub concurrency: u32,
+    /// A fixed pool of this many workers. Unset (the default), the pool
+    /// autoscales within `scaling`.
+    pub concurrency: Option<u32>,
+    /// How the pool grows and shrinks with the backlog (when `concurrency` is unset).
+    pub scaling: ScalingConfig,
     /// Messages per receive, 1–10.
     pub batch_size: u32,
     /// Long-poll wait of each receive, 0–20 s.
@@ -230,7 +233,8 @@ impl Default for WorkerConfig {
     fn default() -> Self {
         Self {
             queue: None,
-            concurrency: 8,
+            concurrency: None,
+            scaling: ScalingConfig::default(),
             batch_size: 10,
             wait_time: HumanDuration(limits::MAX_WAIT_TIME),
             visibility_timeout: None,
@@ -247,6 +251,122 @@ impl WorkerConfig {
     pub fn queue_name<'a>(&'a self, group: &'a str) -> &'a str {
         self.queue.as_deref().unwrap_or(group)
     }
+}
+
+/// `[workers.NAME.scaling]`: the autoscaler's rules.
+///
+/// Every tick the pool is sized with Little's law (arrival rate × handler
+/// time) plus the workers it takes to drain the backlog within
+/// `target_drain_time`, clamped to `min..=max`; see the README's
+/// "Autoscaling" section.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScalingConfig {
+    /// Fewest workers; 0 scales to zero, keeping one long poll that wakes the pool.
+    pub min: u32,
+    /// Most workers.
+    pub max: u32,
+    /// How often the autoscaler decides.
+    pub tick: HumanDuration,
+    /// Size the pool to clear the backlog within this, on top of the arrival rate.
+    pub target_drain_time: HumanDuration,
+    /// When set, size by backlog alone instead: one worker per this many
+    /// backlog messages (as KEDA does).
+    pub target_backlog_per_worker: Option<u32>,
+    /// Which of the queue's counts make the backlog.
+    pub backlog: Vec<BacklogCount>,
+    /// Rules for growing; keys left out keep [`ScalePolicy::up`]'s values.
+    #[serde(deserialize_with = "ScalePolicy::deserialize_up")]
+    pub up: ScalePolicy,
+    /// Rules for shrinking; keys left out keep [`ScalePolicy::down`]'s values.
+    #[serde(deserialize_with = "ScalePolicy::deserialize_down")]
+    pub down: ScalePolicy,
+}
+
+impl Default for ScalingConfig {
+    fn default() -> Self {
+        Self {
+            min: 1,
+            max: 100,
+            tick: HumanDuration(Duration::from_secs(1)),
+            target_drain_time: HumanDuration(Duration::from_secs(30)),
+            target_backlog_per_worker: None,
+            backlog: vec![BacklogCount::Visible],
+            up: ScalePolicy::up(),
+            down: ScalePolicy::down(),
+        }
+    }
+}
+
+/// `[workers.NAME.scaling.up]` and `.down`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScalePolicy {
+    /// Most workers added (or retired) in one decision; unset, no limit.
+    pub max_step: Option<u32>,
+    /// The window whose recommendations are weighed: growing takes the lowest
+    /// of the window, shrinking the highest, so short swings do not move the pool.
+    pub stabilisation: HumanDuration,
+    /// The least time between two changes in this direction.
+    pub cooldown: HumanDuration,
+}
+
+impl ScalePolicy {
+    /// Growing: at once, by as much as the recommendation says.
+    pub fn up() -> Self {
+        Self {
+            max_step: None,
+            stabilisation: HumanDuration(Duration::ZERO),
+            cooldown: HumanDuration(Duration::ZERO),
+        }
+    }
+
+    /// Shrinking: only to the highest recommendation of the last 90 s, so a
+    /// dip shorter than that keeps the pool.
+    pub fn down() -> Self {
+        Self {
+            stabilisation: HumanDuration(Duration::from_secs(90)),
+            ..Self::up()
+        }
+    }
+
+    fn deserialize_up<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        PartialPolicy::deserialize(d).map(|p| p.over(Self::up()))
+    }
+
+    fn deserialize_down<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        PartialPolicy::deserialize(d).map(|p| p.over(Self::down()))
+    }
+}
+
+/// A scale policy as written: the keys given replace the direction's defaults.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PartialPolicy {
+    max_step: Option<u32>,
+    stabilisation: Option<HumanDuration>,
+    cooldown: Option<HumanDuration>,
+}
+
+impl PartialPolicy {
+    fn over(self, base: ScalePolicy) -> ScalePolicy {
+        ScalePolicy {
+            max_step: self.max_step.or(base.max_step),
+            stabilisation: self.stabilisation.unwrap_or(base.stabilisation),
+            cooldown: self.cooldown.unwrap_or(base.cooldown),
+        }
+    }
+}
+
+/// A count of the queue's stats that makes the autoscaler's backlog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BacklogCount {
+    /// Messages waiting to be received.
+    Visible,
+    /// Messages whose delay has not ended yet.
+    Delayed,
+    /// Messages received and not yet deleted (this pool's own busy workers included).
+    InFlight,
 }
 
 /// `[workers.NAME.retry]`: exponential backoff with full jitter.
@@ -341,8 +461,52 @@ impl Config {
             if let Err(e) = limits::validate_queue_name(w.queue_name(name)) {
                 problem(key("queue"), e.to_string());
             }
-            if w.concurrency == 0 {
-                problem(key("concurrency"), "at least 1 worker".into());
+            match w.concurrency {
+                Some(0) => problem(key("concurrency"), "at least 1 worker".into()),
+                Some(_) if w.scaling != ScalingConfig::default() => problem(
+                    key("scaling"),
+                    "no [scaling] rules with a fixed `concurrency`: remove one of them".into(),
+                ),
+                _ => {}
+            }
+            let s = &w.scaling;
+            if s.max == 0 {
+                problem(key("scaling.max"), "at least 1 worker".into());
+            }
+            if s.min > s.max {
+                problem(
+                    key("scaling.min"),
+                    format!("at most scaling.max ({}), not {}", s.max, s.min),
+                );
+            }
+            if s.tick.0 < Duration::from_millis(10) {
+                problem(key("scaling.tick"), "at least 10ms".into());
+            }
+            if s.target_drain_time.0.is_zero() {
+                problem(
+                    key("scaling.target_drain_time"),
+                    "a duration above zero".into(),
+                );
+            }
+            if s.target_backlog_per_worker == Some(0) {
+                problem(
+                    key("scaling.target_backlog_per_worker"),
+                    "at least 1 message".into(),
+                );
+            }
+            if s.backlog.is_empty() {
+                problem(
+                    key("scaling.backlog"),
+                    "one or more of \"visible\", \"delayed\", \"in_flight\"".into(),
+                );
+            }
+            for (dir, policy) in [("up", &s.up), ("down", &s.down)] {
+                if policy.max_step == Some(0) {
+                    problem(
+                        key(&format!("scaling.{dir}.max_step")),
+                        "at least 1 worker (leave it unset for no limit)".into(),
+                    );
+                }
             }
             if !(1..=limits::MAX_RECEIVE_MESSAGES).contains(&w.batch_size) {
                 problem(

@@ -31,6 +31,7 @@ pub struct DeadLetterRoute {
 /// | `Ok` | [`Outcome::Done`] |
 /// | permanent or undecodable | sent to the dead-letter queue with the reason in `ebbflow.*` attributes |
 /// | retryable, receive count at `max_receive_count` | the same |
+/// | throttled | [`Outcome::Release`], whatever the receive count |
 /// | retryable otherwise | [`Outcome::Release`] after a backoff that grows with the receive count |
 ///
 /// When there is no dead-letter queue, or sending to it fails, the message is
@@ -92,6 +93,9 @@ where
             let reason = match error.kind() {
                 ErrorKind::Permanent => Some(permanent),
                 ErrorKind::Undecodable => Some(undecodable),
+                // Throttling says nothing about the message: it waits its turn
+                // however often it has been received.
+                ErrorKind::Throttled => None,
                 _ if route.max_receive_count.is_some_and(|max| receives >= max) => {
                     Some(max_receives)
                 }

@@ -66,7 +66,10 @@ where
             let mut failures = 0;
             loop {
                 ctx.set_attempt(failures + 1);
-                let error = match call_inner(inner.clone(), delivery.clone()).await {
+                let started = tokio::time::Instant::now();
+                let result = call_inner(inner.clone(), delivery.clone()).await;
+                stats.count_attempt(&result, started.elapsed());
+                let error = match result {
                     Ok(()) => return Ok(()),
                     Err(e) if !e.is_retryable() => return Err(e),
                     Err(e) => e,

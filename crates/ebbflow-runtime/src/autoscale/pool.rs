@@ -1,0 +1,199 @@
+//! The worker pool: a semaphore whose permits are workers. It grows by adding
+//! permits and shrinks by retiring permits that are free — an idle worker —
+//! or, for a busy worker, the moment its message is done. No worker is ever
+//! stopped in the middle of a message.
+
+use crate::stats::GroupStats;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// A resizable pool of workers.
+#[derive(Debug)]
+pub(crate) struct Pool {
+    permits: Arc<Semaphore>,
+    sizes: Mutex<Sizes>,
+    stats: Arc<GroupStats>,
+}
+
+#[derive(Debug, Default)]
+struct Sizes {
+    /// The size the pool aims for.
+    desired: u32,
+    /// Workers that exist now, idle or busy.
+    size: u32,
+    /// Busy workers to retire when their message is done.
+    owed: u32,
+}
+
+impl Pool {
+    /// A pool of `size` idle workers.
+    pub(crate) fn new(size: u32, stats: Arc<GroupStats>) -> Arc<Self> {
+        stats.workers.set(u64::from(size));
+        stats.desired.set(u64::from(size));
+        Arc::new(Self {
+            permits: Arc::new(Semaphore::new(size as usize)),
+            sizes: Mutex::new(Sizes {
+                desired: size,
+                size,
+                owed: 0,
+            }),
+            stats,
+        })
+    }
+
+    fn sizes(&self) -> MutexGuard<'_, Sizes> {
+        // The guarded figures stay consistent even if a holder panicked.
+        self.sizes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The size the pool aims for.
+    pub(crate) fn desired(&self) -> u32 {
+        self.sizes().desired
+    }
+
+    /// Aims the pool at `desired` workers: adds idle workers at once, or
+    /// retires idle ones now and busy ones as they finish. Returns the
+    /// previous aim.
+    pub(crate) fn resize(&self, desired: u32) -> u32 {
+        let mut s = self.sizes();
+        let previous = s.desired;
+        if desired == previous {
+            return previous;
+        }
+        if desired > previous {
+            self.stats.scaled_up.inc();
+        } else {
+            self.stats.scaled_down.inc();
+        }
+        s.desired = desired;
+        let staying = s.size - s.owed;
+        if desired > staying {
+            // Keep workers that were due to retire before making new ones.
+            let add = desired - staying;
+            let kept = add.min(s.owed);
+            s.owed -= kept;
+            let fresh = add - kept;
+            self.permits.add_permits(fresh as usize);
+            s.size += fresh;
+        } else {
+            s.owed += staying - desired;
+        }
+        self.retire_idle(&mut s);
+        self.stats.desired.set(u64::from(desired));
+        previous
+    }
+
+    /// Retires as many idle workers as are owed.
+    fn retire_idle(&self, s: &mut Sizes) {
+        while s.owed > 0 {
+            match self.permits.try_acquire() {
+                Ok(permit) => {
+                    permit.forget();
+                    s.owed -= 1;
+                    s.size -= 1;
+                }
+                Err(_) => break,
+            }
+        }
+        self.stats.workers.set(u64::from(s.size));
+    }
+
+    /// Waits for an idle worker; `None` only if the pool was closed.
+    pub(crate) async fn acquire(self: &Arc<Self>) -> Option<Worker> {
+        let permit = self.permits.clone().acquire_owned().await.ok()?;
+        Some(self.worker(permit))
+    }
+
+    /// An idle worker, if there is one now.
+    pub(crate) fn try_acquire(self: &Arc<Self>) -> Option<Worker> {
+        let permit = self.permits.clone().try_acquire_owned().ok()?;
+        Some(self.worker(permit))
+    }
+
+    fn worker(self: &Arc<Self>, permit: OwnedSemaphorePermit) -> Worker {
+        Worker {
+            permit: Some(permit),
+            pool: self.clone(),
+        }
+    }
+
+    /// A worker is done: it retires if the pool owes a retirement, else it idles.
+    fn give_back(&self, permit: OwnedSemaphorePermit) {
+        let mut s = self.sizes();
+        if s.owed > 0 {
+            permit.forget();
+            s.owed -= 1;
+            s.size -= 1;
+            self.stats.workers.set(u64::from(s.size));
+        } else {
+            drop(permit);
+        }
+    }
+}
+
+/// One worker of the pool, held while it polls for or processes messages.
+/// Dropping it makes it idle again — or retires it, if the pool shrank.
+#[derive(Debug)]
+pub(crate) struct Worker {
+    permit: Option<OwnedSemaphorePermit>,
+    pool: Arc<Pool>,
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        if let Some(permit) = self.permit.take() {
+            self.pool.give_back(permit);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool(size: u32) -> (Arc<Pool>, Arc<GroupStats>) {
+        let stats = Arc::new(GroupStats::default());
+        (Pool::new(size, stats.clone()), stats)
+    }
+
+    #[test]
+    fn growing_adds_idle_workers_at_once() {
+        let (pool, stats) = pool(1);
+        pool.resize(4);
+        let held: Vec<_> = (0..4).filter_map(|_| pool.try_acquire()).collect();
+        assert_eq!(held.len(), 4);
+        assert!(pool.try_acquire().is_none());
+        assert_eq!((stats.workers.get(), stats.desired.get()), (4, 4));
+        assert_eq!(stats.scaled_up.get(), 1);
+    }
+
+    #[test]
+    fn shrinking_retires_idle_workers_now_and_busy_ones_when_done() {
+        let (pool, stats) = pool(4);
+        let busy: Vec<_> = (0..3).filter_map(|_| pool.try_acquire()).collect();
+        pool.resize(1);
+        // One idle worker retired at once; three busy ones keep running.
+        assert_eq!(stats.workers.get(), 3);
+        assert_eq!(stats.desired.get(), 1);
+        let mut busy = busy.into_iter();
+        drop(busy.next());
+        drop(busy.next());
+        assert_eq!(stats.workers.get(), 1);
+        // The last one stays: it is the pool's one worker.
+        drop(busy.next());
+        assert_eq!(stats.workers.get(), 1);
+        assert!(pool.try_acquire().is_some());
+    }
+
+    #[test]
+    fn growing_again_keeps_workers_that_were_due_to_retire() {
+        let (pool, stats) = pool(2);
+        let busy: Vec<_> = (0..2).filter_map(|_| pool.try_acquire()).collect();
+        pool.resize(0);
+        assert_eq!(stats.workers.get(), 2);
+        pool.resize(2);
+        drop(busy);
+        assert_eq!(stats.workers.get(), 2);
+        assert_eq!((stats.scaled_up.get(), stats.scaled_down.get()), (1, 1));
+    }
+}
