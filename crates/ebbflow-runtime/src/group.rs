@@ -169,24 +169,31 @@ pub(crate) async fn run(
     'poll: loop {
         // Receive only as many messages as there are idle workers to take them:
         // a message waiting in memory would be invisible to every other consumer.
-        let first = match pool.try_acquire() {
-            Some(worker) => Some(worker),
-            // Scaled to zero: one long poll without a worker; a message wakes the pool.
-            None if pool.desired() == 0 => None,
-            None => tokio::select! {
-                _ = shutdown.cancelled() => break 'poll,
-                worker = pool.acquire() => match worker {
-                    Some(w) => Some(w),
-                    None => break 'poll,
+        let mut permits: Vec<PoolWorker> = Vec::new();
+        if pool.desired() > 0 {
+            let first = match pool.try_acquire() {
+                Some(worker) => worker,
+                None => tokio::select! {
+                    _ = shutdown.cancelled() => break 'poll,
+                    worker = pool.acquire() => match worker {
+                        Some(w) => w,
+                        None => break 'poll,
+                    },
                 },
-            },
-        };
-        let mut permits: Vec<PoolWorker> = first.into_iter().collect();
-        while !idle && permits.len() < permits_per_receive {
-            match pool.try_acquire() {
-                Some(w) => permits.push(w),
-                None => break,
+            };
+            permits.push(first);
+            while !idle && permits.len() < permits_per_receive {
+                match pool.try_acquire() {
+                    Some(w) => permits.push(w),
+                    None => break,
+                }
             }
+        }
+        if idle {
+            // An idle queue is watched by one long poll that holds no worker,
+            // so idle workers can retire at once (down to zero); a message
+            // then takes a free worker, or wakes the pool.
+            permits.clear();
         }
         let wanted = permits.len().max(1) as u32 * messages_per_permit;
         let mut request = ReceiveRequest::new(wanted).wait(plan.config.wait_time.0);
@@ -213,16 +220,21 @@ pub(crate) async fn run(
         };
         idle = messages.is_empty();
         if permits.is_empty() && !messages.is_empty() {
-            if pool.desired() == 0 {
-                pool.resize(1);
-                tracing::info!(queue = %plan.queue, from = 0, to = 1, reason = "woken", "a message woke the pool");
-            }
-            tokio::select! {
-                _ = shutdown.cancelled() => {}
-                worker = pool.acquire() => permits.extend(worker),
+            if let Some(w) = pool.try_acquire() {
+                permits.push(w);
+            } else {
+                if pool.desired() == 0 {
+                    pool.resize(1);
+                    tracing::info!(queue = %plan.queue, from = 0, to = 1, reason = "woken", "a message woke the pool");
+                }
+                tokio::select! {
+                    _ = shutdown.cancelled() => {}
+                    worker = pool.acquire() => permits.extend(worker),
+                }
             }
         }
-        if shutdown.is_cancelled() || permits.is_empty() {
+        // No worker for what was received means the wake was cut short by shutdown.
+        if shutdown.is_cancelled() || (permits.is_empty() && !messages.is_empty()) {
             release_now(
                 backend.as_ref(),
                 &plan.queue,

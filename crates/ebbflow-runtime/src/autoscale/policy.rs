@@ -296,7 +296,7 @@ impl Autoscaler {
             .0
             .max(self.rules.down.stabilisation.0);
         while let Some(&(t, _)) = self.history.front() {
-            if at.saturating_duration_since(t) > keep {
+            if at.saturating_duration_since(t) >= keep {
                 self.history.pop_front();
             } else {
                 break;
@@ -311,7 +311,7 @@ impl Autoscaler {
         let window = |d: Duration| {
             self.history
                 .iter()
-                .filter(move |(t, _)| at.saturating_duration_since(*t) <= d)
+                .filter(move |(t, _)| at.saturating_duration_since(*t) < d || *t == at)
                 .map(|&(_, r)| r)
         };
         let up = window(self.rules.up.stabilisation.0)
