@@ -364,3 +364,223 @@ impl Autoscaler {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ebbflow_core::config::HumanDuration;
+
+    /// Feeds an autoscaler one tick at a time, as the controller does.
+    struct Ticks {
+        scaler: Autoscaler,
+        now: Observation,
+        desired: u32,
+    }
+
+    impl Ticks {
+        fn new(rules: ScalingConfig) -> Self {
+            let desired = rules.min;
+            let now = Observation {
+                at: Instant::now(),
+                backlog: 0,
+                visible: 0,
+                busy: 0,
+                received: 0,
+                completed: 0,
+                worker_micros: 0,
+                attempts_ok: 0,
+                attempts_ok_micros: 0,
+                throttled: 0,
+            };
+            let mut scaler = Autoscaler::new(rules, desired);
+            assert_eq!(scaler.decide(now, desired).why, Why::Measuring);
+            Self {
+                scaler,
+                now,
+                desired,
+            }
+        }
+
+        /// One second passes; `change` updates what the queue and pool show.
+        fn tick(&mut self, change: impl FnOnce(&mut Observation)) -> Decision {
+            self.now.at += Duration::from_secs(1);
+            change(&mut self.now);
+            let d = self.scaler.decide(self.now, self.desired);
+            self.desired = d.desired;
+            d
+        }
+
+        /// A steady second: `rate` messages of `service` seconds each, all
+        /// handled, with `backlog` waiting.
+        fn steady(&mut self, rate: u64, service: f64, backlog: u64) -> Decision {
+            self.tick(|o| {
+                o.received += rate;
+                o.completed += rate;
+                o.worker_micros += (rate as f64 * service * 1e6) as u64;
+                o.attempts_ok += rate;
+                o.attempts_ok_micros += (rate as f64 * service * 1e6) as u64;
+                o.busy = (rate as f64 * service).round() as u32;
+                o.visible = backlog;
+                o.backlog = backlog;
+            })
+        }
+    }
+
+    fn rules(min: u32, max: u32) -> ScalingConfig {
+        ScalingConfig {
+            min,
+            max,
+            ..ScalingConfig::default()
+        }
+    }
+
+    #[test]
+    fn the_pool_is_sized_by_littles_law_plus_the_backlog_drain() {
+        let mut t = Ticks::new(rules(1, 1000));
+        t.steady(200, 0.5, 3_000);
+        // 200 msg/s of 0.5 s need 100 workers; 3,000 waiting over a 30 s target need 50 more.
+        let d = t.steady(200, 0.5, 3_000);
+        assert_eq!(d.arrival_rate, 200.0);
+        assert_eq!(d.recommended, 100 + 50, "{d:?}");
+    }
+
+    #[test]
+    fn recommendations_are_clamped_to_min_and_max() {
+        let mut t = Ticks::new(rules(3, 20));
+        assert_eq!(t.steady(1_000, 1.0, 50_000).desired, 20);
+        let mut t = Ticks::new(rules(3, 20));
+        let d = t.steady(0, 0.1, 0);
+        assert_eq!((d.recommended, d.desired), (3, 3));
+    }
+
+    #[test]
+    fn a_spike_is_met_within_one_tick_even_before_any_handler_time_is_known() {
+        let mut t = Ticks::new(rules(1, 100));
+        let d = t.tick(|o| {
+            o.visible = 10_000;
+            o.backlog = 10_000;
+        });
+        assert_eq!(d.service_time, None);
+        assert_eq!(d.desired, 100);
+    }
+
+    #[test]
+    fn shrinking_waits_for_the_stabilisation_window_then_takes_its_highest_recommendation() {
+        let mut t = Ticks::new(rules(1, 1000));
+        assert_eq!(t.steady(100, 1.0, 0).desired, 100);
+        // Load falls to a tenth; the window (90 s) still remembers 100.
+        for _ in 0..89 {
+            let d = t.steady(10, 1.0, 0);
+            assert_eq!((d.desired, d.why), (100, Why::Stabilising));
+        }
+        let d = t.steady(10, 1.0, 0);
+        assert_eq!((d.desired, d.why), (10, Why::Lull), "{d:?}");
+    }
+
+    #[test]
+    fn a_dip_shorter_than_the_window_keeps_the_pool() {
+        let mut t = Ticks::new(rules(1, 1000));
+        for cycle in 0..5 {
+            for _ in 0..60 {
+                assert_eq!(t.steady(100, 1.0, 0).desired, 100, "cycle {cycle}");
+            }
+            for _ in 0..60 {
+                assert_eq!(t.steady(0, 1.0, 0).desired, 100, "cycle {cycle}");
+            }
+        }
+    }
+
+    #[test]
+    fn steps_and_cooldowns_limit_each_change() {
+        let mut r = rules(1, 1000);
+        r.up.max_step = Some(10);
+        r.up.cooldown = HumanDuration(Duration::from_secs(3));
+        let mut t = Ticks::new(r);
+        assert_eq!(t.steady(100, 1.0, 0).desired, 11);
+        assert_eq!(t.steady(100, 1.0, 0).why, Why::Cooldown);
+        assert_eq!(t.steady(100, 1.0, 0).desired, 11);
+        assert_eq!(t.steady(100, 1.0, 0).desired, 21);
+    }
+
+    #[test]
+    fn an_idle_queue_scales_to_zero_when_min_is_zero() {
+        let mut t = Ticks::new(rules(0, 10));
+        t.desired = 4;
+        let d = t.steady(0, 0.2, 0);
+        assert_eq!(d.recommended, 0);
+        for _ in 0..90 {
+            t.steady(0, 0.2, 0);
+        }
+        assert_eq!(t.desired, 0);
+    }
+
+    #[test]
+    fn throttling_cuts_the_pool_to_what_the_downstream_sustains_at_once() {
+        let mut t = Ticks::new(rules(1, 100));
+        assert_eq!(t.steady(1_000, 0.1, 50_000).desired, 100);
+        // 40 attempts of 100 ms run at a time; the rest are throttled.
+        let d = t.tick(|o| {
+            o.received += 1_000;
+            o.attempts_ok += 400;
+            o.attempts_ok_micros += 400 * 100_000;
+            o.completed += 400;
+            o.worker_micros += 400 * 100_000;
+            o.throttled += 600;
+            o.busy = 100;
+            o.visible = 60_000;
+            o.backlog = 60_000;
+        });
+        assert_eq!(
+            (d.desired, d.why, d.ceiling),
+            (40, Why::Saturated, Some(40)),
+            "{d:?}"
+        );
+        // The backlog keeps growing, yet the pool stays at the ceiling…
+        for _ in 0..9 {
+            let d = t.steady(400, 0.1, 70_000);
+            assert_eq!((d.desired, d.why), (40, Why::Saturated), "{d:?}");
+        }
+        // …until quiet ticks probe a tenth higher.
+        assert_eq!(t.steady(400, 0.1, 70_000).desired, 44);
+    }
+
+    #[test]
+    fn workers_that_add_no_throughput_stop_the_growth() {
+        let mut t = Ticks::new(rules(1, 1000));
+        t.desired = 20;
+        // 20 busy workers finish 100 msg/s with a growing backlog: grow.
+        let d = t.steady(100, 0.2, 5_000);
+        assert!(d.desired > 40, "{d:?}");
+        let grown = d.desired;
+        // The new workers all run, yet throughput stays at 100/s (a shared
+        // bottleneck: each message now takes longer). Once they have had
+        // time to show it, the pool goes back to what did the work.
+        let last = (0..30)
+            .map(|_| {
+                let pool = t.desired;
+                t.tick(|o| {
+                    o.received += 100;
+                    o.completed += 100;
+                    o.worker_micros += u64::from(o.busy) * 1_000_000;
+                    o.busy = pool;
+                    o.visible = 5_000;
+                    o.backlog = 5_000;
+                })
+            })
+            .find(|d| d.why == Why::Saturated);
+        let last = last.expect("saturation is detected");
+        assert_eq!(
+            (last.previous, last.desired, last.ceiling),
+            (grown, 20, Some(20)),
+            "{last:?}"
+        );
+    }
+
+    #[test]
+    fn backlog_per_worker_targets_size_by_backlog_alone() {
+        let mut r = rules(1, 1000);
+        r.target_backlog_per_worker = Some(10);
+        let mut t = Ticks::new(r);
+        assert_eq!(t.steady(1_000, 1.0, 250).desired, 25);
+    }
+}

@@ -1,0 +1,236 @@
+//! The autoscaler's rules, end to end: the real runtime and pool against the
+//! memory backend, under tokio's paused clock.
+
+mod support;
+
+use ebbflow_core::{Hooked, Operation, QueueBackend, SendMessage};
+use ebbflow_memory::MemoryBackend;
+use ebbflow_runtime::stats::GroupStats;
+use ebbflow_runtime::{handler_fn, Context, HandlerError, Running, Runtime};
+use serde_json::json;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::{sleep, Instant};
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+/// A group `jobs` autoscaling per `scaling`, metrics off.
+fn config(scaling: serde_json::Value, visibility: &str) -> ebbflow_core::config::Config {
+    support::config(
+        json!({
+            "queues": {"jobs": {"visibility_timeout": visibility}},
+            "workers": {"jobs": {"scaling": scaling, "handler_timeout": "1h"}},
+        }),
+        json!({"enabled": false}),
+    )
+}
+
+async fn send(backend: &MemoryBackend, n: usize, body: &str) {
+    for _ in 0..n {
+        backend
+            .send("jobs", SendMessage::new(body))
+            .await
+            .expect("send");
+    }
+}
+
+fn one_second(_: &str) -> Duration {
+    secs(1)
+}
+
+fn tenth_of_a_second(_: &str) -> Duration {
+    Duration::from_millis(100)
+}
+
+/// "long" messages take five minutes, others one second.
+fn long_or_short(body: &str) -> Duration {
+    if body == "long" {
+        secs(300)
+    } else {
+        secs(1)
+    }
+}
+
+/// What the synthetic handler saw.
+#[derive(Default)]
+struct Seen {
+    started: AtomicU64,
+    finished: AtomicU64,
+    redelivered: AtomicU64,
+    running: AtomicU32,
+}
+
+/// Starts `jobs` with a handler that sleeps `took(body)` per message,
+/// throttling when more than `throttle_above` run at once.
+async fn start(
+    backend: Arc<dyn QueueBackend>,
+    config: ebbflow_core::config::Config,
+    took: fn(&str) -> Duration,
+    throttle_above: Option<u32>,
+) -> (Running, Arc<GroupStats>, Arc<Seen>) {
+    let seen = Arc::new(Seen::default());
+    let s = seen.clone();
+    let handler = handler_fn(move |body: String, ctx: Context| {
+        let seen = s.clone();
+        async move {
+            let running = seen.running.fetch_add(1, Ordering::SeqCst) + 1;
+            if throttle_above.is_some_and(|limit| running > limit) {
+                seen.running.fetch_sub(1, Ordering::SeqCst);
+                return Err(HandlerError::throttled("downstream busy"));
+            }
+            seen.started.fetch_add(1, Ordering::SeqCst);
+            if ctx.receive_count() > 1 {
+                seen.redelivered.fetch_add(1, Ordering::SeqCst);
+            }
+            sleep(took(&body)).await;
+            seen.running.fetch_sub(1, Ordering::SeqCst);
+            seen.finished.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, HandlerError>(())
+        }
+    });
+    let running = Runtime::new(config, backend)
+        .handler("jobs", handler)
+        .start()
+        .await
+        .expect("start");
+    let stats = running.stats("jobs").expect("stats");
+    // Let the group task set its pool up.
+    sleep(Duration::from_millis(1)).await;
+    (running, stats, seen)
+}
+
+/// Samples the pool every 100 ms for `span`, returning (workers, busy) pairs.
+async fn watch(stats: &GroupStats, span: Duration) -> Vec<(u64, u64)> {
+    let end = Instant::now() + span;
+    let mut seen = Vec::new();
+    while Instant::now() < end {
+        seen.push((stats.workers.get(), stats.busy.get()));
+        sleep(Duration::from_millis(100)).await;
+    }
+    seen
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_pool_follows_a_burst_within_min_and_max_and_shrinks_after_the_window() {
+    let memory = MemoryBackend::new();
+    let cfg = config(json!({"min": 2, "max": 8}), "30s");
+    let (running, stats, seen) = start(Arc::new(memory.clone()), cfg, one_second, None).await;
+    assert_eq!(stats.workers.get(), 2, "starts at min");
+    send(&memory, 200, "job").await;
+    let during = watch(&stats, secs(40)).await;
+    assert_eq!(
+        during.iter().map(|w| w.0).max(),
+        Some(8),
+        "grows to max, not past it"
+    );
+    assert!(during[..15].iter().any(|w| w.0 == 8), "within a tick or so");
+    assert_eq!(seen.finished.load(Ordering::SeqCst), 200);
+    // The down window (90 s) keeps the pool through a short lull…
+    sleep(secs(40)).await;
+    assert_eq!(stats.workers.get(), 8);
+    // …and gives it back after a real one, never below min.
+    sleep(secs(60)).await;
+    assert_eq!((stats.workers.get(), stats.desired.get()), (2, 2));
+    assert!(stats.scaled_up.get() >= 1 && stats.scaled_down.get() >= 1);
+    running.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn shrinking_retires_idle_workers_only_and_never_interrupts_a_message() {
+    let memory = MemoryBackend::new();
+    // Short visibility: only the heartbeat keeps the long messages hidden.
+    let cfg = config(json!({"min": 1, "max": 20}), "20s");
+    let (running, stats, seen) = start(Arc::new(memory.clone()), cfg, long_or_short, None).await;
+    // Short messages first, so the handler time is known; then ten long ones.
+    send(&memory, 30, "short").await;
+    sleep(secs(20)).await;
+    send(&memory, 10, "long").await;
+    sleep(secs(5)).await;
+    assert_eq!(seen.started.load(Ordering::SeqCst), 40);
+    // Once the window has passed the aim is min, but the ten busy workers
+    // stay until their messages are done, and no idle worker stays.
+    let samples = watch(&stats, secs(200)).await;
+    assert_eq!(stats.desired.get(), 1);
+    let late = &samples[1_000..];
+    assert!(
+        late.iter().all(|&(w, busy)| w == 10 && busy == 10),
+        "{:?}",
+        &late[..5]
+    );
+    sleep(secs(120)).await;
+    assert_eq!(seen.finished.load(Ordering::SeqCst), 40);
+    assert_eq!(seen.redelivered.load(Ordering::SeqCst), 0);
+    assert_eq!(stats.workers.get(), 1);
+    running.shutdown().await;
+}
+
+/// Counts receive calls.
+struct Receives(Arc<AtomicU64>);
+
+impl ebbflow_core::BackendHook for Receives {
+    fn around<'a, T: Send + 'a>(
+        &'a self,
+        op: Operation,
+        call: ebbflow_core::BackendCall<'a, T>,
+    ) -> ebbflow_core::BackendCall<'a, T> {
+        if op == Operation::Receive {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+        call
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_empty_pool_keeps_one_long_poll_wakes_on_a_message_and_returns_to_zero() {
+    let memory = MemoryBackend::new();
+    let receives = Arc::new(AtomicU64::new(0));
+    let backend = Arc::new(Hooked::new(
+        Arc::new(memory.clone()),
+        Receives(receives.clone()),
+    ));
+    let cfg = config(json!({"min": 0, "max": 4}), "30s");
+    let (running, stats, seen) = start(backend, cfg, tenth_of_a_second, None).await;
+    sleep(secs(200)).await;
+    assert_eq!(stats.workers.get(), 0);
+    // One 20 s long poll at a time: 10 in 200 s (11 counting the one under way).
+    assert!(receives.load(Ordering::SeqCst) <= 11, "{receives:?}");
+    send(&memory, 1, "job").await;
+    sleep(Duration::from_millis(1)).await;
+    assert_eq!(seen.started.load(Ordering::SeqCst), 1, "woken at once");
+    assert_eq!(stats.workers.get(), 1);
+    sleep(secs(100)).await;
+    assert_eq!(seen.finished.load(Ordering::SeqCst), 1);
+    assert_eq!(stats.workers.get(), 0, "back to zero after the window");
+    running.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn throttling_errors_stop_the_growth_near_the_limit_and_dead_letter_nothing() {
+    let memory = MemoryBackend::new();
+    memory
+        .create_queue("jobs-dlq", Default::default())
+        .await
+        .expect("dlq");
+    let mut cfg = config(json!({"min": 1, "max": 50}), "30s");
+    if let Some(q) = cfg.queues.get_mut("jobs") {
+        q.dead_letter_queue = Some("jobs-dlq".into());
+        q.max_receive_count = 2;
+    }
+    let (running, stats, _) =
+        start(Arc::new(memory.clone()), cfg, tenth_of_a_second, Some(5)).await;
+    send(&memory, 3_000, "job").await;
+    sleep(secs(10)).await;
+    let settled = watch(&stats, secs(30)).await;
+    let mean = settled.iter().map(|w| w.0).sum::<u64>() as f64 / settled.len() as f64;
+    assert!((4.0..=7.0).contains(&mean), "mean pool {mean}");
+    assert!(stats.throttled.get() > 0);
+    assert_eq!(
+        stats.dead_lettered.get(),
+        0,
+        "throttling never dead-letters"
+    );
+    running.shutdown().await;
+}
