@@ -1,8 +1,6 @@
 //! The autoscaler's rules, end to end: the real runtime and pool against the
 //! memory backend, under tokio's paused clock.
 
-mod support;
-
 use ebbflow_core::{Hooked, Operation, QueueBackend, SendMessage};
 use ebbflow_memory::MemoryBackend;
 use ebbflow_runtime::stats::GroupStats;
@@ -19,13 +17,12 @@ fn secs(n: u64) -> Duration {
 
 /// A group `jobs` autoscaling per `scaling`, metrics off.
 fn config(scaling: serde_json::Value, visibility: &str) -> ebbflow_core::config::Config {
-    support::config(
-        json!({
-            "queues": {"jobs": {"visibility_timeout": visibility}},
-            "workers": {"jobs": {"scaling": scaling, "handler_timeout": "1h"}},
-        }),
-        json!({"enabled": false}),
-    )
+    serde_json::from_value(json!({
+        "queues": {"jobs": {"visibility_timeout": visibility}},
+        "workers": {"jobs": {"scaling": scaling, "handler_timeout": "1h"}},
+        "metrics": {"enabled": false},
+    }))
+    .expect("config")
 }
 
 async fn send(backend: &MemoryBackend, n: usize, body: &str) {

@@ -13,8 +13,11 @@ pub struct Outcome {
     pub samples: Vec<Sample>,
 }
 
+/// A scenario: runs with a seed.
+pub type Scenario = fn(u64) -> Outcome;
+
 /// Every scenario, by name.
-pub const ALL: [(&str, fn(u64) -> Outcome); 7] = [
+pub const ALL: [(&str, Scenario); 7] = [
     ("spike", spike),
     ("step", step),
     ("square_wave", square_wave),
