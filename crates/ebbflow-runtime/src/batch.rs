@@ -154,6 +154,7 @@ impl BatchPlan {
             for ctx in &contexts {
                 ctx.set_attempt(attempt);
             }
+            let started = tokio::time::Instant::now();
             let work = tokio::time::timeout(self.timeout, self.handler.run(&batch));
             let results = if self.heartbeat {
                 keep_hidden(contexts.clone(), work).await
@@ -163,7 +164,11 @@ impl BatchPlan {
             .unwrap_or_else(|_| vec![Err(HandlerError::timed_out(self.timeout)); batch.len()]);
             let mut retry = Vec::new();
             let mut wait = Duration::ZERO;
+            // Each message's share of the batch's time, so that the
+            // autoscaler's sums count batch workers, as it sizes them.
+            let share = started.elapsed() / batch.len().max(1) as u32;
             for (&i, result) in pending.iter().zip(results) {
+                self.stats.count_attempt(&result, share);
                 if let Err(e) = &result {
                     if e.is_retryable() {
                         wait = wait.max(

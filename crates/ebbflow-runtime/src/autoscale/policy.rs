@@ -88,8 +88,12 @@ const PROBE_AFTER_TICKS: u32 = 10;
 /// A growth counts as wasted when throughput rose by less than this share of
 /// what the added workers should have brought.
 const MIN_GAIN_SHARE: f64 = 0.25;
-/// Weight of the newest tick in the service-time average.
-const SERVICE_TIME_WEIGHT: f64 = 0.5;
+/// The handler time is averaged over the latest ticks that finished at
+/// least this many messages: one tick for fast handlers, longer for slow or
+/// heavy-tailed ones, whose per-tick averages swing with every straggler.
+const SERVICE_TIME_MESSAGES: u64 = 200;
+/// The longest such window, in ticks.
+const SERVICE_TIME_TICKS: usize = 120;
 
 /// The autoscaler of one worker group.
 #[derive(Debug)]
@@ -98,6 +102,8 @@ pub(crate) struct Autoscaler {
     desired: u32,
     last: Option<Observation>,
     service_time: Option<f64>,
+    /// Per tick: worker microseconds and messages finished.
+    finished: VecDeque<(u64, u64)>,
     /// Recent recommendations, for the stabilisation windows.
     history: VecDeque<(Instant, u32)>,
     last_up: Option<Instant>,
@@ -130,6 +136,7 @@ impl Autoscaler {
             desired,
             last: None,
             service_time: None,
+            finished: VecDeque::new(),
             history: VecDeque::new(),
             last_up: None,
             last_down: None,
@@ -157,15 +164,10 @@ impl Autoscaler {
         let arrival_rate = (received_rate + visible_change).max(0.0);
         let completed = now.completed.saturating_sub(last.completed);
         let throughput = completed as f64 / dt;
-        if completed > 0 {
-            let tick = now.worker_micros.saturating_sub(last.worker_micros) as f64
-                / completed as f64
-                / 1e6;
-            self.service_time = Some(match self.service_time {
-                Some(s) => s + SERVICE_TIME_WEIGHT * (tick - s),
-                None => tick,
-            });
-        }
+        self.measure_service_time(
+            now.worker_micros.saturating_sub(last.worker_micros),
+            completed,
+        );
 
         let mut recommended = self.recommend(now, arrival_rate);
         let saturated = self.check_saturation(now, last, dt, throughput);
@@ -197,6 +199,24 @@ impl Autoscaler {
         };
         self.desired = target;
         self.decision(now, previous, target, recommended, why, arrival_rate)
+    }
+
+    /// Worker time per finished message over the latest ticks that finished
+    /// [`SERVICE_TIME_MESSAGES`] (or over [`SERVICE_TIME_TICKS`]).
+    fn measure_service_time(&mut self, worker_micros: u64, completed: u64) {
+        self.finished.push_front((worker_micros, completed));
+        self.finished.truncate(SERVICE_TIME_TICKS);
+        let (mut micros, mut count) = (0u64, 0u64);
+        for &(m, c) in &self.finished {
+            micros += m;
+            count += c;
+            if count >= SERVICE_TIME_MESSAGES {
+                break;
+            }
+        }
+        if count > 0 {
+            self.service_time = Some(micros as f64 / count as f64 / 1e6);
+        }
     }
 
     /// The pool size this tick's figures ask for, clamped to `min..=max`.
