@@ -1,7 +1,8 @@
 //! The autoscaler's rules, end to end: the real runtime and pool against the
 //! memory backend, under tokio's paused clock.
 
-use ebbflow_core::{Hooked, Operation, QueueBackend, SendMessage};
+use ebbflow_core::testkit::CallLog;
+use ebbflow_core::{Operation, QueueBackend, SendMessage};
 use ebbflow_memory::MemoryBackend;
 use ebbflow_runtime::stats::GroupStats;
 use ebbflow_runtime::{handler_fn, Context, HandlerError, Running, Runtime};
@@ -164,36 +165,17 @@ async fn shrinking_retires_idle_workers_only_and_never_interrupts_a_message() {
     running.shutdown().await;
 }
 
-/// Counts receive calls.
-struct Receives(Arc<AtomicU64>);
-
-impl ebbflow_core::BackendHook for Receives {
-    fn around<'a, T: Send + 'a>(
-        &'a self,
-        op: Operation,
-        call: ebbflow_core::BackendCall<'a, T>,
-    ) -> ebbflow_core::BackendCall<'a, T> {
-        if op == Operation::Receive {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-        call
-    }
-}
-
 #[tokio::test(start_paused = true)]
 async fn an_empty_pool_keeps_one_long_poll_wakes_on_a_message_and_returns_to_zero() {
     let memory = MemoryBackend::new();
-    let receives = Arc::new(AtomicU64::new(0));
-    let backend = Arc::new(Hooked::new(
-        Arc::new(memory.clone()),
-        Receives(receives.clone()),
-    ));
+    let (backend, calls) = CallLog::wrap(Arc::new(memory.clone()));
     let cfg = config(json!({"min": 0, "max": 4}), "30s");
     let (running, stats, seen) = start(backend, cfg, tenth_of_a_second, None).await;
     sleep(secs(200)).await;
     assert_eq!(stats.workers.get(), 0);
     // One 20 s long poll at a time: 10 in 200 s (11 counting the one under way).
-    assert!(receives.load(Ordering::SeqCst) <= 11, "{receives:?}");
+    let receives = calls.count(Operation::Receive);
+    assert!((10..=11).contains(&receives), "{receives} receives");
     send(&memory, 1, "job").await;
     sleep(Duration::from_millis(1)).await;
     assert_eq!(seen.started.load(Ordering::SeqCst), 1, "woken at once");

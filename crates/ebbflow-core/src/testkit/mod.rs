@@ -26,9 +26,11 @@
 //! passes, and the README lists the difference. Queue names are unique per
 //! test, so a suite can run in parallel against one shared server.
 
+mod calls;
 mod outage;
 pub mod rules;
 
+pub use calls::CallLog;
 pub use outage::Outage;
 
 use crate::QueueBackend;

@@ -4,9 +4,8 @@
 //! is the same every time.
 
 use ebbflow_core::config::{Config, ScalingConfig};
-use ebbflow_core::{
-    BackendCall, BackendHook, Hooked, Operation, QueueBackend, SendBatchEntry, SendMessage,
-};
+use ebbflow_core::testkit::CallLog;
+use ebbflow_core::{Operation, QueueBackend, SendBatchEntry, SendMessage};
 use ebbflow_memory::MemoryBackend;
 use ebbflow_runtime::{handler_fn, Context, HandlerError, Runtime};
 use serde_json::json;
@@ -108,32 +107,10 @@ struct Events {
     completions: Vec<f64>,
     starts: Vec<f64>,
     first_throttle: Option<f64>,
-    receives: Vec<f64>,
 }
 
 fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, Events> {
     shared.events.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Counts receive calls, to show how quiet an idle pool is.
-struct CountReceives {
-    shared: Arc<Shared>,
-    epoch: Instant,
-}
-
-impl BackendHook for CountReceives {
-    fn around<'a, T: Send + 'a>(
-        &'a self,
-        op: Operation,
-        call: BackendCall<'a, T>,
-    ) -> BackendCall<'a, T> {
-        if op == Operation::Receive {
-            lock(&self.shared)
-                .receives
-                .push(self.epoch.elapsed().as_secs_f64());
-        }
-        call
-    }
 }
 
 /// Marks a handler run that was dropped before it finished.
@@ -164,13 +141,8 @@ async fn simulate(setup: Setup) -> Trace {
     let epoch = Instant::now();
     let shared = Arc::new(Shared::default());
     let memory = Arc::new(MemoryBackend::new());
-    let backend: Arc<dyn QueueBackend> = Arc::new(Hooked::new(
-        memory.clone(),
-        CountReceives {
-            shared: shared.clone(),
-            epoch,
-        },
-    ));
+    // Receive calls are counted, to show how quiet an idle pool is.
+    let (backend, calls) = CallLog::wrap(memory.clone());
     let mut config: Config = serde_json::from_value(json!({
         "metrics": {"enabled": false},
         "queues": {
@@ -254,7 +226,11 @@ async fn simulate(setup: Setup) -> Trace {
         interrupted: shared.interrupted.load(Ordering::Relaxed),
         redelivered: shared.redelivered.load(Ordering::Relaxed),
         dead_lettered,
-        receives: events.receives,
+        receives: calls
+            .times(Operation::Receive)
+            .iter()
+            .map(|t| t.duration_since(epoch).as_secs_f64())
+            .collect(),
     }
 }
 

@@ -76,35 +76,36 @@ fn observe(queue: &QueueStats, backlog: &[BacklogCount], stats: &GroupStats) -> 
     }
 }
 
+/// One decision as a log event at `$level`: the sizes and the inputs behind them.
+macro_rules! decision_event {
+    ($level:expr, $queue:expr, $d:expr, $message:literal) => {
+        tracing::event!(
+            $level,
+            queue = $queue,
+            from = $d.previous,
+            to = $d.desired,
+            reason = $d.why.as_str(),
+            recommended = $d.recommended,
+            backlog = $d.backlog,
+            busy = $d.busy,
+            arrivals_per_s = ($d.arrival_rate * 10.0).round() / 10.0,
+            service_ms = $d.service_time.map(|s| (s * 1e3).round() as u64),
+            ceiling = $d.ceiling,
+            $message
+        )
+    };
+}
+
+/// Changes at `info`, holds at `debug`.
 fn log(queue: &str, d: &Decision) {
-    let service_ms = d.service_time.map(|s| (s * 1e3).round() as u64);
-    let arrivals = (d.arrival_rate * 10.0).round() / 10.0;
     if d.desired != d.previous {
-        tracing::info!(
+        decision_event!(
+            tracing::Level::INFO,
             queue,
-            from = d.previous,
-            to = d.desired,
-            reason = d.why.as_str(),
-            recommended = d.recommended,
-            backlog = d.backlog,
-            busy = d.busy,
-            arrivals_per_s = arrivals,
-            service_ms,
-            ceiling = d.ceiling,
+            d,
             "autoscaler resized the pool"
         );
     } else {
-        tracing::debug!(
-            queue,
-            workers = d.desired,
-            reason = d.why.as_str(),
-            recommended = d.recommended,
-            backlog = d.backlog,
-            busy = d.busy,
-            arrivals_per_s = arrivals,
-            service_ms,
-            ceiling = d.ceiling,
-            "autoscaler kept the pool"
-        );
+        decision_event!(tracing::Level::DEBUG, queue, d, "autoscaler kept the pool");
     }
 }
