@@ -551,3 +551,51 @@ async fn batch_handler_retries_only_the_failed_messages() {
     reasons.sort();
     assert_eq!(reasons, vec!["permanent", "undecodable"]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_poller_backs_off_while_the_backend_is_down_and_resumes_after() {
+    fastrand::seed(7);
+    let (b, inner) = backend();
+    let (broken, outage) = ebbflow_core::testkit::Outage::wrap(inner);
+    let (backend, calls) = ebbflow_core::testkit::CallLog::wrap(broken);
+    let cfg = config(json!({
+        "queues": {"jobs": {}},
+        "workers": {"jobs": {"concurrency": 2, "wait_time": "1s"}}
+    }));
+    let handled = Arc::new(AtomicUsize::new(0));
+    let count = handled.clone();
+    let running = Runtime::new(cfg, backend)
+        .handler(
+            "jobs",
+            handler_fn(move |_: String, _ctx: Context| {
+                let count = count.clone();
+                async move {
+                    count.fetch_add(1, Ordering::SeqCst);
+                    Ok::<_, HandlerError>(())
+                }
+            }),
+        )
+        .start()
+        .await
+        .unwrap();
+    outage.set_down(true);
+    let before = calls.count(ebbflow_core::Operation::Receive);
+    sleep(secs(60)).await;
+    // Backoff from 100 ms doubling to 10 s (full jitter): a handful of tries
+    // a minute, not a tight loop.
+    let tries = calls.count(ebbflow_core::Operation::Receive) - before;
+    assert!(
+        (5..=40).contains(&tries),
+        "{tries} receives in a minute of outage"
+    );
+    outage.set_down(false);
+    b.send("jobs", SendMessage::new("m")).await.unwrap();
+    // The longest backoff is 10 s; then the next long poll takes the message.
+    let seen = handled.clone();
+    wait_until(secs(12), || {
+        let n = seen.load(Ordering::SeqCst);
+        async move { n == 1 }
+    })
+    .await;
+    running.shutdown().await;
+}
