@@ -162,8 +162,8 @@ pub(crate) async fn run(
     let in_flight: InFlight = Arc::default();
     let mut tasks = JoinSet::new();
     let mut backoff = PollBackoff::default();
-    // After an empty receive the queue is idle: the next long poll holds one
-    // worker only, so the rest stay free to retire.
+    // After an empty receive the queue is idle: the next long poll asks for
+    // one message and holds no worker (see below).
     let mut idle = true;
 
     'poll: loop {
