@@ -283,7 +283,6 @@ pub(crate) async fn run(
         release_now(backend.as_ref(), &plan.queue, handles).await;
     }
     acker.close().await;
-    drop(pool);
     plan.stats.workers.set(0);
 }
 

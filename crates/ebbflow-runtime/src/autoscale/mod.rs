@@ -30,7 +30,7 @@ pub(crate) async fn run(
     let mut ticks = tokio::time::interval(rules.tick.0);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let backlog = rules.backlog.clone();
-    let mut scaler = Autoscaler::new(rules, pool.desired());
+    let mut scaler = Autoscaler::new(rules);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,

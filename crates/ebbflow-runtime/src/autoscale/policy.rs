@@ -99,7 +99,6 @@ const SERVICE_TIME_TICKS: usize = 120;
 #[derive(Debug)]
 pub(crate) struct Autoscaler {
     rules: ScalingConfig,
-    desired: u32,
     last: Option<Observation>,
     service_time: Option<f64>,
     /// Per tick: worker microseconds and messages finished.
@@ -129,11 +128,10 @@ struct Trial {
 }
 
 impl Autoscaler {
-    /// An autoscaler following `rules`, for a pool now aiming at `desired`.
-    pub(crate) fn new(rules: ScalingConfig, desired: u32) -> Self {
+    /// An autoscaler following `rules`.
+    pub(crate) fn new(rules: ScalingConfig) -> Self {
         Self {
             rules,
-            desired,
             last: None,
             service_time: None,
             finished: VecDeque::new(),
@@ -148,7 +146,6 @@ impl Autoscaler {
     /// Decides the pool size after observing `now`. `desired` is the pool's
     /// aim now, which a message arriving at an empty pool may have raised.
     pub(crate) fn decide(&mut self, now: Observation, desired: u32) -> Decision {
-        self.desired = desired;
         let previous = desired;
         let Some(last) = self.last.replace(now) else {
             return self.decision(now, previous, previous, previous, Why::Measuring, 0.0);
@@ -170,7 +167,7 @@ impl Autoscaler {
         );
 
         let mut recommended = self.recommend(now, arrival_rate);
-        let saturated = self.check_saturation(now, last, dt, throughput);
+        let saturated = self.check_saturation(now, last, dt, previous, throughput);
         if let Some(c) = self.ceiling {
             recommended = recommended.min(c.workers.max(self.rules.min));
         }
@@ -197,7 +194,6 @@ impl Autoscaler {
             }
             other => other,
         };
-        self.desired = target;
         self.decision(now, previous, target, recommended, why, arrival_rate)
     }
 
@@ -242,6 +238,7 @@ impl Autoscaler {
         now: Observation,
         last: Observation,
         dt: f64,
+        current: u32,
         throughput: f64,
     ) -> bool {
         let throttled = now.throttled.saturating_sub(last.throttled);
@@ -256,7 +253,7 @@ impl Autoscaler {
                     / 1e6;
                 (ok_time / dt).round() as u32
             } else {
-                self.desired / 2
+                current / 2
             };
             self.ceiling = Some(Ceiling {
                 workers: sustained.max(1),
@@ -270,7 +267,7 @@ impl Autoscaler {
                 self.trial = None;
                 let expected = trial.throughput_before * f64::from(trial.to - trial.from)
                     / f64::from(trial.from);
-                let still_loaded = now.backlog > 0 && now.busy * 10 >= self.desired * 9;
+                let still_loaded = now.backlog > 0 && now.busy * 10 >= current * 9;
                 if still_loaded && throughput - trial.throughput_before < MIN_GAIN_SHARE * expected
                 {
                     self.ceiling = Some(Ceiling {
@@ -283,7 +280,7 @@ impl Autoscaler {
         }
         if let Some(c) = &mut self.ceiling {
             c.quiet_ticks += 1;
-            if c.quiet_ticks >= PROBE_AFTER_TICKS && self.desired >= c.workers {
+            if c.quiet_ticks >= PROBE_AFTER_TICKS && current >= c.workers {
                 c.workers += (c.workers / 10).max(1);
                 c.quiet_ticks = 0;
             }
@@ -412,7 +409,7 @@ mod tests {
                 attempts_ok_micros: 0,
                 throttled: 0,
             };
-            let mut scaler = Autoscaler::new(rules, desired);
+            let mut scaler = Autoscaler::new(rules);
             assert_eq!(scaler.decide(now, desired).why, Why::Measuring);
             Self {
                 scaler,

@@ -126,6 +126,8 @@ impl Pool {
             s.size -= 1;
             self.stats.workers.set(u64::from(s.size));
         } else {
+            // Returned under the lock, so that a shrink deciding now either
+            // sees this worker idle or counts it as owed: none is missed.
             drop(permit);
         }
     }
