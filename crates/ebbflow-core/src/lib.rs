@@ -28,6 +28,7 @@ mod digest;
 mod error;
 mod hook;
 pub mod limits;
+pub mod local;
 mod message;
 mod queue;
 #[cfg(feature = "testkit")]

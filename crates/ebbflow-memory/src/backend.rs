@@ -5,10 +5,9 @@
 //! queue), and one queue's lock is never held while another's is taken.
 
 use crate::clock::Clock;
-use crate::handle::ReceiptHandle;
-use crate::ids::MessageIds;
 use crate::state::{QueueState, StoredMessage};
 use async_trait::async_trait;
+use ebbflow_core::local::{MessageIds, ReceiptHandle};
 use ebbflow_core::{
     limits, local_queue_arn, md5_hex, queue_name_from_arn, BatchResult, ChangeVisibilityBatchEntry,
     DeleteBatchEntry, MoveResult, QueueAttributes, QueueAttributesUpdate, QueueBackend, QueueError,
@@ -20,6 +19,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
+
+/// The prefix of this engine's receipt handles.
+pub(crate) const HANDLE_PREFIX: &str = "ebm1-";
 
 /// An in-process queue engine with Amazon SQS's semantics.
 ///
@@ -358,8 +360,8 @@ impl QueueBackend for MemoryBackend {
         let fifo = {
             let mut state = q.state.lock();
             for entry in entries {
-                let outcome =
-                    ReceiptHandle::parse(&entry.receipt_handle).and_then(|h| state.delete(&h));
+                let outcome = ReceiptHandle::parse(HANDLE_PREFIX, &entry.receipt_handle)
+                    .and_then(|h| state.delete(&h));
                 result.push(entry.id, outcome);
             }
             state.attrs.fifo
@@ -384,7 +386,7 @@ impl QueueBackend for MemoryBackend {
             let mut state = q.state.lock();
             state.tick(now);
             for entry in entries {
-                let outcome = ReceiptHandle::parse(&entry.receipt_handle)
+                let outcome = ReceiptHandle::parse(HANDLE_PREFIX, &entry.receipt_handle)
                     .and_then(|h| state.change_visibility(&h, entry.visibility_timeout, now));
                 result.push(entry.id, outcome);
             }

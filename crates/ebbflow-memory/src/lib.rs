@@ -19,8 +19,6 @@
 
 mod backend;
 mod clock;
-mod handle;
-mod ids;
 mod state;
 
 pub use backend::MemoryBackend;

@@ -8,7 +8,8 @@
 //! every operation, from ordered indexes, so no operation scans all messages and
 //! the counters behind `stats` are always exact.
 
-use crate::handle::ReceiptHandle;
+use crate::backend::HANDLE_PREFIX;
+use ebbflow_core::local::ReceiptHandle;
 use ebbflow_core::{
     content_deduplication_id, limits, MessageAttributes, QueueAttributes, QueueError,
     ReceivedMessage, Result, SendMessage, SendReceipt, SystemAttributes,
@@ -616,7 +617,7 @@ impl QueueState {
     ) {
         let entries = messages
             .iter()
-            .filter_map(|m| ReceiptHandle::parse(&m.receipt_handle).ok())
+            .filter_map(|m| ReceiptHandle::parse(HANDLE_PREFIX, &m.receipt_handle).ok())
             .map(|h| (h.key, h.nonce))
             .collect();
         let expires = now + limits::DEDUPLICATION_WINDOW;
@@ -667,7 +668,7 @@ impl QueueState {
 fn received_message(m: &StoredMessage, handle: ReceiptHandle) -> ReceivedMessage {
     ReceivedMessage {
         message_id: m.id.clone(),
-        receipt_handle: handle.encode(),
+        receipt_handle: handle.encode(HANDLE_PREFIX),
         body: m.body.clone(),
         md5_of_body: m.md5.clone(),
         attributes: m.attributes.clone(),

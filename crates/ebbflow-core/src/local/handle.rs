@@ -1,30 +1,39 @@
 //! Receipt handles: which queue, which message, which receive.
 
-use crate::ids::push_hex_u64;
-use ebbflow_core::{QueueError, Result};
+use super::push_hex_u64;
+use crate::{QueueError, Result};
 
 /// A parsed receipt handle. The nonce changes at every receive, so a handle
 /// names one receive of one message, and a later receive makes it stale.
+///
+/// The prefix tells which engine issued a handle (`ebm1-` memory, `ebs1-`
+/// SQLite), so a handle from one is rejected by the other.
+///
+/// ```
+/// use ebbflow_core::local::ReceiptHandle;
+/// let h = ReceiptHandle { queue: 1, key: 2, nonce: 3 };
+/// assert_eq!(ReceiptHandle::parse("ebm1-", &h.encode("ebm1-")).unwrap(), h);
+/// assert!(ReceiptHandle::parse("ebs1-", &h.encode("ebm1-")).is_err());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct ReceiptHandle {
+pub struct ReceiptHandle {
     /// The queue's unique id (a re-created queue gets a new one).
-    pub(crate) queue: u64,
+    pub queue: u64,
     /// The message's key within the queue.
-    pub(crate) key: u64,
+    pub key: u64,
     /// The receive.
-    pub(crate) nonce: u64,
+    pub nonce: u64,
 }
 
-const PREFIX: &str = "ebm1-";
-
 impl ReceiptHandle {
-    pub(crate) fn parse(handle: &str) -> Result<Self> {
+    /// Parses a handle issued with `prefix`; anything else is `ReceiptHandleIsInvalid`.
+    pub fn parse(prefix: &str, handle: &str) -> Result<Self> {
         let invalid = || {
             QueueError::ReceiptHandleIsInvalid(format!(
                 "`{handle}` is not a handle this backend issued"
             ))
         };
-        let mut parts = handle.strip_prefix(PREFIX).ok_or_else(invalid)?.split('-');
+        let mut parts = handle.strip_prefix(prefix).ok_or_else(invalid)?.split('-');
         let mut next = || {
             parts
                 .next()
@@ -46,9 +55,9 @@ impl ReceiptHandle {
 impl ReceiptHandle {
     /// The handle as given to consumers: fixed-width hex, made without `format!`
     /// because every receive makes one.
-    pub(crate) fn encode(&self) -> String {
-        let mut out = String::with_capacity(PREFIX.len() + 3 * 17);
-        out.push_str(PREFIX);
+    pub fn encode(&self, prefix: &str) -> String {
+        let mut out = String::with_capacity(prefix.len() + 3 * 17);
+        out.push_str(prefix);
         push_hex_u64(&mut out, self.queue, 16);
         out.push('-');
         push_hex_u64(&mut out, self.key, 16);
@@ -69,7 +78,10 @@ mod tests {
             key: 1 << 40,
             nonce: 3,
         };
-        assert_eq!(ReceiptHandle::parse(&h.encode()).unwrap(), h);
+        assert_eq!(
+            ReceiptHandle::parse("ebm1-", &h.encode("ebm1-")).unwrap(),
+            h
+        );
         for bad in [
             "",
             "ebm1-",
@@ -79,7 +91,7 @@ mod tests {
             "other-1-2-3",
         ] {
             assert_eq!(
-                ReceiptHandle::parse(bad).unwrap_err().code(),
+                ReceiptHandle::parse("ebm1-", bad).unwrap_err().code(),
                 "ReceiptHandleIsInvalid",
                 "{bad}"
             );

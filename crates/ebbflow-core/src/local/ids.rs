@@ -5,20 +5,23 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Makes message ids from a random per-backend prefix and a counter, so that
 /// no two ids of one backend collide and ids of two backends almost never do.
 #[derive(Debug)]
-pub(crate) struct MessageIds {
+pub struct MessageIds {
     prefix: u64,
     counter: AtomicU64,
 }
 
 impl MessageIds {
-    pub(crate) fn new() -> Self {
+    /// Ids with a fresh random prefix.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
         Self {
             prefix: fastrand::u64(..),
             counter: AtomicU64::new(0),
         }
     }
 
-    pub(crate) fn next(&self) -> String {
+    /// The next id.
+    pub fn next(&self) -> String {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let p = self.prefix;
         let mut id = String::with_capacity(36);
@@ -37,7 +40,7 @@ impl MessageIds {
 
 /// Appends the low `digits` hex digits of `value`, zero-padded. Ids and
 /// handles are made on every send and receive; `format!` costs several times more.
-pub(crate) fn push_hex_u64(out: &mut String, value: u64, digits: u32) {
+pub fn push_hex_u64(out: &mut String, value: u64, digits: u32) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     for shift in (0..digits).rev() {
         out.push(HEX[((value >> (shift * 4)) & 0xf) as usize] as char);

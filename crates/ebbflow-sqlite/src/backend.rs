@@ -1,0 +1,653 @@
+//! [`SqliteBackend`]: opening the database, and the async face of the SQS verbs.
+//!
+//! Writes go through the group commit (`commit.rs`) on tokio's blocking pool;
+//! reads use their own connections, which WAL lets run beside the writer.
+//! Long polls sleep on an in-process notification that every commit which
+//! may make a message receivable fires, and otherwise wake only when the
+//! next delayed or in-flight message is due.
+
+use crate::commit::Writer;
+use crate::crypto::Sealer;
+use crate::error::{backend_error, sql, OpenError};
+use crate::options::SqliteOptions;
+use crate::store::{self, Delivered, Outgoing};
+use crate::HANDLE_PREFIX;
+use async_trait::async_trait;
+use ebbflow_core::local::{MessageIds, ReceiptHandle};
+use ebbflow_core::{
+    limits, md5_hex, queue_name_from_arn, BatchResult, ChangeVisibilityBatchEntry,
+    DeleteBatchEntry, MessageAttributes, MoveResult, QueueAttributes, QueueAttributesUpdate,
+    QueueBackend, QueueError, QueueStats, ReceiveRequest, ReceivedMessage, Result, SendBatchEntry,
+    SendMessage, SendReceipt, SystemAttributes,
+};
+use parking_lot::Mutex;
+use rusqlite::{Connection, OpenFlags};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+/// How often a long poll looks at the file even without a wake-up, for
+/// messages another process wrote (in-process writes wake it at once).
+const FOREIGN_WRITE_RECHECK: Duration = Duration::from_secs(1);
+
+/// A durable queue engine with Amazon SQS's semantics in one SQLite file.
+///
+/// Cheap to clone: clones share the database. Every send, delete or
+/// visibility change has been committed (and with [`Synchronous::Full`],
+/// fsynced) when its call returns.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use ebbflow_core::{QueueAttributes, QueueBackend, ReceiveRequest, SendMessage};
+/// use ebbflow_sqlite::{SqliteBackend, SqliteOptions};
+///
+/// let dir = tempfile::tempdir()?;
+/// let backend = SqliteBackend::open(&SqliteOptions::new(dir.path().join("queues.db")))?;
+/// backend.create_queue("orders", QueueAttributes::standard()).await?;
+/// backend.send("orders", SendMessage::new("hello")).await?;
+/// let got = backend.receive("orders", ReceiveRequest::new(10)).await?;
+/// assert_eq!(got[0].body, "hello");
+/// backend.delete("orders", &got[0].receipt_handle).await?;
+/// # Ok(()) }
+/// ```
+///
+/// [`Synchronous::Full`]: crate::Synchronous::Full
+#[derive(Clone)]
+pub struct SqliteBackend {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for SqliteBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteBackend")
+            .field("path", &self.inner.path)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Writer,
+    readers: Mutex<Vec<Connection>>,
+    sealer: Option<Sealer>,
+    ids: MessageIds,
+    clock: Clock,
+    /// Long polls waiting, by queue name.
+    waiting: Mutex<HashMap<String, Arc<Waiters>>>,
+    /// FIFO receive attempts of the last five minutes: (queue, attempt) → expiry and handles.
+    attempts: Mutex<HashMap<(String, String), Attempt>>,
+    /// FIFO: the group each queue served last, so that groups take turns.
+    fifo_cursors: Mutex<HashMap<String, String>>,
+}
+
+/// A FIFO receive attempt: when its window closes, and the handles it returned.
+type Attempt = (i64, Vec<ReceiptHandle>);
+
+#[derive(Default)]
+struct Waiters {
+    notify: Notify,
+    count: AtomicUsize,
+}
+
+/// Milliseconds since the Unix epoch, advanced by tokio's clock so that
+/// tests under a paused clock move the database's time too.
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    base: Instant,
+    base_ms: i64,
+}
+
+impl Clock {
+    fn new() -> Self {
+        let base_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        Self {
+            base: Instant::now(),
+            base_ms,
+        }
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.base_ms
+            + Instant::now()
+                .saturating_duration_since(self.base)
+                .as_millis() as i64
+    }
+
+    /// The tokio instant of a database time.
+    fn instant(&self, at_ms: i64) -> Instant {
+        self.base + Duration::from_millis((at_ms - self.base_ms).max(0) as u64)
+    }
+}
+
+fn open_connection(
+    path: &Path,
+    options: &SqliteOptions,
+    flags: OpenFlags,
+) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", options.synchronous.pragma())?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+impl SqliteBackend {
+    /// Opens (creating when missing) the database at `options.path`, applying
+    /// the migrations it lacks, and checks the encryption key against it.
+    ///
+    /// Blocking: call it before the runtime's work starts, or in `spawn_blocking`.
+    pub fn open(options: &SqliteOptions) -> Result<Self, OpenError> {
+        let path = options.path.clone();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| OpenError::Directory {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let at = |source| OpenError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let mut conn = open_connection(&path, options, OpenFlags::default()).map_err(at)?;
+        let found = crate::schema::migrate(&mut conn).map_err(at)?;
+        if found > crate::schema::VERSION {
+            return Err(OpenError::NewerSchema {
+                path,
+                found,
+                known: crate::schema::VERSION,
+            });
+        }
+        let sealer = options.encryption.as_ref().map(Sealer::load).transpose()?;
+        check_key(&conn, &path, sealer.as_ref())?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path: path.clone(),
+                writer: Writer::new(conn),
+                readers: Mutex::new(Vec::new()),
+                sealer,
+                ids: MessageIds::new(),
+                clock: Clock::new(),
+                waiting: Mutex::new(HashMap::new()),
+                attempts: Mutex::new(HashMap::new()),
+                fifo_cursors: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `job` in the group commit, on the blocking pool.
+    async fn write<R, F>(&self, job: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.writer.execute(job))
+            .await
+            .map_err(backend_error)?
+    }
+
+    /// Runs `job` on a reader connection in one read transaction, on the blocking pool.
+    async fn read<R, F>(&self, job: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = match inner.readers.lock().pop() {
+                Some(conn) => conn,
+                None => {
+                    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+                    let conn = Connection::open_with_flags(&inner.path, flags).map_err(sql)?;
+                    conn.busy_timeout(Duration::from_secs(10)).map_err(sql)?;
+                    conn.set_prepared_statement_cache_capacity(32);
+                    conn
+                }
+            };
+            conn.execute_batch("BEGIN").map_err(sql)?;
+            let result = job(&conn);
+            let ended = conn.execute_batch("COMMIT");
+            if ended.is_ok() {
+                inner.readers.lock().push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(backend_error)?
+    }
+
+    fn waiters(&self, queue: &str) -> Arc<Waiters> {
+        self.inner
+            .waiting
+            .lock()
+            .entry(queue_name_from_arn(queue).to_owned())
+            .or_default()
+            .clone()
+    }
+
+    /// Wakes the long polls of `queue`, if any wait.
+    fn wake(&self, queue: &str) {
+        let waiters = self
+            .inner
+            .waiting
+            .lock()
+            .get(queue_name_from_arn(queue))
+            .cloned();
+        if let Some(w) = waiters {
+            if w.count.load(Ordering::SeqCst) > 0 {
+                w.notify.notify_waiters();
+            }
+        }
+    }
+
+    /// Seals a body or attributes for storage when the database is encrypted.
+    fn seal(&self, message_id: &str, plain: Vec<u8>) -> Vec<u8> {
+        match &self.inner.sealer {
+            Some(s) => s.seal(message_id.as_bytes(), &plain),
+            None => plain,
+        }
+    }
+
+    fn outgoing(&self, entries: Vec<SendBatchEntry>) -> Result<Vec<Outgoing>> {
+        entries
+            .into_iter()
+            .map(|e| {
+                let message_id = self.inner.ids.next();
+                let md5 = md5_hex(&e.message.body);
+                let body = self.seal(&message_id, e.message.body.as_bytes().to_vec());
+                let attributes = if e.message.attributes.is_empty() {
+                    None
+                } else {
+                    let plain = serde_json::to_vec(&e.message.attributes).map_err(backend_error)?;
+                    Some(self.seal(&message_id, plain))
+                };
+                Ok(Outgoing {
+                    entry_id: e.id,
+                    message: e.message,
+                    message_id,
+                    md5,
+                    body,
+                    attributes,
+                })
+            })
+            .collect()
+    }
+
+    async fn send_entries(
+        &self,
+        queue: &str,
+        entries: Vec<SendBatchEntry>,
+        whole_batch: bool,
+    ) -> Result<BatchResult<SendReceipt>> {
+        let outgoing = self.outgoing(entries)?;
+        let name = queue.to_owned();
+        let now = self.inner.clock.now_ms();
+        let result = self
+            .write(move |conn| store::send(conn, &name, outgoing, whole_batch, now))
+            .await?;
+        if !result.successful.is_empty() {
+            self.wake(queue);
+        }
+        Ok(result)
+    }
+
+    /// What the consumer sees of a delivered row.
+    fn received(&self, d: Delivered) -> Result<ReceivedMessage> {
+        let open = |what: &str, sealed: Vec<u8>| -> Result<Vec<u8>> {
+            match &self.inner.sealer {
+                Some(s) => s.open(d.message_id.as_bytes(), &sealed).ok_or_else(|| {
+                    backend_error(format!(
+                        "the {what} of message {} does not decrypt with the key from {}",
+                        d.message_id, s.source_name
+                    ))
+                }),
+                None => Ok(sealed),
+            }
+        };
+        let body = String::from_utf8(open("body", d.body)?).map_err(|_| {
+            backend_error(format!("the body of message {} is not UTF-8", d.message_id))
+        })?;
+        let attributes: MessageAttributes = match d.attributes {
+            Some(sealed) => serde_json::from_slice(&open("attributes", sealed)?).map_err(|e| {
+                backend_error(format!(
+                    "the attributes of message {} are corrupt: {e}",
+                    d.message_id
+                ))
+            })?,
+            None => MessageAttributes::new(),
+        };
+        Ok(ReceivedMessage {
+            message_id: d.message_id,
+            receipt_handle: d.handle.encode(HANDLE_PREFIX),
+            body,
+            md5_of_body: d.md5,
+            attributes,
+            system: SystemAttributes {
+                sent_timestamp: d.sent_ms.max(0) as u64,
+                approximate_receive_count: d.receive_count.max(0) as u32,
+                approximate_first_receive_timestamp: d.first_receive_ms.max(0) as u64,
+                sequence_number: d.sequence.map(store::sequence_string),
+                message_group_id: d.group_id,
+                message_deduplication_id: d.dedup_id,
+                dead_letter_queue_source_arn: d.dlq_source,
+            },
+        })
+    }
+
+    fn received_all(&self, rows: Vec<Delivered>) -> Result<Vec<ReceivedMessage>> {
+        rows.into_iter().map(|d| self.received(d)).collect()
+    }
+
+    /// One look at the queue: a replayed FIFO attempt, or a fresh receive.
+    async fn receive_once(
+        &self,
+        queue: &str,
+        request: &ReceiveRequest,
+    ) -> Result<(Vec<ReceivedMessage>, Option<i64>)> {
+        let now = self.inner.clock.now_ms();
+        let attempt_key = request
+            .receive_request_attempt_id
+            .as_ref()
+            .map(|id| (queue_name_from_arn(queue).to_owned(), id.clone()));
+        if let Some(key) = &attempt_key {
+            let handles = {
+                let mut attempts = self.inner.attempts.lock();
+                attempts.retain(|_, (expires, _)| *expires > now);
+                attempts.get(key).map(|(_, h)| h.clone())
+            };
+            if let Some(handles) = handles {
+                let name = queue.to_owned();
+                let visibility = request.visibility_timeout;
+                let rows = self
+                    .write(move |conn| store::replay(conn, &name, &handles, visibility, now))
+                    .await?;
+                if !rows.is_empty() {
+                    return Ok((self.received_all(rows)?, None));
+                }
+            }
+        }
+        let name = queue.to_owned();
+        let plain = queue_name_from_arn(queue).to_owned();
+        let mut cursor = self
+            .inner
+            .fifo_cursors
+            .lock()
+            .get(&plain)
+            .cloned()
+            .unwrap_or_default();
+        let (max, visibility) = (request.max_messages, request.visibility_timeout);
+        let (taken, cursor) = self
+            .write(move |conn| {
+                let taken = store::receive(conn, &name, max, visibility, now, &mut cursor)?;
+                Ok((taken, cursor))
+            })
+            .await?;
+        self.inner.fifo_cursors.lock().insert(plain, cursor);
+        if let Some(dlq) = &taken.dead_lettered_to {
+            self.wake(dlq);
+        }
+        if let (Some(key), false) = (attempt_key, taken.messages.is_empty()) {
+            let fifo = taken.messages.iter().any(|m| m.group_id.is_some());
+            if fifo {
+                let handles = taken.messages.iter().map(|m| m.handle).collect();
+                let expires = now + limits::DEDUPLICATION_WINDOW.as_millis() as i64;
+                self.inner.attempts.lock().insert(key, (expires, handles));
+            }
+        }
+        Ok((self.received_all(taken.messages)?, taken.next_due))
+    }
+}
+
+/// Checks the key against the one the database was encrypted with, or
+/// records it for a new database.
+fn check_key(conn: &Connection, path: &Path, sealer: Option<&Sealer>) -> Result<(), OpenError> {
+    let at = |source| OpenError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    };
+    let check = crate::schema::meta(conn, "key_check").map_err(at)?;
+    match (sealer, check) {
+        (None, None) => Ok(()),
+        (None, Some(_)) => Err(OpenError::KeyRequired {
+            path: path.to_path_buf(),
+        }),
+        (Some(s), Some(check)) if s.matches(&check) => Ok(()),
+        (Some(s), Some(_)) => Err(OpenError::WrongKey {
+            path: path.to_path_buf(),
+            source_name: s.source_name.clone(),
+        }),
+        (Some(s), None) => {
+            let messages: i64 = conn
+                .query_row(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM messages LIMIT 1)",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(at)?;
+            if messages > 0 {
+                return Err(OpenError::NotEncrypted {
+                    path: path.to_path_buf(),
+                });
+            }
+            crate::schema::set_meta(conn, "key_check", &s.key_check()).map_err(at)
+        }
+    }
+}
+
+/// Counts one waiting receive for as long as it lives.
+struct Waiting(Arc<Waiters>);
+
+impl Waiting {
+    fn new(w: Arc<Waiters>) -> Self {
+        w.count.fetch_add(1, Ordering::SeqCst);
+        Self(w)
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.count.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[async_trait]
+impl QueueBackend for SqliteBackend {
+    fn backend_name(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn create_queue(&self, name: &str, attributes: QueueAttributes) -> Result<String> {
+        limits::validate_queue_attributes(name, &attributes)?;
+        let owned = name.to_owned();
+        self.write(move |conn| store::create_queue(conn, &owned, &attributes))
+            .await?;
+        Ok(url(name))
+    }
+
+    async fn get_queue_url(&self, name: &str) -> Result<String> {
+        let owned = name.to_owned();
+        self.read(move |conn| store::queue(conn, &owned).map(|_| ()))
+            .await?;
+        Ok(url(queue_name_from_arn(name)))
+    }
+
+    async fn list_queues(&self, prefix: Option<&str>) -> Result<Vec<String>> {
+        let prefix = prefix.map(str::to_owned);
+        let all = self.read(store::all_queues).await?;
+        Ok(all
+            .into_iter()
+            .map(|(name, _)| name)
+            .filter(|n| prefix.as_deref().is_none_or(|p| n.starts_with(p)))
+            .collect())
+    }
+
+    async fn delete_queue(&self, name: &str) -> Result<()> {
+        let owned = name.to_owned();
+        self.write(move |conn| store::delete_queue(conn, &owned))
+            .await?;
+        // Long polls on the deleted queue return at once rather than wait out their timer.
+        if let Some(w) = self.inner.waiting.lock().remove(queue_name_from_arn(name)) {
+            w.notify.notify_waiters();
+        }
+        Ok(())
+    }
+
+    async fn get_queue_attributes(&self, name: &str) -> Result<QueueAttributes> {
+        let owned = name.to_owned();
+        self.read(move |conn| store::queue(conn, &owned).map(|q| q.attrs))
+            .await
+    }
+
+    async fn set_queue_attributes(&self, name: &str, update: QueueAttributesUpdate) -> Result<()> {
+        let owned = name.to_owned();
+        self.write(move |conn| store::set_attributes(conn, &owned, &update))
+            .await?;
+        self.wake(name);
+        Ok(())
+    }
+
+    async fn send(&self, queue: &str, message: SendMessage) -> Result<SendReceipt> {
+        let entry = SendBatchEntry {
+            id: String::new(),
+            message,
+        };
+        self.send_entries(queue, vec![entry], false)
+            .await?
+            .into_single()
+    }
+
+    async fn send_batch(
+        &self,
+        queue: &str,
+        entries: Vec<SendBatchEntry>,
+    ) -> Result<BatchResult<SendReceipt>> {
+        self.send_entries(queue, entries, true).await
+    }
+
+    async fn receive(&self, queue: &str, request: ReceiveRequest) -> Result<Vec<ReceivedMessage>> {
+        limits::validate_receive(&request)?;
+        let start = Instant::now();
+        let wait = match request.wait_time {
+            Some(wait) => wait,
+            None => self.get_queue_attributes(queue).await?.receive_wait_time,
+        };
+        let deadline = start + wait;
+        let waiters = self.waiters(queue);
+        // Counted before the first look, so that a send in between wakes this receive.
+        let _waiting = (!wait.is_zero()).then(|| Waiting::new(waiters.clone()));
+        loop {
+            let notified = waiters.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let (messages, next_due) = self.receive_once(queue, &request).await?;
+            let now = Instant::now();
+            if !messages.is_empty() || now >= deadline {
+                return Ok(messages);
+            }
+            let due = next_due.map_or(deadline, |at| self.inner.clock.instant(at));
+            let wake = due.min(deadline).min(now + FOREIGN_WRITE_RECHECK);
+            tokio::select! {
+                _ = notified => {}
+                _ = tokio::time::sleep_until(wake) => {}
+            }
+        }
+    }
+
+    async fn delete_batch(
+        &self,
+        queue: &str,
+        entries: Vec<DeleteBatchEntry>,
+    ) -> Result<BatchResult<()>> {
+        limits::validate_batch_ids(entries.iter().map(|e| e.id.as_str()))?;
+        let name = queue.to_owned();
+        let result = self
+            .write(move |conn| store::delete(conn, &name, entries))
+            .await?;
+        // A delete may unblock a FIFO group.
+        if queue.ends_with(limits::FIFO_SUFFIX) {
+            self.wake(queue);
+        }
+        Ok(result)
+    }
+
+    async fn change_visibility_batch(
+        &self,
+        queue: &str,
+        entries: Vec<ChangeVisibilityBatchEntry>,
+    ) -> Result<BatchResult<()>> {
+        limits::validate_batch_ids(entries.iter().map(|e| e.id.as_str()))?;
+        let name = queue.to_owned();
+        let now = self.inner.clock.now_ms();
+        let result = self
+            .write(move |conn| store::change_visibility(conn, &name, entries, now))
+            .await?;
+        // Waiting receives recompute when the next message becomes visible.
+        self.wake(queue);
+        Ok(result)
+    }
+
+    async fn purge(&self, queue: &str) -> Result<()> {
+        let name = queue.to_owned();
+        let now = self.inner.clock.now_ms();
+        self.write(move |conn| store::purge(conn, &name, now)).await
+    }
+
+    async fn stats(&self, queue: &str) -> Result<QueueStats> {
+        let name = queue.to_owned();
+        let now = self.inner.clock.now_ms();
+        self.read(move |conn| store::stats(conn, &name, now)).await
+    }
+
+    async fn list_dead_letter_source_queues(&self, dead_letter_queue: &str) -> Result<Vec<String>> {
+        let dlq = queue_name_from_arn(dead_letter_queue).to_owned();
+        let all = self.read(store::all_queues).await?;
+        if !all.iter().any(|(name, _)| *name == dlq) {
+            return Err(QueueError::QueueDoesNotExist(dlq));
+        }
+        Ok(all
+            .into_iter()
+            .filter(|(_, attrs)| {
+                attrs
+                    .redrive_policy
+                    .as_ref()
+                    .is_some_and(|p| p.dead_letter_queue == dlq)
+            })
+            .map(|(name, _)| name)
+            .collect())
+    }
+
+    async fn move_messages(
+        &self,
+        dead_letter_queue: &str,
+        destination: Option<&str>,
+    ) -> Result<MoveResult> {
+        let dlq = dead_letter_queue.to_owned();
+        let dest = destination.map(str::to_owned);
+        let now = self.inner.clock.now_ms();
+        let moved = self
+            .write(move |conn| store::move_messages(conn, &dlq, dest.as_deref(), now))
+            .await?;
+        for name in &moved.destinations {
+            self.wake(name);
+        }
+        Ok(moved.result)
+    }
+}
+
+fn url(name: &str) -> String {
+    format!("sqlite://ebbflow/{name}")
+}

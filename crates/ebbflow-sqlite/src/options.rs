@@ -1,0 +1,76 @@
+//! How to open a database: where, how durable, and with which key.
+
+use std::path::{Path, PathBuf};
+
+/// SQLite's `synchronous` setting in WAL mode: when a commit reaches the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Synchronous {
+    /// Every commit is fsynced before the call that made it returns: a send
+    /// that returned success survives a power cut. The default.
+    #[default]
+    Full,
+    /// Commits are fsynced at checkpoints: a process crash loses nothing, a
+    /// power cut may lose the latest commits.
+    Normal,
+}
+
+impl Synchronous {
+    pub(crate) fn pragma(self) -> &'static str {
+        match self {
+            Synchronous::Full => "FULL",
+            Synchronous::Normal => "NORMAL",
+        }
+    }
+}
+
+/// Where the AES-256-GCM key for encryption at rest comes from. The key
+/// itself is never written in the TOML: the config names a file or a variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// A file holding the key as 64 hex digits (surrounding whitespace ignored).
+    File(PathBuf),
+    /// An environment variable holding the key as 64 hex digits.
+    Env(String),
+}
+
+/// Options of [`SqliteBackend::open`](crate::SqliteBackend::open).
+///
+/// ```
+/// use ebbflow_sqlite::{KeySource, SqliteOptions, Synchronous};
+/// let options = SqliteOptions::new("data/ebbflow.db")
+///     .synchronous(Synchronous::Full)
+///     .encryption(KeySource::Env("EBBFLOW_KEY".into()));
+/// assert_eq!(options.path.to_str(), Some("data/ebbflow.db"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqliteOptions {
+    /// The database file; its directory is created when missing.
+    pub path: PathBuf,
+    /// When commits reach the disk.
+    pub synchronous: Synchronous,
+    /// Encrypt bodies and attributes at rest with this key.
+    pub encryption: Option<KeySource>,
+}
+
+impl SqliteOptions {
+    /// A durable (`synchronous = FULL`), unencrypted database at `path`.
+    pub fn new(path: impl AsRef<Path>) -> Self {
+        Self {
+            path: path.as_ref().to_path_buf(),
+            synchronous: Synchronous::Full,
+            encryption: None,
+        }
+    }
+
+    /// Sets when commits reach the disk.
+    pub fn synchronous(mut self, synchronous: Synchronous) -> Self {
+        self.synchronous = synchronous;
+        self
+    }
+
+    /// Encrypts bodies and attributes with the key from `source`.
+    pub fn encryption(mut self, source: KeySource) -> Self {
+        self.encryption = Some(source);
+        self
+    }
+}

@@ -1,0 +1,969 @@
+//! SQS's state machine over the tables of `schema.rs`.
+//!
+//! Every function here runs on a connection inside a transaction the caller
+//! owns (the group commit for writes, a read transaction for reads), takes
+//! time as a parameter, and touches rows only through indexes.
+
+use crate::error::sql;
+use crate::HANDLE_PREFIX;
+use ebbflow_core::local::ReceiptHandle;
+use ebbflow_core::{
+    content_deduplication_id, limits, local_queue_arn, queue_name_from_arn, BatchResult,
+    MoveResult, QueueAttributes, QueueError, QueueStats, Result, SendMessage, SendReceipt,
+};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::time::Duration;
+
+const VISIBLE: i64 = 0;
+const DELAYED: i64 = 1;
+const IN_FLIGHT: i64 = 2;
+
+/// The first FIFO sequence number; SQS's are 20-digit decimals.
+const FIRST_SEQUENCE: u128 = 10_000_000_000_000_000_000;
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// A FIFO sequence number as SQS writes it.
+pub(crate) fn sequence_string(n: i64) -> String {
+    format!("{:020}", FIRST_SEQUENCE + n.max(0) as u128)
+}
+
+/// A queue's row, with counters of its messages by stored state.
+#[derive(Debug, Clone)]
+pub(crate) struct QueueRow {
+    pub(crate) id: i64,
+    pub(crate) attrs: QueueAttributes,
+    visible: i64,
+    in_flight: i64,
+    delayed: i64,
+    last_purge_ms: Option<i64>,
+}
+
+/// Changes to a queue's counters, written once per operation.
+#[derive(Debug, Default, Clone, Copy)]
+struct Counts {
+    visible: i64,
+    in_flight: i64,
+    delayed: i64,
+}
+
+impl Counts {
+    fn add(&mut self, state: i64, n: i64) {
+        match state {
+            VISIBLE => self.visible += n,
+            IN_FLIGHT => self.in_flight += n,
+            _ => self.delayed += n,
+        }
+    }
+
+    fn is_zero(&self) -> bool {
+        self.visible == 0 && self.in_flight == 0 && self.delayed == 0
+    }
+
+    fn write(&self, conn: &Connection, queue: i64) -> Result<()> {
+        if self.is_zero() {
+            return Ok(());
+        }
+        conn.prepare_cached(
+            "UPDATE queues SET visible = visible + ?2, in_flight = in_flight + ?3,
+             delayed = delayed + ?4 WHERE id = ?1",
+        )
+        .and_then(|mut s| s.execute(params![queue, self.visible, self.in_flight, self.delayed]))
+        .map_err(sql)?;
+        Ok(())
+    }
+}
+
+fn parse_attrs(text: &str) -> Result<QueueAttributes> {
+    serde_json::from_str(text)
+        .map_err(|e| crate::error::backend_error(format!("corrupt queue attributes: {e}")))
+}
+
+pub(crate) fn attrs_text(attrs: &QueueAttributes) -> Result<String> {
+    serde_json::to_string(attrs).map_err(crate::error::backend_error)
+}
+
+/// The queue named `name` (or named by an ARN or URL), if it exists.
+pub(crate) fn find_queue(conn: &Connection, name: &str) -> Result<Option<QueueRow>> {
+    let row = conn
+        .prepare_cached(
+            "SELECT id, attributes, visible, in_flight, delayed, last_purge_ms
+             FROM queues WHERE name = ?1",
+        )
+        .and_then(|mut s| {
+            s.query_row([queue_name_from_arn(name)], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })
+            .optional()
+        })
+        .map_err(sql)?;
+    row.map(|(id, attrs, visible, in_flight, delayed, last_purge_ms)| {
+        Ok(QueueRow {
+            id,
+            attrs: parse_attrs(&attrs)?,
+            visible,
+            in_flight,
+            delayed,
+            last_purge_ms,
+        })
+    })
+    .transpose()
+}
+
+/// The queue named `name`, or `QueueDoesNotExist`.
+pub(crate) fn queue(conn: &Connection, name: &str) -> Result<QueueRow> {
+    find_queue(conn, name)?.ok_or_else(|| QueueError::QueueDoesNotExist(name.to_owned()))
+}
+
+/// Every queue's name and attributes, sorted by name.
+pub(crate) fn all_queues(conn: &Connection) -> Result<Vec<(String, QueueAttributes)>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT name, attributes FROM queues ORDER BY name")
+        .map_err(sql)?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .map_err(sql)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (name, attrs) = row.map_err(sql)?;
+        out.push((name, parse_attrs(&attrs)?));
+    }
+    Ok(out)
+}
+
+/// Checks a redrive policy's target: it exists, has the source's type and admits the source.
+fn check_dead_letter_target(
+    conn: &Connection,
+    source: &str,
+    attrs: &QueueAttributes,
+) -> Result<()> {
+    let Some(policy) = &attrs.redrive_policy else {
+        return Ok(());
+    };
+    let dlq = find_queue(conn, &policy.dead_letter_queue)?.ok_or_else(|| {
+        QueueError::invalid(
+            "RedrivePolicy.deadLetterTargetArn",
+            format!(
+                "dead-letter queue `{}` does not exist",
+                policy.dead_letter_queue
+            ),
+        )
+    })?;
+    limits::validate_dead_letter_target(source, attrs, &policy.dead_letter_queue, &dlq.attrs)
+}
+
+/// Creates a queue, or accepts an existing one with the same attributes.
+pub(crate) fn create_queue(conn: &Connection, name: &str, attrs: &QueueAttributes) -> Result<()> {
+    if let Some(existing) = find_queue(conn, name)? {
+        if existing.attrs != *attrs {
+            return Err(QueueError::QueueAlreadyExists(name.to_owned()));
+        }
+        return Ok(());
+    }
+    check_dead_letter_target(conn, name, attrs)?;
+    conn.execute(
+        "INSERT INTO queues (name, attributes) VALUES (?1, ?2)",
+        params![name, attrs_text(attrs)?],
+    )
+    .map_err(sql)?;
+    Ok(())
+}
+
+/// Changes a queue's attributes after checking the result.
+pub(crate) fn set_attributes(
+    conn: &Connection,
+    name: &str,
+    update: &ebbflow_core::QueueAttributesUpdate,
+) -> Result<()> {
+    let q = queue(conn, name)?;
+    let next = update.apply(&q.attrs);
+    let plain = queue_name_from_arn(name);
+    limits::validate_queue_attributes(plain, &next)?;
+    check_dead_letter_target(conn, plain, &next)?;
+    conn.execute(
+        "UPDATE queues SET attributes = ?2 WHERE id = ?1",
+        params![q.id, attrs_text(&next)?],
+    )
+    .map_err(sql)?;
+    Ok(())
+}
+
+/// Deletes a queue and everything in it.
+pub(crate) fn delete_queue(conn: &Connection, name: &str) -> Result<()> {
+    let q = queue(conn, name)?;
+    for stmt in [
+        "DELETE FROM messages WHERE queue = ?1",
+        "DELETE FROM dedup WHERE queue = ?1",
+        "DELETE FROM queues WHERE id = ?1",
+    ] {
+        conn.execute(stmt, [q.id]).map_err(sql)?;
+    }
+    Ok(())
+}
+
+/// Applies every transition due by `now`: retention expiry, delays and
+/// visibility timeouts ending, FIFO deduplication windows closing.
+pub(crate) fn tick(conn: &Connection, q: &mut QueueRow, now: i64) -> Result<()> {
+    let mut counts = Counts::default();
+    let cutoff = now - ms(q.attrs.message_retention_period);
+    {
+        let mut expire = conn
+            .prepare_cached(
+                "DELETE FROM messages WHERE queue = ?1 AND sent_ms <= ?2 RETURNING state",
+            )
+            .map_err(sql)?;
+        let states = expire
+            .query_map(params![q.id, cutoff], |r| r.get::<_, i64>(0))
+            .map_err(sql)?;
+        for state in states {
+            counts.add(state.map_err(sql)?, -1);
+        }
+    }
+    let mut due = conn
+        .prepare_cached(
+            "UPDATE messages SET state = 0 WHERE queue = ?1 AND state = ?2 AND visible_at <= ?3",
+        )
+        .map_err(sql)?;
+    for state in [DELAYED, IN_FLIGHT] {
+        let n = due.execute(params![q.id, state, now]).map_err(sql)? as i64;
+        counts.add(state, -n);
+        counts.add(VISIBLE, n);
+    }
+    if q.attrs.fifo {
+        conn.prepare_cached("DELETE FROM dedup WHERE queue = ?1 AND expires_ms <= ?2")
+            .and_then(|mut s| s.execute(params![q.id, now]))
+            .map_err(sql)?;
+    }
+    commit_counts(conn, q, counts)
+}
+
+fn commit_counts(conn: &Connection, q: &mut QueueRow, counts: Counts) -> Result<()> {
+    counts.write(conn, q.id)?;
+    q.visible += counts.visible;
+    q.in_flight += counts.in_flight;
+    q.delayed += counts.delayed;
+    Ok(())
+}
+
+/// A message ready to be stored: validated later, under the queue's current
+/// attributes; body and attributes already in their stored (maybe sealed) form.
+pub(crate) struct Outgoing {
+    pub(crate) entry_id: String,
+    pub(crate) message: SendMessage,
+    pub(crate) message_id: String,
+    pub(crate) md5: String,
+    pub(crate) body: Vec<u8>,
+    pub(crate) attributes: Option<Vec<u8>>,
+}
+
+/// Stores messages; with `whole_batch`, first checks them as one batch.
+/// A FIFO duplicate within the window returns the original's receipt.
+pub(crate) fn send(
+    conn: &Connection,
+    name: &str,
+    outgoing: Vec<Outgoing>,
+    whole_batch: bool,
+    now: i64,
+) -> Result<BatchResult<SendReceipt>> {
+    let mut q = queue(conn, name)?;
+    if whole_batch {
+        let entries: Vec<ebbflow_core::SendBatchEntry> = outgoing
+            .iter()
+            .map(|o| ebbflow_core::SendBatchEntry {
+                id: o.entry_id.clone(),
+                message: o.message.clone(),
+            })
+            .collect();
+        limits::validate_send_batch(&entries, &q.attrs)?;
+    }
+    tick(conn, &mut q, now)?;
+    let mut counts = Counts::default();
+    let mut result = BatchResult::default();
+    let mut next_sequence: Option<i64> = None;
+    for o in outgoing {
+        let outcome = match limits::validate_message(&o.message, &q.attrs) {
+            Ok(_) => store_one(conn, &q, &o, now, &mut counts, &mut next_sequence),
+            Err(e) => Err(e),
+        };
+        result.push(o.entry_id, outcome);
+    }
+    if let Some(n) = next_sequence {
+        conn.prepare_cached("UPDATE queues SET next_sequence = ?2 WHERE id = ?1")
+            .and_then(|mut s| s.execute(params![q.id, n]))
+            .map_err(sql)?;
+    }
+    commit_counts(conn, &mut q, counts)?;
+    Ok(result)
+}
+
+fn store_one(
+    conn: &Connection,
+    q: &QueueRow,
+    o: &Outgoing,
+    now: i64,
+    counts: &mut Counts,
+    next_sequence: &mut Option<i64>,
+) -> Result<SendReceipt> {
+    let msg = &o.message;
+    let mut dedup_id = msg.deduplication_id.clone();
+    let mut sequence = None;
+    if q.attrs.fifo {
+        let id = dedup_id.get_or_insert_with(|| content_deduplication_id(&msg.body));
+        let original = conn
+            .prepare_cached(
+                "SELECT message_id, md5, sequence FROM dedup
+                 WHERE queue = ?1 AND dedup_id = ?2 AND expires_ms > ?3",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![q.id, &*id, now], |r| {
+                    Ok(SendReceipt {
+                        message_id: r.get(0)?,
+                        md5_of_body: r.get(1)?,
+                        sequence_number: r.get::<_, Option<i64>>(2)?.map(sequence_string),
+                    })
+                })
+                .optional()
+            })
+            .map_err(sql)?;
+        if let Some(receipt) = original {
+            return Ok(receipt);
+        }
+        let n = match *next_sequence {
+            Some(n) => n,
+            None => conn
+                .prepare_cached("SELECT next_sequence FROM queues WHERE id = ?1")
+                .and_then(|mut s| s.query_row([q.id], |r| r.get(0)))
+                .map_err(sql)?,
+        };
+        sequence = Some(n);
+        *next_sequence = Some(n + 1);
+    }
+    let delay = ms(msg.delay.unwrap_or(q.attrs.delay));
+    let state = if delay > 0 { DELAYED } else { VISIBLE };
+    conn.prepare_cached(
+        "INSERT INTO messages (queue, state, visible_at, sent_ms, message_id, md5, body,
+         attributes, group_id, dedup_id, sequence) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            q.id,
+            state,
+            now + delay,
+            now,
+            o.message_id,
+            o.md5,
+            o.body,
+            o.attributes,
+            msg.group_id,
+            dedup_id,
+            sequence
+        ])
+    })
+    .map_err(sql)?;
+    counts.add(state, 1);
+    if let (true, Some(id)) = (q.attrs.fifo, &dedup_id) {
+        conn.prepare_cached(
+            "INSERT OR REPLACE INTO dedup (queue, dedup_id, expires_ms, message_id, md5, sequence)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                q.id,
+                id,
+                now + ms(limits::DEDUPLICATION_WINDOW),
+                o.message_id,
+                o.md5,
+                sequence
+            ])
+        })
+        .map_err(sql)?;
+    }
+    Ok(SendReceipt {
+        message_id: o.message_id.clone(),
+        md5_of_body: o.md5.clone(),
+        sequence_number: sequence.map(sequence_string),
+    })
+}
+
+/// A received message as stored: body and attributes still sealed if encrypted.
+#[derive(Debug)]
+pub(crate) struct Delivered {
+    pub(crate) handle: ReceiptHandle,
+    pub(crate) message_id: String,
+    pub(crate) md5: String,
+    pub(crate) body: Vec<u8>,
+    pub(crate) attributes: Option<Vec<u8>>,
+    pub(crate) sent_ms: i64,
+    pub(crate) receive_count: i64,
+    pub(crate) first_receive_ms: i64,
+    pub(crate) group_id: Option<String>,
+    pub(crate) dedup_id: Option<String>,
+    pub(crate) sequence: Option<i64>,
+    pub(crate) dlq_source: Option<String>,
+}
+
+const DELIVERED_COLUMNS: &str = "message_id, md5, body, attributes, sent_ms, receive_count,
+    first_receive_ms, group_id, dedup_id, sequence, dlq_source";
+
+fn delivered(r: &rusqlite::Row<'_>, handle: ReceiptHandle) -> rusqlite::Result<Delivered> {
+    Ok(Delivered {
+        handle,
+        message_id: r.get(0)?,
+        md5: r.get(1)?,
+        body: r.get(2)?,
+        attributes: r.get(3)?,
+        sent_ms: r.get(4)?,
+        receive_count: r.get(5)?,
+        first_receive_ms: r.get(6)?,
+        group_id: r.get(7)?,
+        dedup_id: r.get(8)?,
+        sequence: r.get(9)?,
+        dlq_source: r.get(10)?,
+    })
+}
+
+/// What a receive did.
+#[derive(Debug, Default)]
+pub(crate) struct Taken {
+    pub(crate) messages: Vec<Delivered>,
+    /// The dead-letter queue that messages moved to, if any did.
+    pub(crate) dead_lettered_to: Option<String>,
+    /// When the next delayed or in-flight message becomes visible (only when nothing was taken).
+    pub(crate) next_due: Option<i64>,
+}
+
+/// Where a receive moves exhausted messages.
+struct DeadLetter {
+    queue: QueueRow,
+    name: String,
+    max_receives: i64,
+    source_arn: String,
+}
+
+/// Receives up to `max` visible messages, moving those past `max_receive_count`
+/// to the dead-letter queue in the same transaction. `fifo_cursor` is the
+/// FIFO group served last, so that groups take turns.
+pub(crate) fn receive(
+    conn: &Connection,
+    name: &str,
+    max: u32,
+    visibility: Option<Duration>,
+    now: i64,
+    fifo_cursor: &mut String,
+) -> Result<Taken> {
+    let mut q = queue(conn, name)?;
+    tick(conn, &mut q, now)?;
+    let room = limits::MAX_IN_FLIGHT.saturating_sub(q.in_flight.max(0) as u64);
+    if room == 0 && q.visible > 0 {
+        return Err(QueueError::OverLimit(format!(
+            "{} messages are in flight, the most a queue allows",
+            limits::MAX_IN_FLIGHT
+        )));
+    }
+    let max = room.min(u64::from(max)) as usize;
+    let visible_at = now + ms(visibility.unwrap_or(q.attrs.visibility_timeout));
+    let mut dead_letter = match &q.attrs.redrive_policy {
+        Some(p) => find_queue(conn, &p.dead_letter_queue)?.map(|dlq| DeadLetter {
+            queue: dlq,
+            name: p.dead_letter_queue.clone(),
+            max_receives: i64::from(p.max_receive_count),
+            source_arn: local_queue_arn(queue_name_from_arn(name)),
+        }),
+        None => None,
+    };
+    let mut taken = Taken::default();
+    let mut counts = Counts::default();
+    let mut moved = Counts::default();
+    let mut take = |id: i64, receive_count: i64, taken: &mut Taken| -> Result<()> {
+        if let Some(dl) = dead_letter
+            .as_ref()
+            .filter(|d| receive_count >= d.max_receives)
+        {
+            conn.prepare_cached(
+                "UPDATE messages SET queue = ?2, state = 0, visible_at = ?3, nonce = NULL,
+                 dlq_source = ?4 WHERE id = ?1",
+            )
+            .and_then(|mut s| s.execute(params![id, dl.queue.id, now, dl.source_arn]))
+            .map_err(sql)?;
+            counts.add(VISIBLE, -1);
+            moved.add(VISIBLE, 1);
+            taken.dead_lettered_to = Some(dl.name.clone());
+            return Ok(());
+        }
+        let nonce = fastrand::i64(1..);
+        let message = conn
+            .prepare_cached(&format!(
+                "UPDATE messages SET state = 2, visible_at = ?2, nonce = ?3,
+                 receive_count = receive_count + 1, received_ms = ?4,
+                 first_receive_ms = CASE WHEN first_receive_ms = 0 THEN ?4 ELSE first_receive_ms END
+                 WHERE id = ?1 RETURNING {DELIVERED_COLUMNS}"
+            ))
+            .and_then(|mut s| {
+                s.query_row(params![id, visible_at, nonce, now], |r| {
+                    delivered(
+                        r,
+                        ReceiptHandle {
+                            queue: q.id as u64,
+                            key: id as u64,
+                            nonce: nonce as u64,
+                        },
+                    )
+                })
+            })
+            .map_err(sql)?;
+        counts.add(VISIBLE, -1);
+        counts.add(IN_FLIGHT, 1);
+        taken.messages.push(message);
+        Ok(())
+    };
+    if q.attrs.fifo {
+        receive_fifo(conn, q.id, max, fifo_cursor, &mut taken, &mut take)?;
+    } else {
+        let mut candidates = conn
+            .prepare_cached(
+                "SELECT id, receive_count FROM messages WHERE queue = ?1 AND state = 0
+                 ORDER BY visible_at, id LIMIT ?2",
+            )
+            .map_err(sql)?;
+        // Dead-lettered candidates leave room; look again until full or empty.
+        loop {
+            let want = max - taken.messages.len();
+            if want == 0 {
+                break;
+            }
+            let rows: Vec<(i64, i64)> = candidates
+                .query_map(params![q.id, want as i64], |r| Ok((r.get(0)?, r.get(1)?)))
+                .and_then(|rows| rows.collect())
+                .map_err(sql)?;
+            if rows.is_empty() {
+                break;
+            }
+            for (id, receive_count) in rows {
+                take(id, receive_count, &mut taken)?;
+            }
+        }
+    }
+    commit_counts(conn, &mut q, counts)?;
+    if let Some(dl) = dead_letter.as_mut() {
+        commit_counts(conn, &mut dl.queue, moved)?;
+    }
+    if taken.messages.is_empty() {
+        taken.next_due = next_due(conn, q.id)?;
+    }
+    Ok(taken)
+}
+
+/// FIFO: walks groups from the one after `cursor`, round the end and back,
+/// taking from each group with nothing in flight its visible head messages
+/// in send order, up to the first still delayed.
+fn receive_fifo(
+    conn: &Connection,
+    queue: i64,
+    max: usize,
+    cursor: &mut String,
+    taken: &mut Taken,
+    take: &mut impl FnMut(i64, i64, &mut Taken) -> Result<()>,
+) -> Result<()> {
+    let mut next_group = conn
+        .prepare_cached(
+            "SELECT group_id FROM messages WHERE queue = ?1 AND group_id > ?2
+             ORDER BY group_id LIMIT 1",
+        )
+        .map_err(sql)?;
+    let mut first_in_state = conn
+        .prepare_cached(
+            "SELECT id FROM messages WHERE queue = ?1 AND group_id = ?2 AND state = ?3
+             ORDER BY id LIMIT 1",
+        )
+        .map_err(sql)?;
+    let mut heads = conn
+        .prepare_cached(
+            "SELECT id, receive_count FROM messages WHERE queue = ?1 AND group_id = ?2
+             AND state = 0 AND id < ?3 ORDER BY id LIMIT ?4",
+        )
+        .map_err(sql)?;
+    let start = cursor.clone();
+    let mut after = start.clone();
+    let mut wrapped = false;
+    while taken.messages.len() < max {
+        let group: Option<String> = next_group
+            .query_row(params![queue, after], |r| r.get(0))
+            .optional()
+            .map_err(sql)?;
+        let group = match group {
+            Some(g) if !(wrapped && g > start) => g,
+            _ if wrapped || start.is_empty() => break,
+            _ => {
+                wrapped = true;
+                after.clear();
+                continue;
+            }
+        };
+        after.clone_from(&group);
+        let busy = first_in_state
+            .query_row(params![queue, group, IN_FLIGHT], |_| Ok(()))
+            .optional()
+            .map_err(sql)?
+            .is_some();
+        if busy {
+            continue;
+        }
+        let first_delayed: i64 = first_in_state
+            .query_row(params![queue, group, DELAYED], |r| r.get(0))
+            .optional()
+            .map_err(sql)?
+            .unwrap_or(i64::MAX);
+        let want = (max - taken.messages.len()) as i64;
+        let rows: Vec<(i64, i64)> = heads
+            .query_map(params![queue, group, first_delayed, want], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .and_then(|rows| rows.collect())
+            .map_err(sql)?;
+        if !rows.is_empty() {
+            cursor.clone_from(&group);
+        }
+        for (id, receive_count) in rows {
+            take(id, receive_count, taken)?;
+        }
+        if wrapped && group == start {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// When the next delayed or in-flight message of `queue` becomes visible.
+fn next_due(conn: &Connection, queue: i64) -> Result<Option<i64>> {
+    let mut first = conn
+        .prepare_cached(
+            "SELECT visible_at FROM messages WHERE queue = ?1 AND state = ?2
+             ORDER BY visible_at LIMIT 1",
+        )
+        .map_err(sql)?;
+    let mut due: Option<i64> = None;
+    for state in [DELAYED, IN_FLIGHT] {
+        let at: Option<i64> = first
+            .query_row(params![queue, state], |r| r.get(0))
+            .optional()
+            .map_err(sql)?;
+        due = match (due, at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    Ok(due)
+}
+
+/// Replays the in-flight messages of a FIFO receive attempt with their
+/// visibility restarted; those deleted or received again since are left out.
+pub(crate) fn replay(
+    conn: &Connection,
+    name: &str,
+    handles: &[ReceiptHandle],
+    visibility: Option<Duration>,
+    now: i64,
+) -> Result<Vec<Delivered>> {
+    let q = queue(conn, name)?;
+    let visible_at = now + ms(visibility.unwrap_or(q.attrs.visibility_timeout));
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "UPDATE messages SET visible_at = ?4 WHERE id = ?1 AND queue = ?2 AND nonce = ?3
+             AND state = 2 RETURNING {DELIVERED_COLUMNS}"
+        ))
+        .map_err(sql)?;
+    let mut out = Vec::new();
+    for h in handles {
+        let row = stmt
+            .query_row(
+                params![h.key as i64, q.id, h.nonce as i64, visible_at],
+                |r| delivered(r, *h),
+            )
+            .optional()
+            .map_err(sql)?;
+        out.extend(row);
+    }
+    Ok(out)
+}
+
+/// A receipt handle of this queue, or `ReceiptHandleIsInvalid`.
+fn parse_handle(q: &QueueRow, handle: &str) -> Result<ReceiptHandle> {
+    let h = ReceiptHandle::parse(HANDLE_PREFIX, handle)?;
+    if h.queue != q.id as u64 {
+        return Err(QueueError::ReceiptHandleIsInvalid(
+            "the handle belongs to another queue".into(),
+        ));
+    }
+    Ok(h)
+}
+
+/// Deletes by receipt handle. A handle whose message is gone, or that a later
+/// receive replaced, deletes nothing and succeeds, as in SQS.
+pub(crate) fn delete(
+    conn: &Connection,
+    name: &str,
+    entries: Vec<ebbflow_core::DeleteBatchEntry>,
+) -> Result<BatchResult<()>> {
+    let mut q = queue(conn, name)?;
+    let mut stmt = conn
+        .prepare_cached(
+            "DELETE FROM messages WHERE id = ?1 AND queue = ?2 AND nonce = ?3 RETURNING state",
+        )
+        .map_err(sql)?;
+    let mut counts = Counts::default();
+    let mut result = BatchResult::default();
+    for entry in entries {
+        let outcome = parse_handle(&q, &entry.receipt_handle).and_then(|h| {
+            let state: Option<i64> = stmt
+                .query_row(params![h.key as i64, q.id, h.nonce as i64], |r| r.get(0))
+                .optional()
+                .map_err(sql)?;
+            if let Some(state) = state {
+                counts.add(state, -1);
+            }
+            Ok(())
+        });
+        result.push(entry.id, outcome);
+    }
+    drop(stmt);
+    commit_counts(conn, &mut q, counts)?;
+    Ok(result)
+}
+
+/// Changes the visibility of in-flight messages, counting from now.
+pub(crate) fn change_visibility(
+    conn: &Connection,
+    name: &str,
+    entries: Vec<ebbflow_core::ChangeVisibilityBatchEntry>,
+    now: i64,
+) -> Result<BatchResult<()>> {
+    let mut q = queue(conn, name)?;
+    tick(conn, &mut q, now)?;
+    let mut find = conn
+        .prepare_cached(
+            "SELECT state, received_ms FROM messages WHERE id = ?1 AND queue = ?2 AND nonce = ?3",
+        )
+        .map_err(sql)?;
+    let mut set = conn
+        .prepare_cached("UPDATE messages SET state = ?2, visible_at = ?3 WHERE id = ?1")
+        .map_err(sql)?;
+    let mut counts = Counts::default();
+    let mut result = BatchResult::default();
+    for entry in entries {
+        let outcome = parse_handle(&q, &entry.receipt_handle).and_then(|h| {
+            let found: Option<(i64, i64)> = find
+                .query_row(params![h.key as i64, q.id, h.nonce as i64], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()
+                .map_err(sql)?;
+            let (state, received_ms) = found.ok_or_else(|| {
+                QueueError::ReceiptHandleIsInvalid(
+                    "the message was deleted or received again since this handle was issued".into(),
+                )
+            })?;
+            if state != IN_FLIGHT {
+                return Err(QueueError::MessageNotInflight);
+            }
+            let in_flight_for = Duration::from_millis((now - received_ms).max(0) as u64);
+            limits::validate_visibility_extension(in_flight_for, entry.visibility_timeout)?;
+            let at = now + ms(entry.visibility_timeout);
+            let next = if at <= now { VISIBLE } else { IN_FLIGHT };
+            set.execute(params![h.key as i64, next, at]).map_err(sql)?;
+            counts.add(IN_FLIGHT, -1);
+            counts.add(next, 1);
+            Ok(())
+        });
+        result.push(entry.id, outcome);
+    }
+    drop((find, set));
+    commit_counts(conn, &mut q, counts)?;
+    Ok(result)
+}
+
+/// Removes every message; at most once per 60 s.
+pub(crate) fn purge(conn: &Connection, name: &str, now: i64) -> Result<()> {
+    let q = queue(conn, name)?;
+    let cooldown = ms(limits::PURGE_COOLDOWN);
+    if let Some(last) = q.last_purge_ms {
+        let since = now - last;
+        if since < cooldown {
+            return Err(QueueError::PurgeQueueInProgress {
+                queue: name.to_owned(),
+                retry_after: Duration::from_millis((cooldown - since).max(0) as u64),
+            });
+        }
+    }
+    conn.execute("DELETE FROM messages WHERE queue = ?1", [q.id])
+        .map_err(sql)?;
+    conn.execute(
+        "UPDATE queues SET visible = 0, in_flight = 0, delayed = 0, last_purge_ms = ?2 WHERE id = ?1",
+        params![q.id, now],
+    )
+    .map_err(sql)?;
+    Ok(())
+}
+
+/// Counts by state as of `now`, from the queue's counters corrected by the
+/// transitions due since the last write (found by index, not by scanning).
+pub(crate) fn stats(conn: &Connection, name: &str, now: i64) -> Result<QueueStats> {
+    let q = queue(conn, name)?;
+    let cutoff = now - ms(q.attrs.message_retention_period);
+    let count = |sql_text: &str, p: &[&dyn rusqlite::ToSql]| -> Result<i64> {
+        conn.prepare_cached(sql_text)
+            .and_then(|mut s| s.query_row(p, |r| r.get(0)))
+            .map_err(sql)
+    };
+    let due = "SELECT COUNT(*) FROM messages WHERE queue = ?1 AND state = ?2 AND visible_at <= ?3";
+    let due_delayed = count(due, &[&q.id, &DELAYED, &now])?;
+    let due_in_flight = count(due, &[&q.id, &IN_FLIGHT, &now])?;
+    let mut counts = Counts {
+        visible: q.visible + due_delayed + due_in_flight,
+        in_flight: q.in_flight - due_in_flight,
+        delayed: q.delayed - due_delayed,
+    };
+    // Messages past retention are gone as far as callers can tell.
+    let mut expired = conn
+        .prepare_cached("SELECT state, visible_at FROM messages WHERE queue = ?1 AND sent_ms <= ?2")
+        .map_err(sql)?;
+    let rows = expired
+        .query_map(params![q.id, cutoff], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+        })
+        .map_err(sql)?;
+    for row in rows {
+        let (state, visible_at) = row.map_err(sql)?;
+        let effective = if state != VISIBLE && visible_at <= now {
+            VISIBLE
+        } else {
+            state
+        };
+        counts.add(effective, -1);
+    }
+    let oldest: Option<i64> = conn
+        .prepare_cached(
+            "SELECT sent_ms FROM messages WHERE queue = ?1 AND sent_ms > ?2 ORDER BY sent_ms LIMIT 1",
+        )
+        .and_then(|mut s| s.query_row(params![q.id, cutoff], |r| r.get(0)).optional())
+        .map_err(sql)?;
+    let n = |v: i64| v.max(0) as u64;
+    Ok(QueueStats {
+        visible: n(counts.visible),
+        in_flight: n(counts.in_flight),
+        delayed: n(counts.delayed),
+        oldest_message_age: oldest.map(|sent| Duration::from_millis(n(now - sent))),
+    })
+}
+
+/// What a move from a dead-letter queue did, and which queues received messages.
+pub(crate) struct Moved {
+    pub(crate) result: MoveResult,
+    pub(crate) destinations: Vec<String>,
+}
+
+/// Moves the messages not in flight in `dead_letter_queue` to `destination`,
+/// or each back to the queue it was dead-lettered from; each starts afresh.
+pub(crate) fn move_messages(
+    conn: &Connection,
+    dead_letter_queue: &str,
+    destination: Option<&str>,
+    now: i64,
+) -> Result<Moved> {
+    let mut dlq = queue(conn, dead_letter_queue)?;
+    let fixed = destination.map(|d| queue(conn, d)).transpose()?;
+    if fixed
+        .as_ref()
+        .is_some_and(|d| d.attrs.fifo != dlq.attrs.fifo)
+    {
+        return Err(QueueError::invalid(
+            "DestinationArn",
+            "messages move only between queues of the same type (standard or FIFO)",
+        ));
+    }
+    tick(conn, &mut dlq, now)?;
+    let rows: Vec<(i64, i64, Option<String>)> = conn
+        .prepare_cached(
+            "SELECT id, state, dlq_source FROM messages WHERE queue = ?1 AND state != 2
+             ORDER BY sent_ms, sequence, id",
+        )
+        .and_then(|mut s| {
+            s.query_map([dlq.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect()
+        })
+        .map_err(sql)?;
+    let mut targets: std::collections::BTreeMap<String, (QueueRow, Counts)> = Default::default();
+    if let (Some(d), Some(name)) = (&fixed, destination) {
+        targets.insert(
+            queue_name_from_arn(name).to_owned(),
+            (d.clone(), Counts::default()),
+        );
+    }
+    let mut out = Moved {
+        result: MoveResult::default(),
+        destinations: Vec::new(),
+    };
+    let mut taken = Counts::default();
+    for (id, state, source) in rows {
+        let target = match destination {
+            Some(name) => Some(queue_name_from_arn(name).to_owned()),
+            None => source
+                .as_deref()
+                .map(|arn| queue_name_from_arn(arn).to_owned()),
+        };
+        let Some(target) = target else {
+            out.result.failed += 1;
+            continue;
+        };
+        if !targets.contains_key(&target) {
+            match find_queue(conn, &target)? {
+                Some(row) => {
+                    targets.insert(target.clone(), (row, Counts::default()));
+                }
+                None => {
+                    out.result.failed += 1;
+                    continue;
+                }
+            }
+        }
+        let Some((row, counts)) = targets.get_mut(&target) else {
+            continue;
+        };
+        let sequence: Option<i64> = if row.attrs.fifo {
+            conn.prepare_cached(
+                "UPDATE queues SET next_sequence = next_sequence + 1 WHERE id = ?1
+                 RETURNING next_sequence - 1",
+            )
+            .and_then(|mut s| s.query_row([row.id], |r| r.get(0)))
+            .map_err(sql)?
+        } else {
+            None
+        };
+        conn.prepare_cached(
+            "UPDATE messages SET queue = ?2, state = 0, visible_at = ?3, sent_ms = ?3, nonce = NULL,
+             receive_count = 0, first_receive_ms = 0, dlq_source = NULL,
+             sequence = COALESCE(?4, sequence) WHERE id = ?1",
+        )
+        .and_then(|mut s| s.execute(params![id, row.id, now, sequence]))
+        .map_err(sql)?;
+        taken.add(state, -1);
+        counts.add(VISIBLE, 1);
+        out.result.moved += 1;
+    }
+    commit_counts(conn, &mut dlq, taken)?;
+    for (name, (mut row, counts)) in targets {
+        if !counts.is_zero() {
+            commit_counts(conn, &mut row, counts)?;
+            out.destinations.push(name);
+        }
+    }
+    Ok(out)
+}
