@@ -11,6 +11,7 @@ use crate::crypto::Sealer;
 use crate::error::{backend_error, sql, OpenError};
 use crate::options::SqliteOptions;
 use crate::store::{self, Delivered, Outgoing};
+use crate::tx::Tx;
 use crate::HANDLE_PREFIX;
 use async_trait::async_trait;
 use ebbflow_core::local::{MessageIds, ReceiptHandle};
@@ -136,6 +137,11 @@ fn open_connection(
     conn.busy_timeout(Duration::from_secs(10))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", options.synchronous.pragma())?;
+    // Hot index pages stay in memory on big queues; checkpoints come less
+    // often, so a page rewritten by many commits is copied back once.
+    conn.pragma_update(None, "cache_size", -65_536)?;
+    conn.pragma_update(None, "wal_autocheckpoint", 8_192)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
@@ -171,7 +177,12 @@ impl SqliteBackend {
         Ok(Self {
             inner: Arc::new(Inner {
                 path: path.clone(),
-                writer: Writer::new(conn),
+                writer: Writer::start(conn, options.paused_clock).map_err(|source| {
+                    OpenError::Writer {
+                        path: path.clone(),
+                        source,
+                    }
+                })?,
                 readers: Mutex::new(Vec::new()),
                 sealer,
                 ids: MessageIds::new(),
@@ -192,12 +203,9 @@ impl SqliteBackend {
     async fn write<R, F>(&self, job: F) -> Result<R>
     where
         R: Send + 'static,
-        F: FnOnce(&Connection) -> Result<R> + Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<R> + Send + 'static,
     {
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || inner.writer.execute(job))
-            .await
-            .map_err(backend_error)?
+        self.inner.writer.execute(job).await
     }
 
     /// Runs `job` on a reader connection in one read transaction, on the blocking pool.
@@ -297,7 +305,7 @@ impl SqliteBackend {
         let name = queue.to_owned();
         let now = self.inner.clock.now_ms();
         let result = self
-            .write(move |conn| store::send(conn, &name, outgoing, whole_batch, now))
+            .write(move |tx| store::send(tx, &name, outgoing, whole_batch, now))
             .await?;
         if !result.successful.is_empty() {
             self.wake(queue);
@@ -373,7 +381,7 @@ impl SqliteBackend {
                 let name = queue.to_owned();
                 let visibility = request.visibility_timeout;
                 let rows = self
-                    .write(move |conn| store::replay(conn, &name, &handles, visibility, now))
+                    .write(move |tx| store::replay(tx, &name, &handles, visibility, now))
                     .await?;
                 if !rows.is_empty() {
                     return Ok((self.received_all(rows)?, None));
@@ -391,8 +399,8 @@ impl SqliteBackend {
             .unwrap_or_default();
         let (max, visibility) = (request.max_messages, request.visibility_timeout);
         let (taken, cursor) = self
-            .write(move |conn| {
-                let taken = store::receive(conn, &name, max, visibility, now, &mut cursor)?;
+            .write(move |tx| {
+                let taken = store::receive(tx, &name, max, visibility, now, &mut cursor)?;
                 Ok((taken, cursor))
             })
             .await?;
@@ -473,14 +481,14 @@ impl QueueBackend for SqliteBackend {
     async fn create_queue(&self, name: &str, attributes: QueueAttributes) -> Result<String> {
         limits::validate_queue_attributes(name, &attributes)?;
         let owned = name.to_owned();
-        self.write(move |conn| store::create_queue(conn, &owned, &attributes))
+        self.write(move |tx| store::create_queue(tx, &owned, &attributes))
             .await?;
         Ok(url(name))
     }
 
     async fn get_queue_url(&self, name: &str) -> Result<String> {
         let owned = name.to_owned();
-        self.read(move |conn| store::queue(conn, &owned).map(|_| ()))
+        self.read(move |conn| store::read_existing(conn, &owned).map(|_| ()))
             .await?;
         Ok(url(queue_name_from_arn(name)))
     }
@@ -497,7 +505,7 @@ impl QueueBackend for SqliteBackend {
 
     async fn delete_queue(&self, name: &str) -> Result<()> {
         let owned = name.to_owned();
-        self.write(move |conn| store::delete_queue(conn, &owned))
+        self.write(move |tx| store::delete_queue(tx, &owned))
             .await?;
         // Long polls on the deleted queue return at once rather than wait out their timer.
         if let Some(w) = self.inner.waiting.lock().remove(queue_name_from_arn(name)) {
@@ -508,13 +516,13 @@ impl QueueBackend for SqliteBackend {
 
     async fn get_queue_attributes(&self, name: &str) -> Result<QueueAttributes> {
         let owned = name.to_owned();
-        self.read(move |conn| store::queue(conn, &owned).map(|q| q.attrs))
+        self.read(move |conn| store::read_existing(conn, &owned).map(|q| q.attrs))
             .await
     }
 
     async fn set_queue_attributes(&self, name: &str, update: QueueAttributesUpdate) -> Result<()> {
         let owned = name.to_owned();
-        self.write(move |conn| store::set_attributes(conn, &owned, &update))
+        self.write(move |tx| store::set_attributes(tx, &owned, &update))
             .await?;
         self.wake(name);
         Ok(())
@@ -575,7 +583,7 @@ impl QueueBackend for SqliteBackend {
         limits::validate_batch_ids(entries.iter().map(|e| e.id.as_str()))?;
         let name = queue.to_owned();
         let result = self
-            .write(move |conn| store::delete(conn, &name, entries))
+            .write(move |tx| store::delete(tx, &name, entries))
             .await?;
         // A delete may unblock a FIFO group.
         if queue.ends_with(limits::FIFO_SUFFIX) {
@@ -593,7 +601,7 @@ impl QueueBackend for SqliteBackend {
         let name = queue.to_owned();
         let now = self.inner.clock.now_ms();
         let result = self
-            .write(move |conn| store::change_visibility(conn, &name, entries, now))
+            .write(move |tx| store::change_visibility(tx, &name, entries, now))
             .await?;
         // Waiting receives recompute when the next message becomes visible.
         self.wake(queue);
@@ -603,7 +611,7 @@ impl QueueBackend for SqliteBackend {
     async fn purge(&self, queue: &str) -> Result<()> {
         let name = queue.to_owned();
         let now = self.inner.clock.now_ms();
-        self.write(move |conn| store::purge(conn, &name, now)).await
+        self.write(move |tx| store::purge(tx, &name, now)).await
     }
 
     async fn stats(&self, queue: &str) -> Result<QueueStats> {
@@ -639,7 +647,7 @@ impl QueueBackend for SqliteBackend {
         let dest = destination.map(str::to_owned);
         let now = self.inner.clock.now_ms();
         let moved = self
-            .write(move |conn| store::move_messages(conn, &dlq, dest.as_deref(), now))
+            .write(move |tx| store::move_messages(tx, &dlq, dest.as_deref(), now))
             .await?;
         for name in &moved.destinations {
             self.wake(name);

@@ -15,6 +15,14 @@ pub enum OpenError {
         /// Why.
         source: std::io::Error,
     },
+    /// The writer thread could not be started.
+    #[error("cannot start the writer thread for {path}: {source}")]
+    Writer {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// SQLite refused the file (not a database, locked, unreadable, …).
     #[error("cannot open the SQLite database {path}: {source}")]
     Sqlite {

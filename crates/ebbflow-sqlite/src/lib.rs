@@ -52,6 +52,7 @@ mod error;
 mod options;
 mod schema;
 mod store;
+mod tx;
 
 pub use backend::SqliteBackend;
 pub use error::OpenError;

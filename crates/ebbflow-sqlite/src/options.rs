@@ -50,6 +50,11 @@ pub struct SqliteOptions {
     pub synchronous: Synchronous,
     /// Encrypt bodies and attributes at rest with this key.
     pub encryption: Option<KeySource>,
+    /// Set when the backend runs under tokio's paused clock (tests with
+    /// `start_paused`): callers then wait for the writer on tokio's blocking
+    /// pool, which keeps the paused clock from jumping ahead while SQLite
+    /// works. Costs a thread hand-off per call; off by default.
+    pub paused_clock: bool,
 }
 
 impl SqliteOptions {
@@ -59,12 +64,19 @@ impl SqliteOptions {
             path: path.as_ref().to_path_buf(),
             synchronous: Synchronous::Full,
             encryption: None,
+            paused_clock: false,
         }
     }
 
     /// Sets when commits reach the disk.
     pub fn synchronous(mut self, synchronous: Synchronous) -> Self {
         self.synchronous = synchronous;
+        self
+    }
+
+    /// Marks the backend as running under tokio's paused clock (tests).
+    pub fn paused_clock(mut self, paused: bool) -> Self {
+        self.paused_clock = paused;
         self
     }
 

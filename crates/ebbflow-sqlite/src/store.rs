@@ -5,6 +5,7 @@
 //! time as a parameter, and touches rows only through indexes.
 
 use crate::error::sql;
+use crate::tx::{Counts, QueueRow, Tx, DELAYED, IN_FLIGHT, VISIBLE};
 use crate::HANDLE_PREFIX;
 use ebbflow_core::local::ReceiptHandle;
 use ebbflow_core::{
@@ -13,10 +14,6 @@ use ebbflow_core::{
 };
 use rusqlite::{params, Connection, OptionalExtension};
 use std::time::Duration;
-
-const VISIBLE: i64 = 0;
-const DELAYED: i64 = 1;
-const IN_FLIGHT: i64 = 2;
 
 /// The first FIFO sequence number; SQS's are 20-digit decimals.
 const FIRST_SEQUENCE: u128 = 10_000_000_000_000_000_000;
@@ -30,52 +27,6 @@ pub(crate) fn sequence_string(n: i64) -> String {
     format!("{:020}", FIRST_SEQUENCE + n.max(0) as u128)
 }
 
-/// A queue's row, with counters of its messages by stored state.
-#[derive(Debug, Clone)]
-pub(crate) struct QueueRow {
-    pub(crate) id: i64,
-    pub(crate) attrs: QueueAttributes,
-    visible: i64,
-    in_flight: i64,
-    delayed: i64,
-    last_purge_ms: Option<i64>,
-}
-
-/// Changes to a queue's counters, written once per operation.
-#[derive(Debug, Default, Clone, Copy)]
-struct Counts {
-    visible: i64,
-    in_flight: i64,
-    delayed: i64,
-}
-
-impl Counts {
-    fn add(&mut self, state: i64, n: i64) {
-        match state {
-            VISIBLE => self.visible += n,
-            IN_FLIGHT => self.in_flight += n,
-            _ => self.delayed += n,
-        }
-    }
-
-    fn is_zero(&self) -> bool {
-        self.visible == 0 && self.in_flight == 0 && self.delayed == 0
-    }
-
-    fn write(&self, conn: &Connection, queue: i64) -> Result<()> {
-        if self.is_zero() {
-            return Ok(());
-        }
-        conn.prepare_cached(
-            "UPDATE queues SET visible = visible + ?2, in_flight = in_flight + ?3,
-             delayed = delayed + ?4 WHERE id = ?1",
-        )
-        .and_then(|mut s| s.execute(params![queue, self.visible, self.in_flight, self.delayed]))
-        .map_err(sql)?;
-        Ok(())
-    }
-}
-
 fn parse_attrs(text: &str) -> Result<QueueAttributes> {
     serde_json::from_str(text)
         .map_err(|e| crate::error::backend_error(format!("corrupt queue attributes: {e}")))
@@ -85,15 +36,16 @@ pub(crate) fn attrs_text(attrs: &QueueAttributes) -> Result<String> {
     serde_json::to_string(attrs).map_err(crate::error::backend_error)
 }
 
-/// The queue named `name` (or named by an ARN or URL), if it exists.
-pub(crate) fn find_queue(conn: &Connection, name: &str) -> Result<Option<QueueRow>> {
+/// The queue named `name` (or named by an ARN or URL) as committed, if it exists.
+pub(crate) fn read_queue(conn: &Connection, name: &str) -> Result<Option<QueueRow>> {
+    let name = queue_name_from_arn(name);
     let row = conn
         .prepare_cached(
             "SELECT id, attributes, visible, in_flight, delayed, last_purge_ms
              FROM queues WHERE name = ?1",
         )
         .and_then(|mut s| {
-            s.query_row([queue_name_from_arn(name)], |r| {
+            s.query_row([name], |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
                     r.get::<_, String>(1)?,
@@ -109,19 +61,40 @@ pub(crate) fn find_queue(conn: &Connection, name: &str) -> Result<Option<QueueRo
     row.map(|(id, attrs, visible, in_flight, delayed, last_purge_ms)| {
         Ok(QueueRow {
             id,
+            name: name.to_owned(),
             attrs: parse_attrs(&attrs)?,
-            visible,
-            in_flight,
-            delayed,
+            stored: Counts {
+                visible,
+                in_flight,
+                delayed,
+            },
             last_purge_ms,
         })
     })
     .transpose()
 }
 
-/// The queue named `name`, or `QueueDoesNotExist`.
-pub(crate) fn queue(conn: &Connection, name: &str) -> Result<QueueRow> {
-    find_queue(conn, name)?.ok_or_else(|| QueueError::QueueDoesNotExist(name.to_owned()))
+/// The committed queue named `name`, or `QueueDoesNotExist`.
+pub(crate) fn read_existing(conn: &Connection, name: &str) -> Result<QueueRow> {
+    read_queue(conn, name)?.ok_or_else(|| QueueError::QueueDoesNotExist(name.to_owned()))
+}
+
+/// The queue named `name` within a write, if it exists (read once per group).
+fn find_queue(tx: &mut Tx<'_>, name: &str) -> Result<Option<QueueRow>> {
+    let plain = queue_name_from_arn(name);
+    if let Some(row) = tx.cached(plain) {
+        return Ok(Some(row.clone()));
+    }
+    let row = read_queue(tx.conn, plain)?;
+    if let Some(row) = &row {
+        tx.cache(row.clone());
+    }
+    Ok(row)
+}
+
+/// The queue named `name` within a write, or `QueueDoesNotExist`.
+pub(crate) fn queue(tx: &mut Tx<'_>, name: &str) -> Result<QueueRow> {
+    find_queue(tx, name)?.ok_or_else(|| QueueError::QueueDoesNotExist(name.to_owned()))
 }
 
 /// Every queue's name and attributes, sorted by name.
@@ -141,15 +114,11 @@ pub(crate) fn all_queues(conn: &Connection) -> Result<Vec<(String, QueueAttribut
 }
 
 /// Checks a redrive policy's target: it exists, has the source's type and admits the source.
-fn check_dead_letter_target(
-    conn: &Connection,
-    source: &str,
-    attrs: &QueueAttributes,
-) -> Result<()> {
+fn check_dead_letter_target(tx: &mut Tx<'_>, source: &str, attrs: &QueueAttributes) -> Result<()> {
     let Some(policy) = &attrs.redrive_policy else {
         return Ok(());
     };
-    let dlq = find_queue(conn, &policy.dead_letter_queue)?.ok_or_else(|| {
+    let dlq = find_queue(tx, &policy.dead_letter_queue)?.ok_or_else(|| {
         QueueError::invalid(
             "RedrivePolicy.deadLetterTargetArn",
             format!(
@@ -162,57 +131,66 @@ fn check_dead_letter_target(
 }
 
 /// Creates a queue, or accepts an existing one with the same attributes.
-pub(crate) fn create_queue(conn: &Connection, name: &str, attrs: &QueueAttributes) -> Result<()> {
-    if let Some(existing) = find_queue(conn, name)? {
+pub(crate) fn create_queue(tx: &mut Tx<'_>, name: &str, attrs: &QueueAttributes) -> Result<()> {
+    if let Some(existing) = find_queue(tx, name)? {
         if existing.attrs != *attrs {
             return Err(QueueError::QueueAlreadyExists(name.to_owned()));
         }
         return Ok(());
     }
-    check_dead_letter_target(conn, name, attrs)?;
-    conn.execute(
-        "INSERT INTO queues (name, attributes) VALUES (?1, ?2)",
-        params![name, attrs_text(attrs)?],
-    )
-    .map_err(sql)?;
+    check_dead_letter_target(tx, name, attrs)?;
+    tx.conn
+        .execute(
+            "INSERT INTO queues (name, attributes) VALUES (?1, ?2)",
+            params![name, attrs_text(attrs)?],
+        )
+        .map_err(sql)?;
+    tx.forget_queues();
     Ok(())
 }
 
 /// Changes a queue's attributes after checking the result.
 pub(crate) fn set_attributes(
-    conn: &Connection,
+    tx: &mut Tx<'_>,
     name: &str,
     update: &ebbflow_core::QueueAttributesUpdate,
 ) -> Result<()> {
-    let q = queue(conn, name)?;
+    let q = queue(tx, name)?;
     let next = update.apply(&q.attrs);
     let plain = queue_name_from_arn(name);
     limits::validate_queue_attributes(plain, &next)?;
-    check_dead_letter_target(conn, plain, &next)?;
-    conn.execute(
-        "UPDATE queues SET attributes = ?2 WHERE id = ?1",
-        params![q.id, attrs_text(&next)?],
-    )
-    .map_err(sql)?;
+    check_dead_letter_target(tx, plain, &next)?;
+    tx.conn
+        .execute(
+            "UPDATE queues SET attributes = ?2 WHERE id = ?1",
+            params![q.id, attrs_text(&next)?],
+        )
+        .map_err(sql)?;
+    tx.forget_queues();
     Ok(())
 }
 
 /// Deletes a queue and everything in it.
-pub(crate) fn delete_queue(conn: &Connection, name: &str) -> Result<()> {
-    let q = queue(conn, name)?;
+pub(crate) fn delete_queue(tx: &mut Tx<'_>, name: &str) -> Result<()> {
+    let q = queue(tx, name)?;
     for stmt in [
         "DELETE FROM messages WHERE queue = ?1",
         "DELETE FROM dedup WHERE queue = ?1",
         "DELETE FROM queues WHERE id = ?1",
     ] {
-        conn.execute(stmt, [q.id]).map_err(sql)?;
+        tx.conn.execute(stmt, [q.id]).map_err(sql)?;
     }
+    tx.forget_queues();
     Ok(())
 }
 
 /// Applies every transition due by `now`: retention expiry, delays and
 /// visibility timeouts ending, FIFO deduplication windows closing.
-pub(crate) fn tick(conn: &Connection, q: &mut QueueRow, now: i64) -> Result<()> {
+pub(crate) fn tick(tx: &mut Tx<'_>, q: &QueueRow, now: i64) -> Result<()> {
+    if !tx.needs_tick(q.id, now) {
+        return Ok(());
+    }
+    let conn = tx.conn;
     let mut counts = Counts::default();
     let cutoff = now - ms(q.attrs.message_retention_period);
     {
@@ -243,14 +221,7 @@ pub(crate) fn tick(conn: &Connection, q: &mut QueueRow, now: i64) -> Result<()> 
             .and_then(|mut s| s.execute(params![q.id, now]))
             .map_err(sql)?;
     }
-    commit_counts(conn, q, counts)
-}
-
-fn commit_counts(conn: &Connection, q: &mut QueueRow, counts: Counts) -> Result<()> {
-    counts.write(conn, q.id)?;
-    q.visible += counts.visible;
-    q.in_flight += counts.in_flight;
-    q.delayed += counts.delayed;
+    tx.count(q.id, counts);
     Ok(())
 }
 
@@ -268,13 +239,13 @@ pub(crate) struct Outgoing {
 /// Stores messages; with `whole_batch`, first checks them as one batch.
 /// A FIFO duplicate within the window returns the original's receipt.
 pub(crate) fn send(
-    conn: &Connection,
+    tx: &mut Tx<'_>,
     name: &str,
     outgoing: Vec<Outgoing>,
     whole_batch: bool,
     now: i64,
 ) -> Result<BatchResult<SendReceipt>> {
-    let mut q = queue(conn, name)?;
+    let q = queue(tx, name)?;
     if whole_batch {
         let entries: Vec<ebbflow_core::SendBatchEntry> = outgoing
             .iter()
@@ -285,7 +256,8 @@ pub(crate) fn send(
             .collect();
         limits::validate_send_batch(&entries, &q.attrs)?;
     }
-    tick(conn, &mut q, now)?;
+    tick(tx, &q, now)?;
+    let conn = tx.conn;
     let mut counts = Counts::default();
     let mut result = BatchResult::default();
     let mut next_sequence: Option<i64> = None;
@@ -301,7 +273,7 @@ pub(crate) fn send(
             .and_then(|mut s| s.execute(params![q.id, n]))
             .map_err(sql)?;
     }
-    commit_counts(conn, &mut q, counts)?;
+    tx.count(q.id, counts);
     Ok(result)
 }
 
@@ -411,8 +383,14 @@ pub(crate) struct Delivered {
     pub(crate) dlq_source: Option<String>,
 }
 
-const DELIVERED_COLUMNS: &str = "message_id, md5, body, attributes, sent_ms, receive_count,
-    first_receive_ms, group_id, dedup_id, sequence, dlq_source";
+/// The columns [`delivered`] reads, in its order (a macro so that SQL using
+/// it stays a constant: a receive prepares it once, not once per message).
+macro_rules! delivered_columns {
+    () => {
+        "message_id, md5, body, attributes, sent_ms, receive_count, first_receive_ms,
+         group_id, dedup_id, sequence, dlq_source"
+    };
+}
 
 fn delivered(r: &rusqlite::Row<'_>, handle: ReceiptHandle) -> rusqlite::Result<Delivered> {
     Ok(Delivered {
@@ -453,17 +431,18 @@ struct DeadLetter {
 /// to the dead-letter queue in the same transaction. `fifo_cursor` is the
 /// FIFO group served last, so that groups take turns.
 pub(crate) fn receive(
-    conn: &Connection,
+    tx: &mut Tx<'_>,
     name: &str,
     max: u32,
     visibility: Option<Duration>,
     now: i64,
     fifo_cursor: &mut String,
 ) -> Result<Taken> {
-    let mut q = queue(conn, name)?;
-    tick(conn, &mut q, now)?;
-    let room = limits::MAX_IN_FLIGHT.saturating_sub(q.in_flight.max(0) as u64);
-    if room == 0 && q.visible > 0 {
+    let q = queue(tx, name)?;
+    tick(tx, &q, now)?;
+    let current = tx.counts(&q);
+    let room = limits::MAX_IN_FLIGHT.saturating_sub(current.in_flight.max(0) as u64);
+    if room == 0 && current.visible > 0 {
         return Err(QueueError::OverLimit(format!(
             "{} messages are in flight, the most a queue allows",
             limits::MAX_IN_FLIGHT
@@ -471,8 +450,8 @@ pub(crate) fn receive(
     }
     let max = room.min(u64::from(max)) as usize;
     let visible_at = now + ms(visibility.unwrap_or(q.attrs.visibility_timeout));
-    let mut dead_letter = match &q.attrs.redrive_policy {
-        Some(p) => find_queue(conn, &p.dead_letter_queue)?.map(|dlq| DeadLetter {
+    let dead_letter = match &q.attrs.redrive_policy {
+        Some(p) => find_queue(tx, &p.dead_letter_queue)?.map(|dlq| DeadLetter {
             queue: dlq,
             name: p.dead_letter_queue.clone(),
             max_receives: i64::from(p.max_receive_count),
@@ -480,6 +459,7 @@ pub(crate) fn receive(
         }),
         None => None,
     };
+    let conn = tx.conn;
     let mut taken = Taken::default();
     let mut counts = Counts::default();
     let mut moved = Counts::default();
@@ -501,11 +481,12 @@ pub(crate) fn receive(
         }
         let nonce = fastrand::i64(1..);
         let message = conn
-            .prepare_cached(&format!(
+            .prepare_cached(concat!(
                 "UPDATE messages SET state = 2, visible_at = ?2, nonce = ?3,
                  receive_count = receive_count + 1, received_ms = ?4,
                  first_receive_ms = CASE WHEN first_receive_ms = 0 THEN ?4 ELSE first_receive_ms END
-                 WHERE id = ?1 RETURNING {DELIVERED_COLUMNS}"
+                 WHERE id = ?1 RETURNING ",
+                delivered_columns!()
             ))
             .and_then(|mut s| {
                 s.query_row(params![id, visible_at, nonce, now], |r| {
@@ -552,9 +533,9 @@ pub(crate) fn receive(
             }
         }
     }
-    commit_counts(conn, &mut q, counts)?;
-    if let Some(dl) = dead_letter.as_mut() {
-        commit_counts(conn, &mut dl.queue, moved)?;
+    tx.count(q.id, counts);
+    if let Some(dl) = &dead_letter {
+        tx.count(dl.queue.id, moved);
     }
     if taken.messages.is_empty() {
         taken.next_due = next_due(conn, q.id)?;
@@ -667,18 +648,20 @@ fn next_due(conn: &Connection, queue: i64) -> Result<Option<i64>> {
 /// Replays the in-flight messages of a FIFO receive attempt with their
 /// visibility restarted; those deleted or received again since are left out.
 pub(crate) fn replay(
-    conn: &Connection,
+    tx: &mut Tx<'_>,
     name: &str,
     handles: &[ReceiptHandle],
     visibility: Option<Duration>,
     now: i64,
 ) -> Result<Vec<Delivered>> {
-    let q = queue(conn, name)?;
+    let q = queue(tx, name)?;
+    let conn = tx.conn;
     let visible_at = now + ms(visibility.unwrap_or(q.attrs.visibility_timeout));
     let mut stmt = conn
-        .prepare_cached(&format!(
+        .prepare_cached(concat!(
             "UPDATE messages SET visible_at = ?4 WHERE id = ?1 AND queue = ?2 AND nonce = ?3
-             AND state = 2 RETURNING {DELIVERED_COLUMNS}"
+             AND state = 2 RETURNING ",
+            delivered_columns!()
         ))
         .map_err(sql)?;
     let mut out = Vec::new();
@@ -709,11 +692,12 @@ fn parse_handle(q: &QueueRow, handle: &str) -> Result<ReceiptHandle> {
 /// Deletes by receipt handle. A handle whose message is gone, or that a later
 /// receive replaced, deletes nothing and succeeds, as in SQS.
 pub(crate) fn delete(
-    conn: &Connection,
+    tx: &mut Tx<'_>,
     name: &str,
     entries: Vec<ebbflow_core::DeleteBatchEntry>,
 ) -> Result<BatchResult<()>> {
-    let mut q = queue(conn, name)?;
+    let q = queue(tx, name)?;
+    let conn = tx.conn;
     let mut stmt = conn
         .prepare_cached(
             "DELETE FROM messages WHERE id = ?1 AND queue = ?2 AND nonce = ?3 RETURNING state",
@@ -735,19 +719,20 @@ pub(crate) fn delete(
         result.push(entry.id, outcome);
     }
     drop(stmt);
-    commit_counts(conn, &mut q, counts)?;
+    tx.count(q.id, counts);
     Ok(result)
 }
 
 /// Changes the visibility of in-flight messages, counting from now.
 pub(crate) fn change_visibility(
-    conn: &Connection,
+    tx: &mut Tx<'_>,
     name: &str,
     entries: Vec<ebbflow_core::ChangeVisibilityBatchEntry>,
     now: i64,
 ) -> Result<BatchResult<()>> {
-    let mut q = queue(conn, name)?;
-    tick(conn, &mut q, now)?;
+    let q = queue(tx, name)?;
+    tick(tx, &q, now)?;
+    let conn = tx.conn;
     let mut find = conn
         .prepare_cached(
             "SELECT state, received_ms FROM messages WHERE id = ?1 AND queue = ?2 AND nonce = ?3",
@@ -786,13 +771,13 @@ pub(crate) fn change_visibility(
         result.push(entry.id, outcome);
     }
     drop((find, set));
-    commit_counts(conn, &mut q, counts)?;
+    tx.count(q.id, counts);
     Ok(result)
 }
 
 /// Removes every message; at most once per 60 s.
-pub(crate) fn purge(conn: &Connection, name: &str, now: i64) -> Result<()> {
-    let q = queue(conn, name)?;
+pub(crate) fn purge(tx: &mut Tx<'_>, name: &str, now: i64) -> Result<()> {
+    let q = queue(tx, name)?;
     let cooldown = ms(limits::PURGE_COOLDOWN);
     if let Some(last) = q.last_purge_ms {
         let since = now - last;
@@ -803,20 +788,32 @@ pub(crate) fn purge(conn: &Connection, name: &str, now: i64) -> Result<()> {
             });
         }
     }
+    let conn = tx.conn;
     conn.execute("DELETE FROM messages WHERE queue = ?1", [q.id])
         .map_err(sql)?;
     conn.execute(
-        "UPDATE queues SET visible = 0, in_flight = 0, delayed = 0, last_purge_ms = ?2 WHERE id = ?1",
+        "UPDATE queues SET last_purge_ms = ?2 WHERE id = ?1",
         params![q.id, now],
     )
     .map_err(sql)?;
+    // Every message is gone: the counters go to zero at the commit.
+    let current = tx.counts(&q);
+    tx.count(
+        q.id,
+        Counts {
+            visible: -current.visible,
+            in_flight: -current.in_flight,
+            delayed: -current.delayed,
+        },
+    );
+    tx.forget_queues();
     Ok(())
 }
 
 /// Counts by state as of `now`, from the queue's counters corrected by the
 /// transitions due since the last write (found by index, not by scanning).
 pub(crate) fn stats(conn: &Connection, name: &str, now: i64) -> Result<QueueStats> {
-    let q = queue(conn, name)?;
+    let q = read_existing(conn, name)?;
     let cutoff = now - ms(q.attrs.message_retention_period);
     let count = |sql_text: &str, p: &[&dyn rusqlite::ToSql]| -> Result<i64> {
         conn.prepare_cached(sql_text)
@@ -827,9 +824,9 @@ pub(crate) fn stats(conn: &Connection, name: &str, now: i64) -> Result<QueueStat
     let due_delayed = count(due, &[&q.id, &DELAYED, &now])?;
     let due_in_flight = count(due, &[&q.id, &IN_FLIGHT, &now])?;
     let mut counts = Counts {
-        visible: q.visible + due_delayed + due_in_flight,
-        in_flight: q.in_flight - due_in_flight,
-        delayed: q.delayed - due_delayed,
+        visible: q.stored.visible + due_delayed + due_in_flight,
+        in_flight: q.stored.in_flight - due_in_flight,
+        delayed: q.stored.delayed - due_delayed,
     };
     // Messages past retention are gone as far as callers can tell.
     let mut expired = conn
@@ -873,13 +870,13 @@ pub(crate) struct Moved {
 /// Moves the messages not in flight in `dead_letter_queue` to `destination`,
 /// or each back to the queue it was dead-lettered from; each starts afresh.
 pub(crate) fn move_messages(
-    conn: &Connection,
+    tx: &mut Tx<'_>,
     dead_letter_queue: &str,
     destination: Option<&str>,
     now: i64,
 ) -> Result<Moved> {
-    let mut dlq = queue(conn, dead_letter_queue)?;
-    let fixed = destination.map(|d| queue(conn, d)).transpose()?;
+    let dlq = queue(tx, dead_letter_queue)?;
+    let fixed = destination.map(|d| queue(tx, d)).transpose()?;
     if fixed
         .as_ref()
         .is_some_and(|d| d.attrs.fifo != dlq.attrs.fifo)
@@ -889,7 +886,8 @@ pub(crate) fn move_messages(
             "messages move only between queues of the same type (standard or FIFO)",
         ));
     }
-    tick(conn, &mut dlq, now)?;
+    tick(tx, &dlq, now)?;
+    let conn = tx.conn;
     let rows: Vec<(i64, i64, Option<String>)> = conn
         .prepare_cached(
             "SELECT id, state, dlq_source FROM messages WHERE queue = ?1 AND state != 2
@@ -924,7 +922,7 @@ pub(crate) fn move_messages(
             continue;
         };
         if !targets.contains_key(&target) {
-            match find_queue(conn, &target)? {
+            match find_queue(tx, &target)? {
                 Some(row) => {
                     targets.insert(target.clone(), (row, Counts::default()));
                 }
@@ -958,10 +956,10 @@ pub(crate) fn move_messages(
         counts.add(VISIBLE, 1);
         out.result.moved += 1;
     }
-    commit_counts(conn, &mut dlq, taken)?;
-    for (name, (mut row, counts)) in targets {
-        if !counts.is_zero() {
-            commit_counts(conn, &mut row, counts)?;
+    tx.count(dlq.id, taken);
+    for (name, (row, counts)) in targets {
+        if counts != Counts::default() {
+            tx.count(row.id, counts);
             out.destinations.push(name);
         }
     }

@@ -15,8 +15,10 @@ struct Sqlite {
 impl Sqlite {
     fn new() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let backend = SqliteBackend::open(&SqliteOptions::new(dir.path().join("queues.db")))
-            .expect("open database");
+        let backend = SqliteBackend::open(
+            &SqliteOptions::new(dir.path().join("queues.db")).paused_clock(true),
+        )
+        .expect("open database");
         Self {
             backend: Arc::new(backend),
             _dir: dir,

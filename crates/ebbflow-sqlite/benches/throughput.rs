@@ -1,0 +1,127 @@
+//! End-to-end throughput: producers send, consumers receive and delete, in
+//! batches, against a fresh database file; `synchronous` FULL and NORMAL.
+//!
+//! `cargo bench -p ebbflow-sqlite` prints one table row per setting.
+//! `-- --messages N --producers P --consumers C` change the load.
+
+use ebbflow_core::{
+    DeleteBatchEntry, QueueAttributes, QueueBackend, ReceiveRequest, SendBatchEntry, SendMessage,
+};
+use ebbflow_sqlite::{SqliteBackend, SqliteOptions, Synchronous};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Load {
+    messages: u64,
+    producers: u64,
+    consumers: u64,
+}
+
+fn arg(name: &str, default: u64) -> u64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+async fn run(sync: Synchronous, batch: usize, load: &Load) -> (f64, Duration) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let options = SqliteOptions::new(dir.path().join("bench.db")).synchronous(sync);
+    let backend = Arc::new(SqliteBackend::open(&options).expect("open"));
+    backend
+        .create_queue("bench", QueueAttributes::standard())
+        .await
+        .expect("create");
+    let body = "x".repeat(100);
+    let per_producer = load.messages / load.producers;
+    let total = per_producer * load.producers;
+    let deleted = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for p in 0..load.producers {
+        let (backend, body) = (backend.clone(), body.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut sent = 0;
+            while sent < per_producer {
+                let n = (per_producer - sent).min(batch as u64);
+                let entries = (0..n)
+                    .map(|i| SendBatchEntry {
+                        id: format!("{p}-{i}"),
+                        message: SendMessage::new(body.clone()),
+                    })
+                    .collect();
+                backend.send_batch("bench", entries).await.expect("send");
+                sent += n;
+            }
+        }));
+    }
+    for _ in 0..load.consumers {
+        let (backend, deleted) = (backend.clone(), deleted.clone());
+        tasks.push(tokio::spawn(async move {
+            while deleted.load(Ordering::Relaxed) < total {
+                let request = ReceiveRequest::new(batch as u32).wait(Duration::from_millis(100));
+                let got = backend.receive("bench", request).await.expect("receive");
+                if got.is_empty() {
+                    continue;
+                }
+                let entries = got
+                    .iter()
+                    .enumerate()
+                    .map(|(i, m)| DeleteBatchEntry {
+                        id: i.to_string(),
+                        receipt_handle: m.receipt_handle.clone(),
+                    })
+                    .collect();
+                backend
+                    .delete_batch("bench", entries)
+                    .await
+                    .expect("delete");
+                deleted.fetch_add(got.len() as u64, Ordering::Relaxed);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task");
+    }
+    let elapsed = start.elapsed();
+    (total as f64 / elapsed.as_secs_f64(), elapsed)
+}
+
+fn main() {
+    let load = Load {
+        messages: arg("--messages", 200_000),
+        producers: arg("--producers", 8),
+        consumers: arg("--consumers", 8),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    println!(
+        "send -> receive -> delete, {} messages of 100 bytes, {} producers, {} consumers",
+        load.messages, load.producers, load.consumers
+    );
+    println!("| synchronous | batch | messages/s | elapsed |");
+    println!("|---|---|---|---|");
+    for (sync, name) in [(Synchronous::Full, "FULL"), (Synchronous::Normal, "NORMAL")] {
+        for batch in [1usize, 10] {
+            // Batches of one make ten times the calls: a tenth of the messages keeps the run short.
+            let scaled = Load {
+                messages: if batch == 1 {
+                    load.messages / 10
+                } else {
+                    load.messages
+                },
+                ..load
+            };
+            let (rate, elapsed) = runtime.block_on(run(sync, batch, &scaled));
+            println!(
+                "| {name} | {batch} | {rate:.0} | {:.2} s |",
+                elapsed.as_secs_f64()
+            );
+        }
+    }
+}
