@@ -36,6 +36,8 @@ pub use ebbflow_core::*;
 pub use ebbflow_memory::MemoryBackend;
 
 /// The Amazon SQS backend (feature `sqs`).
+#[cfg(feature = "sqlite")]
+pub use ebbflow_sqlite::{SqliteBackend, SqliteOptions};
 #[cfg(feature = "sqs")]
 pub use ebbflow_sqs::{SqsBackend, SqsOptions};
 
@@ -65,12 +67,21 @@ pub mod prelude {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> ebbflow::Result<()> {
-/// let backend = ebbflow::connect(&ebbflow::config::BackendConfig::default()).await?;
+/// use ebbflow::config::{BackendConfig, BackendKind};
+/// let memory = BackendConfig { kind: BackendKind::Memory, ..BackendConfig::default() };
+/// let backend = ebbflow::connect(&memory).await?;
 /// assert_eq!(backend.backend_name(), "memory");
 /// # Ok(()) }
 /// ```
 pub async fn connect(backend: &config::BackendConfig) -> Result<std::sync::Arc<dyn QueueBackend>> {
     match backend.kind {
+        #[cfg(feature = "sqlite")]
+        config::BackendKind::Sqlite => {
+            let options = ebbflow_sqlite::SqliteOptions::from_config(backend);
+            Ok(std::sync::Arc::new(ebbflow_sqlite::SqliteBackend::open(
+                &options,
+            )?))
+        }
         #[cfg(feature = "memory")]
         config::BackendKind::Memory => Ok(std::sync::Arc::new(MemoryBackend::new())),
         #[cfg(feature = "sqs")]

@@ -39,6 +39,41 @@ fn the_reference_config_loads_and_is_valid() {
         cfg.queues["orders"].dead_letter_queue.as_deref(),
         Some("orders-dlq")
     );
+    // The examples run on the durable embedded backend, with every key at its default.
+    assert_eq!(cfg.backend, ebbflow_core::config::BackendConfig::default());
+    assert_eq!(cfg.backend.kind, ebbflow_core::config::BackendKind::Sqlite);
+}
+
+#[test]
+fn backend_keys_select_the_sqlite_file_durability_and_key() {
+    let path = write(
+        "sqlite.toml",
+        "[backend]\nkind = \"sqlite\"\npath = \"/var/lib/app/q.db\"\nsynchronous = \"normal\"\nencryption_key_env = \"APP_KEY\"\n",
+    );
+    let cfg = load_config(&path).unwrap();
+    assert_eq!(cfg.backend.path, PathBuf::from("/var/lib/app/q.db"));
+    assert_eq!(
+        cfg.backend.synchronous,
+        ebbflow_core::config::Synchronous::Normal
+    );
+    assert_eq!(cfg.backend.encryption_key_env.as_deref(), Some("APP_KEY"));
+}
+
+#[test]
+fn two_key_sources_are_an_error_naming_the_key() {
+    let path = write(
+        "two-keys.toml",
+        "[backend]\nencryption_key_file = \"k\"\nencryption_key_env = \"K\"\n",
+    );
+    let (_, text) = problems(load_config(&path).unwrap_err());
+    assert!(text.contains("backend.encryption_key_env"), "{text}");
+}
+
+#[test]
+fn a_key_in_the_toml_itself_is_refused() {
+    let path = write("inline-key.toml", "[backend]\nencryption_key = \"00\"\n");
+    let (_, text) = problems(load_config(&path).unwrap_err());
+    assert!(text.contains("encryption_key"), "{text}");
 }
 
 #[test]

@@ -86,3 +86,33 @@ impl SqliteOptions {
         self
     }
 }
+
+impl SqliteOptions {
+    /// The options `[backend]` gives: `path`, `synchronous`, and
+    /// `encryption_key_file` or `encryption_key_env`.
+    ///
+    /// ```
+    /// use ebbflow_core::config::BackendConfig;
+    /// use ebbflow_sqlite::{SqliteOptions, Synchronous};
+    /// let options = SqliteOptions::from_config(&BackendConfig::default());
+    /// assert_eq!(options.path.to_str(), Some("data/ebbflow.db"));
+    /// assert_eq!(options.synchronous, Synchronous::Full);
+    /// ```
+    pub fn from_config(backend: &ebbflow_core::config::BackendConfig) -> Self {
+        use ebbflow_core::config::Synchronous as Configured;
+        let encryption = match (&backend.encryption_key_file, &backend.encryption_key_env) {
+            (Some(file), _) => Some(KeySource::File(file.clone())),
+            (None, Some(var)) => Some(KeySource::Env(var.clone())),
+            (None, None) => None,
+        };
+        Self {
+            path: backend.path.clone(),
+            synchronous: match backend.synchronous {
+                Configured::Full => Synchronous::Full,
+                Configured::Normal => Synchronous::Normal,
+            },
+            encryption,
+            paused_clock: false,
+        }
+    }
+}

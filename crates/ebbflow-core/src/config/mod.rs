@@ -101,20 +101,54 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendKind {
-    /// In-process; nothing survives the process.
+    /// Durable, in one SQLite file at `path`; nothing to install. The default.
     #[default]
+    Sqlite,
+    /// In-process; nothing survives the process.
     Memory,
     /// Amazon SQS, or an SQS-compatible server (`endpoint_url`).
     Sqs,
 }
 
+/// `[backend] synchronous` of the SQLite backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Synchronous {
+    /// Every commit is fsynced before the call returns.
+    #[default]
+    Full,
+    /// Commits are fsynced at checkpoints.
+    Normal,
+}
+
+/// Where the SQLite backend keeps its file unless `[backend] path` says otherwise.
+pub const DEFAULT_SQLITE_PATH: &str = "data/ebbflow.db";
+
+fn default_sqlite_path() -> std::path::PathBuf {
+    DEFAULT_SQLITE_PATH.into()
+}
+
 /// `[backend]`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackendConfig {
-    /// `memory` or `sqs` (more backends come with their crates).
+    /// `sqlite` (the default), `memory` or `sqs`.
     #[serde(default)]
     pub kind: BackendKind,
+    /// `sqlite`: the database file, created on first use with its directory.
+    #[serde(default = "default_sqlite_path")]
+    pub path: std::path::PathBuf,
+    /// `sqlite`: `full` (the default: a commit is on disk when a call
+    /// returns) or `normal` (a power cut may lose the latest commits).
+    #[serde(default)]
+    pub synchronous: Synchronous,
+    /// `sqlite`: encrypt bodies and attributes at rest with the key in this
+    /// file (64 hex digits). The key itself never goes in the TOML.
+    #[serde(default)]
+    pub encryption_key_file: Option<std::path::PathBuf>,
+    /// `sqlite`: as `encryption_key_file`, from this environment variable.
+    #[serde(default)]
+    pub encryption_key_env: Option<String>,
     /// `sqs`: the endpoint of an SQS-compatible server; else the AWS default
     /// (`AWS_ENDPOINT_URL` is honoured too).
     #[serde(default)]
@@ -122,6 +156,20 @@ pub struct BackendConfig {
     /// `sqs`: the AWS region; else the AWS default chain (`AWS_REGION`, profile).
     #[serde(default)]
     pub region: Option<String>,
+}
+
+impl Default for BackendConfig {
+    fn default() -> Self {
+        Self {
+            kind: BackendKind::default(),
+            path: default_sqlite_path(),
+            synchronous: Synchronous::default(),
+            encryption_key_file: None,
+            encryption_key_env: None,
+            endpoint_url: None,
+            region: None,
+        }
+    }
 }
 
 /// `[runtime]`.
@@ -417,6 +465,18 @@ impl Config {
         let mut problems = Vec::new();
         let mut problem =
             |key: String, expected: String| problems.push(ConfigProblem { key, expected });
+        if self.backend.encryption_key_file.is_some() && self.backend.encryption_key_env.is_some() {
+            problem(
+                "backend.encryption_key_env".into(),
+                "either encryption_key_file or encryption_key_env, not both".into(),
+            );
+        }
+        if self.backend.path.as_os_str().is_empty() {
+            problem(
+                "backend.path".into(),
+                "a file path for the SQLite database".into(),
+            );
+        }
         for (name, q) in &self.queues {
             let key = |k: &str| format!("queues.{name}.{k}");
             if let Err(e) = limits::validate_queue_attributes(name, &q.attributes(name)) {
