@@ -3,6 +3,8 @@
 //!
 //! `cargo bench -p ebbflow-sqlite` prints one table row per setting.
 //! `-- --messages N --producers P --consumers C` change the load.
+//! Then it fills one queue with `--stats-messages N` (default 1,000,000) and
+//! times `stats`, which the autoscaler reads every second, on it.
 
 use ebbflow_core::{
     DeleteBatchEntry, QueueAttributes, QueueBackend, ReceiveRequest, SendBatchEntry, SendMessage,
@@ -90,11 +92,65 @@ async fn run(sync: Synchronous, batch: usize, load: &Load) -> (f64, Duration) {
     (total as f64 / elapsed.as_secs_f64(), elapsed)
 }
 
+/// Fills a queue with `count` messages, then times `stats` and a receive on it.
+async fn stats_on_a_big_queue(count: u64) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let backend = Arc::new(
+        SqliteBackend::open(&SqliteOptions::new(dir.path().join("big.db"))).expect("open"),
+    );
+    backend
+        .create_queue("big", QueueAttributes::standard())
+        .await
+        .expect("create");
+    let fill = Instant::now();
+    let producers = 32u64;
+    let mut tasks = Vec::new();
+    for p in 0..producers {
+        let backend = backend.clone();
+        tasks.push(tokio::spawn(async move {
+            for b in 0..count / producers / 10 {
+                let entries = (0..10)
+                    .map(|i| SendBatchEntry {
+                        id: i.to_string(),
+                        message: SendMessage::new(format!("order {p}-{b}-{i}")),
+                    })
+                    .collect();
+                backend.send_batch("big", entries).await.expect("send");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task");
+    }
+    let filled = fill.elapsed();
+    let rounds = 20;
+    let start = Instant::now();
+    let mut stats = None;
+    for _ in 0..rounds {
+        stats = Some(backend.stats("big").await.expect("stats"));
+    }
+    let per_stats = start.elapsed() / rounds;
+    let start = Instant::now();
+    let got = backend
+        .receive("big", ReceiveRequest::new(10))
+        .await
+        .expect("receive");
+    let per_receive = start.elapsed();
+    println!(
+        "\nstats on a queue of {count} messages (filled in {:.1} s = {:.0} sends/s): {:.2} ms per call ({stats:?}); a receive of {}: {:.2} ms",
+        filled.as_secs_f64(),
+        count as f64 / filled.as_secs_f64(),
+        per_stats.as_secs_f64() * 1e3,
+        got.len(),
+        per_receive.as_secs_f64() * 1e3,
+    );
+}
+
 fn main() {
     let load = Load {
         messages: arg("--messages", 200_000),
-        producers: arg("--producers", 8),
-        consumers: arg("--consumers", 8),
+        producers: arg("--producers", 32),
+        consumers: arg("--consumers", 32),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
