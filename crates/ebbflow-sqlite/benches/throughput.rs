@@ -180,4 +180,5 @@ fn main() {
             );
         }
     }
+    runtime.block_on(stats_on_a_big_queue(arg("--stats-messages", 1_000_000)));
 }
