@@ -163,6 +163,27 @@ pub fn validate_queue_attributes(name: &str, attrs: &QueueAttributes) -> Result<
     Ok(())
 }
 
+/// Checks a queue's redrive policy against its target, which `find` looks up
+/// by name: the dead-letter queue exists, has the source's type and admits
+/// the source. No policy, nothing to check.
+pub fn validate_redrive_policy(
+    source: &str,
+    attrs: &QueueAttributes,
+    find: impl FnOnce(&str) -> Result<Option<QueueAttributes>>,
+) -> Result<()> {
+    let Some(policy) = &attrs.redrive_policy else {
+        return Ok(());
+    };
+    let dlq = &policy.dead_letter_queue;
+    let dlq_attrs = find(dlq)?.ok_or_else(|| {
+        QueueError::invalid(
+            "RedrivePolicy.deadLetterTargetArn",
+            format!("dead-letter queue `{dlq}` does not exist"),
+        )
+    })?;
+    validate_dead_letter_target(source, attrs, dlq, &dlq_attrs)
+}
+
 /// Checks that a dead-letter queue fits its source: same type, and its allow policy admits the source.
 pub fn validate_dead_letter_target(
     source: &str,

@@ -127,20 +127,9 @@ impl MemoryBackend {
 
     /// Checks a redrive policy's target: it exists, has the source's type and admits the source.
     fn check_dead_letter_target(&self, source: &str, attrs: &QueueAttributes) -> Result<()> {
-        let Some(policy) = &attrs.redrive_policy else {
-            return Ok(());
-        };
-        let dlq = self.lookup(&policy.dead_letter_queue).ok_or_else(|| {
-            QueueError::invalid(
-                "RedrivePolicy.deadLetterTargetArn",
-                format!(
-                    "dead-letter queue `{}` does not exist",
-                    policy.dead_letter_queue
-                ),
-            )
-        })?;
-        let dlq_attrs = dlq.state.lock().attrs.clone();
-        limits::validate_dead_letter_target(source, attrs, &policy.dead_letter_queue, &dlq_attrs)
+        limits::validate_redrive_policy(source, attrs, |dlq| {
+            Ok(self.lookup(dlq).map(|q| q.state.lock().attrs.clone()))
+        })
     }
 
     /// Stores messages taken out of `source` in its dead-letter queue.

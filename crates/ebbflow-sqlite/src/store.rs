@@ -115,19 +115,9 @@ pub(crate) fn all_queues(conn: &Connection) -> Result<Vec<(String, QueueAttribut
 
 /// Checks a redrive policy's target: it exists, has the source's type and admits the source.
 fn check_dead_letter_target(tx: &mut Tx<'_>, source: &str, attrs: &QueueAttributes) -> Result<()> {
-    let Some(policy) = &attrs.redrive_policy else {
-        return Ok(());
-    };
-    let dlq = find_queue(tx, &policy.dead_letter_queue)?.ok_or_else(|| {
-        QueueError::invalid(
-            "RedrivePolicy.deadLetterTargetArn",
-            format!(
-                "dead-letter queue `{}` does not exist",
-                policy.dead_letter_queue
-            ),
-        )
-    })?;
-    limits::validate_dead_letter_target(source, attrs, &policy.dead_letter_queue, &dlq.attrs)
+    limits::validate_redrive_policy(source, attrs, |dlq| {
+        Ok(find_queue(tx, dlq)?.map(|q| q.attrs))
+    })
 }
 
 /// Creates a queue, or accepts an existing one with the same attributes.
