@@ -10,7 +10,7 @@ use crate::commit::Writer;
 use crate::crypto::Sealer;
 use crate::error::{backend_error, sql, OpenError};
 use crate::options::SqliteOptions;
-use crate::store::{self, Delivered, Outgoing};
+use crate::store::{self, Delivered, Prepared};
 use crate::tx::Tx;
 use crate::HANDLE_PREFIX;
 use async_trait::async_trait;
@@ -262,33 +262,30 @@ impl SqliteBackend {
         }
     }
 
-    /// Seals a body or attributes for storage when the database is encrypted.
-    fn seal(&self, message_id: &str, plain: Vec<u8>) -> Vec<u8> {
-        match &self.inner.sealer {
-            Some(s) => s.seal(message_id.as_bytes(), &plain),
-            None => plain,
-        }
-    }
-
-    fn outgoing(&self, entries: Vec<SendBatchEntry>) -> Result<Vec<Outgoing>> {
+    /// Ids, digests and, when the database is encrypted, sealed values:
+    /// the costly part of a send, done before the writer sees it.
+    fn prepare(&self, entries: &[SendBatchEntry]) -> Result<Vec<Prepared>> {
+        let sealer = self.inner.sealer.as_ref();
         entries
-            .into_iter()
+            .iter()
             .map(|e| {
                 let message_id = self.inner.ids.next();
                 let md5 = md5_hex(&e.message.body);
-                let body = self.seal(&message_id, e.message.body.as_bytes().to_vec());
+                let sealed_body =
+                    sealer.map(|s| s.seal(message_id.as_bytes(), e.message.body.as_bytes()));
                 let attributes = if e.message.attributes.is_empty() {
                     None
                 } else {
                     let plain = serde_json::to_vec(&e.message.attributes).map_err(backend_error)?;
-                    Some(self.seal(&message_id, plain))
+                    Some(match sealer {
+                        Some(s) => s.seal(message_id.as_bytes(), &plain),
+                        None => plain,
+                    })
                 };
-                Ok(Outgoing {
-                    entry_id: e.id,
-                    message: e.message,
+                Ok(Prepared {
                     message_id,
                     md5,
-                    body,
+                    sealed_body,
                     attributes,
                 })
             })
@@ -301,11 +298,11 @@ impl SqliteBackend {
         entries: Vec<SendBatchEntry>,
         whole_batch: bool,
     ) -> Result<BatchResult<SendReceipt>> {
-        let outgoing = self.outgoing(entries)?;
+        let prepared = self.prepare(&entries)?;
         let name = queue.to_owned();
         let now = self.inner.clock.now_ms();
         let result = self
-            .write(move |tx| store::send(tx, &name, outgoing, whole_batch, now))
+            .write(move |tx| store::send(tx, &name, entries, prepared, whole_batch, now))
             .await?;
         if !result.successful.is_empty() {
             self.wake(queue);

@@ -10,7 +10,8 @@ use crate::HANDLE_PREFIX;
 use ebbflow_core::local::ReceiptHandle;
 use ebbflow_core::{
     content_deduplication_id, limits, local_queue_arn, queue_name_from_arn, BatchResult,
-    MoveResult, QueueAttributes, QueueError, QueueStats, Result, SendMessage, SendReceipt,
+    MoveResult, QueueAttributes, QueueError, QueueStats, Result, SendBatchEntry, SendMessage,
+    SendReceipt,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 use std::time::Duration;
@@ -215,14 +216,14 @@ pub(crate) fn tick(tx: &mut Tx<'_>, q: &QueueRow, now: i64) -> Result<()> {
     Ok(())
 }
 
-/// A message ready to be stored: validated later, under the queue's current
-/// attributes; body and attributes already in their stored (maybe sealed) form.
-pub(crate) struct Outgoing {
-    pub(crate) entry_id: String,
-    pub(crate) message: SendMessage,
+/// What a send adds to a message before storing it (made outside the writer,
+/// which validates the message itself under the queue's current attributes).
+pub(crate) struct Prepared {
     pub(crate) message_id: String,
     pub(crate) md5: String,
-    pub(crate) body: Vec<u8>,
+    /// The sealed body; `None` stores the body as sent.
+    pub(crate) sealed_body: Option<Vec<u8>>,
+    /// The attributes as stored (maybe sealed); `None` when there are none.
     pub(crate) attributes: Option<Vec<u8>>,
 }
 
@@ -231,19 +232,13 @@ pub(crate) struct Outgoing {
 pub(crate) fn send(
     tx: &mut Tx<'_>,
     name: &str,
-    outgoing: Vec<Outgoing>,
+    entries: Vec<SendBatchEntry>,
+    prepared: Vec<Prepared>,
     whole_batch: bool,
     now: i64,
 ) -> Result<BatchResult<SendReceipt>> {
     let q = queue(tx, name)?;
     if whole_batch {
-        let entries: Vec<ebbflow_core::SendBatchEntry> = outgoing
-            .iter()
-            .map(|o| ebbflow_core::SendBatchEntry {
-                id: o.entry_id.clone(),
-                message: o.message.clone(),
-            })
-            .collect();
         limits::validate_send_batch(&entries, &q.attrs)?;
     }
     tick(tx, &q, now)?;
@@ -251,12 +246,20 @@ pub(crate) fn send(
     let mut counts = Counts::default();
     let mut result = BatchResult::default();
     let mut next_sequence: Option<i64> = None;
-    for o in outgoing {
-        let outcome = match limits::validate_message(&o.message, &q.attrs) {
-            Ok(_) => store_one(conn, &q, &o, now, &mut counts, &mut next_sequence),
+    for (entry, p) in entries.into_iter().zip(prepared) {
+        let outcome = match limits::validate_message(&entry.message, &q.attrs) {
+            Ok(_) => store_one(
+                conn,
+                &q,
+                &entry.message,
+                &p,
+                now,
+                &mut counts,
+                &mut next_sequence,
+            ),
             Err(e) => Err(e),
         };
-        result.push(o.entry_id, outcome);
+        result.push(entry.id, outcome);
     }
     if let Some(n) = next_sequence {
         conn.prepare_cached("UPDATE queues SET next_sequence = ?2 WHERE id = ?1")
@@ -270,12 +273,12 @@ pub(crate) fn send(
 fn store_one(
     conn: &Connection,
     q: &QueueRow,
-    o: &Outgoing,
+    msg: &SendMessage,
+    o: &Prepared,
     now: i64,
     counts: &mut Counts,
     next_sequence: &mut Option<i64>,
 ) -> Result<SendReceipt> {
-    let msg = &o.message;
     let mut dedup_id = msg.deduplication_id.clone();
     let mut sequence = None;
     if q.attrs.fifo {
@@ -323,7 +326,7 @@ fn store_one(
             now,
             o.message_id,
             o.md5,
-            o.body,
+            o.sealed_body.as_deref().unwrap_or(msg.body.as_bytes()),
             o.attributes,
             msg.group_id,
             dedup_id,
