@@ -47,6 +47,18 @@ pub fn push_hex_u64(out: &mut String, value: u64, digits: u32) {
     }
 }
 
+/// The first FIFO sequence number; SQS's are 20-digit decimals.
+const FIRST_SEQUENCE: u128 = 10_000_000_000_000_000_000;
+
+/// The `n`th FIFO sequence number of a queue as SQS writes it (20 digits, increasing).
+///
+/// ```
+/// assert_eq!(ebbflow_core::local::fifo_sequence_string(2), "10000000000000000002");
+/// ```
+pub fn fifo_sequence_string(n: i64) -> String {
+    format!("{:020}", FIRST_SEQUENCE + n.max(0) as u128)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

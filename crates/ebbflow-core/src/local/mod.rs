@@ -1,8 +1,25 @@
-//! Building blocks shared by ebbflow's own engines (memory, SQLite): message
-//! ids and receipt handles. Engines that wrap a server use the server's.
+//! Building blocks shared by ebbflow's own engines: message ids and receipt
+//! handles (memory, SQLite, Redis, PostgreSQL), and, with the `engine`
+//! feature, the engines' clock, long polling and server-call offloading.
 
+#[cfg(feature = "engine")]
+mod attempts;
+#[cfg(feature = "engine")]
+mod clock;
 mod handle;
 mod ids;
+#[cfg(feature = "engine")]
+mod long_poll;
+#[cfg(feature = "engine")]
+mod offload;
 
+#[cfg(feature = "engine")]
+pub use attempts::ReceiveAttempts;
+#[cfg(feature = "engine")]
+pub use clock::{millis, Clock};
 pub use handle::ReceiptHandle;
-pub use ids::{push_hex_u64, MessageIds};
+pub use ids::{fifo_sequence_string, push_hex_u64, MessageIds};
+#[cfg(feature = "engine")]
+pub use long_poll::{LongPolls, Poll};
+#[cfg(feature = "engine")]
+pub use offload::Offload;

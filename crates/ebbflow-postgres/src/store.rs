@@ -1,0 +1,902 @@
+//! SQS's state machine in SQL: one statement per verb where it can be, a
+//! short transaction where it cannot.
+//!
+//! A message's state follows from two columns: visible when `visible_at` has
+//! passed, otherwise in flight (`in_flight`) or delayed. So a visibility
+//! timeout or a delay ending needs no write, and every verb takes its time
+//! as a parameter (the workers' clock, [`ebbflow_core::local::Clock`]).
+
+use crate::catalog::{parse_attrs, QueueRow};
+use crate::error::{backend_error, db, pool};
+use crate::HANDLE_PREFIX;
+use deadpool_postgres::Pool;
+use ebbflow_core::local::{fifo_sequence_string, millis, ReceiptHandle};
+use ebbflow_core::{
+    content_deduplication_id, limits, local_queue_arn, queue_name_from_arn, BatchResult,
+    ChangeVisibilityBatchEntry, DeleteBatchEntry, MessageAttributes, MoveResult, QueueError,
+    QueueStats, ReceivedMessage, Result, SendBatchEntry, SendReceipt, SystemAttributes,
+};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+use tokio_postgres::Row;
+
+/// The channel on which writes announce a queue (by name) to other processes' long polls.
+pub(crate) const CHANNEL: &str = "ebbflow";
+
+/// How often a process deletes a queue's expired messages and deduplication
+/// entries (reads skip them meanwhile).
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// How old an in-flight count may be before a receive counts again; near
+/// the limit, every receive counts.
+const IN_FLIGHT_RECOUNT: Duration = Duration::from_secs(1);
+
+/// The queue verbs over a connection pool, plus what this process remembers between calls.
+pub(crate) struct Store {
+    pub(crate) pool: Pool,
+    /// Queue rows by name, and when each was read.
+    pub(crate) queues: Mutex<HashMap<String, (QueueRow, Instant)>>,
+    /// When each queue (by id) was last swept.
+    swept: Mutex<HashMap<i64, Instant>>,
+    /// Each queue's last in-flight count plus what this process received since, and when counted.
+    in_flight: Mutex<HashMap<i64, (u64, Instant)>>,
+}
+
+/// What a receive did.
+#[derive(Debug, Default)]
+pub(crate) struct Taken {
+    pub(crate) messages: Vec<ReceivedMessage>,
+    /// The dead-letter queue messages moved to, if any did.
+    pub(crate) dead_lettered_to: Option<String>,
+    /// When the next delayed or in-flight message becomes visible (when nothing was taken).
+    pub(crate) next_due: Option<i64>,
+}
+
+/// The receive's update, after a `picked (id, receive_count)` CTE: messages
+/// past the redrive limit ($6 dead-letter queue, $7 source ARN, $8 limit)
+/// move; the rest go in flight until $5. One row always comes back, with
+/// the number moved, and the taken message's columns or NULLs.
+macro_rules! take_tail {
+    () => {
+        ",
+        dead AS (
+            UPDATE ebbflow_messages m SET queue = $6, in_flight = false, visible_at = $2,
+                nonce = NULL, dlq_source = $7
+            FROM picked p WHERE m.id = p.id AND p.receive_count >= $8
+            RETURNING m.id),
+        taken AS (
+            UPDATE ebbflow_messages m SET in_flight = true, visible_at = $5,
+                nonce = floor(random() * 4503599627370496)::bigint + 1,
+                receive_count = m.receive_count + 1, received_ms = $2,
+                first_receive_ms = CASE WHEN m.first_receive_ms = 0 THEN $2 ELSE m.first_receive_ms END
+            FROM picked p WHERE m.id = p.id AND p.receive_count < $8
+            RETURNING m.id, m.nonce, m.message_id, m.md5, m.body, m.attributes, m.sent_ms,
+                m.receive_count, m.first_receive_ms, m.group_id, m.dedup_id, m.sequence, m.dlq_source)
+        SELECT d.n, t.* FROM (SELECT count(*) AS n FROM dead) d LEFT JOIN taken t ON true"
+    };
+}
+
+/// Standard queues: the oldest visible messages no other receive holds ($3 retention cut-off, $4 how many).
+const RECEIVE_STANDARD: &str = concat!(
+    "WITH picked AS (
+        SELECT id, receive_count FROM ebbflow_messages
+        WHERE queue = $1 AND visible_at <= $2 AND sent_ms > $3
+        ORDER BY visible_at LIMIT $4 FOR UPDATE SKIP LOCKED)",
+    take_tail!()
+);
+
+/// FIFO queues: the messages chosen in `FIFO_HEADS` ($9), under the queue's receive lock.
+const RECEIVE_CHOSEN: &str = concat!(
+    "WITH picked AS (
+        SELECT id, receive_count FROM ebbflow_messages
+        WHERE id = ANY($9) AND queue = $1 AND $3::bigint < $2::bigint AND $4::bigint > 0 FOR UPDATE)",
+    take_tail!()
+);
+
+/// FIFO: visible messages of groups with nothing in flight, each preceded in
+/// its group only by messages taken with it (none delayed or in flight).
+const FIFO_HEADS: &str = "
+    SELECT m.id FROM ebbflow_messages m
+    WHERE m.queue = $1 AND m.visible_at <= $2 AND m.sent_ms > $3
+      AND NOT EXISTS (
+        SELECT 1 FROM ebbflow_messages x
+        WHERE x.queue = $1 AND x.group_id = m.group_id AND x.visible_at > $2
+          AND (x.in_flight OR x.sequence < m.sequence))
+    ORDER BY m.sequence LIMIT $4";
+
+impl Store {
+    pub(crate) fn new(pool: Pool) -> Self {
+        Self {
+            pool,
+            queues: Mutex::new(HashMap::new()),
+            swept: Mutex::new(HashMap::new()),
+            in_flight: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Sends entries already checked as a batch; each is checked as a message
+    /// here. Standard queues store the batch in one statement; FIFO queues in
+    /// one transaction holding the queue's row, which orders their sequence numbers.
+    pub(crate) async fn send(
+        &self,
+        q: &QueueRow,
+        entries: Vec<SendBatchEntry>,
+        ids: Vec<String>,
+        now: i64,
+    ) -> Result<BatchResult<SendReceipt>> {
+        let mut result = BatchResult::default();
+        let mut good = Vec::with_capacity(entries.len());
+        for (entry, message_id) in entries.into_iter().zip(ids) {
+            match limits::validate_message(&entry.message, &q.attrs) {
+                Ok(_) => good.push((entry, message_id)),
+                Err(e) => result.push(entry.id, Err(e)),
+            }
+        }
+        if good.is_empty() {
+            return Ok(result);
+        }
+        let receipts = if q.attrs.fifo {
+            self.send_fifo(q, &good, now).await?
+        } else {
+            self.send_standard(q, &good, now).await?
+        };
+        for ((entry, _), receipt) in good.into_iter().zip(receipts) {
+            result.push(entry.id, Ok(receipt));
+        }
+        Ok(result)
+    }
+
+    async fn send_standard(
+        &self,
+        q: &QueueRow,
+        good: &[(SendBatchEntry, String)],
+        now: i64,
+    ) -> Result<Vec<SendReceipt>> {
+        let mut delays = Vec::with_capacity(good.len());
+        let mut message_ids = Vec::with_capacity(good.len());
+        let mut md5s = Vec::with_capacity(good.len());
+        let mut bodies = Vec::with_capacity(good.len());
+        let mut attributes = Vec::with_capacity(good.len());
+        for (entry, id) in good {
+            let m = &entry.message;
+            delays.push(millis(m.delay.unwrap_or(q.attrs.delay)));
+            message_ids.push(id.as_str());
+            md5s.push(ebbflow_core::md5_hex(&m.body));
+            bodies.push(m.body.as_str());
+            attributes.push(attributes_text(&m.attributes)?);
+        }
+        let client = self.pool.get().await.map_err(pool)?;
+        let stmt = client
+            .prepare_cached(
+                "WITH stored AS (
+                    INSERT INTO ebbflow_messages (queue, visible_at, sent_ms, message_id, md5, body, attributes)
+                    SELECT $1, $2 + t.delay, $2, t.message_id, t.md5, t.body, t.attributes
+                    FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[])
+                        AS t (delay, message_id, md5, body, attributes)
+                    RETURNING 1)
+                SELECT pg_notify($8, $9) FROM (SELECT 1 FROM stored LIMIT 1) s",
+            )
+            .await
+            .map_err(db)?;
+        client
+            .execute(
+                &stmt,
+                &[
+                    &q.id,
+                    &now,
+                    &delays,
+                    &message_ids,
+                    &md5s,
+                    &bodies,
+                    &attributes,
+                    &CHANNEL,
+                    &q.name,
+                ],
+            )
+            .await
+            .map_err(|e| self.gone(q, e))?;
+        Ok(good
+            .iter()
+            .zip(md5s)
+            .map(|((_, id), md5)| SendReceipt {
+                message_id: id.clone(),
+                md5_of_body: md5,
+                sequence_number: None,
+            })
+            .collect())
+    }
+
+    async fn send_fifo(
+        &self,
+        q: &QueueRow,
+        good: &[(SendBatchEntry, String)],
+        now: i64,
+    ) -> Result<Vec<SendReceipt>> {
+        let mut client = self.pool.get().await.map_err(pool)?;
+        let tx = client.transaction().await.map_err(db)?;
+        let n = good.len() as i64;
+        let first: i64 = tx
+            .query_opt(
+                "UPDATE ebbflow_queues SET next_sequence = next_sequence + $2 WHERE id = $1
+                 RETURNING next_sequence - $2",
+                &[&q.id, &n],
+            )
+            .await
+            .map_err(db)?
+            .ok_or_else(|| self.gone_now(q))?
+            .get(0);
+        let dedup = tx
+            .prepare_cached(
+                "INSERT INTO ebbflow_dedup AS d (queue, dedup_id, expires_ms, message_id, md5, sequence)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (queue, dedup_id) DO UPDATE
+                    SET expires_ms = $3, message_id = $4, md5 = $5, sequence = $6
+                    WHERE d.expires_ms <= $7
+                 RETURNING 1",
+            )
+            .await
+            .map_err(db)?;
+        let original = tx
+            .prepare_cached(
+                "SELECT message_id, md5, sequence FROM ebbflow_dedup WHERE queue = $1 AND dedup_id = $2",
+            )
+            .await
+            .map_err(db)?;
+        let insert = tx
+            .prepare_cached(
+                "INSERT INTO ebbflow_messages (queue, visible_at, sent_ms, message_id, md5, body,
+                 attributes, group_id, dedup_id, sequence) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .await
+            .map_err(db)?;
+        let window_end = now + millis(limits::DEDUPLICATION_WINDOW);
+        let mut receipts = Vec::with_capacity(good.len());
+        for (i, (entry, id)) in good.iter().enumerate() {
+            let m = &entry.message;
+            let sequence = first + i as i64;
+            let md5 = ebbflow_core::md5_hex(&m.body);
+            let dedup_id = m
+                .deduplication_id
+                .clone()
+                .unwrap_or_else(|| content_deduplication_id(&m.body));
+            let fresh = tx
+                .query_opt(
+                    &dedup,
+                    &[&q.id, &dedup_id, &window_end, id, &md5, &sequence, &now],
+                )
+                .await
+                .map_err(db)?
+                .is_some();
+            if !fresh {
+                let r = tx
+                    .query_one(&original, &[&q.id, &dedup_id])
+                    .await
+                    .map_err(db)?;
+                receipts.push(SendReceipt {
+                    message_id: r.get(0),
+                    md5_of_body: r.get(1),
+                    sequence_number: r.get::<_, Option<i64>>(2).map(fifo_sequence_string),
+                });
+                continue;
+            }
+            let visible_at = now + millis(m.delay.unwrap_or(q.attrs.delay));
+            tx.execute(
+                &insert,
+                &[
+                    &q.id,
+                    &visible_at,
+                    &now,
+                    id,
+                    &md5,
+                    &m.body,
+                    &attributes_text(&m.attributes)?,
+                    &m.group_id,
+                    &dedup_id,
+                    &sequence,
+                ],
+            )
+            .await
+            .map_err(db)?;
+            receipts.push(SendReceipt {
+                message_id: id.clone(),
+                md5_of_body: md5,
+                sequence_number: Some(fifo_sequence_string(sequence)),
+            });
+        }
+        tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &q.name])
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(receipts)
+    }
+
+    /// A failed write to a queue that may have been deleted meanwhile.
+    fn gone(&self, q: &QueueRow, e: tokio_postgres::Error) -> QueueError {
+        // 23503: foreign key violation, i.e. the queue's row is gone.
+        if e.code().is_some_and(|c| c.code() == "23503") {
+            return self.gone_now(q);
+        }
+        db(e)
+    }
+
+    fn gone_now(&self, q: &QueueRow) -> QueueError {
+        self.forget(&q.name);
+        QueueError::QueueDoesNotExist(q.name.clone())
+    }
+
+    /// Receives up to `max` messages, moving those past the redrive limit to
+    /// the dead-letter queue in the same statement.
+    pub(crate) async fn receive(
+        &self,
+        q: &QueueRow,
+        max: u32,
+        visibility: Option<Duration>,
+        now: i64,
+    ) -> Result<Taken> {
+        self.sweep(q, now).await?;
+        let room = self.in_flight_room(q, max, now).await?;
+        let cutoff = now - millis(q.attrs.message_retention_period);
+        let mut taken = Taken::default();
+        if room == 0 {
+            if self.any_visible(q, now, cutoff).await? {
+                return Err(QueueError::OverLimit(format!(
+                    "{} messages are in flight, the most a queue allows",
+                    limits::MAX_IN_FLIGHT
+                )));
+            }
+            return Ok(taken);
+        }
+        let visible_until = now + millis(visibility.unwrap_or(q.attrs.visibility_timeout));
+        let dead_letter = match &q.attrs.redrive_policy {
+            Some(p) => Some((
+                self.queue(&p.dead_letter_queue).await?,
+                i32::try_from(p.max_receive_count).unwrap_or(i32::MAX),
+            )),
+            None => None,
+        };
+        let dlq_id = dead_letter.as_ref().map(|(d, _)| d.id);
+        let limit = dead_letter.as_ref().map_or(i32::MAX, |(_, n)| *n);
+        let source = local_queue_arn(&q.name);
+        // Dead-lettered messages leave room: look again until full or empty.
+        loop {
+            let want = room - taken.messages.len() as i64;
+            if want <= 0 {
+                break;
+            }
+            let mut client = self.pool.get().await.map_err(pool)?;
+            let rows = if q.attrs.fifo {
+                let tx = client.transaction().await.map_err(db)?;
+                // One FIFO receive at a time per queue, so that two never split a group.
+                tx.execute(
+                    "SELECT pg_advisory_xact_lock(7, $1::int4)",
+                    &[&((q.id & 0x7fff_ffff) as i32)],
+                )
+                .await
+                .map_err(db)?;
+                let heads = tx.prepare_cached(FIFO_HEADS).await.map_err(db)?;
+                let ids: Vec<i64> = tx
+                    .query(&heads, &[&q.id, &now, &cutoff, &want])
+                    .await
+                    .map_err(db)?
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect();
+                let rows = if ids.is_empty() {
+                    Vec::new()
+                } else {
+                    let stmt = tx.prepare_cached(RECEIVE_CHOSEN).await.map_err(db)?;
+                    tx.query(
+                        &stmt,
+                        &[
+                            &q.id,
+                            &now,
+                            &cutoff,
+                            &want,
+                            &visible_until,
+                            &dlq_id,
+                            &source,
+                            &limit,
+                            &ids,
+                        ],
+                    )
+                    .await
+                    .map_err(db)?
+                };
+                tx.commit().await.map_err(db)?;
+                rows
+            } else {
+                let stmt = client.prepare_cached(RECEIVE_STANDARD).await.map_err(db)?;
+                client
+                    .query(
+                        &stmt,
+                        &[
+                            &q.id,
+                            &now,
+                            &cutoff,
+                            &want,
+                            &visible_until,
+                            &dlq_id,
+                            &source,
+                            &limit,
+                        ],
+                    )
+                    .await
+                    .map_err(db)?
+            };
+            let moved: i64 = rows.first().map_or(0, |r| r.get(0));
+            for row in rows.iter().filter(|r| r.get::<_, Option<i64>>(1).is_some()) {
+                taken.messages.push(received(q, row)?);
+            }
+            if moved > 0 {
+                if let Some((dlq, _)) = &dead_letter {
+                    taken.dead_lettered_to = Some(dlq.name.clone());
+                }
+            }
+            if moved == 0 {
+                break;
+            }
+        }
+        taken
+            .messages
+            .sort_by(|a, b| a.system.sequence_number.cmp(&b.system.sequence_number));
+        if let Some((n, _)) = self.in_flight.lock().get_mut(&q.id) {
+            *n += taken.messages.len() as u64;
+        }
+        if taken.messages.is_empty() {
+            taken.next_due = self.next_due(q, now).await?;
+        }
+        Ok(taken)
+    }
+
+    /// How many more messages may go in flight now, up to `max`: counted
+    /// when the last count is old or near the limit, else estimated from it.
+    async fn in_flight_room(&self, q: &QueueRow, max: u32, now: i64) -> Result<i64> {
+        let limit = limits::MAX_IN_FLIGHT;
+        let estimate = self.in_flight.lock().get(&q.id).copied();
+        let count = match estimate {
+            Some((n, at)) if at.elapsed() < IN_FLIGHT_RECOUNT && n + 1_000 < limit => n,
+            _ => {
+                let client = self.pool.get().await.map_err(pool)?;
+                let n: i64 = client
+                    .query_one(
+                        "SELECT count(*) FROM ebbflow_messages
+                         WHERE queue = $1 AND visible_at > $2 AND in_flight",
+                        &[&q.id, &now],
+                    )
+                    .await
+                    .map_err(db)?
+                    .get(0);
+                let n = n.max(0) as u64;
+                self.in_flight.lock().insert(q.id, (n, Instant::now()));
+                n
+            }
+        };
+        Ok(limit.saturating_sub(count).min(u64::from(max)) as i64)
+    }
+
+    async fn any_visible(&self, q: &QueueRow, now: i64, cutoff: i64) -> Result<bool> {
+        let client = self.pool.get().await.map_err(pool)?;
+        let row = client
+            .query_opt(
+                "SELECT 1 FROM ebbflow_messages WHERE queue = $1 AND visible_at <= $2 AND sent_ms > $3 LIMIT 1",
+                &[&q.id, &now, &cutoff],
+            )
+            .await
+            .map_err(db)?;
+        Ok(row.is_some())
+    }
+
+    /// Deletes expired messages and deduplication entries, once a second per queue.
+    async fn sweep(&self, q: &QueueRow, now: i64) -> Result<()> {
+        {
+            let mut swept = self.swept.lock();
+            match swept.get(&q.id) {
+                Some(at) if at.elapsed() < SWEEP_EVERY => return Ok(()),
+                _ => {
+                    swept.insert(q.id, Instant::now());
+                }
+            }
+        }
+        let cutoff = now - millis(q.attrs.message_retention_period);
+        let client = self.pool.get().await.map_err(pool)?;
+        client
+            .execute(
+                "DELETE FROM ebbflow_messages WHERE queue = $1 AND sent_ms <= $2",
+                &[&q.id, &cutoff],
+            )
+            .await
+            .map_err(db)?;
+        if q.attrs.fifo {
+            client
+                .execute(
+                    "DELETE FROM ebbflow_dedup WHERE queue = $1 AND expires_ms <= $2",
+                    &[&q.id, &now],
+                )
+                .await
+                .map_err(db)?;
+        }
+        Ok(())
+    }
+
+    async fn next_due(&self, q: &QueueRow, now: i64) -> Result<Option<i64>> {
+        let client = self.pool.get().await.map_err(pool)?;
+        let row = client
+            .query_opt(
+                "SELECT visible_at FROM ebbflow_messages WHERE queue = $1 AND visible_at > $2
+                 ORDER BY visible_at LIMIT 1",
+                &[&q.id, &now],
+            )
+            .await
+            .map_err(db)?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    /// Restarts the visibility of a FIFO receive attempt's messages still in
+    /// flight under the attempt's handles, and returns them.
+    pub(crate) async fn replay(
+        &self,
+        q: &QueueRow,
+        handles: &[ReceiptHandle],
+        visibility: Option<Duration>,
+        now: i64,
+    ) -> Result<Vec<ReceivedMessage>> {
+        let visible_until = now + millis(visibility.unwrap_or(q.attrs.visibility_timeout));
+        let (keys, nonces) = split(handles);
+        let client = self.pool.get().await.map_err(pool)?;
+        let rows = client
+            .query(
+                "UPDATE ebbflow_messages m SET visible_at = $4
+                 FROM unnest($2::bigint[], $3::bigint[]) AS h (id, nonce)
+                 WHERE m.id = h.id AND m.nonce = h.nonce AND m.queue = $1 AND m.in_flight
+                   AND m.visible_at > $5
+                 RETURNING 0::bigint, m.id, m.nonce, m.message_id, m.md5, m.body, m.attributes, m.sent_ms,
+                    m.receive_count, m.first_receive_ms, m.group_id, m.dedup_id, m.sequence, m.dlq_source",
+                &[&q.id, &keys, &nonces, &visible_until, &now],
+            )
+            .await
+            .map_err(db)?;
+        let mut out = rows
+            .iter()
+            .map(|r| received(q, r))
+            .collect::<Result<Vec<_>>>()?;
+        out.sort_by(|a, b| a.system.sequence_number.cmp(&b.system.sequence_number));
+        Ok(out)
+    }
+
+    /// Deletes by receipt handle; a stale handle deletes nothing and succeeds, as in SQS.
+    pub(crate) async fn delete(
+        &self,
+        q: &QueueRow,
+        entries: Vec<DeleteBatchEntry>,
+    ) -> Result<BatchResult<()>> {
+        let mut result = BatchResult::default();
+        let mut handles = Vec::with_capacity(entries.len());
+        for entry in entries {
+            match parse_handle(q, &entry.receipt_handle) {
+                Ok(h) => {
+                    handles.push(h);
+                    result.push(entry.id, Ok(()));
+                }
+                Err(e) => result.push(entry.id, Err(e)),
+            }
+        }
+        if handles.is_empty() {
+            return Ok(result);
+        }
+        let (keys, nonces) = split(&handles);
+        let client = self.pool.get().await.map_err(pool)?;
+        // A FIFO delete may unblock a group: tell other processes' long polls.
+        let stmt = client
+            .prepare_cached(
+                "WITH gone AS (
+                    DELETE FROM ebbflow_messages m USING unnest($2::bigint[], $3::bigint[]) AS h (id, nonce)
+                    WHERE m.id = h.id AND m.nonce = h.nonce AND m.queue = $1
+                    RETURNING m.group_id)
+                SELECT pg_notify($4, $5) FROM (SELECT 1 FROM gone WHERE group_id IS NOT NULL LIMIT 1) g",
+            )
+            .await
+            .map_err(db)?;
+        client
+            .execute(&stmt, &[&q.id, &keys, &nonces, &CHANNEL, &q.name])
+            .await
+            .map_err(db)?;
+        if let Some((n, _)) = self.in_flight.lock().get_mut(&q.id) {
+            *n = n.saturating_sub(handles.len() as u64);
+        }
+        Ok(result)
+    }
+
+    /// Changes the visibility of in-flight messages, counting from now.
+    pub(crate) async fn change_visibility(
+        &self,
+        q: &QueueRow,
+        entries: Vec<ChangeVisibilityBatchEntry>,
+        now: i64,
+    ) -> Result<BatchResult<()>> {
+        let client = self.pool.get().await.map_err(pool)?;
+        let set = client
+            .prepare_cached(
+                "UPDATE ebbflow_messages SET visible_at = $4
+                 WHERE id = $1 AND queue = $2 AND nonce = $3 AND in_flight AND visible_at > $5
+                   AND $5 - received_ms + $6 <= $7
+                 RETURNING group_id",
+            )
+            .await
+            .map_err(db)?;
+        let find = client
+            .prepare_cached(
+                "SELECT in_flight AND visible_at > $4, received_ms FROM ebbflow_messages
+                 WHERE id = $1 AND queue = $2 AND nonce = $3",
+            )
+            .await
+            .map_err(db)?;
+        let max = millis(limits::MAX_VISIBILITY_TIMEOUT);
+        let mut result = BatchResult::default();
+        let mut released = false;
+        for entry in entries {
+            let outcome = async {
+                let h = parse_handle(q, &entry.receipt_handle)?;
+                limits::validate_visibility_timeout(entry.visibility_timeout)?;
+                let (key, nonce) = (h.key as i64, h.nonce as i64);
+                let timeout = millis(entry.visibility_timeout);
+                let at = now + timeout;
+                let changed = client
+                    .query_opt(&set, &[&key, &q.id, &nonce, &at, &now, &timeout, &max])
+                    .await
+                    .map_err(db)?;
+                if changed.is_some() {
+                    released |= timeout == 0;
+                    return Ok(());
+                }
+                // Say why nothing changed.
+                let row = client
+                    .query_opt(&find, &[&key, &q.id, &nonce, &now])
+                    .await
+                    .map_err(db)?
+                    .ok_or_else(|| {
+                        QueueError::ReceiptHandleIsInvalid(
+                            "the message was deleted or received again since this handle was issued".into(),
+                        )
+                    })?;
+                if !row.get::<_, bool>(0) {
+                    return Err(QueueError::MessageNotInflight);
+                }
+                let in_flight_for = Duration::from_millis((now - row.get::<_, i64>(1)).max(0) as u64);
+                limits::validate_visibility_extension(in_flight_for, entry.visibility_timeout)?;
+                Err(backend_error("the message changed while its visibility was set; try again"))
+            }
+            .await;
+            result.push(entry.id, outcome);
+        }
+        if released {
+            client
+                .execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &q.name])
+                .await
+                .map_err(db)?;
+        }
+        Ok(result)
+    }
+
+    /// Removes every message; at most once per 60 s.
+    pub(crate) async fn purge(&self, q: &QueueRow, now: i64) -> Result<()> {
+        let mut client = self.pool.get().await.map_err(pool)?;
+        let tx = client.transaction().await.map_err(db)?;
+        let last: Option<i64> = tx
+            .query_opt(
+                "SELECT last_purge_ms FROM ebbflow_queues WHERE id = $1 FOR UPDATE",
+                &[&q.id],
+            )
+            .await
+            .map_err(db)?
+            .ok_or_else(|| self.gone_now(q))?
+            .get(0);
+        let cooldown = millis(limits::PURGE_COOLDOWN);
+        if let Some(last) = last {
+            let since = now - last;
+            if since < cooldown {
+                return Err(QueueError::PurgeQueueInProgress {
+                    queue: q.name.clone(),
+                    retry_after: Duration::from_millis((cooldown - since).max(0) as u64),
+                });
+            }
+        }
+        tx.execute("DELETE FROM ebbflow_messages WHERE queue = $1", &[&q.id])
+            .await
+            .map_err(db)?;
+        tx.execute(
+            "UPDATE ebbflow_queues SET last_purge_ms = $2 WHERE id = $1",
+            &[&q.id, &now],
+        )
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        self.in_flight.lock().remove(&q.id);
+        Ok(())
+    }
+
+    /// Counts by state as of `now`, and the oldest message's age.
+    pub(crate) async fn stats(&self, q: &QueueRow, now: i64) -> Result<QueueStats> {
+        let cutoff = now - millis(q.attrs.message_retention_period);
+        let client = self.pool.get().await.map_err(pool)?;
+        let r = client
+            .query_one(
+                "SELECT count(*) FILTER (WHERE visible_at <= $2),
+                        count(*) FILTER (WHERE visible_at > $2 AND in_flight),
+                        count(*) FILTER (WHERE visible_at > $2 AND NOT in_flight),
+                        min(sent_ms)
+                 FROM ebbflow_messages WHERE queue = $1 AND sent_ms > $3",
+                &[&q.id, &now, &cutoff],
+            )
+            .await
+            .map_err(db)?;
+        let n = |i: usize| r.get::<_, i64>(i).max(0) as u64;
+        Ok(QueueStats {
+            visible: n(0),
+            in_flight: n(1),
+            delayed: n(2),
+            oldest_message_age: r
+                .get::<_, Option<i64>>(3)
+                .map(|sent| Duration::from_millis((now - sent).max(0) as u64)),
+        })
+    }
+
+    /// Moves the messages not in flight in `dlq` to `destination`, or each
+    /// back to the queue it was dead-lettered from; each starts afresh.
+    /// Returns the result and the queues that received messages.
+    pub(crate) async fn move_messages(
+        &self,
+        dlq: &QueueRow,
+        destination: Option<&QueueRow>,
+        now: i64,
+    ) -> Result<(MoveResult, Vec<String>)> {
+        if destination.is_some_and(|d| d.attrs.fifo != dlq.attrs.fifo) {
+            return Err(QueueError::invalid(
+                "DestinationArn",
+                "messages move only between queues of the same type (standard or FIFO)",
+            ));
+        }
+        let mut client = self.pool.get().await.map_err(pool)?;
+        let tx = client.transaction().await.map_err(db)?;
+        let rows = tx
+            .query(
+                "SELECT id, dlq_source FROM ebbflow_messages
+                 WHERE queue = $1 AND NOT (in_flight AND visible_at > $2)
+                 ORDER BY sent_ms, sequence, id FOR UPDATE SKIP LOCKED",
+                &[&dlq.id, &now],
+            )
+            .await
+            .map_err(db)?;
+        let mut targets: HashMap<String, Option<(i64, bool)>> = HashMap::new();
+        if let Some(d) = destination {
+            targets.insert(d.name.clone(), Some((d.id, d.attrs.fifo)));
+        }
+        let mut result = MoveResult::default();
+        let mut touched = Vec::new();
+        for row in &rows {
+            let id: i64 = row.get(0);
+            let source: Option<String> = row.get(1);
+            let target = match destination {
+                Some(d) => Some(d.name.clone()),
+                None => source
+                    .as_deref()
+                    .map(|arn| queue_name_from_arn(arn).to_owned()),
+            };
+            let Some(target) = target else {
+                result.failed += 1;
+                continue;
+            };
+            if !targets.contains_key(&target) {
+                let found = tx
+                    .query_opt(
+                        "SELECT id, attributes FROM ebbflow_queues WHERE name = $1",
+                        &[&target],
+                    )
+                    .await
+                    .map_err(db)?
+                    .map(|r| Ok::<_, QueueError>((r.get::<_, i64>(0), parse_attrs(r.get(1))?.fifo)))
+                    .transpose()?;
+                targets.insert(target.clone(), found);
+            }
+            let Some(Some((target_id, fifo))) = targets.get(&target).copied() else {
+                result.failed += 1;
+                continue;
+            };
+            let sequence: Option<i64> = if fifo {
+                tx.query_one(
+                    "UPDATE ebbflow_queues SET next_sequence = next_sequence + 1 WHERE id = $1
+                     RETURNING next_sequence - 1",
+                    &[&target_id],
+                )
+                .await
+                .map_err(db)?
+                .get(0)
+            } else {
+                None
+            };
+            tx.execute(
+                "UPDATE ebbflow_messages SET queue = $2, in_flight = false, visible_at = $3, sent_ms = $3,
+                    nonce = NULL, receive_count = 0, first_receive_ms = 0, dlq_source = NULL,
+                    sequence = COALESCE($4, sequence)
+                 WHERE id = $1",
+                &[&id, &target_id, &now, &sequence],
+            )
+            .await
+            .map_err(db)?;
+            result.moved += 1;
+            if !touched.contains(&target) {
+                touched.push(target);
+            }
+        }
+        for name in &touched {
+            tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, name])
+                .await
+                .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok((result, touched))
+    }
+}
+
+fn split(handles: &[ReceiptHandle]) -> (Vec<i64>, Vec<i64>) {
+    handles
+        .iter()
+        .map(|h| (h.key as i64, h.nonce as i64))
+        .unzip()
+}
+
+/// A receipt handle of this queue, or `ReceiptHandleIsInvalid`.
+fn parse_handle(q: &QueueRow, handle: &str) -> Result<ReceiptHandle> {
+    let h = ReceiptHandle::parse(HANDLE_PREFIX, handle)?;
+    if h.queue != q.id as u64 {
+        return Err(QueueError::ReceiptHandleIsInvalid(
+            "the handle belongs to another queue".into(),
+        ));
+    }
+    Ok(h)
+}
+
+fn attributes_text(attributes: &MessageAttributes) -> Result<Option<String>> {
+    if attributes.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(attributes)
+        .map(Some)
+        .map_err(backend_error)
+}
+
+/// A taken row (after the moved count in column 0) as the consumer sees it.
+fn received(q: &QueueRow, r: &Row) -> Result<ReceivedMessage> {
+    let id: i64 = r.get(1);
+    let nonce: i64 = r.get(2);
+    let message_id: String = r.get(3);
+    let attributes = match r.get::<_, Option<&str>>(6) {
+        Some(text) => serde_json::from_str(text).map_err(|e| {
+            backend_error(format!(
+                "the attributes of message {message_id} are corrupt: {e}"
+            ))
+        })?,
+        None => MessageAttributes::new(),
+    };
+    let handle = ReceiptHandle {
+        queue: q.id as u64,
+        key: id as u64,
+        nonce: nonce as u64,
+    };
+    Ok(ReceivedMessage {
+        receipt_handle: handle.encode(HANDLE_PREFIX),
+        md5_of_body: r.get(4),
+        body: r.get(5),
+        attributes,
+        system: SystemAttributes {
+            sent_timestamp: r.get::<_, i64>(7).max(0) as u64,
+            approximate_receive_count: r.get::<_, i32>(8).max(0) as u32,
+            approximate_first_receive_timestamp: r.get::<_, i64>(9).max(0) as u64,
+            message_group_id: r.get(10),
+            message_deduplication_id: r.get(11),
+            sequence_number: r.get::<_, Option<i64>>(12).map(fifo_sequence_string),
+            dead_letter_queue_source_arn: r.get(13),
+        },
+        message_id,
+    })
+}
