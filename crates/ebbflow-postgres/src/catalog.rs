@@ -11,7 +11,7 @@ use deadpool_postgres::GenericClient;
 use ebbflow_core::{
     limits, queue_name_from_arn, QueueAttributes, QueueAttributesUpdate, QueueError, Result,
 };
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long a queue's row is used without reading it again.
 pub(crate) const QUEUE_CACHE_TTL: Duration = Duration::from_secs(1);
@@ -55,18 +55,14 @@ impl Store {
     /// The queue named `name` (or by URL or ARN), from the cache when fresh.
     pub(crate) async fn queue(&self, name: &str) -> Result<QueueRow> {
         let plain = queue_name_from_arn(name);
-        if let Some((row, at)) = self.queues.lock().get(plain) {
-            if at.elapsed() < QUEUE_CACHE_TTL {
-                return Ok(row.clone());
-            }
+        if let Some(row) = self.queues.get(plain) {
+            return Ok(row);
         }
         let client = self.pool.get().await.map_err(pool)?;
         let row = read(&client, plain)
             .await?
             .ok_or_else(|| QueueError::QueueDoesNotExist(plain.to_owned()))?;
-        self.queues
-            .lock()
-            .insert(plain.to_owned(), (row.clone(), Instant::now()));
+        self.queues.put(plain, row.clone());
         Ok(row)
     }
 
@@ -79,7 +75,7 @@ impl Store {
     /// Drops a queue from the cache: after this process changed it, or when
     /// the server says it is gone.
     pub(crate) fn forget(&self, name: &str) {
-        self.queues.lock().remove(queue_name_from_arn(name));
+        self.queues.forget(name);
     }
 
     pub(crate) async fn create_queue(&self, name: &str, attrs: &QueueAttributes) -> Result<()> {

@@ -10,7 +10,7 @@ use crate::catalog::{parse_attrs, QueueRow};
 use crate::error::{backend_error, db, pool};
 use crate::HANDLE_PREFIX;
 use deadpool_postgres::Pool;
-use ebbflow_core::local::{fifo_sequence_string, millis, ReceiptHandle};
+use ebbflow_core::local::{fifo_sequence_string, millis, QueueCache, ReceiptHandle};
 use ebbflow_core::{
     content_deduplication_id, limits, local_queue_arn, queue_name_from_arn, BatchResult,
     ChangeVisibilityBatchEntry, DeleteBatchEntry, MessageAttributes, MoveResult, QueueError,
@@ -35,8 +35,8 @@ const IN_FLIGHT_RECOUNT: Duration = Duration::from_secs(1);
 /// The queue verbs over a connection pool, plus what this process remembers between calls.
 pub(crate) struct Store {
     pub(crate) pool: Pool,
-    /// Queue rows by name, and when each was read.
-    pub(crate) queues: Mutex<HashMap<String, (QueueRow, Instant)>>,
+    /// Queue rows by name.
+    pub(crate) queues: QueueCache<QueueRow>,
     /// When each queue (by id) was last swept.
     swept: Mutex<HashMap<i64, Instant>>,
     /// Each queue's last in-flight count plus what this process received since, and when counted.
@@ -109,7 +109,7 @@ impl Store {
     pub(crate) fn new(pool: Pool) -> Self {
         Self {
             pool,
-            queues: Mutex::new(HashMap::new()),
+            queues: QueueCache::new(crate::catalog::QUEUE_CACHE_TTL),
             swept: Mutex::new(HashMap::new()),
             in_flight: Mutex::new(HashMap::new()),
         }

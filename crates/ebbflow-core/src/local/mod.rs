@@ -5,6 +5,8 @@
 #[cfg(feature = "engine")]
 mod attempts;
 #[cfg(feature = "engine")]
+mod cache;
+#[cfg(feature = "engine")]
 mod clock;
 mod handle;
 mod ids;
@@ -15,6 +17,8 @@ mod offload;
 
 #[cfg(feature = "engine")]
 pub use attempts::ReceiveAttempts;
+#[cfg(feature = "engine")]
+pub use cache::QueueCache;
 #[cfg(feature = "engine")]
 pub use clock::{millis, Clock};
 pub use handle::ReceiptHandle;

@@ -1,0 +1,33 @@
+//! The SQS conformance suite against a real Redis server, under tokio's
+//! paused clock: the backend passes its time to the server, and runs its
+//! server calls on a runtime of their own (see `common`).
+
+mod common;
+
+use ebbflow_core::testkit::Harness;
+use ebbflow_core::QueueBackend;
+use ebbflow_redis::RedisBackend;
+use std::sync::Arc;
+use std::time::Duration;
+
+struct Redis(Option<Arc<RedisBackend>>);
+
+#[async_trait::async_trait]
+impl Harness for Redis {
+    async fn backend(&self) -> Arc<dyn QueueBackend> {
+        match &self.0 {
+            Some(b) => b.clone(),
+            None => unreachable!("{}", common::NO_SERVER),
+        }
+    }
+
+    async fn advance(&self, by: Duration) {
+        tokio::time::advance(by).await
+    }
+
+    fn unsupported(&self, _rule: &str) -> Option<&'static str> {
+        self.0.is_none().then_some(common::NO_SERVER)
+    }
+}
+
+ebbflow_core::conformance_suite!(paused_clock, async { Redis(common::shared().await) });
