@@ -288,14 +288,10 @@ impl Store {
         now: i64,
     ) -> Result<Taken> {
         let until = now + millis(visibility.unwrap_or(q.attrs.visibility_timeout));
-        let dead_letter = match &q.attrs.redrive_policy {
-            Some(p) => Some((
-                keys::meta(queue_name_from_arn(&p.dead_letter_queue)),
-                p.max_receive_count,
-                queue_name_from_arn(&p.dead_letter_queue).to_owned(),
-            )),
-            None => None,
-        };
+        let dead_letter = q.attrs.redrive_policy.as_ref().map(|p| {
+            let dlq = queue_name_from_arn(&p.dead_letter_queue);
+            (keys::meta(dlq), p.max_receive_count, dlq.to_owned())
+        });
         let mut invocation = scripts::RECEIVE.key(&q.meta);
         if let Some((dlq, _, _)) = &dead_letter {
             invocation.key(dlq);
