@@ -35,6 +35,12 @@ pub use ebbflow_core::*;
 #[cfg(feature = "memory")]
 pub use ebbflow_memory::MemoryBackend;
 
+/// The PostgreSQL backend (feature `postgres`).
+#[cfg(feature = "postgres")]
+pub use ebbflow_postgres::{PostgresBackend, PostgresOptions};
+/// The Redis backend (feature `redis`).
+#[cfg(feature = "redis")]
+pub use ebbflow_redis::{RedisBackend, RedisOptions};
 /// The Amazon SQS backend (feature `sqs`).
 #[cfg(feature = "sqlite")]
 pub use ebbflow_sqlite::{SqliteBackend, SqliteOptions};
@@ -89,6 +95,20 @@ pub async fn connect(backend: &config::BackendConfig) -> Result<std::sync::Arc<d
             let options = ebbflow_sqs::SqsOptions::from_config(backend);
             Ok(std::sync::Arc::new(
                 ebbflow_sqs::SqsBackend::connect(&options).await?,
+            ))
+        }
+        #[cfg(feature = "redis")]
+        config::BackendKind::Redis => {
+            let options = ebbflow_redis::RedisOptions::from_config(backend);
+            Ok(std::sync::Arc::new(
+                ebbflow_redis::RedisBackend::connect(&options).await?,
+            ))
+        }
+        #[cfg(feature = "postgres")]
+        config::BackendKind::Postgres => {
+            let options = ebbflow_postgres::PostgresOptions::from_config(backend);
+            Ok(std::sync::Arc::new(
+                ebbflow_postgres::PostgresBackend::connect(&options).await?,
             ))
         }
         #[allow(unreachable_patterns)]

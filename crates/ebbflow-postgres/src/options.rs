@@ -35,6 +35,11 @@ impl PostgresOptions {
         self
     }
 
+    /// The options `[backend]` describes: its `url`, or the default for `kind = "postgres"`.
+    pub fn from_config(config: &ebbflow_core::config::BackendConfig) -> Self {
+        Self::new(config.server_url())
+    }
+
     /// Runs server calls on `offload` (see [`Offload`]).
     pub fn offload(mut self, offload: Offload) -> Self {
         self.offload = offload;

@@ -23,6 +23,12 @@ pub enum ConnectError {
     },
 }
 
+impl From<ConnectError> for QueueError {
+    fn from(e: ConnectError) -> Self {
+        backend_error(e)
+    }
+}
+
 pub(crate) fn backend_error(e: impl std::fmt::Display) -> QueueError {
     QueueError::Backend {
         backend: "redis",

@@ -25,6 +25,11 @@ impl RedisOptions {
         }
     }
 
+    /// The options `[backend]` describes: its `url`, or the default for `kind = "redis"`.
+    pub fn from_config(config: &ebbflow_core::config::BackendConfig) -> Self {
+        Self::new(config.server_url())
+    }
+
     /// Runs server calls on `offload` (see [`Offload`]).
     pub fn offload(mut self, offload: Offload) -> Self {
         self.offload = offload;

@@ -108,7 +108,16 @@ pub enum BackendKind {
     Memory,
     /// Amazon SQS, or an SQS-compatible server (`endpoint_url`).
     Sqs,
+    /// A Redis server shared by many workers (`url`).
+    Redis,
+    /// A PostgreSQL database shared by many workers (`url`).
+    Postgres,
 }
+
+/// Where the Redis backend connects unless `[backend] url` says otherwise.
+pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
+/// Where the PostgreSQL backend connects unless `[backend] url` says otherwise.
+pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /// `[backend] synchronous` of the SQLite backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -132,7 +141,7 @@ fn default_sqlite_path() -> std::path::PathBuf {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackendConfig {
-    /// `sqlite` (the default), `memory` or `sqs`.
+    /// `sqlite` (the default), `memory`, `sqs`, `redis` or `postgres`.
     #[serde(default)]
     pub kind: BackendKind,
     /// `sqlite`: the database file, created on first use with its directory.
@@ -156,6 +165,28 @@ pub struct BackendConfig {
     /// `sqs`: the AWS region; else the AWS default chain (`AWS_REGION`, profile).
     #[serde(default)]
     pub region: Option<String>,
+    /// `redis`, `postgres`: the server's URL; else [`DEFAULT_REDIS_URL`] or
+    /// [`DEFAULT_POSTGRES_URL`]. A password is better given here through an
+    /// environment override (`EBBFLOW__BACKEND__URL`) than written in the file.
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+impl BackendConfig {
+    /// The server URL for `redis` and `postgres`: `url`, or the kind's default.
+    ///
+    /// ```
+    /// use ebbflow_core::config::{BackendConfig, BackendKind};
+    /// let redis = BackendConfig { kind: BackendKind::Redis, ..BackendConfig::default() };
+    /// assert_eq!(redis.server_url(), "redis://127.0.0.1:6379");
+    /// ```
+    pub fn server_url(&self) -> &str {
+        match (&self.url, self.kind) {
+            (Some(url), _) => url,
+            (None, BackendKind::Postgres) => DEFAULT_POSTGRES_URL,
+            (None, _) => DEFAULT_REDIS_URL,
+        }
+    }
 }
 
 impl Default for BackendConfig {
@@ -168,6 +199,7 @@ impl Default for BackendConfig {
             encryption_key_env: None,
             endpoint_url: None,
             region: None,
+            url: None,
         }
     }
 }

@@ -29,6 +29,7 @@
 mod calls;
 mod outage;
 pub mod rules;
+pub mod workers;
 
 pub use calls::CallLog;
 pub use outage::Outage;
