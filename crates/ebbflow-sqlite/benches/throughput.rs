@@ -6,28 +6,11 @@
 //! Then it fills one queue with `--stats-messages N` (default 1,000,000) and
 //! times `stats`, which the autoscaler reads every second, on it.
 
-use ebbflow_core::{
-    DeleteBatchEntry, QueueAttributes, QueueBackend, ReceiveRequest, SendBatchEntry, SendMessage,
-};
+use ebbflow_core::testkit::load::{arg, send_receive_delete, Load};
+use ebbflow_core::{QueueAttributes, QueueBackend, ReceiveRequest, SendBatchEntry, SendMessage};
 use ebbflow_sqlite::{SqliteBackend, SqliteOptions, Synchronous};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-struct Load {
-    messages: u64,
-    producers: u64,
-    consumers: u64,
-}
-
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 async fn run(sync: Synchronous, batch: usize, load: &Load) -> (f64, Duration) {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -37,59 +20,7 @@ async fn run(sync: Synchronous, batch: usize, load: &Load) -> (f64, Duration) {
         .create_queue("bench", QueueAttributes::standard())
         .await
         .expect("create");
-    let body = "x".repeat(100);
-    let per_producer = load.messages / load.producers;
-    let total = per_producer * load.producers;
-    let deleted = Arc::new(AtomicU64::new(0));
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for p in 0..load.producers {
-        let (backend, body) = (backend.clone(), body.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut sent = 0;
-            while sent < per_producer {
-                let n = (per_producer - sent).min(batch as u64);
-                let entries = (0..n)
-                    .map(|i| SendBatchEntry {
-                        id: format!("{p}-{i}"),
-                        message: SendMessage::new(body.clone()),
-                    })
-                    .collect();
-                backend.send_batch("bench", entries).await.expect("send");
-                sent += n;
-            }
-        }));
-    }
-    for _ in 0..load.consumers {
-        let (backend, deleted) = (backend.clone(), deleted.clone());
-        tasks.push(tokio::spawn(async move {
-            while deleted.load(Ordering::Relaxed) < total {
-                let request = ReceiveRequest::new(batch as u32).wait(Duration::from_millis(100));
-                let got = backend.receive("bench", request).await.expect("receive");
-                if got.is_empty() {
-                    continue;
-                }
-                let entries = got
-                    .iter()
-                    .enumerate()
-                    .map(|(i, m)| DeleteBatchEntry {
-                        id: i.to_string(),
-                        receipt_handle: m.receipt_handle.clone(),
-                    })
-                    .collect();
-                backend
-                    .delete_batch("bench", entries)
-                    .await
-                    .expect("delete");
-                deleted.fetch_add(got.len() as u64, Ordering::Relaxed);
-            }
-        }));
-    }
-    for t in tasks {
-        t.await.expect("task");
-    }
-    let elapsed = start.elapsed();
-    (total as f64 / elapsed.as_secs_f64(), elapsed)
+    send_receive_delete(backend, "bench", Load { batch, ..*load }).await
 }
 
 /// Fills a queue with `count` messages, then times `stats` and a receive on it.
@@ -151,6 +82,8 @@ fn main() {
         messages: arg("--messages", 200_000),
         producers: arg("--producers", 32),
         consumers: arg("--consumers", 32),
+        batch: 10,
+        body_size: 100,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
