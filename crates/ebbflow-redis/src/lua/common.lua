@@ -34,10 +34,12 @@ local function unbusy(p, g)
   end
 end
 
--- Removes a message from every structure of its queue.
-local function remove(p, k)
+-- Removes a message from every structure of its queue (`known_g`: its
+-- group, when the caller has read it already).
+local function remove(p, k, known_g)
   local mk = p .. 'm:' .. k
-  local g = redis.call('HGET', mk, 'g')
+  local g = known_g
+  if g == nil then g = redis.call('HGET', mk, 'g') end
   local was_in_flight = redis.call('ZREM', p .. 'inflight', k) == 1
   redis.call('ZREM', p .. 'ready', k)
   redis.call('ZREM', p .. 'sent', k)
@@ -83,4 +85,5 @@ local function enqueue(p, k, visible_at, sent, g)
   end
 end
 
+-- What receives return of a message, in order.
 local FIELDS = {'mid', 'md5', 'body', 'attrs', 'sent', 'rc', 'first', 'g', 'd', 's', 'src'}

@@ -4,8 +4,9 @@ local p = prefix(KEYS[1])
 local unblocked = false
 for i = 2, #ARGV, 2 do
   local k = ARGV[i]
-  if redis.call('HGET', p .. 'm:' .. k, 'nonce') == ARGV[i + 1] then
-    if remove(p, k) then unblocked = true end
+  local m = redis.call('HMGET', p .. 'm:' .. k, 'nonce', 'g')
+  if m[1] == ARGV[i + 1] then
+    if remove(p, k, m[2]) then unblocked = true end
   end
 end
 if unblocked then redis.call('PUBLISH', WAKE, ARGV[1]) end

@@ -36,15 +36,28 @@ local function dead_letter(k)
   moved = moved + 1
 end
 
-local function take(k)
+-- One read of the message, then one write: the receive's cost is per message.
+local nonce = redis.call('HINCRBY', KEYS[1], 'nonce', want) - want
+
+local function consider(k)
   local mk = p .. 'm:' .. k
-  local nonce = redis.call('HINCRBY', KEYS[1], 'nonce', 1)
-  redis.call('HINCRBY', mk, 'rc', 1)
-  redis.call('HSET', mk, 'nonce', nonce, 'recv', now)
-  if redis.call('HGET', mk, 'first') == '0' then redis.call('HSET', mk, 'first', now) end
+  local row = redis.call('HMGET', mk, unpack(FIELDS))
+  local rc = tonumber(row[6])
+  if dl and rc >= redrive then
+    dead_letter(k)
+    return
+  end
+  nonce = nonce + 1
+  rc = rc + 1
+  row[6] = rc
+  if row[7] == '0' then
+    row[7] = now
+    redis.call('HSET', mk, 'nonce', nonce, 'recv', now, 'rc', rc, 'first', now)
+  else
+    redis.call('HSET', mk, 'nonce', nonce, 'recv', now, 'rc', rc)
+  end
   redis.call('ZREM', p .. 'ready', k)
   redis.call('ZADD', p .. 'inflight', until_, k)
-  local row = redis.call('HMGET', mk, unpack(FIELDS))
   if row[8] then
     redis.call('HINCRBY', p .. 'busy', row[8], 1)
     redis.call('ZREM', p .. 'groups', row[8])
@@ -52,14 +65,6 @@ local function take(k)
   table.insert(out, k); table.insert(out, nonce)
   for i = 1, #FIELDS do table.insert(out, row[i] or '') end
   taken = taken + 1
-end
-
-local function consider(k)
-  if dl and tonumber(redis.call('HGET', p .. 'm:' .. k, 'rc')) >= redrive then
-    dead_letter(k)
-  else
-    take(k)
-  end
 end
 
 -- Dead-lettered messages leave room: look again until full or nothing is left.

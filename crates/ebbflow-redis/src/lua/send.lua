@@ -6,6 +6,8 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return {'gone'} end
 local now = tonumber(ARGV[1])
 local window = 300000
 local out = {}
+-- Keys for the whole batch in one step (a deduplicated send leaves a gap).
+local k = redis.call('HINCRBY', KEYS[1], 'next', (#ARGV - 2) / 7) - (#ARGV - 2) / 7
 for i = 3, #ARGV, 7 do
   local mid, md5, body, attrs, delay, g, d =
     ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4]), ARGV[i + 5], ARGV[i + 6]
@@ -18,10 +20,13 @@ for i = 3, #ARGV, 7 do
     local a, b, c = string.match(original, '^(%S+) (%S+) (%S*)$')
     table.insert(out, a); table.insert(out, b); table.insert(out, c)
   else
-    local k = redis.call('HINCRBY', KEYS[1], 'next', 1)
+    k = k + 1
     local mk = p .. 'm:' .. k
-    redis.call('HSET', mk, 'mid', mid, 'md5', md5, 'body', body, 'sent', now, 'rc', 0, 'first', 0)
-    if attrs ~= '' then redis.call('HSET', mk, 'attrs', attrs) end
+    if attrs ~= '' then
+      redis.call('HSET', mk, 'mid', mid, 'md5', md5, 'body', body, 'sent', now, 'rc', 0, 'first', 0, 'attrs', attrs)
+    else
+      redis.call('HSET', mk, 'mid', mid, 'md5', md5, 'body', body, 'sent', now, 'rc', 0, 'first', 0)
+    end
     local seq = ''
     if g ~= '' then
       seq = tostring(redis.call('HINCRBY', KEYS[1], 'seq', 1))
