@@ -60,6 +60,22 @@ fn backend_keys_select_the_sqlite_file_durability_and_key() {
 }
 
 #[test]
+fn server_backends_take_a_url_or_their_default() {
+    use ebbflow_core::config::{BackendKind, DEFAULT_POSTGRES_URL};
+    let path = write(
+        "redis.toml",
+        "[backend]\nkind = \"redis\"\nurl = \"redis://cache:6380/2\"\n",
+    );
+    let cfg = load_config(&path).unwrap();
+    assert_eq!(cfg.backend.kind, BackendKind::Redis);
+    assert_eq!(cfg.backend.server_url(), "redis://cache:6380/2");
+    let path = write("postgres.toml", "[backend]\nkind = \"postgres\"\n");
+    let cfg = load_config(&path).unwrap();
+    assert_eq!(cfg.backend.kind, BackendKind::Postgres);
+    assert_eq!(cfg.backend.server_url(), DEFAULT_POSTGRES_URL);
+}
+
+#[test]
 fn two_key_sources_are_an_error_naming_the_key() {
     let path = write(
         "two-keys.toml",
