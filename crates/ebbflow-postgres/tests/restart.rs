@@ -4,10 +4,10 @@
 
 mod common;
 
+use ebbflow_core::testkit::restart::{free_port, retry};
 use ebbflow_core::{QueueAttributes, QueueBackend, ReceiveRequest, SendMessage};
 use ebbflow_postgres::{PostgresBackend, PostgresOptions};
 use std::collections::BTreeSet;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -107,26 +107,6 @@ impl Drop for Cluster {
             .output();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-fn free_port() -> u16 {
-    match TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()) {
-        Ok(addr) => addr.port(),
-        Err(e) => panic!("a free port: {e}"),
-    }
-}
-
-/// Retries `call` until the server answers (bounded: 15 s).
-async fn retry<T>(what: &str, mut call: impl AsyncFnMut() -> ebbflow_core::Result<T>) -> T {
-    let mut last = None;
-    for _ in 0..150 {
-        match call().await {
-            Ok(v) => return v,
-            Err(e) => last = Some(e),
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{what}: the backend did not recover: {last:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

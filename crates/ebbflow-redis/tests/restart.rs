@@ -4,10 +4,10 @@
 
 mod common;
 
+use ebbflow_core::testkit::restart::{free_port, retry};
 use ebbflow_core::{QueueAttributes, QueueBackend, ReceiveRequest, SendMessage};
 use ebbflow_redis::{RedisBackend, RedisOptions};
 use std::collections::BTreeSet;
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command};
 use std::time::Duration;
@@ -50,26 +50,6 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    match TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()) {
-        Ok(addr) => addr.port(),
-        Err(e) => panic!("a free port: {e}"),
-    }
-}
-
-/// Retries `call` until the server answers (bounded: 15 s).
-async fn retry<T>(what: &str, mut call: impl AsyncFnMut() -> ebbflow_core::Result<T>) -> T {
-    let mut last = None;
-    for _ in 0..150 {
-        match call().await {
-            Ok(v) => return v,
-            Err(e) => last = Some(e),
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{what}: the backend did not recover: {last:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

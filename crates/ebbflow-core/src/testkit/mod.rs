@@ -29,6 +29,7 @@
 mod calls;
 pub mod load;
 mod outage;
+pub mod restart;
 pub mod rules;
 pub mod workers;
 
