@@ -14,7 +14,7 @@ use crate::store::{self, Delivered, Prepared};
 use crate::tx::Tx;
 use crate::HANDLE_PREFIX;
 use async_trait::async_trait;
-use ebbflow_core::local::{MessageIds, ReceiptHandle};
+use ebbflow_core::local::{Clock, LongPolls, MessageIds, Poll, ReceiveAttempts};
 use ebbflow_core::{
     limits, md5_hex, queue_name_from_arn, BatchResult, ChangeVisibilityBatchEntry,
     DeleteBatchEntry, MessageAttributes, MoveResult, QueueAttributes, QueueAttributesUpdate,
@@ -25,11 +25,8 @@ use parking_lot::Mutex;
 use rusqlite::{Connection, OpenFlags};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::sync::Notify;
-use tokio::time::Instant;
+use std::time::Duration;
 
 /// How often a long poll looks at the file even without a wake-up, for
 /// messages another process wrote (in-process writes wake it at once).
@@ -79,53 +76,11 @@ struct Inner {
     ids: MessageIds,
     clock: Clock,
     /// Long polls waiting, by queue name.
-    waiting: Mutex<HashMap<String, Arc<Waiters>>>,
-    /// FIFO receive attempts of the last five minutes: (queue, attempt) → expiry and handles.
-    attempts: Mutex<HashMap<(String, String), Attempt>>,
+    polls: LongPolls,
+    /// FIFO receive attempts of the last five minutes.
+    attempts: ReceiveAttempts,
     /// FIFO: the group each queue served last, so that groups take turns.
     fifo_cursors: Mutex<HashMap<String, String>>,
-}
-
-/// A FIFO receive attempt: when its window closes, and the handles it returned.
-type Attempt = (i64, Vec<ReceiptHandle>);
-
-#[derive(Default)]
-struct Waiters {
-    notify: Notify,
-    count: AtomicUsize,
-}
-
-/// Milliseconds since the Unix epoch, advanced by tokio's clock so that
-/// tests under a paused clock move the database's time too.
-#[derive(Debug, Clone, Copy)]
-struct Clock {
-    base: Instant,
-    base_ms: i64,
-}
-
-impl Clock {
-    fn new() -> Self {
-        let base_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
-        Self {
-            base: Instant::now(),
-            base_ms,
-        }
-    }
-
-    fn now_ms(&self) -> i64 {
-        self.base_ms
-            + Instant::now()
-                .saturating_duration_since(self.base)
-                .as_millis() as i64
-    }
-
-    /// The tokio instant of a database time.
-    fn instant(&self, at_ms: i64) -> Instant {
-        self.base + Duration::from_millis((at_ms - self.base_ms).max(0) as u64)
-    }
 }
 
 fn open_connection(
@@ -187,8 +142,8 @@ impl SqliteBackend {
                 sealer,
                 ids: MessageIds::new(),
                 clock: Clock::new(),
-                waiting: Mutex::new(HashMap::new()),
-                attempts: Mutex::new(HashMap::new()),
+                polls: LongPolls::new(FOREIGN_WRITE_RECHECK),
+                attempts: ReceiveAttempts::default(),
                 fifo_cursors: Mutex::new(HashMap::new()),
             }),
         })
@@ -238,28 +193,9 @@ impl SqliteBackend {
         .map_err(backend_error)?
     }
 
-    fn waiters(&self, queue: &str) -> Arc<Waiters> {
-        self.inner
-            .waiting
-            .lock()
-            .entry(queue_name_from_arn(queue).to_owned())
-            .or_default()
-            .clone()
-    }
-
     /// Wakes the long polls of `queue`, if any wait.
     fn wake(&self, queue: &str) {
-        let waiters = self
-            .inner
-            .waiting
-            .lock()
-            .get(queue_name_from_arn(queue))
-            .cloned();
-        if let Some(w) = waiters {
-            if w.count.load(Ordering::SeqCst) > 0 {
-                w.notify.notify_waiters();
-            }
-        }
+        self.inner.polls.wake(queue);
     }
 
     /// Ids, digests and, when the database is encrypted, sealed values:
@@ -345,7 +281,7 @@ impl SqliteBackend {
                 sent_timestamp: d.sent_ms.max(0) as u64,
                 approximate_receive_count: d.receive_count.max(0) as u32,
                 approximate_first_receive_timestamp: d.first_receive_ms.max(0) as u64,
-                sequence_number: d.sequence.map(store::sequence_string),
+                sequence_number: d.sequence.map(ebbflow_core::local::fifo_sequence_string),
                 message_group_id: d.group_id,
                 message_deduplication_id: d.dedup_id,
                 dead_letter_queue_source_arn: d.dlq_source,
@@ -362,27 +298,20 @@ impl SqliteBackend {
         &self,
         queue: &str,
         request: &ReceiveRequest,
-    ) -> Result<(Vec<ReceivedMessage>, Option<i64>)> {
+    ) -> Result<Poll<ReceivedMessage>> {
         let now = self.inner.clock.now_ms();
-        let attempt_key = request
-            .receive_request_attempt_id
-            .as_ref()
-            .map(|id| (queue_name_from_arn(queue).to_owned(), id.clone()));
-        if let Some(key) = &attempt_key {
-            let handles = {
-                let mut attempts = self.inner.attempts.lock();
-                attempts.retain(|_, (expires, _)| *expires > now);
-                attempts.get(key).map(|(_, h)| h.clone())
-            };
-            if let Some(handles) = handles {
-                let name = queue.to_owned();
-                let visibility = request.visibility_timeout;
-                let rows = self
-                    .write(move |tx| store::replay(tx, &name, &handles, visibility, now))
-                    .await?;
-                if !rows.is_empty() {
-                    return Ok((self.received_all(rows)?, None));
-                }
+        let attempt = request.receive_request_attempt_id.as_deref();
+        let visibility = request.visibility_timeout;
+        if let Some(handles) = attempt.and_then(|id| self.inner.attempts.handles(queue, id, now)) {
+            let name = queue.to_owned();
+            let rows = self
+                .write(move |tx| store::replay(tx, &name, &handles, visibility, now))
+                .await?;
+            if !rows.is_empty() {
+                return Ok(Poll {
+                    messages: self.received_all(rows)?,
+                    next_due: None,
+                });
             }
         }
         let name = queue.to_owned();
@@ -394,7 +323,7 @@ impl SqliteBackend {
             .get(&plain)
             .cloned()
             .unwrap_or_default();
-        let (max, visibility) = (request.max_messages, request.visibility_timeout);
+        let max = request.max_messages;
         let (taken, cursor) = self
             .write(move |tx| {
                 let taken = store::receive(tx, &name, max, visibility, now, &mut cursor)?;
@@ -405,15 +334,16 @@ impl SqliteBackend {
         if let Some(dlq) = &taken.dead_lettered_to {
             self.wake(dlq);
         }
-        if let (Some(key), false) = (attempt_key, taken.messages.is_empty()) {
-            let fifo = taken.messages.iter().any(|m| m.group_id.is_some());
-            if fifo {
+        if let (Some(id), false) = (attempt, taken.messages.is_empty()) {
+            if taken.messages.iter().any(|m| m.group_id.is_some()) {
                 let handles = taken.messages.iter().map(|m| m.handle).collect();
-                let expires = now + limits::DEDUPLICATION_WINDOW.as_millis() as i64;
-                self.inner.attempts.lock().insert(key, (expires, handles));
+                self.inner.attempts.record(queue, id, now, handles);
             }
         }
-        Ok((self.received_all(taken.messages)?, taken.next_due))
+        Ok(Poll {
+            messages: self.received_all(taken.messages)?,
+            next_due: taken.next_due.map(|at| self.inner.clock.instant(at)),
+        })
     }
 }
 
@@ -453,22 +383,6 @@ fn check_key(conn: &Connection, path: &Path, sealer: Option<&Sealer>) -> Result<
     }
 }
 
-/// Counts one waiting receive for as long as it lives.
-struct Waiting(Arc<Waiters>);
-
-impl Waiting {
-    fn new(w: Arc<Waiters>) -> Self {
-        w.count.fetch_add(1, Ordering::SeqCst);
-        Self(w)
-    }
-}
-
-impl Drop for Waiting {
-    fn drop(&mut self) {
-        self.0.count.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
 #[async_trait]
 impl QueueBackend for SqliteBackend {
     fn backend_name(&self) -> &'static str {
@@ -505,9 +419,7 @@ impl QueueBackend for SqliteBackend {
         self.write(move |tx| store::delete_queue(tx, &owned))
             .await?;
         // Long polls on the deleted queue return at once rather than wait out their timer.
-        if let Some(w) = self.inner.waiting.lock().remove(queue_name_from_arn(name)) {
-            w.notify.notify_waiters();
-        }
+        self.inner.polls.remove(name);
         Ok(())
     }
 
@@ -545,31 +457,14 @@ impl QueueBackend for SqliteBackend {
 
     async fn receive(&self, queue: &str, request: ReceiveRequest) -> Result<Vec<ReceivedMessage>> {
         limits::validate_receive(&request)?;
-        let start = Instant::now();
         let wait = match request.wait_time {
             Some(wait) => wait,
             None => self.get_queue_attributes(queue).await?.receive_wait_time,
         };
-        let deadline = start + wait;
-        let waiters = self.waiters(queue);
-        // Counted before the first look, so that a send in between wakes this receive.
-        let _waiting = (!wait.is_zero()).then(|| Waiting::new(waiters.clone()));
-        loop {
-            let notified = waiters.notify.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            let (messages, next_due) = self.receive_once(queue, &request).await?;
-            let now = Instant::now();
-            if !messages.is_empty() || now >= deadline {
-                return Ok(messages);
-            }
-            let due = next_due.map_or(deadline, |at| self.inner.clock.instant(at));
-            let wake = due.min(deadline).min(now + FOREIGN_WRITE_RECHECK);
-            tokio::select! {
-                _ = notified => {}
-                _ = tokio::time::sleep_until(wake) => {}
-            }
-        }
+        self.inner
+            .polls
+            .wait(queue, wait, || self.receive_once(queue, &request))
+            .await
     }
 
     async fn delete_batch(

@@ -7,7 +7,7 @@
 use crate::error::sql;
 use crate::tx::{Counts, QueueRow, Tx, DELAYED, IN_FLIGHT, VISIBLE};
 use crate::HANDLE_PREFIX;
-use ebbflow_core::local::ReceiptHandle;
+use ebbflow_core::local::{fifo_sequence_string, ReceiptHandle};
 use ebbflow_core::{
     content_deduplication_id, limits, local_queue_arn, queue_name_from_arn, BatchResult,
     MoveResult, QueueAttributes, QueueError, QueueStats, Result, SendBatchEntry, SendMessage,
@@ -16,16 +16,8 @@ use ebbflow_core::{
 use rusqlite::{params, Connection, OptionalExtension};
 use std::time::Duration;
 
-/// The first FIFO sequence number; SQS's are 20-digit decimals.
-const FIRST_SEQUENCE: u128 = 10_000_000_000_000_000_000;
-
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
-/// A FIFO sequence number as SQS writes it.
-pub(crate) fn sequence_string(n: i64) -> String {
-    format!("{:020}", FIRST_SEQUENCE + n.max(0) as u128)
 }
 
 fn parse_attrs(text: &str) -> Result<QueueAttributes> {
@@ -293,7 +285,7 @@ fn store_one(
                     Ok(SendReceipt {
                         message_id: r.get(0)?,
                         md5_of_body: r.get(1)?,
-                        sequence_number: r.get::<_, Option<i64>>(2)?.map(sequence_string),
+                        sequence_number: r.get::<_, Option<i64>>(2)?.map(fifo_sequence_string),
                     })
                 })
                 .optional()
@@ -355,7 +347,7 @@ fn store_one(
     Ok(SendReceipt {
         message_id: o.message_id.clone(),
         md5_of_body: o.md5.clone(),
-        sequence_number: sequence.map(sequence_string),
+        sequence_number: sequence.map(fifo_sequence_string),
     })
 }
 
