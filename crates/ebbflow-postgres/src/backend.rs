@@ -6,11 +6,14 @@ use crate::options::PostgresOptions;
 use crate::store::Store;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use ebbflow_core::local::{Clock, LongPolls, MessageIds, Offload, Poll, ReceiveAttempts};
+use ebbflow_core::local::{
+    dead_letter_sources, names_with_prefix, Clock, LongPolls, MessageIds, Offload, Poll,
+    ReceiveAttempts,
+};
 use ebbflow_core::{
-    limits, queue_name_from_arn, BatchResult, ChangeVisibilityBatchEntry, DeleteBatchEntry,
-    MoveResult, QueueAttributes, QueueAttributesUpdate, QueueBackend, QueueError, QueueStats,
-    ReceiveRequest, ReceivedMessage, Result, SendBatchEntry, SendMessage, SendReceipt,
+    limits, BatchResult, ChangeVisibilityBatchEntry, DeleteBatchEntry, MoveResult, QueueAttributes,
+    QueueAttributesUpdate, QueueBackend, QueueStats, ReceiveRequest, ReceivedMessage, Result,
+    SendBatchEntry, SendMessage, SendReceipt,
 };
 use std::future::Future;
 use std::str::FromStr;
@@ -249,11 +252,7 @@ impl QueueBackend for PostgresBackend {
 
     async fn list_queues(&self, prefix: Option<&str>) -> Result<Vec<String>> {
         let all = self.call(|s| async move { s.all_queues().await }).await?;
-        Ok(all
-            .into_iter()
-            .map(|(name, _)| name)
-            .filter(|n| prefix.is_none_or(|p| n.starts_with(p)))
-            .collect())
+        Ok(names_with_prefix(all, prefix))
     }
 
     async fn delete_queue(&self, name: &str) -> Result<()> {
@@ -355,21 +354,8 @@ impl QueueBackend for PostgresBackend {
     }
 
     async fn list_dead_letter_source_queues(&self, dead_letter_queue: &str) -> Result<Vec<String>> {
-        let dlq = queue_name_from_arn(dead_letter_queue).to_owned();
         let all = self.call(|s| async move { s.all_queues().await }).await?;
-        if !all.iter().any(|(name, _)| *name == dlq) {
-            return Err(QueueError::QueueDoesNotExist(dlq));
-        }
-        Ok(all
-            .into_iter()
-            .filter(|(_, attrs)| {
-                attrs
-                    .redrive_policy
-                    .as_ref()
-                    .is_some_and(|p| queue_name_from_arn(&p.dead_letter_queue) == dlq)
-            })
-            .map(|(name, _)| name)
-            .collect())
+        dead_letter_sources(all, dead_letter_queue)
     }
 
     async fn move_messages(

@@ -14,12 +14,14 @@ use crate::store::{self, Delivered, Prepared};
 use crate::tx::Tx;
 use crate::HANDLE_PREFIX;
 use async_trait::async_trait;
-use ebbflow_core::local::{Clock, LongPolls, MessageIds, Poll, ReceiveAttempts};
+use ebbflow_core::local::{
+    dead_letter_sources, names_with_prefix, Clock, LongPolls, MessageIds, Poll, ReceiveAttempts,
+};
 use ebbflow_core::{
     limits, md5_hex, queue_name_from_arn, BatchResult, ChangeVisibilityBatchEntry,
     DeleteBatchEntry, MessageAttributes, MoveResult, QueueAttributes, QueueAttributesUpdate,
-    QueueBackend, QueueError, QueueStats, ReceiveRequest, ReceivedMessage, Result, SendBatchEntry,
-    SendMessage, SendReceipt, SystemAttributes,
+    QueueBackend, QueueStats, ReceiveRequest, ReceivedMessage, Result, SendBatchEntry, SendMessage,
+    SendReceipt, SystemAttributes,
 };
 use parking_lot::Mutex;
 use rusqlite::{Connection, OpenFlags};
@@ -405,13 +407,8 @@ impl QueueBackend for SqliteBackend {
     }
 
     async fn list_queues(&self, prefix: Option<&str>) -> Result<Vec<String>> {
-        let prefix = prefix.map(str::to_owned);
         let all = self.read(store::all_queues).await?;
-        Ok(all
-            .into_iter()
-            .map(|(name, _)| name)
-            .filter(|n| prefix.as_deref().is_none_or(|p| n.starts_with(p)))
-            .collect())
+        Ok(names_with_prefix(all, prefix))
     }
 
     async fn delete_queue(&self, name: &str) -> Result<()> {
@@ -513,21 +510,8 @@ impl QueueBackend for SqliteBackend {
     }
 
     async fn list_dead_letter_source_queues(&self, dead_letter_queue: &str) -> Result<Vec<String>> {
-        let dlq = queue_name_from_arn(dead_letter_queue).to_owned();
         let all = self.read(store::all_queues).await?;
-        if !all.iter().any(|(name, _)| *name == dlq) {
-            return Err(QueueError::QueueDoesNotExist(dlq));
-        }
-        Ok(all
-            .into_iter()
-            .filter(|(_, attrs)| {
-                attrs
-                    .redrive_policy
-                    .as_ref()
-                    .is_some_and(|p| p.dead_letter_queue == dlq)
-            })
-            .map(|(name, _)| name)
-            .collect())
+        dead_letter_sources(all, dead_letter_queue)
     }
 
     async fn move_messages(

@@ -10,6 +10,7 @@ mod cache;
 mod clock;
 mod handle;
 mod ids;
+mod listing;
 #[cfg(feature = "engine")]
 mod long_poll;
 #[cfg(feature = "engine")]
@@ -23,6 +24,7 @@ pub use cache::QueueCache;
 pub use clock::{millis, Clock};
 pub use handle::ReceiptHandle;
 pub use ids::{fifo_sequence_string, push_hex_u64, MessageIds};
+pub use listing::{dead_letter_sources, names_with_prefix};
 #[cfg(feature = "engine")]
 pub use long_poll::{LongPolls, Poll};
 #[cfg(feature = "engine")]
