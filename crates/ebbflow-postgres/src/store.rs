@@ -87,6 +87,7 @@ const RECEIVE_STANDARD: &str = concat!(
 );
 
 /// FIFO queues: the messages chosen in `FIFO_HEADS` ($9), under the queue's receive lock.
+/// $3 and $4 are bound only so that both receives share `take_tail!`'s numbering.
 const RECEIVE_CHOSEN: &str = concat!(
     "WITH picked AS (
         SELECT id, receive_count FROM ebbflow_messages

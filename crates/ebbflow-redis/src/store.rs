@@ -228,7 +228,10 @@ impl Store {
     ) -> Result<BatchResult<SendReceipt>> {
         let mut result = BatchResult::default();
         let mut invocation = scripts::SEND.key(&q.meta);
-        invocation.arg(now).arg(&q.name);
+        invocation
+            .arg(now)
+            .arg(&q.name)
+            .arg(millis(limits::DEDUPLICATION_WINDOW));
         let mut good = Vec::with_capacity(entries.len());
         for (entry, message_id) in entries.into_iter().zip(ids) {
             if let Err(e) = limits::validate_message(&entry.message, &q.attrs) {

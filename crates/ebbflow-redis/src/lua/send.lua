@@ -1,14 +1,15 @@
--- Sends messages. ARGV: now, queue name, then 7 per message:
+-- Sends messages. ARGV: now, queue name, deduplication window ms, then 7 per message:
 -- message id, md5, body, attributes ('' for none), delay ms, group ('' standard), dedup id.
 -- Returns 3 per message: message id, md5, sequence ('' standard), or {'gone'}.
 local p = prefix(KEYS[1])
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'gone'} end
 local now = tonumber(ARGV[1])
-local window = 300000
+local window = tonumber(ARGV[3])
 local out = {}
 -- Keys for the whole batch in one step (a deduplicated send leaves a gap).
-local k = redis.call('HINCRBY', KEYS[1], 'next', (#ARGV - 2) / 7) - (#ARGV - 2) / 7
-for i = 3, #ARGV, 7 do
+local n = (#ARGV - 3) / 7
+local k = redis.call('HINCRBY', KEYS[1], 'next', n) - n
+for i = 4, #ARGV, 7 do
   local mid, md5, body, attrs, delay, g, d =
     ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4]), ARGV[i + 5], ARGV[i + 6]
   local original = false
