@@ -33,14 +33,8 @@ struct Moto {
 const NO_SERVER: &str = "EBBFLOW_TEST_SQS_ENDPOINT is not set (see .ci/run)";
 
 fn moto() -> Moto {
-    let endpoint = std::env::var("EBBFLOW_TEST_SQS_ENDPOINT")
-        .ok()
-        .filter(|e| !e.is_empty());
-    let Some(endpoint) = endpoint else {
-        assert!(
-            std::env::var("EBBFLOW_REQUIRE_SERVICES").as_deref() != Ok("1"),
-            "EBBFLOW_REQUIRE_SERVICES=1 but {NO_SERVER}"
-        );
+    let Some(endpoint) = ebbflow_core::testkit::services::service_url("EBBFLOW_TEST_SQS_ENDPOINT")
+    else {
         return Moto { backend: None };
     };
     let config = aws_sdk_sqs::Config::builder()

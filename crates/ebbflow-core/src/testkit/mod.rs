@@ -31,6 +31,7 @@ pub mod load;
 mod outage;
 pub mod restart;
 pub mod rules;
+pub mod services;
 pub mod workers;
 
 pub use calls::CallLog;
