@@ -1,9 +1,9 @@
 //! Batch handlers: one call for a whole receive, one result per message, and
 //! only the messages that failed are retried (as Lambda's partial batch response).
 
-use crate::layers::{keep_hidden, DeadLetterLayer, DeadLetterRoute};
+use crate::layers::{DeadLetterLayer, DeadLetterRoute};
 use crate::stats::GroupStats;
-use crate::{Context, Decode, Delivery, HandlerError, Outcome, RetryPolicy};
+use crate::{Context, Decode, Delivery, ErrorKind, HandlerError, Outcome, RetryPolicy};
 use async_trait::async_trait;
 use futures_util::FutureExt as _;
 use std::future::Future;
@@ -96,12 +96,19 @@ impl<H: BatchHandler> RunBatch for Erased<H> {
         let mut decoded = Vec::new();
         let mut positions = Vec::new();
         for (i, d) in deliveries.iter().enumerate() {
-            match H::Message::decode(&d.message.body) {
-                Ok(m) => {
+            // A panicking `Decode` fails its own message only.
+            let body = &d.message.body;
+            match std::panic::catch_unwind(AssertUnwindSafe(|| H::Message::decode(body))) {
+                Ok(Ok(m)) => {
                     decoded.push((m, d.ctx.clone()));
                     positions.push(i);
                 }
-                Err(e) => results[i] = Some(Err(HandlerError::undecodable(e))),
+                Ok(Err(e)) => results[i] = Some(Err(HandlerError::undecodable(e))),
+                Err(panic) => {
+                    results[i] = Some(Err(HandlerError::panicked(crate::handler::panic_text(
+                        panic.as_ref(),
+                    ))))
+                }
             }
         }
         if !decoded.is_empty() {
@@ -111,7 +118,15 @@ impl<H: BatchHandler> RunBatch for Erased<H> {
                 .await;
             let returned = match outcome {
                 Ok(returned) => returned,
-                Err(_) => vec![Err(HandlerError::panicked("the batch handler panicked")); expected],
+                Err(panic) => {
+                    let text = crate::handler::panic_text(panic.as_ref());
+                    vec![
+                        Err(HandlerError::panicked(format!(
+                            "the batch handler panicked: {text}"
+                        )));
+                        expected
+                    ]
+                }
             };
             let got = returned.len();
             let mut returned = returned.into_iter();
@@ -135,68 +150,73 @@ pub(crate) struct BatchPlan {
     pub(crate) handler: Arc<dyn RunBatch>,
     pub(crate) policy: RetryPolicy,
     pub(crate) timeout: Duration,
-    pub(crate) heartbeat: bool,
     pub(crate) route: DeadLetterRoute,
     pub(crate) stats: Arc<GroupStats>,
+    /// A FIFO queue: a group's messages after its first retryable failure are
+    /// released unprocessed, so that none overtakes the one that failed.
+    pub(crate) fifo: bool,
 }
 
 impl BatchPlan {
     /// Runs a batch: in-process attempts on the messages still failing
-    /// retryably, then each message's outcome as the dead-letter layer decides it.
+    /// retryably, then each message's outcome as the dead-letter layer decides
+    /// it. The caller keeps every message hidden until it is settled.
     pub(crate) async fn run(&self, deliveries: Vec<Delivery>) -> Vec<Outcome> {
         let mut last: Vec<Result<(), HandlerError>> = vec![Ok(()); deliveries.len()];
+        // Messages given back without a result of their own (FIFO followers).
+        let mut released: Vec<bool> = vec![false; deliveries.len()];
         let mut pending: Vec<usize> = (0..deliveries.len()).collect();
-        let mut attempt = 0;
-        while !pending.is_empty() {
-            attempt += 1;
+        let (mut failures, mut throttles) = (0, 0);
+        loop {
+            let attempt = failures + throttles + 1;
             let batch: Vec<Delivery> = pending.iter().map(|&i| deliveries[i].clone()).collect();
-            let contexts: Vec<Context> = batch.iter().map(|d| d.ctx.clone()).collect();
-            for ctx in &contexts {
-                ctx.set_attempt(attempt);
+            for d in &batch {
+                d.ctx.set_attempt(attempt);
             }
             let started = tokio::time::Instant::now();
-            let work = tokio::time::timeout(self.timeout, self.handler.run(&batch));
-            let results = if self.heartbeat {
-                keep_hidden(contexts.clone(), work).await
-            } else {
-                work.await
-            }
-            .unwrap_or_else(|_| vec![Err(HandlerError::timed_out(self.timeout)); batch.len()]);
-            let mut retry = Vec::new();
-            let mut wait = Duration::ZERO;
+            let results = tokio::time::timeout(self.timeout, self.handler.run(&batch))
+                .await
+                .unwrap_or_else(|_| vec![Err(HandlerError::timed_out(self.timeout)); batch.len()]);
             // Each message's share of the batch's time, so that the
             // autoscaler's sums count batch workers, as it sizes them.
             let share = started.elapsed() / batch.len().max(1) as u32;
             for (&i, result) in pending.iter().zip(results) {
                 self.stats.count_attempt(&result, share);
-                if let Err(e) = &result {
-                    if e.is_retryable() {
-                        wait = wait.max(
-                            e.retry_after_delay()
-                                .unwrap_or_else(|| self.policy.backoff(attempt)),
-                        );
-                        retry.push(i);
-                    }
-                }
                 last[i] = result;
             }
-            let visibility = contexts
-                .first()
-                .map(|c| c.visibility_timeout())
-                .unwrap_or_default();
-            if retry.is_empty() || attempt >= self.policy.attempts || wait > visibility {
-                break;
+            if self.fifo {
+                release_followers(&deliveries, &last, &mut released);
             }
-            for &i in &retry {
-                self.stats.retried.inc();
-                deliveries[i].ctx.hide_through(wait).await;
+            let retry: Vec<usize> = pending
+                .iter()
+                .copied()
+                .filter(|&i| {
+                    !released[i] && last[i].as_ref().is_err_and(HandlerError::is_retryable)
+                })
+                .collect();
+            let Some(wait) =
+                self.next_wait(&deliveries, &last, &retry, &mut failures, &mut throttles)
+            else {
+                break;
+            };
+            self.stats.retried.add(retry.len() as u64);
+            for (i, d) in deliveries.iter().enumerate() {
+                if !released[i] {
+                    d.ctx.hide_through(wait).await;
+                }
             }
             tokio::time::sleep(wait).await;
             pending = retry;
         }
         let route = DeadLetterLayer::new(self.route.clone());
         let mut outcomes = Vec::with_capacity(deliveries.len());
-        for (delivery, result) in deliveries.into_iter().zip(last) {
+        for ((delivery, result), released) in deliveries.into_iter().zip(last).zip(released) {
+            if released {
+                outcomes.push(Outcome::Release {
+                    delay: Duration::ZERO,
+                });
+                continue;
+            }
             // The same routing as single-message groups: replay the final result through the layer.
             let replay = route.layer(tower::service_fn(move |_: Delivery| {
                 let result = result.clone();
@@ -209,5 +229,56 @@ impl BatchPlan {
             outcomes.push(outcome);
         }
         outcomes
+    }
+
+    /// The wait before the next attempt at `retry`, or `None` to stop: as the
+    /// retry layer, throttling waits without a limit on attempts (up to the
+    /// 12 hours in flight), other failures until the attempts are used up or
+    /// the wait outgrows the visibility timeout.
+    fn next_wait(
+        &self,
+        deliveries: &[Delivery],
+        last: &[Result<(), HandlerError>],
+        retry: &[usize],
+        failures: &mut u32,
+        throttles: &mut u32,
+    ) -> Option<Duration> {
+        let first = deliveries.get(*retry.first()?)?;
+        let errors = retry.iter().filter_map(|&i| last[i].as_ref().err());
+        let throttled_only = errors.clone().all(|e| e.kind() == ErrorKind::Throttled);
+        let asked = errors.filter_map(HandlerError::retry_after_delay).max();
+        let visibility = first.ctx.visibility_timeout();
+        if throttled_only {
+            *throttles += 1;
+            let wait = asked.unwrap_or_else(|| self.policy.backoff(*throttles));
+            let room = retry
+                .iter()
+                .map(|&i| deliveries[i].ctx.in_flight_room())
+                .min()?;
+            (wait + visibility < room).then_some(wait)
+        } else {
+            *failures += 1;
+            let wait = asked.unwrap_or_else(|| self.policy.backoff(*failures));
+            (*failures < self.policy.attempts && wait <= visibility).then_some(wait)
+        }
+    }
+}
+
+/// On a FIFO queue, marks as released every message that follows, in its
+/// group, a message whose last result is a retryable failure: it must not be
+/// processed (or deleted) before the one ahead of it.
+fn release_followers(
+    deliveries: &[Delivery],
+    last: &[Result<(), HandlerError>],
+    released: &mut [bool],
+) {
+    let mut blocked: Vec<&str> = Vec::new();
+    for (i, d) in deliveries.iter().enumerate() {
+        let group = d.ctx.group_id().unwrap_or_default();
+        if blocked.contains(&group) {
+            released[i] = true;
+        } else if !released[i] && last[i].as_ref().is_err_and(HandlerError::is_retryable) {
+            blocked.push(group);
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! What a handler knows about the message it is handling.
 
 use ebbflow_core::{limits, MessageAttributes, QueueBackend, QueueError, ReceivedMessage};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -22,6 +22,7 @@ struct Inner {
     received_at: Instant,
     deadline: Mutex<Instant>,
     attempt: AtomicU32,
+    settled: AtomicBool,
 }
 
 impl std::fmt::Debug for Context {
@@ -52,6 +53,7 @@ impl Context {
                 received_at: now,
                 deadline: Mutex::new(now + visibility_timeout),
                 attempt: AtomicU32::new(1),
+                settled: AtomicBool::new(false),
             }),
         }
     }
@@ -112,9 +114,8 @@ impl Context {
     /// after it was received). The heartbeat does this on its own; call it
     /// for work whose length you know in advance.
     pub async fn extend_visibility(&self, timeout: Duration) -> Result<(), QueueError> {
-        let elapsed = self.inner.received_at.elapsed();
-        let room = limits::MAX_VISIBILITY_TIMEOUT.saturating_sub(elapsed);
-        let timeout = timeout.min(room);
+        let timeout = timeout.min(self.in_flight_room());
+        let asked = Instant::now();
         self.inner
             .backend
             .change_visibility(
@@ -123,12 +124,29 @@ impl Context {
                 timeout,
             )
             .await?;
-        let deadline = Instant::now() + timeout;
+        self.extended(asked, timeout);
+        Ok(())
+    }
+
+    /// Records that the queue accepted a visibility of `timeout` asked for at
+    /// `asked`; the deadline counts from the request, the earliest it can be.
+    pub(crate) fn extended(&self, asked: Instant, timeout: Duration) {
+        let deadline = asked + timeout;
         match self.inner.deadline.lock() {
             Ok(mut d) => *d = deadline,
             Err(poisoned) => *poisoned.into_inner() = deadline,
         }
-        Ok(())
+    }
+
+    /// Marks the message as settled (deleted, released or dead-lettered):
+    /// nothing keeps it hidden any more.
+    pub(crate) fn settle(&self) {
+        self.inner.settled.store(true, Ordering::Release);
+    }
+
+    /// Whether the message has been settled.
+    pub(crate) fn is_settled(&self) -> bool {
+        self.inner.settled.load(Ordering::Acquire)
     }
 
     /// Makes sure the message stays hidden through a wait of `wait` plus half

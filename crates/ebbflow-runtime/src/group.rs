@@ -1,19 +1,27 @@
 //! One worker group: a poller that receives only what idle workers can take,
-//! a worker task per message running the middleware stack, and the acker.
+//! worker tasks running the middleware stack, and the acker.
+//!
+//! A worker task holds messages from one receive: one message of a standard
+//! queue, the messages of one FIFO group (run one at a time, in order), or a
+//! whole batch for a batch handler. Until each of its messages is settled
+//! (deleted, released or dead-lettered) the task keeps it hidden with the
+//! heartbeat, so no received message is ever left to time out unnoticed.
 
 use crate::acker::Acker;
 use crate::autoscale::{self, pool::Pool, pool::Worker as PoolWorker};
 use crate::batch::{BatchPlan, RunBatch};
-use crate::handler::HandlerService;
+use crate::handler::{panic_text, CatchPanic, HandlerService};
 use crate::layers::{
-    DeadLetterLayer, DeadLetterRoute, HeartbeatLayer, RetryLayer, TimeoutLayer, TraceLayer,
+    keep_hidden, DeadLetterLayer, DeadLetterRoute, RetryLayer, TimeoutLayer, TraceLayer,
 };
 use crate::stats::GroupStats;
 use crate::{Context, Delivery, Handler, HandlerError, Outcome, RetryPolicy};
 use ebbflow_core::config::WorkerConfig;
 use ebbflow_core::{ChangeVisibilityBatchEntry, QueueBackend, ReceiveRequest, ReceivedMessage};
+use futures_util::FutureExt as _;
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::task::JoinSet;
@@ -88,6 +96,8 @@ pub(crate) struct GroupPlan {
     pub(crate) route: DeadLetterRoute,
     pub(crate) kind: GroupKind,
     pub(crate) stats: Arc<GroupStats>,
+    /// Whether the queue is FIFO: a group's messages then run one at a time, in order.
+    pub(crate) fifo: bool,
 }
 
 /// How a group's worker tasks process what the poller hands them.
@@ -105,23 +115,24 @@ impl GroupPlan {
                 handler: handler.clone(),
                 policy: RetryPolicy::from_config(&self.config.retry),
                 timeout: self.config.handler_timeout.0,
-                heartbeat: self.config.heartbeat,
                 route: self.route.clone(),
                 stats: self.stats.clone(),
+                fifo: self.fifo,
             })),
         }
     }
 
+    /// The runtime's layers around the user's stack. The heartbeat is not
+    /// among them: the worker task keeps its messages hidden from receive to
+    /// settlement, the time before and after the stack included.
     fn service(&self, handler: HandlerStack) -> MessageService {
         let policy = RetryPolicy::from_config(&self.config.retry);
-        let heartbeat = self.config.heartbeat.then_some(HeartbeatLayer);
         let stack = ServiceBuilder::new()
             .layer(TraceLayer)
             .layer(DeadLetterLayer::new(self.route.clone()))
             .layer(RetryLayer::new(policy, self.stats.clone()))
             .layer(TimeoutLayer::new(self.config.handler_timeout.0))
-            .option_layer(heartbeat)
-            .service(handler);
+            .service(CatchPanic { inner: handler });
         BoxCloneService::new(stack)
     }
 }
@@ -197,12 +208,14 @@ pub(crate) async fn run(
         }
         let wanted = permits.len().max(1) as u32 * messages_per_permit;
         let mut request = ReceiveRequest::new(wanted).wait(plan.config.wait_time.0);
-        request.visibility_timeout = plan.config.visibility_timeout.map(|v| v.0);
-        let received = tokio::select! {
-            _ = shutdown.cancelled() => break 'poll,
-            r = backend.receive(&plan.queue, request) => r,
-        };
-        while tasks.try_join_next().is_some() {}
+        // The heartbeat counts on this timeout: ask for it, rather than
+        // trust that the queue's own has not changed since the start.
+        request.visibility_timeout = Some(plan.visibility_timeout);
+        // A receive is not cancelled by shutdown: the engine may already have
+        // handed its messages over (receive counts spent). It ends within the
+        // wait time, and what it brings is released below.
+        let received = backend.receive(&plan.queue, request).await;
+        reap(&mut tasks, &plan.queue, &plan.stats);
         let messages = match received {
             Ok(m) => {
                 backoff.reset();
@@ -247,12 +260,19 @@ pub(crate) async fn run(
             backend: backend.clone(),
             queue: plan.queue.clone(),
             visibility_timeout: plan.visibility_timeout,
+            heartbeat: plan.config.heartbeat,
             acks: acker.sender(),
             stats: plan.stats.clone(),
             in_flight: in_flight.clone(),
         };
         plan.stats.received.add(messages.len() as u64);
         match &work {
+            Work::Single(service) if plan.fifo => {
+                // One task per message group, holding one worker per message.
+                for (group, permits) in fifo_groups(messages, &mut permits) {
+                    tasks.spawn(worker.clone().run_group(service.clone(), group, permits));
+                }
+            }
             Work::Single(service) => {
                 // A wake from zero brings one worker for a one-message receive.
                 for (message, permit) in messages.into_iter().zip(permits.drain(..)) {
@@ -270,8 +290,12 @@ pub(crate) async fn run(
     plan.stats.polling.set(0);
     // Shutdown: no more receives. In-flight work gets the grace period; what is
     // still running after it is stopped and its messages released at once.
-    let drained =
-        tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
+    let drained = tokio::time::timeout(grace, async {
+        while let Some(ended) = tasks.join_next().await {
+            log_task_end(ended, &plan.queue, &plan.stats);
+        }
+    })
+    .await;
     if drained.is_err() {
         tasks.abort_all();
         while tasks.join_next().await.is_some() {}
@@ -292,6 +316,7 @@ struct Worker {
     backend: Arc<dyn QueueBackend>,
     queue: Arc<str>,
     visibility_timeout: Duration,
+    heartbeat: bool,
     acks: tokio::sync::mpsc::Sender<String>,
     stats: Arc<GroupStats>,
     in_flight: InFlight,
@@ -300,20 +325,41 @@ struct Worker {
 impl Worker {
     /// One message's trip through the stack, holding one worker permit.
     async fn run_one(self, service: MessageService, message: ReceivedMessage, permit: PoolWorker) {
-        self.stats.busy.inc();
-        let started = Instant::now();
-        self.record_queued(&message);
         let delivery = self.deliver(message);
-        let outcome = match service.oneshot(delivery.clone()).await {
-            Ok(outcome) => outcome,
-            Err(never) => match never {},
+        let work = async {
+            let _busy = Busy::new(&self.stats);
+            self.process(service, &delivery).await;
         };
-        let took = started.elapsed();
-        self.stats.histograms.process.record(took.as_secs_f64());
-        self.settle(&delivery, outcome).await;
-        self.stats.worker_micros.add(took.as_micros() as u64);
-        self.stats.busy.dec();
+        self.guard(std::slice::from_ref(&delivery), work).await;
         drop(permit);
+    }
+
+    /// The messages of one FIFO group from one receive, one at a time in
+    /// order. When one is given back to the queue, the rest are released
+    /// unprocessed: none may overtake it. Each permit returns as its message is settled.
+    async fn run_group(
+        self,
+        service: MessageService,
+        messages: Vec<ReceivedMessage>,
+        mut permits: Vec<PoolWorker>,
+    ) {
+        let deliveries: Vec<Delivery> = messages.into_iter().map(|m| self.deliver(m)).collect();
+        // The stack is moved in, not borrowed: it is `Send` but not `Sync`.
+        let (this, held) = (&self, &deliveries);
+        let work = async move {
+            for (n, delivery) in held.iter().enumerate() {
+                let outcome = {
+                    let _busy = Busy::new(&this.stats);
+                    this.process(service.clone(), delivery).await
+                };
+                permits.pop();
+                if matches!(outcome, Outcome::Release { .. }) {
+                    this.release_unprocessed(&held[n + 1..]).await;
+                    break;
+                }
+            }
+        };
+        self.guard(&deliveries, work).await;
     }
 
     /// A whole receive through a batch handler, holding one worker permit.
@@ -323,25 +369,86 @@ impl Worker {
         messages: Vec<ReceivedMessage>,
         permit: PoolWorker,
     ) {
-        self.stats.busy.inc();
-        let started = Instant::now();
-        for message in &messages {
-            self.record_queued(message);
-        }
         let deliveries: Vec<Delivery> = messages.into_iter().map(|m| self.deliver(m)).collect();
-        let span = tracing::info_span!("batch", queue = %self.queue, size = deliveries.len());
-        let outcomes = plan.run(deliveries.clone()).instrument(span).await;
-        let took = started.elapsed();
-        self.stats
-            .histograms
-            .process
-            .record_many(took.as_secs_f64(), deliveries.len());
-        for (delivery, outcome) in deliveries.iter().zip(outcomes) {
-            self.settle(delivery, outcome).await;
-        }
-        self.stats.worker_micros.add(took.as_micros() as u64);
-        self.stats.busy.dec();
+        let work = async {
+            let _busy = Busy::new(&self.stats);
+            let started = Instant::now();
+            for delivery in &deliveries {
+                self.record_queued(&delivery.message);
+            }
+            let span = tracing::info_span!("batch", queue = %self.queue, size = deliveries.len());
+            let outcomes = plan.run(deliveries.clone()).instrument(span).await;
+            let took = started.elapsed();
+            self.stats
+                .histograms
+                .process
+                .record_many(took.as_secs_f64(), deliveries.len());
+            for (delivery, outcome) in deliveries.iter().zip(outcomes) {
+                self.settle(delivery, outcome).await;
+            }
+            self.stats.worker_micros.add(took.as_micros() as u64);
+        };
+        self.guard(&deliveries, work).await;
         drop(permit);
+    }
+
+    /// Runs a task's `work` while keeping its unsettled messages hidden, and
+    /// catches a panic that escaped every inner catch (a user layer's
+    /// `poll_ready`, say): the task's unsettled messages are then released at
+    /// once, and the failure logged and counted.
+    async fn guard(&self, deliveries: &[Delivery], work: impl std::future::Future<Output = ()>) {
+        let contexts = || deliveries.iter().map(|d| d.ctx.clone()).collect();
+        let work = AssertUnwindSafe(work).catch_unwind();
+        let ended = if self.heartbeat {
+            keep_hidden(contexts(), work).await
+        } else {
+            work.await
+        };
+        if let Err(panic) = ended {
+            self.stats.task_failures.inc();
+            let left: Vec<&Delivery> = deliveries.iter().filter(|d| !d.ctx.is_settled()).collect();
+            tracing::error!(queue = %self.queue, panic = %panic_text(panic.as_ref()), unsettled = left.len(), "a worker task panicked; releasing its messages");
+            let handles = left
+                .iter()
+                .map(|d| d.message.receipt_handle.clone())
+                .collect();
+            release_now(self.backend.as_ref(), &self.queue, handles).await;
+            self.stats.released.add(left.len() as u64);
+            for d in left {
+                self.forget(d);
+            }
+        }
+    }
+
+    /// One message through the stack, then settled as its outcome says.
+    async fn process(&self, service: MessageService, delivery: &Delivery) -> Outcome {
+        let started = Instant::now();
+        self.record_queued(&delivery.message);
+        let outcome = match service.oneshot(delivery.clone()).await {
+            Ok(outcome) => outcome,
+            Err(never) => match never {},
+        };
+        let took = started.elapsed();
+        self.stats.histograms.process.record(took.as_secs_f64());
+        self.settle(delivery, outcome.clone()).await;
+        self.stats.worker_micros.add(took.as_micros() as u64);
+        outcome
+    }
+
+    /// Gives `deliveries` back to the queue at once, unprocessed.
+    async fn release_unprocessed(&self, deliveries: &[Delivery]) {
+        if deliveries.is_empty() {
+            return;
+        }
+        let handles = deliveries
+            .iter()
+            .map(|d| d.message.receipt_handle.clone())
+            .collect();
+        release_now(self.backend.as_ref(), &self.queue, handles).await;
+        self.stats.released.add(deliveries.len() as u64);
+        for d in deliveries {
+            self.forget(d);
+        }
     }
 
     /// Records how long `message` waited in the queue before its processing started.
@@ -371,6 +478,14 @@ impl Worker {
         Delivery { message, ctx }
     }
 
+    /// The message is settled: nothing holds it any more.
+    fn forget(&self, delivery: &Delivery) {
+        delivery.ctx.settle();
+        if let Ok(mut map) = self.in_flight.lock() {
+            map.remove(&delivery.message.message_id);
+        }
+    }
+
     /// Deletes, releases or leaves a message as its outcome says, and forgets it.
     async fn settle(&self, delivery: &Delivery, outcome: Outcome) {
         let id = &delivery.message.message_id;
@@ -398,8 +513,64 @@ impl Worker {
                 }
             }
         }
-        if let Ok(mut map) = self.in_flight.lock() {
-            map.remove(id);
+        self.forget(delivery);
+    }
+}
+
+/// Counts a worker as busy while it lives, so that a panic cannot leave the count high.
+struct Busy<'a>(&'a GroupStats);
+
+impl<'a> Busy<'a> {
+    fn new(stats: &'a GroupStats) -> Self {
+        stats.busy.inc();
+        Self(stats)
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.busy.dec();
+    }
+}
+
+/// Splits a FIFO receive into its message groups, in the order the queue
+/// gave them, each with one worker permit per message.
+fn fifo_groups(
+    messages: Vec<ReceivedMessage>,
+    permits: &mut Vec<PoolWorker>,
+) -> Vec<(Vec<ReceivedMessage>, Vec<PoolWorker>)> {
+    let mut groups: Vec<(Vec<ReceivedMessage>, Vec<PoolWorker>)> = Vec::new();
+    for message in messages {
+        let group = message.system.message_group_id.clone();
+        let at = match groups
+            .iter()
+            .position(|(g, _)| g[0].system.message_group_id == group)
+        {
+            Some(at) => at,
+            None => {
+                groups.push((Vec::new(), Vec::new()));
+                groups.len() - 1
+            }
+        };
+        groups[at].0.push(message);
+        groups[at].1.extend(permits.pop());
+    }
+    groups
+}
+
+/// Collects the worker tasks that have ended, logging any that failed.
+fn reap(tasks: &mut JoinSet<()>, queue: &str, stats: &GroupStats) {
+    while let Some(ended) = tasks.try_join_next() {
+        log_task_end(ended, queue, stats);
+    }
+}
+
+/// Logs and counts a worker task that did not end normally.
+fn log_task_end(ended: Result<(), tokio::task::JoinError>, queue: &str, stats: &GroupStats) {
+    if let Err(e) = ended {
+        if !e.is_cancelled() {
+            stats.task_failures.inc();
+            tracing::error!(queue, error = %e, "a worker task failed");
         }
     }
 }

@@ -153,23 +153,63 @@ impl<H: Handler> tower::Service<Delivery> for HandlerService<H> {
 
     fn call(&mut self, delivery: Delivery) -> Self::Future {
         let handler = self.handler.clone();
-        Box::pin(async move {
+        // A panicking `Decode` is user code too: it runs under the same catch.
+        Box::pin(catch_panic(async move {
             let message =
                 H::Message::decode(&delivery.message.body).map_err(HandlerError::undecodable)?;
-            match AssertUnwindSafe(handler.handle(message, delivery.ctx))
-                .catch_unwind()
-                .await
-            {
-                Ok(result) => result,
-                Err(panic) => {
-                    let text = panic
-                        .downcast_ref::<&str>()
-                        .map(|s| (*s).to_owned())
-                        .or_else(|| panic.downcast_ref::<String>().cloned())
-                        .unwrap_or_else(|| "a non-text panic payload".to_owned());
-                    Err(HandlerError::panicked(text))
-                }
-            }
-        })
+            handler.handle(message, delivery.ctx).await
+        }))
+    }
+}
+
+/// Runs `work` (user code), turning a panic into a [`HandlerError`] of kind
+/// [`Panicked`](crate::ErrorKind::Panicked) with the panic's text.
+pub(crate) async fn catch_panic<F>(work: F) -> Result<(), HandlerError>
+where
+    F: Future<Output = Result<(), HandlerError>>,
+{
+    match AssertUnwindSafe(work).catch_unwind().await {
+        Ok(result) => result,
+        Err(panic) => Err(HandlerError::panicked(panic_text(panic.as_ref()))),
+    }
+}
+
+/// The text of a panic payload.
+pub(crate) fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-text panic payload".to_owned())
+}
+
+/// The user's stack (their layers around the handler) behind a panic catch,
+/// so that a panicking layer fails one attempt instead of killing a worker.
+#[derive(Clone)]
+pub(crate) struct CatchPanic<S> {
+    pub(crate) inner: S,
+}
+
+impl<S> tower::Service<Delivery> for CatchPanic<S>
+where
+    S: tower::Service<Delivery, Response = (), Error = HandlerError> + Clone + Send + 'static,
+    S::Future: Send,
+{
+    type Response = ();
+    type Error = HandlerError;
+    type Future = BoxFuture<'static, Result<(), HandlerError>>;
+
+    fn poll_ready(&mut self, _: &mut TaskContext<'_>) -> Poll<Result<(), HandlerError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, delivery: Delivery) -> Self::Future {
+        let mut inner = self.inner.clone();
+        Box::pin(catch_panic(async move {
+            use tower::ServiceExt as _;
+            // `ready` and `call` are the user's code as much as the future is.
+            let ready = inner.ready().await?;
+            ready.call(delivery).await
+        }))
     }
 }

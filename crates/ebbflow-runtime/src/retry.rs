@@ -59,7 +59,8 @@ impl RetryPolicy {
     pub fn ceiling(&self, failures: u32) -> Duration {
         let exponent = failures.saturating_sub(1).min(64) as i32;
         let grown = self.initial_delay.as_secs_f64() * self.multiplier.powi(exponent);
-        if grown.is_finite() && grown < self.max_delay.as_secs_f64() {
+        // A multiplier below zero or NaN (from code, not config) must not panic here.
+        if grown.is_finite() && grown >= 0.0 && grown < self.max_delay.as_secs_f64() {
             Duration::from_secs_f64(grown)
         } else {
             self.max_delay
@@ -89,6 +90,20 @@ impl Default for RetryPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_negative_or_nan_multiplier_waits_the_maximum_instead_of_panicking() {
+        for multiplier in [-2.0, f64::NAN] {
+            let p = RetryPolicy::new(
+                5,
+                Duration::from_millis(100),
+                Duration::from_secs(3),
+                multiplier,
+            );
+            assert_eq!(p.ceiling(2), Duration::from_secs(3));
+            assert!(p.backoff(2) <= Duration::from_secs(3));
+        }
+    }
 
     #[test]
     fn ceilings_grow_then_cap() {

@@ -288,6 +288,7 @@ async fn plan(
         route,
         kind,
         stats,
+        fifo: attrs.fifo,
     })
 }
 

@@ -93,6 +93,8 @@ pub struct GroupStats {
     pub attempts_ok_micros: Counter,
     /// Handler attempts that failed with a throttling error.
     pub throttled: Counter,
+    /// Worker tasks that panicked outside the handler's catch (their messages were released).
+    pub task_failures: Counter,
     pub(crate) histograms: Histograms,
 }
 

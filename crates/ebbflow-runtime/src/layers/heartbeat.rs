@@ -1,9 +1,13 @@
-//! Keeps a message invisible while its handler runs.
+//! Keeps messages invisible while the runtime holds them.
 
 use super::call_inner;
-use crate::{Delivery, HandlerError};
+use crate::{Context, Delivery, HandlerError};
+use ebbflow_core::{ChangeVisibilityBatchEntry, QueueError};
 use futures_util::future::BoxFuture;
-use std::task::{Context, Poll};
+use std::collections::HashMap;
+use std::future::Future;
+use std::task::Poll;
+use std::time::Duration;
 use tokio::time::{sleep_until, Instant};
 use tower::{Layer, Service};
 
@@ -11,6 +15,9 @@ use tower::{Layer, Service};
 /// it by a whole timeout, and again each time half is used, until the handler
 /// ends or the message reaches 12 hours in flight. Without it a long handler's
 /// message would be delivered to a second consumer mid-work.
+///
+/// The runtime keeps every message it holds hidden this way on its own (see
+/// `heartbeat` in the worker config); the layer is for stacks built by hand.
 #[derive(Debug, Clone, Default)]
 pub struct HeartbeatLayer;
 
@@ -37,7 +44,7 @@ where
     type Error = HandlerError;
     type Future = BoxFuture<'static, Result<(), HandlerError>>;
 
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), HandlerError>> {
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> Poll<Result<(), HandlerError>> {
         Poll::Ready(Ok(()))
     }
 
@@ -48,43 +55,107 @@ where
     }
 }
 
-/// Runs `work` while keeping every message of `contexts` invisible: each time
-/// one has used half of its visibility timeout, extends it by a whole timeout,
-/// up to 12 hours in flight. A message whose extension fails is left to its
-/// timeout (and logged); the work goes on.
-pub(crate) async fn keep_hidden<F: std::future::Future>(
-    mut contexts: Vec<crate::Context>,
-    work: F,
-) -> F::Output {
+/// How long after a failed extension the heartbeat tries again (never past
+/// the message's deadline).
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// Runs `work` while keeping every unsettled message of `contexts` invisible:
+/// each time one has used half of its visibility timeout, extends it by a
+/// whole timeout, up to 12 hours in flight. Due messages are extended together,
+/// ten per call. A failed extension is tried again every second until the
+/// message's deadline; only a handle the queue no longer knows (the message
+/// was deleted, or received by someone else) ends its heartbeat early.
+pub(crate) async fn keep_hidden<F: Future>(contexts: Vec<Context>, work: F) -> F::Output {
     tokio::pin!(work);
-    contexts.retain(|c| !c.visibility_timeout().is_zero());
+    // Each message's next beat; a failed extension brings it forward.
+    let mut beats: Vec<(Context, Instant)> = contexts
+        .into_iter()
+        .filter(|c| !c.visibility_timeout().is_zero())
+        .map(|c| {
+            let at = half_used(&c);
+            (c, at)
+        })
+        .collect();
     loop {
-        let beat_at = |c: &crate::Context| {
-            c.deadline()
-                .checked_sub(c.visibility_timeout() / 2)
-                .unwrap_or_else(Instant::now)
-        };
-        let Some(next) = contexts.iter().map(beat_at).min() else {
+        beats.retain(|(c, _)| !c.is_settled() && !c.in_flight_room().is_zero());
+        let Some(next) = beats.iter().map(|(_, at)| *at).min() else {
             return work.await;
         };
         tokio::select! {
+            biased;
             result = &mut work => return result,
-            _ = sleep_until(next) => {
-                let now = Instant::now();
-                let mut keep = Vec::with_capacity(contexts.len());
-                for ctx in contexts.drain(..) {
-                    if beat_at(&ctx) > now {
-                        keep.push(ctx);
-                    } else if ctx.in_flight_room().is_zero() {
-                        // 12 hours in flight: SQS allows no more.
-                    } else if let Err(e) = ctx.extend_visibility(ctx.visibility_timeout()).await {
-                        tracing::warn!(message_id = ctx.message_id(), error = %e, "heartbeat could not extend visibility; the message may be redelivered");
+            _ = sleep_until(next) => beat(&mut beats).await,
+        }
+    }
+}
+
+/// When `ctx` will have used half of its visibility timeout.
+fn half_used(ctx: &Context) -> Instant {
+    ctx.deadline()
+        .checked_sub(ctx.visibility_timeout() / 2)
+        .unwrap_or_else(Instant::now)
+}
+
+/// Extends every message whose beat is due, ten per call, and schedules each one's next beat.
+async fn beat(beats: &mut Vec<(Context, Instant)>) {
+    let now = Instant::now();
+    let due: Vec<usize> = (0..beats.len()).filter(|&i| beats[i].1 <= now).collect();
+    let mut gone = Vec::new();
+    for chunk in due.chunks(10) {
+        let asked = Instant::now();
+        let entries: Vec<ChangeVisibilityBatchEntry> = chunk
+            .iter()
+            .enumerate()
+            .map(|(n, &i)| {
+                let ctx = &beats[i].0;
+                ChangeVisibilityBatchEntry {
+                    id: n.to_string(),
+                    receipt_handle: ctx.message().receipt_handle.clone(),
+                    visibility_timeout: ctx.visibility_timeout().min(ctx.in_flight_room()),
+                }
+            })
+            .collect();
+        let timeouts: Vec<Duration> = entries.iter().map(|e| e.visibility_timeout).collect();
+        let (queue, backend) = {
+            let ctx = &beats[chunk[0]].0;
+            (ctx.queue().to_owned(), ctx.backend().clone())
+        };
+        let failures: HashMap<usize, QueueError> =
+            match backend.change_visibility_batch(&queue, entries).await {
+                Ok(result) => result
+                    .failed
+                    .into_iter()
+                    .filter_map(|f| f.id.parse::<usize>().ok().map(|n| (n, f.error)))
+                    .collect(),
+                Err(e) => (0..chunk.len()).map(|n| (n, e.clone())).collect(),
+            };
+        for (n, &i) in chunk.iter().enumerate() {
+            let (ctx, at) = &mut beats[i];
+            match failures.get(&n) {
+                None => {
+                    ctx.extended(asked, timeouts[n]);
+                    *at = half_used(ctx);
+                }
+                Some(
+                    e @ (QueueError::ReceiptHandleIsInvalid(_) | QueueError::MessageNotInflight),
+                ) => {
+                    tracing::warn!(message_id = ctx.message_id(), error = %e, "heartbeat stopped: the queue no longer holds this receive; the message may be redelivered");
+                    gone.push(i);
+                }
+                Some(e) => {
+                    let retry = Instant::now() + RETRY_AFTER;
+                    if ctx.deadline() <= Instant::now() {
+                        tracing::warn!(message_id = ctx.message_id(), error = %e, "heartbeat could not extend visibility before the deadline; the message may be redelivered");
+                        gone.push(i);
                     } else {
-                        keep.push(ctx);
+                        tracing::warn!(message_id = ctx.message_id(), error = %e, "heartbeat could not extend visibility; trying again");
+                        *at = retry.min(ctx.deadline());
                     }
                 }
-                contexts = keep;
             }
         }
+    }
+    for i in gone.into_iter().rev() {
+        beats.swap_remove(i);
     }
 }

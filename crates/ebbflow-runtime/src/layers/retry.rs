@@ -2,7 +2,7 @@
 
 use super::call_inner;
 use crate::stats::GroupStats;
-use crate::{Delivery, HandlerError, RetryPolicy};
+use crate::{Delivery, ErrorKind, HandlerError, RetryPolicy};
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -13,6 +13,9 @@ use tower::{Layer, Service};
 /// for the dead-letter layer to release or dead-letter — when the attempts are
 /// used up, or when the wait asked for is longer than the visibility timeout
 /// (holding a worker that long would be waste: the queue can wait instead).
+/// Throttling errors are retried here without a limit on attempts (up to
+/// SQS's 12 hours in flight): a throttled message never spends a receive, so
+/// it never reaches the dead-letter queue for the downstream's sake.
 #[derive(Debug, Clone)]
 pub struct RetryLayer {
     policy: RetryPolicy,
@@ -63,9 +66,9 @@ where
         let (inner, policy, stats) = (self.inner.clone(), self.policy.clone(), self.stats.clone());
         Box::pin(async move {
             let ctx = delivery.ctx.clone();
-            let mut failures = 0;
+            let (mut failures, mut throttles) = (0, 0);
             loop {
-                ctx.set_attempt(failures + 1);
+                ctx.set_attempt(failures + throttles + 1);
                 let started = tokio::time::Instant::now();
                 let result = call_inner(inner.clone(), delivery.clone()).await;
                 stats.count_attempt(&result, started.elapsed());
@@ -74,12 +77,26 @@ where
                     Err(e) if !e.is_retryable() => return Err(e),
                     Err(e) => e,
                 };
-                failures += 1;
-                let wait = policy.wait_after(failures, &error);
-                if failures >= policy.attempts || wait > ctx.visibility_timeout() {
-                    return Err(error);
-                }
-                tracing::debug!(message_id = ctx.message_id(), attempt = failures, ?wait, error = %error, "retrying");
+                let wait = if error.kind() == ErrorKind::Throttled {
+                    // Throttling says nothing about the message: it waits here,
+                    // hidden, rather than spend receives (and reach the
+                    // dead-letter queue) on the downstream's behalf. Only the
+                    // 12-hour cap on time in flight gives it back.
+                    throttles += 1;
+                    let wait = policy.wait_after(throttles, &error);
+                    if wait + ctx.visibility_timeout() >= ctx.in_flight_room() {
+                        return Err(error);
+                    }
+                    wait
+                } else {
+                    failures += 1;
+                    let wait = policy.wait_after(failures, &error);
+                    if failures >= policy.attempts || wait > ctx.visibility_timeout() {
+                        return Err(error);
+                    }
+                    wait
+                };
+                tracing::debug!(message_id = ctx.message_id(), attempt = failures + throttles, ?wait, error = %error, "retrying");
                 stats.retried.inc();
                 ctx.hide_through(wait).await;
                 tokio::time::sleep(wait).await;

@@ -41,6 +41,7 @@ pub(crate) const AUTOSCALE_DECISIONS: &str = "ebbflow_autoscale_decisions_total"
 pub(crate) const BACKEND_DURATION: &str = "ebbflow_backend_operation_duration_seconds";
 pub(crate) const BACKEND_ERRORS: &str = "ebbflow_backend_errors_total";
 pub(crate) const BUILD_INFO: &str = "ebbflow_build_info";
+pub(crate) const TASK_FAILURES: &str = "ebbflow_worker_task_failures_total";
 
 /// The outcomes of `ebbflow_messages_processed_total`; each handling of a
 /// message ends in exactly one.
@@ -157,6 +158,13 @@ pub const CATALOGUE: &[MetricInfo] = &[
         kind: Kind::Counter,
         labels: &["backend", "operation"],
         help: "Calls to the queue backend that failed as a whole.",
+        buckets: &[],
+    },
+    MetricInfo {
+        name: TASK_FAILURES,
+        kind: Kind::Counter,
+        labels: &["queue"],
+        help: "Worker tasks that panicked outside the handler's own catch; their messages were released for redelivery.",
         buckets: &[],
     },
     MetricInfo {

@@ -249,6 +249,7 @@ struct GroupHandles {
     desired: Gauge,
     scaled_up: Counter,
     scaled_down: Counter,
+    task_failures: Counter,
     /// Visible, in flight, delayed.
     messages: [Gauge; 3],
     oldest_age: Gauge,
@@ -270,6 +271,7 @@ impl GroupHandles {
             desired: t.gauge(catalogue::WORKERS_DESIRED, &q),
             scaled_up: t.counter(catalogue::AUTOSCALE_DECISIONS, &with("direction", "up")),
             scaled_down: t.counter(catalogue::AUTOSCALE_DECISIONS, &with("direction", "down")),
+            task_failures: t.counter(catalogue::TASK_FAILURES, &q),
             messages: ["visible", "in_flight", "delayed"]
                 .map(|state| t.gauge(catalogue::QUEUE_MESSAGES, &with("state", state))),
             oldest_age: t.gauge(catalogue::QUEUE_OLDEST_AGE, &q),
@@ -310,6 +312,7 @@ impl GroupHandles {
         self.desired.set(s.desired.get() as f64);
         self.scaled_up.absolute(s.scaled_up.get());
         self.scaled_down.absolute(s.scaled_down.get());
+        self.task_failures.absolute(s.task_failures.get());
     }
 }
 
