@@ -27,6 +27,7 @@
 //! test, so a suite can run in parallel against one shared server.
 
 mod calls;
+pub mod history;
 pub mod load;
 mod outage;
 pub mod restart;
