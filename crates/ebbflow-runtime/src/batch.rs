@@ -206,7 +206,14 @@ impl BatchPlan {
                 }
             }
             tokio::time::sleep(wait).await;
-            pending = retry;
+            // A message whose visibility ran out meanwhile is no longer ours to retry.
+            pending = retry
+                .into_iter()
+                .filter(|&i| !deliveries[i].ctx.is_expired())
+                .collect();
+            if pending.is_empty() {
+                break;
+            }
         }
         let route = DeadLetterLayer::new(self.route.clone());
         let mut outcomes = Vec::with_capacity(deliveries.len());

@@ -42,8 +42,11 @@ impl Context {
         backend: Arc<dyn QueueBackend>,
         message: Arc<ReceivedMessage>,
         visibility_timeout: Duration,
+        asked: Instant,
     ) -> Self {
-        let now = Instant::now();
+        // Timed from when the receive was asked for: the queue started the
+        // timeout somewhere in between, so this deadline is never late.
+        let now = asked;
         Self {
             inner: Arc::new(Inner {
                 queue,
@@ -136,6 +139,12 @@ impl Context {
             Ok(mut d) => *d = deadline,
             Err(poisoned) => *poisoned.into_inner() = deadline,
         }
+    }
+
+    /// Whether the message's visibility has run out: the queue may have given
+    /// it to another consumer, so nothing more may be started on it here.
+    pub(crate) fn is_expired(&self) -> bool {
+        self.deadline() <= Instant::now()
     }
 
     /// Marks the message as settled (deleted, released or dead-lettered):

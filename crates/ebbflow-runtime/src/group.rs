@@ -214,6 +214,7 @@ pub(crate) async fn run(
         // A receive is not cancelled by shutdown: the engine may already have
         // handed its messages over (receive counts spent). It ends within the
         // wait time, and what it brings is released below.
+        let asked = Instant::now();
         let received = backend.receive(&plan.queue, request).await;
         reap(&mut tasks, &plan.queue, &plan.stats);
         let messages = match received {
@@ -261,6 +262,7 @@ pub(crate) async fn run(
             queue: plan.queue.clone(),
             visibility_timeout: plan.visibility_timeout,
             heartbeat: plan.config.heartbeat,
+            asked,
             acks: acker.sender(),
             stats: plan.stats.clone(),
             in_flight: in_flight.clone(),
@@ -317,6 +319,8 @@ struct Worker {
     queue: Arc<str>,
     visibility_timeout: Duration,
     heartbeat: bool,
+    /// When the receive these messages came from was asked for.
+    asked: Instant,
     acks: tokio::sync::mpsc::Sender<String>,
     stats: Arc<GroupStats>,
     in_flight: InFlight,
@@ -348,6 +352,15 @@ impl Worker {
         let (this, held) = (&self, &deliveries);
         let work = async move {
             for (n, delivery) in held.iter().enumerate() {
+                if delivery.ctx.is_expired() {
+                    // The heartbeat could not hold the group (an outage): the
+                    // queue may have handed these to someone else by now.
+                    tracing::warn!(queue = %this.queue, left = held.len() - n, "a FIFO group's visibility ran out before its turn; leaving the rest to the queue");
+                    for d in &held[n..] {
+                        this.forget(d);
+                    }
+                    break;
+                }
                 let outcome = {
                     let _busy = Busy::new(&this.stats);
                     this.process(service.clone(), delivery).await
@@ -474,6 +487,7 @@ impl Worker {
             self.backend.clone(),
             message.clone(),
             self.visibility_timeout,
+            self.asked,
         );
         Delivery { message, ctx }
     }

@@ -35,6 +35,8 @@ mod retry;
 mod runtime;
 pub mod stats;
 pub mod telemetry;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 pub use batch::{batch_handler_fn, BatchHandler, FnBatchHandler};
 pub use context::Context;

@@ -100,6 +100,11 @@ where
                 stats.retried.inc();
                 ctx.hide_through(wait).await;
                 tokio::time::sleep(wait).await;
+                if ctx.is_expired() {
+                    // Not ours any more (the heartbeat was cut off): another
+                    // consumer may be on it already.
+                    return Err(error);
+                }
             }
         })
     }

@@ -163,19 +163,38 @@ pub fn check(events: &[Event], rules: Rules) -> Verdict {
                 }
             }
             EventKind::Deleted { handle, ok: true } => {
+                // As in SQS, a delete by a stale handle may succeed without
+                // deleting: only the latest receive's handle counts.
                 if let Some(r) = receives.get(handle.as_str()) {
-                    deleted_at.entry(r.key).or_insert(e.at);
+                    let latest = receives_of
+                        .get(r.key)
+                        .and_then(|hs| hs.last())
+                        .is_some_and(|h| *h == handle.as_str());
+                    if latest {
+                        deleted_at.entry(r.key).or_insert(e.at);
+                    }
                 }
             }
             EventKind::Deleted { ok: false, .. } => {}
-            EventKind::Started { key, handle } => processings.push(Processing {
-                key,
-                handle,
-                worker: e.worker,
-                start: e.at,
-                end: None,
-                ok: false,
-            }),
+            EventKind::Started { key, handle } => {
+                if let Some(r) = receives.get(handle.as_str()) {
+                    let hidden_until = r.deadline_as_of(e.at);
+                    if e.at > hidden_until + SLACK_MS {
+                        v.violations.push(format!(
+                            "`{key}` started at {} under a receive whose visibility ran out at {hidden_until}",
+                            e.at
+                        ));
+                    }
+                }
+                processings.push(Processing {
+                    key,
+                    handle,
+                    worker: e.worker,
+                    start: e.at,
+                    end: None,
+                    ok: false,
+                });
+            }
             EventKind::Ended { handle, ok, .. } => {
                 let open = processings
                     .iter_mut()
@@ -186,9 +205,10 @@ pub fn check(events: &[Event], rules: Rules) -> Verdict {
                         p.end = Some(e.at);
                         p.ok = *ok;
                     }
-                    None => v
-                        .violations
-                        .push(format!("an end at {} with no start (handle {handle})", e.at)),
+                    None => v.violations.push(format!(
+                        "an end at {} with no start (handle {handle})",
+                        e.at
+                    )),
                 }
             }
             EventKind::DeadLettered { key, reason } => {
@@ -215,8 +235,9 @@ pub fn check(events: &[Event], rules: Rules) -> Verdict {
         let mut handles: Vec<&str> = done.iter().map(|p| p.handle).collect();
         handles.sort_unstable();
         if handles.windows(2).any(|w| w[0] == w[1]) {
-            v.violations
-                .push(format!("`{key}` processed successfully twice under one receive"));
+            v.violations.push(format!(
+                "`{key}` processed successfully twice under one receive"
+            ));
         }
     }
     for (key, _) in &sends {
@@ -228,8 +249,9 @@ pub fn check(events: &[Event], rules: Rules) -> Verdict {
     }
     for (key, reason) in &dead {
         if reason.is_none() {
-            v.violations
-                .push(format!("`{key}` is in the dead-letter queue without `ebbflow.reason`"));
+            v.violations.push(format!(
+                "`{key}` is in the dead-letter queue without `ebbflow.reason`"
+            ));
         }
     }
     for p in processings.iter().filter(|p| p.end.is_none()) {
@@ -333,7 +355,14 @@ mod tests {
     }
 
     fn sent(at: u64, key: &str, group: Option<&str>) -> Event {
-        ev(at, 0, EventKind::Sent { key: key.into(), group: group.map(Into::into) })
+        ev(
+            at,
+            0,
+            EventKind::Sent {
+                key: key.into(),
+                group: group.map(Into::into),
+            },
+        )
     }
 
     fn received(at: u64, key: &str, handle: &str, vis: u64) -> Event {
@@ -352,13 +381,60 @@ mod tests {
 
     fn run(at: u64, end: u64, key: &str, handle: &str, ok: bool) -> [Event; 2] {
         [
-            ev(at, 1, EventKind::Started { key: key.into(), handle: handle.into() }),
-            ev(end, 1, EventKind::Ended { key: key.into(), handle: handle.into(), ok }),
+            ev(
+                at,
+                1,
+                EventKind::Started {
+                    key: key.into(),
+                    handle: handle.into(),
+                },
+            ),
+            ev(
+                end,
+                1,
+                EventKind::Ended {
+                    key: key.into(),
+                    handle: handle.into(),
+                    ok,
+                },
+            ),
         ]
     }
 
     fn deleted(at: u64, handle: &str) -> Event {
-        ev(at, 1, EventKind::Deleted { handle: handle.into(), ok: true })
+        ev(
+            at,
+            1,
+            EventKind::Deleted {
+                handle: handle.into(),
+                ok: true,
+            },
+        )
+    }
+
+    #[test]
+    fn a_start_after_the_visibility_ran_out_is_caught() {
+        let mut h = vec![sent(0, "a", None), received(1, "a", "h1", 100)];
+        h.extend(run(500, 501, "a", "h1", true));
+        let v = check(&h, Rules::default());
+        assert!(
+            v.violations
+                .iter()
+                .any(|m| m.contains("visibility ran out")),
+            "{:?}",
+            v.violations
+        );
+    }
+
+    #[test]
+    fn a_delete_by_a_stale_handle_does_not_count_as_deleted() {
+        let mut h = vec![sent(0, "a", None), received(1, "a", "h1", 10)];
+        h.extend(run(2, 3, "a", "h1", true));
+        h.push(received(20, "a", "h2", 10));
+        h.push(deleted(21, "h1"));
+        h.push(received(40, "a", "h3", 10));
+        h.extend(run(41, 42, "a", "h3", true));
+        check(&h, Rules::default()).assert_ok();
     }
 
     #[test]
@@ -385,7 +461,11 @@ mod tests {
         h.push(deleted(4, "h1"));
         h.push(received(100, "a", "h2", 10));
         let v = check(&h, Rules::default());
-        assert!(v.violations.iter().any(|m| m.contains("after its delete")), "{:?}", v.violations);
+        assert!(
+            v.violations.iter().any(|m| m.contains("after its delete")),
+            "{:?}",
+            v.violations
+        );
     }
 
     #[test]
@@ -397,14 +477,23 @@ mod tests {
             ev(
                 501,
                 1,
-                EventKind::VisibilityChanged { handle: "h1".into(), asked_at: 500, timeout_ms: 1000, ok: true },
+                EventKind::VisibilityChanged {
+                    handle: "h1".into(),
+                    asked_at: 500,
+                    timeout_ms: 1000,
+                    ok: true,
+                },
             ),
         ];
         let mut early = base.clone();
         early.push(received(1200, "a", "h2", 1000));
         early.extend(run(1201, 1202, "a", "h2", true));
         let v = check(&early, Rules::default());
-        assert!(v.violations.iter().any(|m| m.contains("received again")), "{:?}", v.violations);
+        assert!(
+            v.violations.iter().any(|m| m.contains("received again")),
+            "{:?}",
+            v.violations
+        );
 
         let mut late = base;
         late.push(received(1600, "a", "h2", 1000));
@@ -424,8 +513,18 @@ mod tests {
         h.extend(run(3, 10, "a", "ha", true));
         h.extend(run(4, 5, "b", "hb", true));
         let v = check(&h, Rules { fifo: true });
-        assert!(v.violations.iter().any(|m| m.contains("still being processed")), "{:?}", v.violations);
-        assert!(v.violations.iter().any(|m| m.contains("sent ahead")), "{:?}", v.violations);
+        assert!(
+            v.violations
+                .iter()
+                .any(|m| m.contains("still being processed")),
+            "{:?}",
+            v.violations
+        );
+        assert!(
+            v.violations.iter().any(|m| m.contains("sent ahead")),
+            "{:?}",
+            v.violations
+        );
         // The same without FIFO rules is fine.
         check(&h, Rules::default()).assert_ok();
     }
@@ -436,17 +535,45 @@ mod tests {
             sent(0, "a", None),
             sent(0, "b", None),
             received(1, "a", "ha", 1000),
-            ev(2, 1, EventKind::Started { key: "a".into(), handle: "ha".into() }),
-            ev(9, 0, EventKind::DeadLettered { key: "a".into(), reason: None }),
-            ev(9, 0, EventKind::DeadLettered { key: "b".into(), reason: Some("permanent".into()) }),
+            ev(
+                2,
+                1,
+                EventKind::Started {
+                    key: "a".into(),
+                    handle: "ha".into(),
+                },
+            ),
+            ev(
+                9,
+                0,
+                EventKind::DeadLettered {
+                    key: "a".into(),
+                    reason: None,
+                },
+            ),
+            ev(
+                9,
+                0,
+                EventKind::DeadLettered {
+                    key: "b".into(),
+                    reason: Some("permanent".into()),
+                },
+            ),
         ];
         let v = check(&h, Rules::default());
-        assert!(v.violations.iter().any(|m| m.contains("without `ebbflow.reason`")));
+        assert!(v
+            .violations
+            .iter()
+            .any(|m| m.contains("without `ebbflow.reason`")));
         assert!(v.violations.iter().any(|m| m.contains("never ended")));
         // A dead worker explains the unended processing.
         let mut crashed = h.clone();
         crashed.push(ev(5, 1, EventKind::Crashed));
         let v = check(&crashed, Rules::default());
-        assert!(!v.violations.iter().any(|m| m.contains("never ended")), "{:?}", v.violations);
+        assert!(
+            !v.violations.iter().any(|m| m.contains("never ended")),
+            "{:?}",
+            v.violations
+        );
     }
 }

@@ -202,10 +202,7 @@ impl History {
             kind,
         };
         match self.sink.as_ref() {
-            Sink::Memory(events) => events
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(event),
+            Sink::Memory(events) => events.lock().unwrap_or_else(|p| p.into_inner()).push(event),
             Sink::File(file) => {
                 let Ok(json) = serde_json::to_string(&event) else {
                     return;
@@ -236,11 +233,17 @@ impl History {
         });
     }
 
-    /// `message` was found in the dead-letter queue.
+    /// `message` was found in the dead-letter queue. Its reason is the
+    /// runtime's `ebbflow.reason`, or, for a message the engine moved itself
+    /// past `max_receive_count`, the source the engine names.
     pub fn dead_lettered(&self, message: &crate::ReceivedMessage) {
         let reason = match message.attributes.get("ebbflow.reason").map(|v| &v.value) {
             Some(crate::AttributeValue::Text(t)) => Some(t.clone()),
-            _ => None,
+            _ => message
+                .system
+                .dead_letter_queue_source_arn
+                .as_ref()
+                .map(|arn| format!("moved by the engine from {arn}")),
         };
         self.record(EventKind::DeadLettered {
             key: message.body.clone(),

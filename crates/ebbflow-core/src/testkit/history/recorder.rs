@@ -22,7 +22,11 @@ pub struct Recorded {
 
 impl Recorded {
     /// `inner`, recording the calls on `queue` into `history`.
-    pub fn wrap(inner: Arc<dyn QueueBackend>, history: History, queue: &str) -> Arc<dyn QueueBackend> {
+    pub fn wrap(
+        inner: Arc<dyn QueueBackend>,
+        history: History,
+        queue: &str,
+    ) -> Arc<dyn QueueBackend> {
         Arc::new(Self {
             inner,
             history,
@@ -102,7 +106,13 @@ impl QueueBackend for Recorded {
         }
         let sent: Vec<(String, String, Option<String>)> = entries
             .iter()
-            .map(|e| (e.id.clone(), e.message.body.clone(), e.message.group_id.clone()))
+            .map(|e| {
+                (
+                    e.id.clone(),
+                    e.message.body.clone(),
+                    e.message.group_id.clone(),
+                )
+            })
             .collect();
         let result = self.inner.send_batch(queue, entries).await?;
         let ok: HashSet<&str> = result.successful.iter().map(|s| s.id.as_str()).collect();
@@ -120,7 +130,12 @@ impl QueueBackend for Recorded {
         }
         let visibility = match request.visibility_timeout {
             Some(v) => v,
-            None => self.inner.get_queue_attributes(queue).await?.visibility_timeout,
+            None => {
+                self.inner
+                    .get_queue_attributes(queue)
+                    .await?
+                    .visibility_timeout
+            }
         };
         let asked_at = self.history.now();
         let messages = self.inner.receive(queue, request).await?;

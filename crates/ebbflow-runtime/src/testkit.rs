@@ -1,0 +1,377 @@
+//! Fault runs through the whole runtime (feature `testkit`), each decided by
+//! the history checker of `ebbflow_core::testkit::history`.
+//!
+//! [`fault_run`] fills a queue, then runs the runtime over it as a sequence
+//! of "processes" (incarnations): each but the last is killed at a random
+//! moment — its backend is cut off for good, as a process killed with
+//! SIGKILL, and its handlers stop dead — and the next one takes over. All
+//! along, the backend fails every call now and then for a while (an
+//! outage: the heartbeat's calls included), and the handler misbehaves on
+//! purpose: it panics, fails and succeeds on retry, fails for good, outlives
+//! the visibility timeout (the heartbeat must keep the message hidden), runs
+//! past its timeout, and is throttled. The history of the run — sends,
+//! receives, visibility changes, deletes, handler starts and ends, kills, the
+//! dead-letter queue at the end — must pass the checker.
+//!
+//! ```no_run
+//! # async fn demo(backend: std::sync::Arc<dyn ebbflow_core::QueueBackend>) {
+//! use ebbflow_runtime::testkit::{fault_run, FaultPlan};
+//! let verdict = fault_run(backend, "faults", FaultPlan::default()).await;
+//! verdict.assert_ok();
+//! # }
+//! ```
+
+use crate::{handler_fn, Context, HandlerError, Runtime};
+use ebbflow_core::config::Config;
+use ebbflow_core::testkit::history::{check, Clock, History, Recorded, Rules, Verdict};
+use ebbflow_core::testkit::Outage;
+use ebbflow_core::{QueueBackend, ReceiveRequest, SendBatchEntry, SendMessage};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::{sleep, Instant};
+
+/// The shape of one fault run.
+#[derive(Debug, Clone)]
+pub struct FaultPlan {
+    /// Messages sent before the workers start.
+    pub messages: usize,
+    /// `Some(n)`: a FIFO queue with `n` message groups; `None`: a standard queue.
+    pub fifo_groups: Option<usize>,
+    /// The fixed pool of each incarnation.
+    pub workers: usize,
+    /// Runtimes in turn; all but the last are killed.
+    pub incarnations: usize,
+    /// Outages of the backend during the run.
+    pub outages: usize,
+    /// The queue's visibility timeout; every other time in the run is a multiple of it.
+    pub visibility: Duration,
+    /// Seeds which messages misbehave and when faults strike.
+    pub seed: u64,
+    /// How long the last incarnation may take to settle everything.
+    pub limit: Duration,
+}
+
+impl Default for FaultPlan {
+    fn default() -> Self {
+        Self {
+            messages: 300,
+            fifo_groups: None,
+            workers: 8,
+            incarnations: 3,
+            outages: 3,
+            visibility: Duration::from_secs(4),
+            seed: 1,
+            limit: Duration::from_secs(600),
+        }
+    }
+}
+
+/// What a message's handler does, picked from its index and the seed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Behaviour {
+    Quick,
+    /// Panics on its first attempt of its first receive.
+    Panics,
+    /// Fails retryably on its first two attempts.
+    Flaky,
+    /// Fails for good: ends in the dead-letter queue as `permanent`.
+    Permanent,
+    /// Runs for one and a half visibility timeouts (the heartbeat must hold it).
+    Long,
+    /// Runs past its handler timeout on the first receive.
+    Hangs,
+    /// Throttled on its first three attempts.
+    Throttled,
+}
+
+fn behaviour(index: usize, seed: u64) -> Behaviour {
+    let roll = fastrand::Rng::with_seed(seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        .u32(0..100);
+    match roll {
+        0..=4 => Behaviour::Panics,
+        5..=9 => Behaviour::Flaky,
+        10..=12 => Behaviour::Permanent,
+        13..=15 => Behaviour::Long,
+        16..=17 => Behaviour::Hangs,
+        18..=22 => Behaviour::Throttled,
+        _ => Behaviour::Quick,
+    }
+}
+
+fn key(index: usize) -> String {
+    format!("m-{index:05}")
+}
+
+fn index_of(key: &str) -> usize {
+    key.strip_prefix("m-")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(usize::MAX)
+}
+
+/// Runs `plan` on queues named after `prefix` (created here, deleted at the
+/// end) and returns the checker's verdict, after asserting the run's own
+/// expectations: every send acknowledged, every permanent failure (and no
+/// throttled message) in the dead-letter queue, both queues empty.
+pub async fn fault_run(backend: Arc<dyn QueueBackend>, prefix: &str, plan: FaultPlan) -> Verdict {
+    let fifo = plan.fifo_groups.is_some();
+    let suffix = if fifo { ".fifo" } else { "" };
+    let (queue, dlq) = (format!("{prefix}{suffix}"), format!("{prefix}-dlq{suffix}"));
+    let history = History::in_memory(Clock::Tokio);
+    let recorded = Recorded::wrap(backend.clone(), history.clone(), &queue);
+    let (flaky, outage) = Outage::wrap(recorded);
+    let config = fault_config(&queue, &dlq, &plan);
+    for name in [&dlq, &queue] {
+        if let Err(e) = backend
+            .create_queue(name, config.queues[name.as_str()].attributes(name))
+            .await
+        {
+            panic!("creating {name}: {e}");
+        }
+    }
+
+    // Send everything first; FIFO sends go in group order.
+    let groups = plan.fifo_groups.unwrap_or(1).max(1);
+    for start in (0..plan.messages).step_by(10) {
+        let entries = (start..plan.messages.min(start + 10))
+            .map(|i| {
+                let mut m = SendMessage::new(key(i));
+                if fifo {
+                    m.group_id = Some(format!("g{}", i % groups));
+                    m.deduplication_id = Some(key(i));
+                }
+                SendBatchEntry {
+                    id: (i - start).to_string(),
+                    message: m,
+                }
+            })
+            .collect();
+        let sent = flaky.send_batch(&queue, entries).await;
+        match sent {
+            Ok(r) if r.failed.is_empty() => {}
+            other => panic!("sending: {other:?}"),
+        }
+    }
+
+    let faults = tokio::spawn(outages(outage.clone(), plan.clone()));
+    let mut rng = fastrand::Rng::with_seed(plan.seed);
+    for incarnation in 0..plan.incarnations {
+        let worker = history.worker(incarnation as u32 + 1);
+        let (cut_off, kill) = Outage::wrap(flaky.clone());
+        let dead = Arc::new(AtomicBool::new(false));
+        // As a supervisor would, start it again until the backend lets it.
+        let mut tries = 0;
+        let running = loop {
+            let runtime = Runtime::new(config.clone(), cut_off.clone())
+                .handler(&queue, handler(worker.clone(), dead.clone(), plan.clone()))
+                .start()
+                .await;
+            match runtime {
+                Ok(r) => break r,
+                Err(e) if tries < 100 => {
+                    tries += 1;
+                    tracing::info!(error = %e, "incarnation {incarnation} could not start; again");
+                    sleep(plan.visibility / 8).await;
+                }
+                Err(e) => panic!("starting incarnation {incarnation}: {e}"),
+            }
+        };
+        if incarnation + 1 < plan.incarnations {
+            // Long enough to be in the middle of things: messages held, some
+            // heartbeats extended, deletes queued.
+            sleep(plan.visibility.mul_f64(0.5 + 1.5 * rng.f64())).await;
+            kill.set_down(true);
+            dead.store(true, Ordering::SeqCst);
+            worker.crashed();
+            // Dropped without shutdown: its tasks live on, cut off from the queue.
+            drop(running);
+        } else {
+            settle(backend.as_ref(), &queue, &outage, plan.limit).await;
+            running.shutdown().await;
+        }
+    }
+    faults.abort();
+    outage.set_down(false);
+
+    // The dead-letter queue, read once to the end.
+    let drain = history.worker(0);
+    let mut dead_letters = Vec::new();
+    loop {
+        let got = match backend.receive(&dlq, ReceiveRequest::new(10)).await {
+            Ok(got) => got,
+            Err(e) => panic!("draining {dlq}: {e}"),
+        };
+        if got.is_empty() {
+            break;
+        }
+        for m in got {
+            drain.dead_lettered(&m);
+            dead_letters.push(m.body.clone());
+            if let Err(e) = backend.delete(&dlq, &m.receipt_handle).await {
+                panic!("deleting from {dlq}: {e}");
+            }
+        }
+    }
+
+    let verdict = check(&history.events(), Rules { fifo });
+    println!(
+        "fault run `{queue}`: {} sent, {} processed, {} dead-lettered, {} processed twice, {} redeliveries, {} crashes, {} violations",
+        verdict.sent,
+        verdict.processed,
+        verdict.dead_lettered,
+        verdict.processed_twice,
+        verdict.redeliveries,
+        verdict.crashes,
+        verdict.violations.len()
+    );
+    assert_eq!(verdict.sent, plan.messages, "every send acknowledged");
+    assert_eq!(
+        verdict.crashes,
+        plan.incarnations - 1,
+        "the kills are in the history"
+    );
+    for i in 0..plan.messages {
+        let b = behaviour(i, plan.seed);
+        let in_dlq = dead_letters.contains(&key(i));
+        if b == Behaviour::Permanent {
+            assert!(in_dlq, "{}: a permanent failure is dead-lettered", key(i));
+        }
+        if b == Behaviour::Throttled {
+            assert!(
+                !in_dlq,
+                "{}: a throttled message never reaches the dead-letter queue",
+                key(i)
+            );
+        }
+    }
+    for q in [&queue, &dlq] {
+        match backend.stats(q).await {
+            Ok(s) => assert_eq!(s.total(), 0, "{q} is empty at the end: {s:?}"),
+            Err(e) => panic!("stats of {q}: {e}"),
+        }
+        if let Err(e) = backend.delete_queue(q).await {
+            panic!("deleting {q}: {e}");
+        }
+    }
+    verdict
+}
+
+/// The run's config: the queue with its dead-letter queue, a fixed pool, short times.
+fn fault_config(queue: &str, dlq: &str, plan: &FaultPlan) -> Config {
+    let ms = |d: Duration| format!("{}ms", d.as_millis());
+    let v = plan.visibility;
+    let value = serde_json::json!({
+        "metrics": {"enabled": false},
+        "runtime": {"shutdown_grace": ms(v * 2)},
+        "queues": {
+            dlq: {},
+            queue: {
+                "visibility_timeout": ms(v),
+                "dead_letter_queue": dlq,
+                "max_receive_count": 20,
+            },
+        },
+        "workers": {
+            queue: {
+                "concurrency": plan.workers,
+                "wait_time": ms(v / 4),
+                "handler_timeout": ms(v * 2),
+                "heartbeat": true,
+                "retry": {"attempts": 3, "initial_delay": ms(v / 40), "max_delay": ms(v / 4)},
+            },
+        },
+    });
+    match serde_json::from_value::<Config>(value) {
+        Ok(c) => c,
+        Err(e) => panic!("the fault run's config: {e}"),
+    }
+}
+
+/// The misbehaving handler of one incarnation. Once its process is dead it
+/// never returns: a killed process records nothing more.
+fn handler(
+    history: History,
+    dead: Arc<AtomicBool>,
+    plan: FaultPlan,
+) -> impl crate::Handler<Message = String> {
+    handler_fn(move |body: String, ctx: Context| {
+        let (history, dead, plan) = (history.clone(), dead.clone(), plan.clone());
+        async move {
+            if dead.load(Ordering::SeqCst) {
+                std::future::pending::<()>().await;
+            }
+            history.started(ctx.message());
+            let first = ctx.receive_count() == 1;
+            let v = plan.visibility;
+            let result = match behaviour(index_of(&body), plan.seed) {
+                Behaviour::Quick => {
+                    sleep(v / 200).await;
+                    Ok(())
+                }
+                Behaviour::Panics if first && ctx.attempt() == 1 => {
+                    // The start is recorded; record the end before unwinding.
+                    history.ended(ctx.message(), false);
+                    panic!("{body} panics on purpose");
+                }
+                Behaviour::Flaky if ctx.attempt() <= 2 => Err(HandlerError::retry("flaky")),
+                Behaviour::Permanent => Err(HandlerError::permanent("refused for good")),
+                Behaviour::Long => {
+                    sleep(v.mul_f64(1.5)).await;
+                    Ok(())
+                }
+                Behaviour::Hangs if first => {
+                    // Past handler_timeout (2 × visibility): the timeout drops this future.
+                    let end = EndOnDrop(history.clone(), ctx.clone());
+                    sleep(v * 3).await;
+                    std::mem::forget(end);
+                    Ok(())
+                }
+                Behaviour::Throttled if ctx.attempt() <= 3 => {
+                    Err(HandlerError::throttled("slow down"))
+                }
+                _ => Ok(()),
+            };
+            if dead.load(Ordering::SeqCst) {
+                std::future::pending::<()>().await;
+            }
+            history.ended(ctx.message(), result.is_ok());
+            result
+        }
+    })
+}
+
+/// Records a failed end when a handler future is dropped mid-way (a timeout).
+struct EndOnDrop(History, Context);
+
+impl Drop for EndOnDrop {
+    fn drop(&mut self) {
+        self.0.ended(self.1.message(), false);
+    }
+}
+
+/// Takes the backend down `plan.outages` times, for up to one visibility timeout each.
+async fn outages(outage: Outage, plan: FaultPlan) {
+    let mut rng = fastrand::Rng::with_seed(plan.seed.wrapping_add(7));
+    for _ in 0..plan.outages {
+        sleep(plan.visibility.mul_f64(0.5 + rng.f64())).await;
+        outage.set_down(true);
+        sleep(plan.visibility.mul_f64(0.2 + 0.8 * rng.f64())).await;
+        outage.set_down(false);
+    }
+}
+
+/// Waits until the queue holds nothing: every message settled.
+async fn settle(backend: &dyn QueueBackend, queue: &str, outage: &Outage, limit: Duration) {
+    let end = Instant::now() + limit;
+    loop {
+        let empty = !outage.is_down() && backend.stats(queue).await.is_ok_and(|s| s.total() == 0);
+        if empty {
+            return;
+        }
+        assert!(
+            Instant::now() < end,
+            "{queue}: not settled within {limit:?}"
+        );
+        sleep(Duration::from_millis(100)).await;
+    }
+}
