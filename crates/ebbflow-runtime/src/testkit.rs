@@ -31,6 +31,20 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::{sleep, Instant};
 
+/// Keeps the handler's deliberate panics out of a test's output (installed
+/// once per test binary; every other panic is reported as usual).
+pub fn quiet_deliberate_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !info.to_string().contains("on purpose") {
+                default(info);
+            }
+        }));
+    });
+}
+
 /// The shape of one fault run.
 #[derive(Debug, Clone)]
 pub struct FaultPlan {

@@ -3,22 +3,12 @@
 //! by the history checker.
 
 use ebbflow_memory::MemoryBackend;
-use ebbflow_runtime::testkit::{fault_run, FaultPlan};
+use ebbflow_runtime::testkit::{fault_run, quiet_deliberate_panics, FaultPlan};
 use std::sync::Arc;
-
-/// Keeps the handler's deliberate panics out of the test output.
-fn quiet_panics() {
-    let default = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        if !info.to_string().contains("on purpose") {
-            default(info);
-        }
-    }));
-}
 
 #[tokio::test(start_paused = true)]
 async fn a_standard_queue_loses_nothing_and_duplicates_only_what_expired_under_faults() {
-    quiet_panics();
+    quiet_deliberate_panics();
     for seed in 1..=3 {
         let plan = FaultPlan {
             seed,
@@ -32,7 +22,7 @@ async fn a_standard_queue_loses_nothing_and_duplicates_only_what_expired_under_f
 
 #[tokio::test(start_paused = true)]
 async fn a_fifo_queue_keeps_each_group_in_order_one_at_a_time_under_faults() {
-    quiet_panics();
+    quiet_deliberate_panics();
     for seed in 1..=3 {
         // A pool larger than the number of groups: order must come from the runtime.
         let plan = FaultPlan {

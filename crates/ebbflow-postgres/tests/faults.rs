@@ -1,0 +1,42 @@
+//! Fault runs through the whole runtime on PostgreSQL, under tokio's paused clock
+//! (server calls on a runtime of their own): kills, outages and misbehaving
+//! handlers, decided by the history checker. Queues are named per run and
+//! deleted at the end.
+
+mod common;
+
+use ebbflow_runtime::testkit::{fault_run, quiet_deliberate_panics, FaultPlan};
+
+fn prefix() -> String {
+    format!("faults-{}", fastrand::u64(..))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_standard_queue_on_postgres_keeps_every_promise_under_faults() {
+    let Some(backend) = common::shared().await else {
+        println!("skipped: {}", common::NO_SERVER);
+        return;
+    };
+    quiet_deliberate_panics();
+    let plan = FaultPlan {
+        messages: 200,
+        ..FaultPlan::default()
+    };
+    fault_run(backend, &prefix(), plan).await.assert_ok();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fifo_queue_on_postgres_keeps_each_group_in_order_under_faults() {
+    let Some(backend) = common::shared().await else {
+        println!("skipped: {}", common::NO_SERVER);
+        return;
+    };
+    quiet_deliberate_panics();
+    let plan = FaultPlan {
+        messages: 120,
+        fifo_groups: Some(4),
+        workers: 10,
+        ..FaultPlan::default()
+    };
+    fault_run(backend, &prefix(), plan).await.assert_ok();
+}
