@@ -1,0 +1,253 @@
+//! Delivery guarantees one fault at a time, under tokio's paused clock
+//! against the memory backend: throttling never dead-letters, a heartbeat
+//! survives a passing failure, shutdown releases what a receive brought,
+//! and a panicking user layer fails one attempt, not a worker.
+
+use ebbflow_core::config::Config;
+use ebbflow_core::testkit::Outage;
+use ebbflow_core::{BackendCall, BackendHook, Hooked, Operation, QueueBackend, SendMessage};
+use ebbflow_memory::MemoryBackend;
+use ebbflow_runtime::{handler_fn, Context, Delivery, HandlerError, Runtime, WorkerGroup};
+use serde_json::json;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::{sleep, Instant};
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+fn config(mut value: serde_json::Value) -> Config {
+    value["metrics"] = json!({"enabled": false});
+    let cfg: Config = serde_json::from_value(value).expect("config");
+    cfg.validate().expect("valid config");
+    cfg
+}
+
+async fn wait_until<F, Fut>(limit: Duration, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let end = Instant::now() + limit;
+    while !done().await {
+        assert!(Instant::now() < end, "condition not met within {limit:?}");
+        sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn throttled_messages_never_reach_the_dead_letter_queue() {
+    let b = MemoryBackend::new();
+    let cfg = config(json!({
+        "queues": {
+            "calls-dlq": {},
+            "calls": {"dead_letter_queue": "calls-dlq", "max_receive_count": 1, "visibility_timeout": "10s"}
+        },
+        "workers": {"calls": {"concurrency": 2, "retry": {"attempts": 2, "initial_delay": "1s", "max_delay": "20s"}}}
+    }));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = calls.clone();
+    let running = Runtime::new(cfg, Arc::new(b.clone()))
+        .handler(
+            "calls",
+            handler_fn(move |_: String, _ctx: Context| {
+                let n = seen.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    // Throttled far more often than the attempts and receives allow.
+                    if n % 8 < 7 {
+                        Err(HandlerError::throttled("429 from the downstream"))
+                    } else {
+                        Ok(())
+                    }
+                }
+            }),
+        )
+        .start()
+        .await
+        .unwrap();
+    for i in 0..3 {
+        b.send("calls", SendMessage::new(format!("c{i}")))
+            .await
+            .unwrap();
+    }
+    wait_until(secs(3600), || async {
+        b.stats("calls").await.unwrap().total() == 0
+    })
+    .await;
+    running.shutdown().await;
+    // The queue's own figures, not the runtime's counters.
+    assert_eq!(b.stats("calls-dlq").await.unwrap().total(), 0);
+    assert!(
+        calls.load(Ordering::SeqCst) >= 3 * 7,
+        "each was throttled many times"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_heartbeat_survives_a_passing_backend_failure() {
+    let b = MemoryBackend::new();
+    let (backend, outage) = Outage::wrap(Arc::new(b.clone()));
+    let cfg = config(json!({
+        "queues": {"videos": {"visibility_timeout": "4s"}},
+        "workers": {"videos": {"concurrency": 1, "handler_timeout": "1m"}}
+    }));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = calls.clone();
+    let running = Runtime::new(cfg, backend)
+        .handler(
+            "videos",
+            handler_fn(move |_: String, _ctx: Context| {
+                seen.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    sleep(secs(20)).await;
+                    Ok::<_, HandlerError>(())
+                }
+            }),
+        )
+        .start()
+        .await
+        .unwrap();
+    b.send("videos", SendMessage::new("v")).await.unwrap();
+    wait_until(secs(5), || async { calls.load(Ordering::SeqCst) == 1 }).await;
+    // The first beat (at 2 s) fails; the queue is back well before the deadline (4 s).
+    sleep(Duration::from_millis(1500)).await;
+    outage.set_down(true);
+    sleep(Duration::from_millis(1000)).await;
+    outage.set_down(false);
+    wait_until(secs(60), || async {
+        b.stats("videos").await.unwrap().total() == 0
+    })
+    .await;
+    running.shutdown().await;
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "never delivered to a second handler"
+    );
+}
+
+/// Holds every receive's answer for a while after the engine served it, as a slow network would.
+struct SlowAnswers;
+
+impl BackendHook for SlowAnswers {
+    fn around<'a, T: Send + 'a>(
+        &'a self,
+        op: Operation,
+        call: BackendCall<'a, T>,
+    ) -> BackendCall<'a, T> {
+        if op != Operation::Receive {
+            return call;
+        }
+        Box::pin(async move {
+            let answer = call.await;
+            sleep(secs(2)).await;
+            answer
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_releases_what_a_receive_in_progress_brings() {
+    let b = MemoryBackend::new();
+    let backend: Arc<dyn QueueBackend> = Arc::new(Hooked::new(Arc::new(b.clone()), SlowAnswers));
+    let cfg = config(json!({
+        "queues": {"jobs": {"visibility_timeout": "5m"}},
+        "workers": {"jobs": {"concurrency": 4, "wait_time": "1s"}}
+    }));
+    let running = Runtime::new(cfg, backend)
+        .handler(
+            "jobs",
+            handler_fn(|_: String, _ctx: Context| async { Ok::<_, HandlerError>(()) }),
+        )
+        .start()
+        .await
+        .unwrap();
+    // Let the idle long poll start, then send: the engine serves the message to
+    // that receive, whose answer is still on its way when shutdown begins.
+    sleep(Duration::from_millis(100)).await;
+    b.send("jobs", SendMessage::new("j")).await.unwrap();
+    sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        b.stats("jobs").await.unwrap().in_flight,
+        1,
+        "served, not yet answered"
+    );
+    running.shutdown().await;
+    let s = b.stats("jobs").await.unwrap();
+    assert_eq!(
+        (s.visible, s.in_flight),
+        (1, 0),
+        "released at once, not left hidden for 5 minutes"
+    );
+}
+
+/// A user layer that panics in `call` on its first use.
+#[derive(Clone)]
+struct PanicsOnce<S> {
+    inner: S,
+    calls: Arc<AtomicUsize>,
+}
+
+impl<S> tower::Service<Delivery> for PanicsOnce<S>
+where
+    S: tower::Service<Delivery, Response = (), Error = HandlerError>,
+{
+    type Response = ();
+    type Error = HandlerError;
+    type Future = S::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), HandlerError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, delivery: Delivery) -> S::Future {
+        if self.calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            panic!("a user layer panics outside the handler");
+        }
+        self.inner.call(delivery)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_user_layer_fails_one_attempt_and_leaves_the_pool_whole() {
+    let b = MemoryBackend::new();
+    let cfg = config(json!({
+        "queues": {"jobs": {}},
+        "workers": {"jobs": {"concurrency": 2, "retry": {"attempts": 3, "initial_delay": "10ms", "max_delay": "100ms"}}}
+    }));
+    let layer_calls = Arc::new(AtomicUsize::new(0));
+    let handled = Arc::new(AtomicUsize::new(0));
+    let (lc, h) = (layer_calls.clone(), handled.clone());
+    let group = WorkerGroup::new(handler_fn(move |_: String, _ctx: Context| {
+        h.fetch_add(1, Ordering::SeqCst);
+        async { Ok::<_, HandlerError>(()) }
+    }))
+    .layer(tower::layer::layer_fn(move |inner| PanicsOnce {
+        inner,
+        calls: lc.clone(),
+    }));
+    let running = Runtime::new(cfg, Arc::new(b.clone()))
+        .group("jobs", group)
+        .start()
+        .await
+        .unwrap();
+    b.send("jobs", SendMessage::new("j")).await.unwrap();
+    wait_until(secs(10), || async {
+        b.stats("jobs").await.unwrap().total() == 0
+    })
+    .await;
+    let stats = running.stats("jobs").unwrap();
+    assert_eq!(
+        handled.load(Ordering::SeqCst),
+        1,
+        "retried in process after the panic"
+    );
+    assert_eq!(stats.busy.get(), 0, "the busy count came back down");
+    assert_eq!(stats.retried.get(), 1);
+    running.shutdown().await;
+}
