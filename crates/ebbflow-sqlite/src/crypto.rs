@@ -115,6 +115,10 @@ impl Sealer {
 }
 
 fn parse_key(text: &str) -> Result<[u8; 32], String> {
+    // Checked first: the digits below are sliced by byte.
+    if !text.is_ascii() {
+        return Err("expected 64 hex digits (32 bytes), found non-ASCII characters".to_owned());
+    }
     if text.len() != 64 {
         return Err(format!(
             "expected 64 hex digits (32 bytes), found {} characters",
@@ -132,6 +136,14 @@ fn parse_key(text: &str) -> Result<[u8; 32], String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_non_ascii_key_is_an_error_not_a_panic() {
+        // 64 bytes, with a two-byte character across a digit pair.
+        let key = format!("a{}{}", "é", "0".repeat(61));
+        assert_eq!(key.len(), 64);
+        assert!(parse_key(&key).unwrap_err().contains("non-ASCII"));
+    }
 
     fn sealer(byte: u8) -> Sealer {
         Sealer::from_key([byte; 32], "test".into())

@@ -17,7 +17,13 @@ use std::time::Duration;
 pub(crate) type AttributeMap = HashMap<Attr, String>;
 
 fn secs(d: Duration) -> String {
-    d.as_secs().to_string()
+    whole_seconds_up(d).to_string()
+}
+
+/// Whole seconds, rounded up: SQS counts in seconds, and a wait of 300 ms
+/// must not become no wait at all.
+fn whole_seconds_up(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
 fn parse<T: std::str::FromStr + Default>(map: &AttributeMap, name: Attr) -> T {
@@ -231,7 +237,21 @@ pub(crate) fn received(message: &Message) -> Result<ReceivedMessage, QueueError>
     })
 }
 
-/// Whole seconds for an SQS integer field (SQS has no finer unit).
+/// Whole seconds for an SQS integer field (SQS has no finer unit), rounded up.
 pub(crate) fn seconds_i32(d: Duration) -> i32 {
-    i32::try_from(d.as_secs()).unwrap_or(i32::MAX)
+    i32::try_from(whole_seconds_up(d)).unwrap_or(i32::MAX)
+}
+
+#[cfg(test)]
+mod seconds_tests {
+    use super::*;
+
+    #[test]
+    fn parts_of_a_second_round_up_never_to_zero() {
+        assert_eq!(seconds_i32(Duration::from_millis(300)), 1);
+        assert_eq!(seconds_i32(Duration::from_millis(1500)), 2);
+        assert_eq!(seconds_i32(Duration::from_secs(2)), 2);
+        assert_eq!(seconds_i32(Duration::ZERO), 0);
+        assert_eq!(secs(Duration::from_millis(10)), "1");
+    }
 }

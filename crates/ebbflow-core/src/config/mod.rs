@@ -114,6 +114,19 @@ pub enum BackendKind {
     Postgres,
 }
 
+impl BackendKind {
+    /// The kind as written in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendKind::Sqlite => "sqlite",
+            BackendKind::Memory => "memory",
+            BackendKind::Sqs => "sqs",
+            BackendKind::Redis => "redis",
+            BackendKind::Postgres => "postgres",
+        }
+    }
+}
+
 /// Where the Redis backend connects unless `[backend] url` says otherwise.
 pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 /// Where the PostgreSQL backend connects unless `[backend] url` says otherwise.
@@ -503,6 +516,35 @@ impl Config {
                 "either encryption_key_file or encryption_key_env, not both".into(),
             );
         }
+        // A key of another kind's is a mistake to say out loud, not to ignore.
+        let b = &self.backend;
+        let misplaced = [
+            (
+                "encryption_key_file",
+                b.encryption_key_file.is_some(),
+                "sqlite",
+            ),
+            (
+                "encryption_key_env",
+                b.encryption_key_env.is_some(),
+                "sqlite",
+            ),
+            ("endpoint_url", b.endpoint_url.is_some(), "sqs"),
+            ("region", b.region.is_some(), "sqs"),
+            ("url", b.url.is_some(), "redis or postgres"),
+        ];
+        for (name, set, kinds) in misplaced {
+            if set && !kinds.split(" or ").any(|k| k == b.kind.as_str()) {
+                problem(
+                    format!("backend.{name}"),
+                    format!(
+                        "a key of kind = {kinds}; this backend is kind = \"{}\"{} (set backend.kind, or remove the key)",
+                        b.kind.as_str(),
+                        if b.kind == BackendKind::default() { " by default" } else { "" }
+                    ),
+                );
+            }
+        }
         if self.backend.path.as_os_str().is_empty() {
             problem(
                 "backend.path".into(),
@@ -606,6 +648,12 @@ impl Config {
                     format!("1 to 10 messages, not {}", w.batch_size),
                 );
             }
+            if w.wait_time.0.is_zero() {
+                problem(
+                    key("wait_time"),
+                    "a long poll above zero (1s to 20s): with 0s the poller spins, a paid call each time on SQS".into(),
+                );
+            }
             if w.wait_time.0 > limits::MAX_WAIT_TIME {
                 problem(
                     key("wait_time"),
@@ -613,6 +661,12 @@ impl Config {
                 );
             }
             if let Some(v) = w.visibility_timeout {
+                if v.0.is_zero() {
+                    problem(
+                        key("visibility_timeout"),
+                        "above zero: with 0s every message is visible to other consumers while it runs, and the heartbeat is off".into(),
+                    );
+                }
                 if v.0 > limits::MAX_VISIBILITY_TIMEOUT {
                     problem(
                         key("visibility_timeout"),
@@ -677,6 +731,26 @@ mod tests {
         let err =
             serde_json::from_str::<Config>(r#"{"workers": {"w": {"concurency": 3}}}"#).unwrap_err();
         assert!(err.to_string().contains("concurency"), "{err}");
+    }
+
+    #[test]
+    fn settings_that_would_silently_misbehave_are_errors_naming_their_key() {
+        let cfg = parse(
+            r#"{"backend": {"url": "redis://x"},
+                "workers": {"w": {"wait_time": "0s", "visibility_timeout": "0s"}}}"#,
+        );
+        let problems = cfg.validate().unwrap_err();
+        let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert!(keys.contains(&"backend.url"), "{keys:?}");
+        assert!(keys.contains(&"workers.w.wait_time"), "{keys:?}");
+        assert!(keys.contains(&"workers.w.visibility_timeout"), "{keys:?}");
+        let sqs_url =
+            parse(r#"{"backend": {"kind": "sqs", "url": "redis://x", "region": "eu-west-1"}}"#);
+        let problems = sqs_url.validate().unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].key, "backend.url");
+        let fine = parse(r#"{"backend": {"kind": "postgres", "url": "postgres://x"}}"#);
+        assert!(fine.validate().is_ok());
     }
 
     #[test]

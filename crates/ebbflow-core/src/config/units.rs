@@ -45,7 +45,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             _ => return Err(expected()),
         };
         let add = n.checked_mul(unit_ms).ok_or_else(expected)?;
-        total += Duration::from_millis(add);
+        total = total
+            .checked_add(Duration::from_millis(add))
+            .ok_or_else(expected)?;
         rest = &rest[digits + unit_len..];
     }
     Ok(total)
@@ -151,6 +153,12 @@ impl Serialize for HumanSize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_duration_too_long_to_add_up_is_an_error_not_a_panic() {
+        let huge = "18446744073709551615ms".repeat(2000);
+        assert!(parse_duration(&huge).is_err());
+    }
 
     #[test]
     fn durations_parse_in_every_unit() {
