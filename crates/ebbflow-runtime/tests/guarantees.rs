@@ -12,7 +12,10 @@ use serde_json::json;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::time::{sleep, Instant};
+use support::wait_until;
+use tokio::time::sleep;
+
+mod support;
 
 fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
@@ -23,18 +26,6 @@ fn config(mut value: serde_json::Value) -> Config {
     let cfg: Config = serde_json::from_value(value).expect("config");
     cfg.validate().expect("valid config");
     cfg
-}
-
-async fn wait_until<F, Fut>(limit: Duration, mut done: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let end = Instant::now() + limit;
-    while !done().await {
-        assert!(Instant::now() < end, "condition not met within {limit:?}");
-        sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test(start_paused = true)]

@@ -11,7 +11,10 @@ use serde_json::json;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use support::wait_until;
 use tokio::time::{sleep, Instant};
+
+mod support;
 
 fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
@@ -33,19 +36,6 @@ fn backend() -> (MemoryBackend, Arc<dyn QueueBackend>) {
 
 async fn stats(b: &MemoryBackend, queue: &str) -> QueueStats {
     b.stats(queue).await.expect("stats")
-}
-
-/// Waits (in paused time) until `done` holds, failing after `limit`.
-async fn wait_until<F, Fut>(limit: Duration, mut done: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let end = Instant::now() + limit;
-    while !done().await {
-        assert!(Instant::now() < end, "condition not met within {limit:?}");
-        sleep(Duration::from_millis(50)).await;
-    }
 }
 
 async fn dead_letters(b: &MemoryBackend, dlq: &str) -> Vec<ReceivedMessage> {

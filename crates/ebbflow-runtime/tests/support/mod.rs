@@ -1,4 +1,6 @@
-//! Helpers the real-clock runtime tests share.
+//! Helpers the runtime tests share (each test binary uses some of them).
+
+#![allow(dead_code)]
 
 use ebbflow_core::config::Config;
 use std::time::Duration;
@@ -19,4 +21,20 @@ pub async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("{what}: not within 5 s");
+}
+
+/// Waits (in paused time) until `done` holds, failing after `limit`.
+pub async fn wait_until<F, Fut>(limit: Duration, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let end = tokio::time::Instant::now() + limit;
+    while !done().await {
+        assert!(
+            tokio::time::Instant::now() < end,
+            "condition not met within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
