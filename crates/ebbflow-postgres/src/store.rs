@@ -425,10 +425,11 @@ impl Store {
                     .await
                     .map_err(db)?
             };
-            let moved: i64 = rows.first().map_or(0, |r| r.get(0));
-            for row in rows.iter().filter(|r| r.get::<_, Option<i64>>(1).is_some()) {
-                taken.messages.push(received(q, row)?);
-            }
+            let moved: i64 = rows.first().map_or(Ok(0), |r| r.try_get(0)).map_err(db)?;
+            let taken_rows = rows
+                .iter()
+                .filter(|r| r.try_get::<_, Option<i64>>(1).ok().flatten().is_some());
+            taken.messages.extend(received_each(q, taken_rows));
             if moved > 0 {
                 if let Some((dlq, _)) = &dead_letter {
                     taken.dead_lettered_to = Some(dlq.name.clone());
@@ -557,10 +558,7 @@ impl Store {
             )
             .await
             .map_err(db)?;
-        let mut out = rows
-            .iter()
-            .map(|r| received(q, r))
-            .collect::<Result<Vec<_>>>()?;
+        let mut out = received_each(q, rows.iter());
         out.sort_by(|a, b| a.system.sequence_number.cmp(&b.system.sequence_number));
         Ok(out)
     }
@@ -866,12 +864,27 @@ fn attributes_text(attributes: &MessageAttributes) -> Result<Option<String>> {
         .map_err(backend_error)
 }
 
+/// Taken rows as the consumer sees them, each on its own: one that cannot be
+/// read is logged and left in flight (see `local::convert_each`).
+fn received_each<'a>(q: &QueueRow, rows: impl Iterator<Item = &'a Row>) -> Vec<ReceivedMessage> {
+    let (messages, unreadable) = ebbflow_core::local::convert_each(rows, |r| received(q, r));
+    for e in unreadable {
+        tracing::error!(error = %e, "an unreadable message was left in flight; it returns after its visibility timeout");
+    }
+    messages
+}
+
 /// A taken row (after the moved count in column 0) as the consumer sees it.
 fn received(q: &QueueRow, r: &Row) -> Result<ReceivedMessage> {
-    let id: i64 = r.get(1);
-    let nonce: i64 = r.get(2);
-    let message_id: String = r.get(3);
-    let attributes = match r.get::<_, Option<&str>>(6) {
+    // A column of an unexpected type is an error of this message, never a panic.
+    fn col<'a, T: tokio_postgres::types::FromSql<'a>>(r: &'a Row, i: usize) -> Result<T> {
+        r.try_get(i)
+            .map_err(|e| backend_error(format!("column {i} of a message row: {e}")))
+    }
+    let id: i64 = col(r, 1)?;
+    let nonce: i64 = col(r, 2)?;
+    let message_id: String = col(r, 3)?;
+    let attributes = match col::<Option<&str>>(r, 6)? {
         Some(text) => serde_json::from_str(text).map_err(|e| {
             backend_error(format!(
                 "the attributes of message {message_id} are corrupt: {e}"
@@ -886,17 +899,17 @@ fn received(q: &QueueRow, r: &Row) -> Result<ReceivedMessage> {
     };
     Ok(ReceivedMessage {
         receipt_handle: handle.encode(HANDLE_PREFIX),
-        md5_of_body: r.get(4),
-        body: r.get(5),
+        md5_of_body: col(r, 4)?,
+        body: col(r, 5)?,
         attributes,
         system: SystemAttributes {
-            sent_timestamp: r.get::<_, i64>(7).max(0) as u64,
-            approximate_receive_count: r.get::<_, i32>(8).max(0) as u32,
-            approximate_first_receive_timestamp: r.get::<_, i64>(9).max(0) as u64,
-            message_group_id: r.get(10),
-            message_deduplication_id: r.get(11),
-            sequence_number: r.get::<_, Option<i64>>(12).map(fifo_sequence_string),
-            dead_letter_queue_source_arn: r.get(13),
+            sent_timestamp: col::<i64>(r, 7)?.max(0) as u64,
+            approximate_receive_count: col::<i32>(r, 8)?.max(0) as u32,
+            approximate_first_receive_timestamp: col::<i64>(r, 9)?.max(0) as u64,
+            message_group_id: col(r, 10)?,
+            message_deduplication_id: col(r, 11)?,
+            sequence_number: col::<Option<i64>>(r, 12)?.map(fifo_sequence_string),
+            dead_letter_queue_source_arn: col(r, 13)?,
         },
         message_id,
     })

@@ -532,47 +532,50 @@ fn parse_handle(q: &QueueRow, handle: &str) -> Result<ReceiptHandle> {
 }
 
 /// Messages as scripts return them: key, nonce, then the fields of `FIELDS` in common.lua.
+/// Each message on its own: one that cannot be read is logged and left in
+/// flight (see `local::convert_each`).
 fn messages(q: &QueueRow, values: &[Value]) -> Result<Vec<ReceivedMessage>> {
     const WIDTH: usize = 13;
-    values
-        .chunks(WIDTH)
-        .filter(|c| c.len() == WIDTH)
-        .map(|c| {
-            let message_id = text(&c[2]);
-            let attributes_text = text(&c[5]);
-            let attributes = if attributes_text.is_empty() {
-                MessageAttributes::new()
-            } else {
-                serde_json::from_str(&attributes_text).map_err(|e| {
-                    backend_error(format!(
-                        "the attributes of message {message_id} are corrupt: {e}"
-                    ))
-                })?
-            };
-            let optional = |v: &Value| Some(text(v)).filter(|s| !s.is_empty());
-            let handle = ReceiptHandle {
-                queue: q.id,
-                key: int(&c[0]) as u64,
-                nonce: int(&c[1]) as u64,
-            };
-            Ok(ReceivedMessage {
-                receipt_handle: handle.encode(HANDLE_PREFIX),
-                md5_of_body: text(&c[3]),
-                body: text(&c[4]),
-                attributes,
-                system: SystemAttributes {
-                    sent_timestamp: int(&c[6]).max(0) as u64,
-                    approximate_receive_count: int(&c[7]).max(0) as u32,
-                    approximate_first_receive_timestamp: int(&c[8]).max(0) as u64,
-                    message_group_id: optional(&c[9]),
-                    message_deduplication_id: optional(&c[10]),
-                    sequence_number: optional(&c[11])
-                        .and_then(|s| s.parse().ok())
-                        .map(fifo_sequence_string),
-                    dead_letter_queue_source_arn: optional(&c[12]),
-                },
-                message_id,
-            })
+    let rows = values.chunks(WIDTH).filter(|c| c.len() == WIDTH);
+    let (messages, unreadable) = ebbflow_core::local::convert_each(rows, |c| {
+        let message_id = text(&c[2]);
+        let attributes_text = text(&c[5]);
+        let attributes = if attributes_text.is_empty() {
+            MessageAttributes::new()
+        } else {
+            serde_json::from_str(&attributes_text).map_err(|e| {
+                backend_error(format!(
+                    "the attributes of message {message_id} are corrupt: {e}"
+                ))
+            })?
+        };
+        let optional = |v: &Value| Some(text(v)).filter(|s| !s.is_empty());
+        let handle = ReceiptHandle {
+            queue: q.id,
+            key: int(&c[0]) as u64,
+            nonce: int(&c[1]) as u64,
+        };
+        Ok(ReceivedMessage {
+            receipt_handle: handle.encode(HANDLE_PREFIX),
+            md5_of_body: text(&c[3]),
+            body: text(&c[4]),
+            attributes,
+            system: SystemAttributes {
+                sent_timestamp: int(&c[6]).max(0) as u64,
+                approximate_receive_count: int(&c[7]).max(0) as u32,
+                approximate_first_receive_timestamp: int(&c[8]).max(0) as u64,
+                message_group_id: optional(&c[9]),
+                message_deduplication_id: optional(&c[10]),
+                sequence_number: optional(&c[11])
+                    .and_then(|s| s.parse().ok())
+                    .map(fifo_sequence_string),
+                dead_letter_queue_source_arn: optional(&c[12]),
+            },
+            message_id,
         })
-        .collect()
+    });
+    for e in unreadable {
+        tracing::error!(error = %e, "an unreadable message was left in flight; it returns after its visibility timeout");
+    }
+    Ok(messages)
 }

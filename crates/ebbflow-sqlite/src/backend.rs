@@ -291,8 +291,14 @@ impl SqliteBackend {
         })
     }
 
+    /// The rows a receive took, each on its own: one that cannot be read is
+    /// logged and left in flight (see `local::convert_each`).
     fn received_all(&self, rows: Vec<Delivered>) -> Result<Vec<ReceivedMessage>> {
-        rows.into_iter().map(|d| self.received(d)).collect()
+        let (messages, unreadable) = ebbflow_core::local::convert_each(rows, |d| self.received(d));
+        for e in unreadable {
+            tracing::error!(error = %e, "an unreadable message was left in flight; it returns after its visibility timeout");
+        }
+        Ok(messages)
     }
 
     /// One look at the queue: a replayed FIFO attempt, or a fresh receive.

@@ -84,3 +84,56 @@ async fn a_file_that_is_not_a_database_is_a_clear_error() {
     let err = SqliteBackend::open(&SqliteOptions::new(&path)).unwrap_err();
     assert!(err.to_string().contains("notes.txt"), "{err}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_unreadable_row_is_left_to_the_dead_letter_queue_and_the_rest_of_its_receive_arrives() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = open(dir.path());
+    backend
+        .create_queue("jobs-dlq", QueueAttributes::standard())
+        .await
+        .unwrap();
+    let attrs = QueueAttributes::standard()
+        .with_visibility_timeout(Duration::from_secs(30))
+        .with_redrive_policy(ebbflow_core::RedrivePolicy::new("jobs-dlq", 2));
+    backend.create_queue("jobs", attrs).await.unwrap();
+    let mut bad_id = String::new();
+    for body in ["a", "corrupt", "c"] {
+        let mut m = SendMessage::new(body);
+        m.attributes.insert(
+            "k".into(),
+            ebbflow_core::MessageAttributeValue::string("v"),
+        );
+        let receipt = backend.send("jobs", m).await.unwrap();
+        if body == "corrupt" {
+            bad_id = receipt.message_id;
+        }
+    }
+    // Damage one row's attributes behind the backend's back.
+    let conn = rusqlite::Connection::open(dir.path().join("q.db")).unwrap();
+    conn.execute(
+        "UPDATE messages SET attributes = x'7b7b' WHERE message_id = ?1",
+        [&bad_id],
+    )
+    .unwrap();
+    drop(conn);
+
+    let got = backend
+        .receive("jobs", ReceiveRequest::new(10))
+        .await
+        .unwrap();
+    let bodies: Vec<&str> = got.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(bodies, ["a", "c"], "the readable messages of the receive arrive");
+    for m in &got {
+        backend.delete("jobs", &m.receipt_handle).await.unwrap();
+    }
+    assert_eq!(backend.stats("jobs").await.unwrap().in_flight, 1);
+    // It comes back after its timeout, still unreadable, and the redrive takes it.
+    for _ in 0..2 {
+        tokio::time::advance(Duration::from_secs(31)).await;
+        let again = backend.receive("jobs", ReceiveRequest::new(10)).await.unwrap();
+        assert!(again.is_empty());
+    }
+    assert_eq!(backend.stats("jobs").await.unwrap().total(), 0);
+    assert_eq!(backend.stats("jobs-dlq").await.unwrap().total(), 1);
+}

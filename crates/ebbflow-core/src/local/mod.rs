@@ -8,6 +8,7 @@ mod attempts;
 mod cache;
 #[cfg(feature = "engine")]
 mod clock;
+mod convert;
 mod handle;
 mod ids;
 mod listing;
@@ -22,6 +23,7 @@ pub use attempts::ReceiveAttempts;
 pub use cache::QueueCache;
 #[cfg(feature = "engine")]
 pub use clock::{millis, Clock};
+pub use convert::convert_each;
 pub use handle::ReceiptHandle;
 pub use ids::{fifo_sequence_string, push_hex_u64, MessageIds};
 pub use listing::{dead_letter_sources, names_with_prefix};
