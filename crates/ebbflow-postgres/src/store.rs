@@ -350,10 +350,13 @@ impl Store {
         }
         let visible_until = now + millis(visibility.unwrap_or(q.attrs.visibility_timeout));
         let dead_letter = match &q.attrs.redrive_policy {
-            Some(p) => Some((
-                self.queue(&p.dead_letter_queue).await?,
-                i32::try_from(p.max_receive_count).unwrap_or(i32::MAX),
-            )),
+            // A dead-letter queue deleted after the policy was set stops the
+            // moves, not the receives (as in SQS, and the other engines).
+            Some(p) => match self.queue(&p.dead_letter_queue).await {
+                Ok(dlq) => Some((dlq, i32::try_from(p.max_receive_count).unwrap_or(i32::MAX))),
+                Err(QueueError::QueueDoesNotExist(_)) => None,
+                Err(e) => return Err(e),
+            },
             None => None,
         };
         let dlq_id = dead_letter.as_ref().map(|(d, _)| d.id);

@@ -100,10 +100,8 @@ async fn an_unreadable_row_is_left_to_the_dead_letter_queue_and_the_rest_of_its_
     let mut bad_id = String::new();
     for body in ["a", "corrupt", "c"] {
         let mut m = SendMessage::new(body);
-        m.attributes.insert(
-            "k".into(),
-            ebbflow_core::MessageAttributeValue::string("v"),
-        );
+        m.attributes
+            .insert("k".into(), ebbflow_core::MessageAttributeValue::string("v"));
         let receipt = backend.send("jobs", m).await.unwrap();
         if body == "corrupt" {
             bad_id = receipt.message_id;
@@ -123,7 +121,11 @@ async fn an_unreadable_row_is_left_to_the_dead_letter_queue_and_the_rest_of_its_
         .await
         .unwrap();
     let bodies: Vec<&str> = got.iter().map(|m| m.body.as_str()).collect();
-    assert_eq!(bodies, ["a", "c"], "the readable messages of the receive arrive");
+    assert_eq!(
+        bodies,
+        ["a", "c"],
+        "the readable messages of the receive arrive"
+    );
     for m in &got {
         backend.delete("jobs", &m.receipt_handle).await.unwrap();
     }
@@ -131,7 +133,10 @@ async fn an_unreadable_row_is_left_to_the_dead_letter_queue_and_the_rest_of_its_
     // It comes back after its timeout, still unreadable, and the redrive takes it.
     for _ in 0..2 {
         tokio::time::advance(Duration::from_secs(31)).await;
-        let again = backend.receive("jobs", ReceiveRequest::new(10)).await.unwrap();
+        let again = backend
+            .receive("jobs", ReceiveRequest::new(10))
+            .await
+            .unwrap();
         assert!(again.is_empty());
     }
     assert_eq!(backend.stats("jobs").await.unwrap().total(), 0);
