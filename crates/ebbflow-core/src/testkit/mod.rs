@@ -157,7 +157,7 @@ macro_rules! __conformance_test {
                     println!("skipped {}: {}", stringify!($rule), why);
                     return;
                 }
-                $crate::testkit::rules::$rule(&harness).await;
+                $crate::testkit::rules::clean_after(&harness, $crate::testkit::rules::$rule(&harness)).await;
             }
         )*
     };

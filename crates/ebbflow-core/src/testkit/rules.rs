@@ -36,6 +36,31 @@ fn unique(base: &str) -> String {
     )
 }
 
+tokio::task_local! {
+    /// The queues the running rule created, deleted when it has passed.
+    static CREATED: std::cell::RefCell<Vec<String>>;
+}
+
+/// Runs one rule, then deletes the queues it created: a suite run against a
+/// shared server leaves nothing behind (a failing rule leaves its queues to
+/// look at).
+pub async fn clean_after(h: &dyn Harness, rule: impl std::future::Future<Output = ()>) {
+    let created = CREATED
+        .scope(std::cell::RefCell::new(Vec::new()), async {
+            rule.await;
+            CREATED.with(|c| c.take())
+        })
+        .await;
+    let b = h.backend().await;
+    // Sources before their dead-letter queues, which refuse to go while named.
+    for name in created.iter().rev() {
+        match b.delete_queue(name).await {
+            Ok(()) | Err(QueueError::QueueDoesNotExist(_)) => {}
+            Err(e) => panic!("deleting queue {name} after the rule: {e}"),
+        }
+    }
+}
+
 async fn create(b: &dyn QueueBackend, base: &str, attrs: QueueAttributes) -> String {
     let name = if attrs.fifo {
         format!("{}{}", unique(base), limits::FIFO_SUFFIX)
@@ -45,6 +70,8 @@ async fn create(b: &dyn QueueBackend, base: &str, attrs: QueueAttributes) -> Str
     if let Err(e) = b.create_queue(&name, attrs).await {
         panic!("creating queue {name}: {e}");
     }
+    // Outside a rule's scope (a caller of its own) there is nothing to clean.
+    let _ = CREATED.try_with(|c| c.borrow_mut().push(name.clone()));
     name
 }
 
