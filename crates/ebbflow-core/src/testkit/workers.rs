@@ -4,7 +4,9 @@
 //! The parent fills a queue, starts `children` copies of the test binary,
 //! each running one ignored test (`child_test`) that calls [`consume`], and
 //! checks with [`check`] what they report: every message processed, and none
-//! twice unless its visibility timeout had expired in between.
+//! twice unless its visibility timeout had expired in between. Each process
+//! also writes its history (every call, every processing) to a file, and the
+//! parent runs the history checker over all of them ([`Report::violations`]).
 //!
 //! ```ignore
 //! #[tokio::test(flavor = "multi_thread")]
@@ -22,6 +24,7 @@
 //! }
 //! ```
 
+use crate::testkit::history::{self, History, Recorded, Rules};
 use crate::{QueueAttributes, QueueBackend, ReceiveRequest, SendBatchEntry, SendMessage};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -29,6 +32,9 @@ use std::time::Duration;
 
 /// The environment variable that tells a child which queue to consume.
 const QUEUE_VAR: &str = "EBBFLOW_TEST_WORKER_QUEUE";
+
+/// The environment variable naming the folder where each child writes its history.
+const HISTORY_VAR: &str = "EBBFLOW_TEST_WORKER_HISTORY";
 
 /// What a child prints for each message it processed: body and receive count.
 const LINE: &str = "ebbflow-processed ";
@@ -42,9 +48,21 @@ pub fn child_queue() -> Option<String> {
 /// one line per message, and delete it; they stop once the queue stays empty
 /// for two long polls in a row.
 pub async fn consume(backend: Arc<dyn QueueBackend>, queue: &str, tasks: usize) {
+    // Every call and every processing goes to this process's history file.
+    let history = std::env::var(HISTORY_VAR).ok().map(|dir| {
+        let path = std::path::Path::new(&dir).join(format!("worker-{}.jsonl", std::process::id()));
+        match History::to_file(&path, std::process::id()) {
+            Ok(h) => h,
+            Err(e) => panic!("history file {}: {e}", path.display()),
+        }
+    });
+    let backend = match &history {
+        Some(h) => Recorded::wrap(backend, h.clone(), queue),
+        None => backend,
+    };
     let mut handles = Vec::new();
     for _ in 0..tasks {
-        let (b, q) = (backend.clone(), queue.to_owned());
+        let (b, q, history) = (backend.clone(), queue.to_owned(), history.clone());
         handles.push(tokio::spawn(async move {
             let mut empty = 0;
             let mut out = String::new();
@@ -69,6 +87,12 @@ pub async fn consume(backend: Arc<dyn QueueBackend>, queue: &str, tasks: usize) 
                 // Printed before the delete: a message is processed once it was handled,
                 // even if the worker dies before acknowledging it.
                 print!("{out}");
+                if let Some(h) = &history {
+                    for m in &got {
+                        h.started(m);
+                        h.ended(m, true);
+                    }
+                }
                 for m in got {
                     if let Err(e) = b.delete(&q, &m.receipt_handle).await {
                         panic!("delete: {e}");
@@ -98,6 +122,12 @@ pub struct Report {
     pub duplicates: usize,
     /// Messages processed again after their visibility expired (allowed).
     pub redeliveries: usize,
+    /// What the history checker found wrong in the merged histories of the
+    /// parent (its sends) and every worker (receives, deletes, processing).
+    pub violations: Vec<String>,
+    /// Messages still in the queue (any state) when the workers had ended;
+    /// the queue itself is deleted after that count.
+    pub left: u64,
 }
 
 /// Fills a fresh queue with `n` messages, runs `children` workers (the test
@@ -116,6 +146,20 @@ pub async fn run(
     {
         panic!("create {queue}: {e}");
     }
+    let dir = std::env::temp_dir().join(format!(
+        "ebbflow-history-{}-{}",
+        std::process::id(),
+        queue.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+    ));
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        panic!("history folder {}: {e}", dir.display());
+    }
+    let parent = match History::to_file(&dir.join("parent.jsonl"), 0) {
+        Ok(h) => h,
+        Err(e) => panic!("history file: {e}"),
+    };
+    let unrecorded = backend.clone();
+    let backend = Recorded::wrap(backend, parent, queue);
     for start in (0..n).step_by(10) {
         let entries = (start..n.min(start + 10))
             .map(|i| SendBatchEntry {
@@ -143,7 +187,8 @@ pub async fn run(
             "--nocapture",
             "--test-threads=1",
         ])
-        .env(QUEUE_VAR, queue);
+        .env(QUEUE_VAR, queue)
+        .env(HISTORY_VAR, &dir);
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -164,7 +209,23 @@ pub async fn run(
         );
         outputs.push(String::from_utf8_lossy(&out.stdout).into_owned());
     }
-    check(n, &outputs)
+    let mut report = check(n, &outputs);
+    let files: Vec<std::path::PathBuf> = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+        Err(e) => panic!("history folder {}: {e}", dir.display()),
+    };
+    let verdict = history::check(&History::read_files(&files), Rules::default());
+    assert_eq!(verdict.sent, n, "the parent's sends are in the history");
+    report.violations = verdict.violations;
+    let _ = std::fs::remove_dir_all(&dir);
+    report.left = match unrecorded.stats(queue).await {
+        Ok(s) => s.total(),
+        Err(e) => panic!("stats of {queue}: {e}"),
+    };
+    if let Err(e) = unrecorded.delete_queue(queue).await {
+        panic!("deleting {queue}: {e}");
+    }
+    report
 }
 
 /// Checks the workers' outputs against messages `0..n`.
