@@ -22,3 +22,4 @@ script!(STATS, "lua/stats.lua");
 script!(CLEAR, "lua/clear.lua");
 script!(REDRIVE, "lua/redrive.lua");
 script!(SOURCES, "lua/sources.lua");
+script!(CREATE, "lua/create.lua");

@@ -152,22 +152,22 @@ impl Store {
             return Ok(());
         }
         self.check_target(name, attrs).await?;
-        let id: u64 = conn.incr(keys::QUEUE_IDS, 1).await.map_err(redis_error)?;
         let text = attrs_text(attrs)?;
-        // HSETNX on `attrs`: of two concurrent creations, one wins; the other compares.
-        let created: bool = conn
-            .hset_nx(&meta, "attrs", &text)
+        let existing: Option<String> = crate::scripts::CREATE
+            .key(&meta)
+            .key(keys::QUEUE_IDS)
+            .key(keys::QUEUES)
+            .arg(&text)
+            .arg(name)
+            .invoke_async(&mut conn)
             .await
             .map_err(redis_error)?;
-        if !created {
-            let existing = self.read(name).await?;
-            return match existing {
-                Some(e) if e.attrs == *attrs => Ok(()),
-                _ => Err(QueueError::QueueAlreadyExists(name.to_owned())),
-            };
+        // Another process made it first: the same queue, or a conflict.
+        if let Some(existing) = existing {
+            if parse_attrs(&existing)? != *attrs {
+                return Err(QueueError::QueueAlreadyExists(name.to_owned()));
+            }
         }
-        let _: () = conn.hset(&meta, "id", id).await.map_err(redis_error)?;
-        let _: () = conn.sadd(keys::QUEUES, name).await.map_err(redis_error)?;
         self.queues.forget(name);
         Ok(())
     }

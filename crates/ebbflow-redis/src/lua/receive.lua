@@ -39,9 +39,16 @@ end
 -- One read of the message, then one write: the receive's cost is per message.
 local nonce = redis.call('HINCRBY', KEYS[1], 'nonce', want) - want
 
-local function consider(k)
+local function consider(k, g)
   local mk = p .. 'm:' .. k
   local row = redis.call('HMGET', mk, unpack(FIELDS))
+  if not row[6] then
+    -- The message's hash is gone (evicted: run Redis with
+    -- maxmemory-policy noeviction). Drop what still points at it rather
+    -- than fail this receive and every later one.
+    remove(p, k, g or false)
+    return
+  end
   local rc = tonumber(row[6])
   if dl and rc >= redrive then
     dead_letter(k)
@@ -78,7 +85,7 @@ while taken < want do
       for _, k in ipairs(heads) do
         local at = redis.call('ZSCORE', p .. 'ready', k)
         if not at or tonumber(at) > now then break end
-        consider(k)
+        consider(k, g)
       end
     end
   else
