@@ -269,16 +269,19 @@ impl Store {
         if is_gone(&out) {
             return Err(self.gone(q));
         }
-        for (id, chunk) in good.into_iter().zip(out.chunks(3)) {
-            let sequence = text(&chunk[2]);
-            result.push(
-                id,
-                Ok(SendReceipt {
-                    message_id: text(&chunk[0]),
-                    md5_of_body: text(&chunk[1]),
-                    sequence_number: sequence.parse().ok().map(fifo_sequence_string),
+        // A reply of another shape (a script from another version) fails
+        // the entries it does not cover instead of panicking.
+        let mut receipts = out.chunks_exact(3);
+        for id in good {
+            let receipt = match receipts.next() {
+                Some([message_id, md5, sequence]) => Ok(SendReceipt {
+                    message_id: text(message_id),
+                    md5_of_body: text(md5),
+                    sequence_number: text(sequence).parse().ok().map(fifo_sequence_string),
                 }),
-            );
+                _ => Err(backend_error("the send script's reply is short of entries")),
+            };
+            result.push(id, receipt);
         }
         Ok(result)
     }
