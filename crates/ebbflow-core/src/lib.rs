@@ -12,7 +12,7 @@
 //!
 //! ## testkit
 //!
-//! With the feature `testkit`, [`testkit`](crate::testkit) holds the conformance
+//! With the feature `testkit`, `testkit` holds the conformance
 //! suite: one test per rule of SQS's semantics, generic over a backend. A backend
 //! crate runs all of it with one macro call:
 //!

@@ -127,7 +127,7 @@ async fn processes_creating_one_queue_at_once_all_get_it_whole() {
     assert_eq!(backend.stats(&name).await.expect("stats").visible, 1);
     assert_eq!(
         backend.list_queues(Some(&name)).await.expect("list"),
-        [name.clone()]
+        std::slice::from_ref(&name)
     );
     backend.delete_queue(&name).await.expect("delete queue");
 }

@@ -2,7 +2,7 @@
 //! set, the catalogue in [`catalogue`].
 //!
 //! Workers only bump the atomics of [`GroupStats`] and record two histogram
-//! samples into per-thread shards ([`histogram`]); the counters and gauges are
+//! samples into per-thread shards (`histogram`); the counters and gauges are
 //! copied into the registry when it is scraped, so metrics cost the message
 //! path almost nothing.
 
