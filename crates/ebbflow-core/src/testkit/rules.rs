@@ -70,9 +70,14 @@ async fn create(b: &dyn QueueBackend, base: &str, attrs: QueueAttributes) -> Str
     if let Err(e) = b.create_queue(&name, attrs).await {
         panic!("creating queue {name}: {e}");
     }
-    // Outside a rule's scope (a caller of its own) there is nothing to clean.
-    let _ = CREATED.try_with(|c| c.borrow_mut().push(name.clone()));
+    clean_later(&name);
     name
+}
+
+/// Deletes `name` when the running rule has passed (see [`clean_after`]).
+fn clean_later(name: &str) {
+    // Outside a rule's scope (a caller of its own) there is nothing to clean.
+    let _ = CREATED.try_with(|c| c.borrow_mut().push(name.to_owned()));
 }
 
 /// Checks that creating a queue with `attrs` fails with `InvalidParameterValue`.
@@ -184,6 +189,7 @@ pub async fn queue_names_are_validated(h: &dyn Harness) {
         "80-character name",
         b.create_queue(&longest, QueueAttributes::standard()).await,
     );
+    clean_later(&longest);
     let too_long = format!("{longest}y");
     assert_eq!(
         code(b.create_queue(&too_long, QueueAttributes::standard()).await),
@@ -201,6 +207,7 @@ pub async fn queue_names_are_validated(h: &dyn Harness) {
         "FIFO name",
         b.create_queue(&fifo, QueueAttributes::fifo()).await,
     );
+    clean_later(&fifo);
     let plain = unique("n");
     assert_eq!(
         code(b.create_queue(&plain, QueueAttributes::fifo()).await),
@@ -1057,6 +1064,10 @@ pub async fn fifo_receive_attempt_id_replays_batch(h: &dyn Harness) {
             .collect()
     };
     assert_eq!(ids(&again), ids(&first), "same messages, same handles");
+    // The replay took nothing more and gave nothing back: m0 and m1 are still
+    // in flight under the first receive, m2 still waits its turn.
+    let s = ok("stats", b.stats(&q).await);
+    assert_eq!((s.in_flight, s.visible), (2, 1), "{s:?}");
     assert!(
         recv_now(b, &q, 10).await.is_empty(),
         "no other receive gets the group meanwhile"
