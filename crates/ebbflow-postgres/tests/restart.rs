@@ -1,15 +1,20 @@
 //! The backend reconnects after its PostgreSQL server restarts and loses no
 //! message: against a server this test creates in a temporary data directory
-//! (initdb) on a free port, stops and starts again with pg_ctl.
+//! (initdb) on a free port, stops and starts again with pg_ctl. One does it
+//! under a kill run: worker processes running the runtime, killed with
+//! SIGKILL under load while the server restarts, decided by the history
+//! checker.
 
 mod common;
 
 use ebbflow_core::testkit::restart::{free_port, retry};
 use ebbflow_core::{QueueAttributes, QueueBackend, ReceiveRequest, SendMessage};
 use ebbflow_postgres::{PostgresBackend, PostgresOptions};
+use ebbflow_runtime::testkit::{kill_child, kill_child_target, kill_run, KillPlan};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A throwaway cluster. PostgreSQL refuses to run as root, so as root its
@@ -198,4 +203,75 @@ async fn reconnects_after_a_restart_and_loses_nothing() {
     );
     let stats = retry("stats", async || backend.stats(q).await).await;
     assert_eq!((stats.visible, stats.in_flight), (0, 0));
+}
+
+async fn connect(url: &str) -> Arc<dyn QueueBackend> {
+    let backend = retry("connect", async || {
+        PostgresBackend::connect(&PostgresOptions::new(url).pool_size(8))
+            .await
+            .map_err(Into::into)
+    })
+    .await;
+    Arc::new(backend)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_killed_under_load_while_the_server_restarts_keep_every_promise() {
+    if common::url().is_none() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("ebbflow-pg-kills-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let port = free_port();
+    let cluster = Cluster::create(&dir, port);
+    cluster.start();
+    let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+    let backend = connect(&url).await;
+    // Every other kill, the server goes down for half a second and comes back.
+    let restart = |k: usize| {
+        if k % 2 == 0 {
+            cluster.stop();
+            std::thread::sleep(Duration::from_millis(500));
+            cluster.start();
+            println!("PostgreSQL restarted");
+        }
+    };
+    kill_run(
+        backend,
+        &url,
+        "kills",
+        KillPlan::default(),
+        "kill_worker",
+        restart,
+    )
+    .await
+    .assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifo_workers_killed_under_load_keep_each_group_in_order() {
+    let Some(url) = common::url() else {
+        println!("skipped: {}", common::NO_SERVER);
+        return;
+    };
+    let backend = connect(&url).await;
+    let plan = KillPlan {
+        messages: 240,
+        fifo_groups: Some(6),
+        workers: 5,
+        ..KillPlan::default()
+    };
+    let prefix = format!("kills-{}", fastrand::u64(..));
+    kill_run(backend, &url, &prefix, plan, "kill_worker", |_| {})
+        .await
+        .assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a worker process of the kill runs"]
+async fn kill_worker() {
+    let Some(url) = kill_child_target() else {
+        return;
+    };
+    kill_child(connect(&url).await).await;
 }

@@ -1,15 +1,20 @@
 //! The backend reconnects after its Redis server restarts and loses no
-//! message: against a redis-server this test starts on a free port (with an
-//! append-only file, fsynced at every write), stops and starts again.
+//! message: against a redis-server these tests start on a free port (with an
+//! append-only file, fsynced at every write), stop and start again. One
+//! does it under a kill run: worker processes running the runtime, killed
+//! with SIGKILL under load while the server restarts, decided by the
+//! history checker.
 
 mod common;
 
 use ebbflow_core::testkit::restart::{free_port, retry};
 use ebbflow_core::{QueueAttributes, QueueBackend, ReceiveRequest, SendMessage};
 use ebbflow_redis::{RedisBackend, RedisOptions};
+use ebbflow_runtime::testkit::{kill_child, kill_child_target, kill_run, KillPlan};
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
+use std::sync::Arc;
 use std::time::Duration;
 
 struct Server {
@@ -143,4 +148,77 @@ async fn reconnects_after_a_restart_and_loses_nothing() {
     assert_eq!((stats.visible, stats.in_flight), (0, 0));
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ebbflow-redis-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    dir
+}
+
+async fn connect(url: &str) -> Arc<dyn ebbflow_core::QueueBackend> {
+    let backend = retry("connect", async || {
+        RedisBackend::connect(&RedisOptions::new(url))
+            .await
+            .map_err(Into::into)
+    })
+    .await;
+    Arc::new(backend)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_killed_under_load_while_the_server_restarts_keep_every_promise() {
+    if common::url().is_none() {
+        return;
+    }
+    let dir = temp_dir("kills");
+    let port = free_port();
+    let mut server = Some(Server::start(&dir, port));
+    let url = format!("redis://127.0.0.1:{port}");
+    let backend = connect(&url).await;
+    // Every other kill, the server goes down for half a second and comes back.
+    let restart = |k: usize| {
+        if k % 2 == 0 {
+            if let Some(s) = server.take() {
+                s.stop();
+            }
+            std::thread::sleep(Duration::from_millis(500));
+            server = Some(Server::start(&dir, port));
+            println!("redis-server restarted");
+        }
+    };
+    let plan = KillPlan::default();
+    kill_run(backend, &url, "kills", plan, "kill_worker", restart)
+        .await
+        .assert_ok();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifo_workers_killed_under_load_keep_each_group_in_order() {
+    let Some(url) = common::url() else {
+        println!("skipped: {}", common::NO_SERVER);
+        return;
+    };
+    let backend = connect(&url).await;
+    let plan = KillPlan {
+        messages: 240,
+        fifo_groups: Some(6),
+        workers: 5,
+        ..KillPlan::default()
+    };
+    let prefix = format!("kills-{}", fastrand::u64(..));
+    kill_run(backend, &url, &prefix, plan, "kill_worker", |_| {})
+        .await
+        .assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a worker process of the kill runs"]
+async fn kill_worker() {
+    let Some(url) = kill_child_target() else {
+        return;
+    };
+    kill_child(connect(&url).await).await;
 }

@@ -1,0 +1,113 @@
+//! Fault runs in one process, under tokio's paused clock: simulated kills
+//! and outages.
+
+use super::{fault_config, handler, judge, FaultPlan, Queues};
+use crate::Runtime;
+use ebbflow_core::testkit::history::{Clock, History, Recorded, Verdict};
+use ebbflow_core::testkit::Outage;
+use ebbflow_core::QueueBackend;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::{sleep, Instant};
+
+/// Runs `plan` on queues named after `prefix` (created here, deleted at the
+/// end) and returns the checker's verdict, after asserting the run's own
+/// expectations: every send acknowledged, every permanent failure (and no
+/// throttled message) in the dead-letter queue, both queues empty.
+///
+/// The runtime runs as `plan.incarnations` simulated processes in turn:
+/// each but the last is killed at a random moment — its backend is cut off
+/// for good, as a process killed with SIGKILL, and its handlers stop dead —
+/// and the next one takes over. All along, the backend fails every call
+/// `plan.outages` times for a while.
+pub async fn fault_run(backend: Arc<dyn QueueBackend>, prefix: &str, plan: FaultPlan) -> Verdict {
+    let queues = Queues::new(prefix, &plan);
+    let queue = &queues.queue;
+    let history = History::in_memory(Clock::Tokio);
+    let recorded = Recorded::wrap(backend.clone(), history.clone(), queue);
+    let (flaky, outage) = Outage::wrap(recorded);
+    let config = fault_config(queue, &queues.dlq, &plan);
+    queues.create(backend.as_ref(), &config).await;
+    queues.fill(flaky.as_ref(), &plan).await;
+
+    let faults = tokio::spawn(outages(outage.clone(), plan.clone()));
+    let mut rng = fastrand::Rng::with_seed(plan.seed);
+    for incarnation in 0..plan.incarnations {
+        let worker = history.worker(incarnation as u32 + 1);
+        let (cut_off, kill) = Outage::wrap(flaky.clone());
+        let dead = Arc::new(AtomicBool::new(false));
+        // As a supervisor would, start it again until the backend lets it.
+        let mut tries = 0;
+        let running = loop {
+            let runtime = Runtime::new(config.clone(), cut_off.clone())
+                .handler(queue, handler(worker.clone(), dead.clone(), plan.clone()))
+                .start()
+                .await;
+            match runtime {
+                Ok(r) => break r,
+                Err(e) if tries < 100 => {
+                    tries += 1;
+                    tracing::info!(error = %e, "incarnation {incarnation} could not start; again");
+                    sleep(plan.visibility / 8).await;
+                }
+                Err(e) => panic!("starting incarnation {incarnation}: {e}"),
+            }
+        };
+        if incarnation + 1 < plan.incarnations {
+            // Long enough to be in the middle of things: messages held, some
+            // heartbeats extended, deletes queued.
+            sleep(plan.visibility.mul_f64(0.5 + 1.5 * rng.f64())).await;
+            kill.set_down(true);
+            dead.store(true, Ordering::SeqCst);
+            worker.crashed();
+            // Dropped without shutdown: its tasks live on, cut off from the queue.
+            drop(running);
+        } else {
+            settle(backend.as_ref(), queue, &outage, plan.limit).await;
+            running.shutdown().await;
+        }
+    }
+    faults.abort();
+    outage.set_down(false);
+
+    let dead_letters = queues
+        .drain_dead_letters(backend.as_ref(), &history.worker(0))
+        .await;
+    let verdict = judge(
+        queue,
+        &history.events(),
+        &plan,
+        plan.incarnations - 1,
+        &dead_letters,
+    );
+    queues.remove(backend.as_ref()).await;
+    verdict
+}
+
+/// Takes the backend down `plan.outages` times, for up to one visibility timeout each.
+async fn outages(outage: Outage, plan: FaultPlan) {
+    let mut rng = fastrand::Rng::with_seed(plan.seed.wrapping_add(7));
+    for _ in 0..plan.outages {
+        sleep(plan.visibility.mul_f64(0.5 + rng.f64())).await;
+        outage.set_down(true);
+        sleep(plan.visibility.mul_f64(0.2 + 0.8 * rng.f64())).await;
+        outage.set_down(false);
+    }
+}
+
+/// Waits until the queue holds nothing: every message settled.
+async fn settle(backend: &dyn QueueBackend, queue: &str, outage: &Outage, limit: Duration) {
+    let end = Instant::now() + limit;
+    loop {
+        let empty = !outage.is_down() && backend.stats(queue).await.is_ok_and(|s| s.total() == 0);
+        if empty {
+            return;
+        }
+        assert!(
+            Instant::now() < end,
+            "{queue}: not settled within {limit:?}"
+        );
+        sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -1,0 +1,371 @@
+//! Fault runs through the whole runtime (feature `testkit`), each decided by
+//! the history checker of `ebbflow_core::testkit::history`.
+//!
+//! Two kinds of run share one plan, one misbehaving handler and one verdict:
+//!
+//! - [`fault_run`]: in one test process, under tokio's paused clock. The
+//!   runtime runs as a sequence of simulated processes, each but the last
+//!   cut off from the queue at a random moment as if killed, while the
+//!   backend fails every call now and then for a while (an outage, the
+//!   heartbeat's calls included).
+//! - [`kill_run`]: real worker processes (the test binary run again, see
+//!   [`kill_child`]) on a shared engine, in real time, killed with SIGKILL
+//!   at random moments under load and started again, several times, with a
+//!   hook between kills that can restart the engine's server.
+//!
+//! In both, the handler misbehaves on purpose: it panics, fails and succeeds
+//! on retry, fails for good, outlives the visibility timeout (the heartbeat
+//! must keep the message hidden), runs past its timeout, and is throttled.
+//! The history of the run — sends, receives, visibility changes, deletes,
+//! handler starts and ends, kills, the dead-letter queue at the end — must
+//! pass the checker, every permanent failure (and no throttled message) must
+//! be in the dead-letter queue, and both queues must end empty.
+//!
+//! ```no_run
+//! # async fn demo(backend: std::sync::Arc<dyn ebbflow_core::QueueBackend>) {
+//! use ebbflow_runtime::testkit::{fault_run, FaultPlan};
+//! let verdict = fault_run(backend, "faults", FaultPlan::default()).await;
+//! verdict.assert_ok();
+//! # }
+//! ```
+
+mod in_process;
+mod processes;
+
+pub use in_process::fault_run;
+pub use processes::{kill_child, kill_child_target, kill_run, KillPlan};
+
+use crate::{handler_fn, Context, HandlerError};
+use ebbflow_core::config::Config;
+use ebbflow_core::testkit::history::{check, Event, History, Rules, Verdict};
+use ebbflow_core::{QueueBackend, ReceiveRequest, SendBatchEntry, SendMessage};
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::sleep;
+
+/// Keeps the handler's deliberate panics out of a test's output (installed
+/// once per test binary; every other panic is reported as usual).
+pub fn quiet_deliberate_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !info.to_string().contains("on purpose") {
+                default(info);
+            }
+        }));
+    });
+}
+
+/// The shape of one fault run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FaultPlan {
+    /// Messages sent before the workers start.
+    pub messages: usize,
+    /// `Some(n)`: a FIFO queue with `n` message groups; `None`: a standard queue.
+    pub fifo_groups: Option<usize>,
+    /// The fixed pool of each incarnation.
+    pub workers: usize,
+    /// Runtimes in turn; all but the last are killed.
+    pub incarnations: usize,
+    /// Outages of the backend during the run.
+    pub outages: usize,
+    /// The queue's visibility timeout; every other time in the run is a multiple of it.
+    pub visibility: Duration,
+    /// Seeds which messages misbehave and when faults strike.
+    pub seed: u64,
+    /// How long the last incarnation may take to settle everything.
+    pub limit: Duration,
+    /// How long a well-behaved handler takes.
+    pub quick: Duration,
+}
+
+impl Default for FaultPlan {
+    fn default() -> Self {
+        Self {
+            messages: 300,
+            fifo_groups: None,
+            workers: 8,
+            incarnations: 3,
+            outages: 3,
+            visibility: Duration::from_secs(4),
+            seed: 1,
+            limit: Duration::from_secs(600),
+            quick: Duration::from_millis(20),
+        }
+    }
+}
+
+/// What a message's handler does, picked from its index and the seed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Behaviour {
+    Quick,
+    /// Panics on its first attempt of its first receive.
+    Panics,
+    /// Fails retryably on its first two attempts.
+    Flaky,
+    /// Fails for good: ends in the dead-letter queue as `permanent`.
+    Permanent,
+    /// Runs for one and a half visibility timeouts (the heartbeat must hold it).
+    Long,
+    /// Runs past its handler timeout on the first receive.
+    Hangs,
+    /// Throttled on its first three attempts.
+    Throttled,
+}
+
+fn behaviour(index: usize, seed: u64) -> Behaviour {
+    let roll = fastrand::Rng::with_seed(seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        .u32(0..100);
+    match roll {
+        0..=4 => Behaviour::Panics,
+        5..=9 => Behaviour::Flaky,
+        10..=12 => Behaviour::Permanent,
+        13..=15 => Behaviour::Long,
+        16..=17 => Behaviour::Hangs,
+        18..=22 => Behaviour::Throttled,
+        _ => Behaviour::Quick,
+    }
+}
+
+fn key(index: usize) -> String {
+    format!("m-{index:05}")
+}
+
+fn index_of(key: &str) -> usize {
+    key.strip_prefix("m-")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(usize::MAX)
+}
+
+/// The run's config: the queue with its dead-letter queue, a fixed pool, short times.
+fn fault_config(queue: &str, dlq: &str, plan: &FaultPlan) -> Config {
+    let ms = |d: Duration| format!("{}ms", d.as_millis());
+    let v = plan.visibility;
+    let value = serde_json::json!({
+        "metrics": {"enabled": false},
+        "runtime": {"shutdown_grace": ms(v * 2)},
+        "queues": {
+            dlq: {},
+            queue: {
+                "visibility_timeout": ms(v),
+                "dead_letter_queue": dlq,
+                "max_receive_count": 20,
+            },
+        },
+        "workers": {
+            queue: {
+                "concurrency": plan.workers,
+                "wait_time": ms(v / 4),
+                "handler_timeout": ms(v * 2),
+                "heartbeat": true,
+                "retry": {"attempts": 3, "initial_delay": ms(v / 40), "max_delay": ms(v / 4)},
+            },
+        },
+    });
+    match serde_json::from_value::<Config>(value) {
+        Ok(c) => c,
+        Err(e) => panic!("the fault run's config: {e}"),
+    }
+}
+
+/// The misbehaving handler of one incarnation. Once its process is dead it
+/// never returns: a killed process records nothing more.
+fn handler(
+    history: History,
+    dead: Arc<AtomicBool>,
+    plan: FaultPlan,
+) -> impl crate::Handler<Message = String> {
+    handler_fn(move |body: String, ctx: Context| {
+        let (history, dead, plan) = (history.clone(), dead.clone(), plan.clone());
+        async move {
+            if dead.load(Ordering::SeqCst) {
+                std::future::pending::<()>().await;
+            }
+            history.started(ctx.message());
+            let first = ctx.receive_count() == 1;
+            let v = plan.visibility;
+            let result = match behaviour(index_of(&body), plan.seed) {
+                Behaviour::Quick => {
+                    sleep(plan.quick).await;
+                    Ok(())
+                }
+                Behaviour::Panics if first && ctx.attempt() == 1 => {
+                    // The start is recorded; record the end before unwinding.
+                    history.ended(ctx.message(), false);
+                    panic!("{body} panics on purpose");
+                }
+                Behaviour::Flaky if ctx.attempt() <= 2 => Err(HandlerError::retry("flaky")),
+                Behaviour::Permanent => Err(HandlerError::permanent("refused for good")),
+                Behaviour::Long => {
+                    sleep(v.mul_f64(1.5)).await;
+                    Ok(())
+                }
+                Behaviour::Hangs if first => {
+                    // Past handler_timeout (2 × visibility): the timeout drops this future.
+                    let end = EndOnDrop(history.clone(), ctx.clone());
+                    sleep(v * 3).await;
+                    std::mem::forget(end);
+                    Ok(())
+                }
+                Behaviour::Throttled if ctx.attempt() <= 3 => {
+                    Err(HandlerError::throttled("slow down"))
+                }
+                _ => Ok(()),
+            };
+            if dead.load(Ordering::SeqCst) {
+                std::future::pending::<()>().await;
+            }
+            history.ended(ctx.message(), result.is_ok());
+            result
+        }
+    })
+}
+
+/// Records a failed end when a handler future is dropped mid-way (a timeout).
+struct EndOnDrop(History, Context);
+
+impl Drop for EndOnDrop {
+    fn drop(&mut self) {
+        self.0.ended(self.1.message(), false);
+    }
+}
+
+/// The run's two queues: the queue and its dead-letter queue.
+struct Queues {
+    queue: String,
+    dlq: String,
+}
+
+impl Queues {
+    fn new(prefix: &str, plan: &FaultPlan) -> Self {
+        let suffix = if plan.fifo_groups.is_some() {
+            ".fifo"
+        } else {
+            ""
+        };
+        Self {
+            queue: format!("{prefix}{suffix}"),
+            dlq: format!("{prefix}-dlq{suffix}"),
+        }
+    }
+
+    /// Creates both queues as `config` describes them.
+    async fn create(&self, backend: &dyn QueueBackend, config: &Config) {
+        for name in [&self.dlq, &self.queue] {
+            if let Err(e) = backend
+                .create_queue(name, config.queues[name.as_str()].attributes(name))
+                .await
+            {
+                panic!("creating {name}: {e}");
+            }
+        }
+    }
+
+    /// Sends the plan's messages in batches of ten through `backend` (which
+    /// records them); FIFO sends go in group order.
+    async fn fill(&self, backend: &dyn QueueBackend, plan: &FaultPlan) {
+        let groups = plan.fifo_groups.unwrap_or(1).max(1);
+        for start in (0..plan.messages).step_by(10) {
+            let entries = (start..plan.messages.min(start + 10))
+                .map(|i| {
+                    let mut m = SendMessage::new(key(i));
+                    if plan.fifo_groups.is_some() {
+                        m.group_id = Some(format!("g{}", i % groups));
+                        m.deduplication_id = Some(key(i));
+                    }
+                    SendBatchEntry {
+                        id: (i - start).to_string(),
+                        message: m,
+                    }
+                })
+                .collect();
+            match backend.send_batch(&self.queue, entries).await {
+                Ok(r) if r.failed.is_empty() => {}
+                other => panic!("sending: {other:?}"),
+            }
+        }
+    }
+
+    /// Reads the dead-letter queue once to the end, recording each message
+    /// in `drain`, and returns their bodies.
+    async fn drain_dead_letters(&self, backend: &dyn QueueBackend, drain: &History) -> Vec<String> {
+        let mut bodies = Vec::new();
+        loop {
+            let got = match backend.receive(&self.dlq, ReceiveRequest::new(10)).await {
+                Ok(got) => got,
+                Err(e) => panic!("draining {}: {e}", self.dlq),
+            };
+            if got.is_empty() {
+                return bodies;
+            }
+            for m in got {
+                drain.dead_lettered(&m);
+                bodies.push(m.body.clone());
+                if let Err(e) = backend.delete(&self.dlq, &m.receipt_handle).await {
+                    panic!("deleting from {}: {e}", self.dlq);
+                }
+            }
+        }
+    }
+
+    /// Checks that both queues are empty, then deletes them.
+    async fn remove(&self, backend: &dyn QueueBackend) {
+        for q in [&self.queue, &self.dlq] {
+            match backend.stats(q).await {
+                Ok(s) => assert_eq!(s.total(), 0, "{q} is empty at the end: {s:?}"),
+                Err(e) => panic!("stats of {q}: {e}"),
+            }
+            if let Err(e) = backend.delete_queue(q).await {
+                panic!("deleting {q}: {e}");
+            }
+        }
+    }
+}
+
+/// The checker's verdict on `events`, after asserting what every run must
+/// show: every send acknowledged, the `crashes` kills in the history, every
+/// permanent failure (and no throttled message) among `dead_letters`.
+fn judge(
+    queue: &str,
+    events: &[Event],
+    plan: &FaultPlan,
+    crashes: usize,
+    dead_letters: &[String],
+) -> Verdict {
+    let verdict = check(
+        events,
+        Rules {
+            fifo: plan.fifo_groups.is_some(),
+        },
+    );
+    println!(
+        "fault run `{queue}`: {} sent, {} processed, {} dead-lettered, {} processed twice, {} redeliveries, {} crashes, {} violations",
+        verdict.sent,
+        verdict.processed,
+        verdict.dead_lettered,
+        verdict.processed_twice,
+        verdict.redeliveries,
+        verdict.crashes,
+        verdict.violations.len()
+    );
+    assert_eq!(verdict.sent, plan.messages, "every send acknowledged");
+    assert_eq!(verdict.crashes, crashes, "the kills are in the history");
+    for i in 0..plan.messages {
+        let b = behaviour(i, plan.seed);
+        let in_dlq = dead_letters.contains(&key(i));
+        if b == Behaviour::Permanent {
+            assert!(in_dlq, "{}: a permanent failure is dead-lettered", key(i));
+        }
+        if b == Behaviour::Throttled {
+            assert!(
+                !in_dlq,
+                "{}: a throttled message never reaches the dead-letter queue",
+                key(i)
+            );
+        }
+    }
+    verdict
+}
