@@ -1,7 +1,12 @@
-//! Fault runs through the whole runtime on a SQLite file, under tokio's paused
-//! clock: kills, outages and misbehaving handlers, decided by the history checker.
+//! Fault runs through the whole runtime on a SQLite file, decided by the
+//! history checker: under tokio's paused clock (simulated kills, outages and
+//! misbehaving handlers), and in real time with worker processes sharing
+//! the file, killed with SIGKILL under load.
 
-use ebbflow_runtime::testkit::{fault_run, quiet_deliberate_panics, FaultPlan};
+use ebbflow_runtime::testkit::{
+    fault_run, kill_child, kill_child_target, kill_run, quiet_deliberate_panics, FaultPlan,
+    KillPlan,
+};
 use ebbflow_sqlite::{SqliteBackend, SqliteOptions};
 use std::sync::Arc;
 
@@ -30,4 +35,58 @@ async fn a_fifo_queue_on_sqlite_keeps_each_group_in_order_under_faults() {
         ..FaultPlan::default()
     };
     fault_run(open(&dir), "faults", plan).await.assert_ok();
+}
+
+fn open_file(path: &str) -> Arc<SqliteBackend> {
+    match SqliteBackend::open(&SqliteOptions::new(path)) {
+        Ok(b) => Arc::new(b),
+        Err(e) => panic!("opening {path}: {e}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_processes_killed_under_load_keep_every_promise() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("queues.db").display().to_string();
+    kill_run(
+        open_file(&path),
+        &path,
+        "kills",
+        KillPlan::default(),
+        "kill_worker",
+        |_| {},
+    )
+    .await
+    .assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifo_worker_processes_killed_under_load_keep_each_group_in_order() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("queues.db").display().to_string();
+    let plan = KillPlan {
+        messages: 240,
+        fifo_groups: Some(6),
+        workers: 5,
+        ..KillPlan::default()
+    };
+    kill_run(
+        open_file(&path),
+        &path,
+        "kills",
+        plan,
+        "kill_worker",
+        |_| {},
+    )
+    .await
+    .assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a worker process of the kill runs"]
+async fn kill_worker() {
+    let Some(path) = kill_child_target() else {
+        return;
+    };
+    kill_child(open_file(&path)).await;
 }

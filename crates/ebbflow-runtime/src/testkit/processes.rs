@@ -256,10 +256,12 @@ pub async fn kill_run(
     let fault_plan = plan.fault_plan();
     let queues = Queues::new(prefix, &fault_plan);
     let config = fault_config(&queues.queue, &queues.dlq, &fault_plan);
+    // One folder per run: runs of one test binary share its process id and may share a prefix.
     let dir = std::env::temp_dir().join(format!(
-        "ebbflow-kills-{}-{}",
+        "ebbflow-kills-{}-{}-{:016x}",
         std::process::id(),
-        prefix.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+        prefix.replace(|c: char| !c.is_ascii_alphanumeric(), "_"),
+        fastrand::u64(..)
     ));
     let _ = std::fs::remove_dir_all(&dir);
     if let Err(e) = std::fs::create_dir_all(&dir) {
