@@ -30,4 +30,9 @@ pub enum Outcome {
         /// How long it stays invisible.
         delay: Duration,
     },
+    /// It failed after its visibility had run out (the heartbeat could not
+    /// hold it): the queue may have handed it to another consumer already,
+    /// so it is left alone — neither released nor dead-lettered here, which
+    /// could undo or double that consumer's work.
+    Expired,
 }

@@ -366,9 +366,20 @@ impl Worker {
                     this.process(service.clone(), delivery).await
                 };
                 permits.pop();
-                if matches!(outcome, Outcome::Release { .. }) {
-                    this.release_unprocessed(&held[n + 1..]).await;
-                    break;
+                match outcome {
+                    Outcome::Release { .. } => {
+                        this.release_unprocessed(&held[n + 1..]).await;
+                        break;
+                    }
+                    Outcome::Expired => {
+                        // Its group is no longer ours: the queue may be
+                        // handing it, in order, to someone else.
+                        for d in &held[n + 1..] {
+                            this.forget(d);
+                        }
+                        break;
+                    }
+                    Outcome::Done | Outcome::DeadLettered { .. } => {}
                 }
             }
         };
@@ -526,6 +537,7 @@ impl Worker {
                     self.stats.released.inc();
                 }
             }
+            Outcome::Expired => self.stats.failed.inc(),
         }
         self.forget(delivery);
     }

@@ -69,7 +69,8 @@ pub struct GroupStats {
     pub released: Counter,
     /// Messages sent to the dead-letter queue.
     pub dead_lettered: Counter,
-    /// Messages whose release failed: they return when their visibility timeout ends.
+    /// Messages left to their visibility timeout: their release failed, or
+    /// they failed after the timeout had run out ([`crate::Outcome::Expired`]).
     pub failed: Counter,
     /// Dead-lettered messages by reason, in the order of [`DEAD_LETTER_REASONS`].
     pub dead_lettered_by_reason: [Counter; 3],

@@ -242,3 +242,41 @@ async fn a_panicking_user_layer_fails_one_attempt_and_leaves_the_pool_whole() {
     assert_eq!(stats.retried.get(), 1);
     running.shutdown().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_failure_after_the_visibility_ran_out_is_not_dead_lettered() {
+    let b = MemoryBackend::new();
+    // No heartbeat: the first handling outlives its visibility, the message
+    // is received again and handled; the first handling then fails for good.
+    let cfg = config(json!({
+        "queues": {
+            "jobs-dlq": {},
+            "jobs": {"dead_letter_queue": "jobs-dlq", "max_receive_count": 5, "visibility_timeout": "2s"}
+        },
+        "workers": {"jobs": {"concurrency": 2, "heartbeat": false, "handler_timeout": "1m"}}
+    }));
+    let running = Runtime::new(cfg, Arc::new(b.clone()))
+        .handler(
+            "jobs",
+            handler_fn(move |_: String, ctx: Context| async move {
+                if ctx.receive_count() == 1 {
+                    sleep(secs(3)).await;
+                    Err(HandlerError::permanent("refused, but too late"))
+                } else {
+                    Ok(())
+                }
+            }),
+        )
+        .start()
+        .await
+        .unwrap();
+    b.send("jobs", SendMessage::new("j")).await.unwrap();
+    wait_until(secs(60), || async {
+        b.stats("jobs").await.unwrap().total() == 0
+    })
+    .await;
+    sleep(secs(5)).await;
+    running.shutdown().await;
+    // The second consumer's success stands: the message is not also dead-lettered.
+    assert_eq!(b.stats("jobs-dlq").await.unwrap().total(), 0);
+}

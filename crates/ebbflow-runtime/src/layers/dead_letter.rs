@@ -33,6 +33,7 @@ pub struct DeadLetterRoute {
 /// | retryable, receive count at `max_receive_count` | the same |
 /// | throttled | [`Outcome::Release`], whatever the receive count |
 /// | retryable otherwise | [`Outcome::Release`] after a backoff that grows with the receive count |
+/// | any failure once the message's visibility has run out | [`Outcome::Expired`]: left to whoever holds it now |
 ///
 /// When there is no dead-letter queue, or sending to it fails, the message is
 /// released instead: it is never deleted unless it is safe elsewhere.
@@ -88,6 +89,9 @@ where
                 Ok(()) => return Ok(Outcome::Done),
                 Err(e) => e,
             };
+            if delivery.ctx.is_expired() {
+                return Ok(Outcome::Expired);
+            }
             let receives = delivery.ctx.receive_count();
             let [permanent, undecodable, max_receives] = DEAD_LETTER_REASONS;
             let reason = match error.kind() {

@@ -54,6 +54,9 @@ where
                     Outcome::Done => tracing::debug!("processed"),
                     Outcome::Release { delay } => tracing::info!(?delay, "released for redelivery"),
                     Outcome::DeadLettered { reason } => tracing::warn!(reason, "dead-lettered"),
+                    Outcome::Expired => {
+                        tracing::warn!("failed after its visibility ran out; left to the queue")
+                    }
                 }
                 Ok(outcome)
             }
