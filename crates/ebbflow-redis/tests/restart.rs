@@ -202,12 +202,7 @@ async fn fifo_workers_killed_under_load_keep_each_group_in_order() {
         return;
     };
     let backend = connect(&url).await;
-    let plan = KillPlan {
-        messages: 240,
-        fifo_groups: Some(6),
-        workers: 5,
-        ..KillPlan::default()
-    };
+    let plan = KillPlan::fifo();
     let prefix = format!("kills-{}", fastrand::u64(..));
     kill_run(backend, &url, &prefix, plan, "kill_worker", |_| {})
         .await

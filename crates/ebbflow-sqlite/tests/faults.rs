@@ -64,12 +64,7 @@ async fn worker_processes_killed_under_load_keep_every_promise() {
 async fn fifo_worker_processes_killed_under_load_keep_each_group_in_order() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("queues.db").display().to_string();
-    let plan = KillPlan {
-        messages: 240,
-        fifo_groups: Some(6),
-        workers: 5,
-        ..KillPlan::default()
-    };
+    let plan = KillPlan::fifo();
     kill_run(
         open_file(&path),
         &path,

@@ -3,11 +3,12 @@
 //! `moto_server`). Without it every test says it was skipped, unless
 //! `EBBFLOW_REQUIRE_SERVICES=1`, which makes a missing server a failure.
 
+mod common;
+
 use async_trait::async_trait;
-use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
+use common::NO_SERVER;
 use ebbflow_core::testkit::Harness;
 use ebbflow_core::QueueBackend;
-use ebbflow_sqs::SqsBackend;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +20,7 @@ const MOTO_DIFFERENCES: &[(&str, &str)] = &[
     ("fifo_content_based_deduplication", "moto gives a deduplicated send a new message id; SQS returns the original's"),
     ("fifo_sequence_numbers_increase", "moto's FIFO sequence numbers are random, not increasing"),
     ("fifo_receive_attempt_id_replays_batch", "moto ignores ReceiveRequestAttemptId"),
+    ("fifo_keeps_order_after_visibility_expires", "moto returns a FIFO group's messages out of order once their visibility expires (a3 before a2)"),
     ("dead_letter_policy_is_validated", "moto does not keep a queue's RedriveAllowPolicy"),
     ("dead_letter_messages_move_back_to_source", "moto has no message move tasks"),
     ("purge_removes_everything_once_per_minute", "moto has no 60-second limit between purges"),
@@ -35,28 +37,9 @@ struct Moto {
     backend: Option<Arc<dyn QueueBackend>>,
 }
 
-const NO_SERVER: &str = "EBBFLOW_TEST_SQS_ENDPOINT is not set (see .ci/run)";
-
 fn moto() -> Moto {
-    let Some(endpoint) = ebbflow_core::testkit::services::service_url("EBBFLOW_TEST_SQS_ENDPOINT")
-    else {
-        return Moto { backend: None };
-    };
-    let config = aws_sdk_sqs::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new(
-            "test",
-            "test",
-            None,
-            None,
-            "ebbflow-tests",
-        ))
-        .build();
-    let client = aws_sdk_sqs::Client::from_conf(config);
     Moto {
-        backend: Some(Arc::new(SqsBackend::from_client(client))),
+        backend: common::endpoint().map(|e| Arc::new(common::connect(&e)) as Arc<dyn QueueBackend>),
     }
 }
 

@@ -127,6 +127,7 @@ macro_rules! __conformance_tests {
             fifo_requires_group_and_dedup_ids,
             fifo_keeps_order_within_group,
             fifo_blocks_group_while_in_flight,
+            fifo_keeps_order_after_visibility_expires,
             fifo_deduplicates_within_window,
             fifo_content_based_deduplication,
             fifo_sequence_numbers_increase,

@@ -961,6 +961,31 @@ pub async fn fifo_blocks_group_while_in_flight(h: &dyn Harness) {
     );
 }
 
+/// FIFO: when a group's messages come back after their visibility timeout
+/// (a consumer died holding them), they come back in order.
+pub async fn fifo_keeps_order_after_visibility_expires(h: &dyn Harness) {
+    let b = h.backend().await;
+    let b = b.as_ref();
+    let q = create(
+        b,
+        "expiry",
+        QueueAttributes::fifo().with_visibility_timeout(secs(2)),
+    )
+    .await;
+    for body in ["a1", "a2", "a3"] {
+        send_fifo(b, &q, "a", body).await;
+    }
+    let held = recv(b, &q, 10).await;
+    assert_eq!(bodies(&held), vec!["a1", "a2", "a3"]);
+    ok("delete", b.delete(&q, &held[0].receipt_handle).await);
+    h.advance(secs(3)).await;
+    assert_eq!(
+        bodies(&recv(b, &q, 1).await),
+        vec!["a2"],
+        "a2 comes back before a3"
+    );
+}
+
 /// FIFO: a deduplication id seen in the last 5 minutes is accepted but not stored again.
 pub async fn fifo_deduplicates_within_window(h: &dyn Harness) {
     let b = h.backend().await;

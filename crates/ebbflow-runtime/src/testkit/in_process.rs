@@ -3,7 +3,7 @@
 
 use super::{fault_config, handler, judge, FaultPlan, Queues};
 use crate::Runtime;
-use ebbflow_core::testkit::history::{Clock, History, Recorded, Verdict};
+use ebbflow_core::testkit::history::{Clock, History, Recorded, Rules, Verdict};
 use ebbflow_core::testkit::Outage;
 use ebbflow_core::QueueBackend;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -74,9 +74,13 @@ pub async fn fault_run(backend: Arc<dyn QueueBackend>, prefix: &str, plan: Fault
     let dead_letters = queues
         .drain_dead_letters(backend.as_ref(), &history.worker(0))
         .await;
+    let rules = Rules {
+        fifo: plan.fifo_groups.is_some(),
+    };
     let verdict = judge(
         queue,
         &history.events(),
+        rules,
         &plan,
         plan.incarnations - 1,
         &dead_letters,

@@ -331,16 +331,12 @@ impl Queues {
 fn judge(
     queue: &str,
     events: &[Event],
+    rules: Rules,
     plan: &FaultPlan,
     crashes: usize,
     dead_letters: &[String],
 ) -> Verdict {
-    let verdict = check(
-        events,
-        Rules {
-            fifo: plan.fifo_groups.is_some(),
-        },
-    );
+    let verdict = check(events, rules);
     println!(
         "fault run `{queue}`: {} sent, {} processed, {} dead-lettered, {} processed twice, {} redeliveries, {} crashes, {} violations",
         verdict.sent,

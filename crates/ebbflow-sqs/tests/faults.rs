@@ -1,0 +1,76 @@
+//! A kill run on an SQS-compatible server (moto in CI): worker processes
+//! running the runtime against one queue, killed with SIGKILL under load and
+//! replaced, decided by the history checker. moto keeps visibility in whole
+//! seconds, as SQS does, so the run's timeouts are whole seconds too.
+
+mod common;
+
+use ebbflow_core::QueueBackend;
+use ebbflow_runtime::testkit::{kill_child, kill_child_target, kill_run, KillPlan};
+use std::sync::Arc;
+
+fn connect(endpoint: &str) -> Arc<dyn QueueBackend> {
+    Arc::new(common::connect(endpoint))
+}
+
+fn plan() -> KillPlan {
+    KillPlan {
+        messages: 200,
+        ..KillPlan::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_processes_killed_under_load_keep_every_promise() {
+    let Some(endpoint) = common::endpoint() else {
+        println!("skipped: {}", common::NO_SERVER);
+        return;
+    };
+    let prefix = format!("kills-{}", fastrand::u64(..));
+    kill_run(
+        connect(&endpoint),
+        &endpoint,
+        &prefix,
+        plan(),
+        "kill_worker",
+        |_| {},
+    )
+    .await
+    .assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifo_worker_processes_killed_under_load_lose_nothing_and_double_nothing() {
+    let Some(endpoint) = common::endpoint() else {
+        println!("skipped: {}", common::NO_SERVER);
+        return;
+    };
+    let plan = KillPlan {
+        messages: 120,
+        order_waived: Some(
+            "moto returns a group's messages out of order once their visibility expires \
+             (conformance rule fifo_keeps_order_after_visibility_expires)",
+        ),
+        ..KillPlan::fifo()
+    };
+    let prefix = format!("kills-{}", fastrand::u64(..));
+    kill_run(
+        connect(&endpoint),
+        &endpoint,
+        &prefix,
+        plan,
+        "kill_worker",
+        |_| {},
+    )
+    .await
+    .assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a worker process of the kill runs"]
+async fn kill_worker() {
+    let Some(endpoint) = kill_child_target() else {
+        return;
+    };
+    kill_child(connect(&endpoint)).await;
+}
