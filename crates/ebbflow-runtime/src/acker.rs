@@ -1,10 +1,11 @@
-//! Deletes processed messages in batches.
+//! Deletes processed messages in batches, several batches at once.
 
+use crate::stats::GroupStats;
 use ebbflow_core::{DeleteBatchEntry, QueueBackend};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::{sleep_until, Instant};
 
 /// How long a delete may wait for others to share its batch.
@@ -12,17 +13,27 @@ pub(crate) const FLUSH_AFTER: Duration = Duration::from_millis(5);
 
 const ENTRY_IDS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
 
+/// Delete batches in flight at once. On a network engine one batch per round
+/// trip caps a group at ten deletes per round trip, whatever its pool; a few
+/// at once lift that cap without flooding the engine.
+pub(crate) const BATCHES_IN_FLIGHT: usize = 4;
+
 /// Collects receipt handles and deletes them ten at a time, or after
-/// [`FLUSH_AFTER`], whichever comes first; flushes everything when closed.
+/// [`FLUSH_AFTER`], whichever comes first, with up to [`BATCHES_IN_FLIGHT`]
+/// batches under way; flushes everything when closed.
 pub(crate) struct Acker {
     tx: mpsc::Sender<String>,
     task: JoinHandle<()>,
 }
 
 impl Acker {
-    pub(crate) fn spawn(backend: Arc<dyn QueueBackend>, queue: Arc<str>) -> Self {
+    pub(crate) fn spawn(
+        backend: Arc<dyn QueueBackend>,
+        queue: Arc<str>,
+        stats: Arc<GroupStats>,
+    ) -> Self {
         let (tx, rx) = mpsc::channel(1024);
-        let task = tokio::spawn(run(backend, queue, rx));
+        let task = tokio::spawn(run(backend, queue, stats, rx));
         Self { tx, task }
     }
 
@@ -40,7 +51,13 @@ impl Acker {
     }
 }
 
-async fn run(backend: Arc<dyn QueueBackend>, queue: Arc<str>, mut rx: mpsc::Receiver<String>) {
+async fn run(
+    backend: Arc<dyn QueueBackend>,
+    queue: Arc<str>,
+    stats: Arc<GroupStats>,
+    mut rx: mpsc::Receiver<String>,
+) {
+    let mut flushing = JoinSet::new();
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         let deadline = Instant::now() + FLUSH_AFTER;
@@ -53,7 +70,25 @@ async fn run(backend: Arc<dyn QueueBackend>, queue: Arc<str>, mut rx: mpsc::Rece
                 _ = sleep_until(deadline) => break,
             }
         }
-        flush(backend.as_ref(), &queue, batch).await;
+        while flushing.len() >= BATCHES_IN_FLIGHT {
+            reap(flushing.join_next().await);
+        }
+        let (backend, queue) = (backend.clone(), queue.clone());
+        flushing.spawn(async move { flush(backend.as_ref(), &queue, batch).await });
+        while let Some(ended) = flushing.try_join_next() {
+            reap(Some(ended));
+        }
+        stats.delete_batches_in_flight.set(flushing.len() as u64);
+    }
+    while let Some(ended) = flushing.join_next().await {
+        reap(Some(ended));
+    }
+    stats.delete_batches_in_flight.set(0);
+}
+
+fn reap(ended: Option<Result<(), tokio::task::JoinError>>) {
+    if let Some(Err(e)) = ended {
+        tracing::error!(error = %e, "a delete batch task failed; its messages will be redelivered");
     }
 }
 

@@ -140,6 +140,21 @@ impl GroupPlan {
 /// Receipt handles of the messages workers hold, for release at a forced shutdown.
 type InFlight = Arc<Mutex<HashMap<String, String>>>;
 
+/// Receives one group may have under way at once. One receive at a time caps
+/// a group at one batch per round trip to the engine, whatever its pool; a
+/// few at once lift that cap while each still asks only for what idle
+/// workers can take.
+pub(crate) const RECEIVES_IN_FLIGHT: usize = 4;
+
+/// A receive that has ended, with the workers it was made for.
+struct Received {
+    permits: Vec<PoolWorker>,
+    /// When it was asked for: the messages' visibility counts from then.
+    asked: Instant,
+    wanted: u32,
+    result: ebbflow_core::Result<Vec<ReceivedMessage>>,
+}
+
 /// Runs a group until `shutdown` is cancelled, then drains it within `grace`.
 pub(crate) async fn run(
     plan: GroupPlan,
@@ -153,7 +168,7 @@ pub(crate) async fn run(
         Work::Single(_) => (plan.config.batch_size as usize, 1),
         Work::Batch(_) => (1, plan.config.batch_size),
     };
-    let acker = Acker::spawn(backend.clone(), plan.queue.clone());
+    let acker = Acker::spawn(backend.clone(), plan.queue.clone(), plan.stats.clone());
     let pool = match plan.config.concurrency {
         Some(fixed) => Pool::new(fixed, plan.stats.clone()),
         None => {
@@ -172,52 +187,108 @@ pub(crate) async fn run(
     plan.stats.polling.set(1);
     let in_flight: InFlight = Arc::default();
     let mut tasks = JoinSet::new();
+    let mut receiving: JoinSet<Received> = JoinSet::new();
     let mut backoff = PollBackoff::default();
+    // No new receive before this, after a failed one.
+    let mut paused_until: Option<Instant> = None;
     // After an empty receive the queue is idle: the next long poll asks for
     // one message and holds no worker (see below).
     let mut idle = true;
-
-    'poll: loop {
-        // Receive only as many messages as there are idle workers to take them:
-        // a message waiting in memory would be invisible to every other consumer.
-        let mut permits: Vec<PoolWorker> = Vec::new();
-        if pool.desired() > 0 {
-            let first = match pool.try_acquire() {
-                Some(worker) => worker,
-                None => tokio::select! {
-                    _ = shutdown.cancelled() => break 'poll,
-                    worker = pool.acquire() => match worker {
-                        Some(w) => w,
-                        None => break 'poll,
-                    },
-                },
-            };
-            permits.push(first);
-            while !idle && permits.len() < permits_per_receive {
-                match pool.try_acquire() {
-                    Some(w) => permits.push(w),
-                    None => break,
-                }
-            }
-        }
-        if idle {
-            // An idle queue is watched by one long poll that holds no worker,
-            // so idle workers can retire at once (down to zero); a message
-            // then takes a free worker, or wakes the pool.
-            permits.clear();
-        }
+    // The last receive came back full: there is a backlog worth more than one
+    // receive at once. Otherwise (and always on an idle queue) one at a time,
+    // so that on SQS, where each receive is paid for, the receives follow
+    // the backlog and not the pool alone.
+    let mut backlog = false;
+    // A worker acquired while waiting, for the next receive.
+    let mut carried: Option<PoolWorker> = None;
+    let receive = |permits: Vec<PoolWorker>| {
         let wanted = permits.len().max(1) as u32 * messages_per_permit;
         let mut request = ReceiveRequest::new(wanted).wait(plan.config.wait_time.0);
         // The heartbeat counts on this timeout: ask for it, rather than
         // trust that the queue's own has not changed since the start.
         request.visibility_timeout = Some(plan.visibility_timeout);
-        // A receive is not cancelled by shutdown: the engine may already have
-        // handed its messages over (receive counts spent). It ends within the
-        // wait time, and what it brings is released below.
-        let asked = Instant::now();
-        let received = backend.receive(&plan.queue, request).await;
+        let (backend, queue) = (backend.clone(), plan.queue.clone());
+        async move {
+            let asked = Instant::now();
+            let result = backend.receive(&queue, request).await;
+            Received {
+                permits,
+                asked,
+                wanted,
+                result,
+            }
+        }
+    };
+
+    'poll: loop {
+        let paused = paused_until.is_some_and(|t| Instant::now() < t);
+        let watching = idle || pool.desired() == 0;
+        if !shutdown.is_cancelled()
+            && !paused
+            && receiving.len() < RECEIVES_IN_FLIGHT
+            && (receiving.is_empty() || (backlog && !watching))
+        {
+            let permits = if watching {
+                // An idle queue is watched by one long poll that holds no worker,
+                // so idle workers can retire at once (down to zero); a message
+                // then takes a free worker, or wakes the pool.
+                carried = None;
+                Some(Vec::new())
+            } else {
+                // Receive only as many messages as there are idle workers to take
+                // them: a message waiting in memory would be invisible to every
+                // other consumer. A receive beside others only for a full batch.
+                let mut permits: Vec<PoolWorker> = carried.take().into_iter().collect();
+                while permits.len() < permits_per_receive {
+                    match pool.try_acquire() {
+                        Some(w) => permits.push(w),
+                        None => break,
+                    }
+                }
+                let enough = if receiving.is_empty() {
+                    !permits.is_empty()
+                } else {
+                    permits.len() == permits_per_receive
+                };
+                enough.then_some(permits)
+            };
+            if let Some(permits) = permits {
+                // A receive is not cancelled by shutdown: the engine may already
+                // have handed its messages over (receive counts spent). It ends
+                // within the wait time, and what it brings is released below.
+                receiving.spawn(receive(permits));
+                plan.stats.receives_in_flight.set(receiving.len() as u64);
+                continue 'poll;
+            }
+        }
+        let done = tokio::select! {
+            done = receiving.join_next(), if !receiving.is_empty() => done,
+            _ = shutdown.cancelled(), if receiving.is_empty() => break 'poll,
+            _ = tokio::time::sleep_until(paused_until.unwrap_or_else(Instant::now)), if paused && receiving.is_empty() => continue 'poll,
+            worker = pool.acquire(), if !paused && receiving.is_empty() => match worker {
+                Some(w) => {
+                    carried = Some(w);
+                    continue 'poll;
+                }
+                None => break 'poll,
+            },
+        };
+        plan.stats.receives_in_flight.set(receiving.len() as u64);
         reap(&mut tasks, &plan.queue, &plan.stats);
-        let messages = match received {
+        let Received {
+            mut permits,
+            asked,
+            wanted,
+            result,
+        } = match done {
+            Some(Ok(received)) => received,
+            Some(Err(e)) => {
+                tracing::error!(queue = %plan.queue, error = %e, "a receive task failed");
+                continue 'poll;
+            }
+            None => continue 'poll,
+        };
+        let messages = match result {
             Ok(m) => {
                 backoff.reset();
                 m
@@ -225,14 +296,13 @@ pub(crate) async fn run(
             Err(e) => {
                 let wait = backoff.next();
                 tracing::warn!(queue = %plan.queue, error = %e, ?wait, "receive failed; backing off");
-                drop(permits);
-                tokio::select! {
-                    _ = shutdown.cancelled() => break 'poll,
-                    _ = tokio::time::sleep(wait) => continue 'poll,
-                }
+                paused_until = Some(Instant::now() + wait);
+                backlog = false;
+                continue 'poll;
             }
         };
         idle = messages.is_empty();
+        backlog = messages.len() as u32 >= wanted;
         if permits.is_empty() && !messages.is_empty() {
             if let Some(w) = pool.try_acquire() {
                 permits.push(w);
@@ -288,6 +358,24 @@ pub(crate) async fn run(
             }
         }
     }
+    drop(carried);
+    // Receives still under way at shutdown end within their wait time; what
+    // they bring goes back at once.
+    while let Some(joined) = receiving.join_next().await {
+        if let Ok(Received {
+            result: Ok(messages),
+            ..
+        }) = joined
+        {
+            release_now(
+                backend.as_ref(),
+                &plan.queue,
+                messages.iter().map(|m| m.receipt_handle.clone()).collect(),
+            )
+            .await;
+        }
+    }
+    plan.stats.receives_in_flight.set(0);
 
     plan.stats.polling.set(0);
     // Shutdown: no more receives. In-flight work gets the grace period; what is

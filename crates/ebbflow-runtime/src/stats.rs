@@ -86,6 +86,10 @@ pub struct GroupStats {
     pub scaled_down: Counter,
     /// 1 while the group's poller runs.
     pub polling: Gauge,
+    /// Receives under way now (at most `RECEIVES_IN_FLIGHT`).
+    pub receives_in_flight: Gauge,
+    /// Delete batches under way now (at most `BATCHES_IN_FLIGHT`).
+    pub delete_batches_in_flight: Gauge,
     /// Microseconds workers spent on messages, summed (the autoscaler's handler time).
     pub worker_micros: Counter,
     /// Handler attempts that succeeded.

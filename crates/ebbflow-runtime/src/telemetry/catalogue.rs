@@ -37,6 +37,7 @@ pub(crate) const QUEUE_MESSAGES: &str = "ebbflow_queue_messages";
 pub(crate) const QUEUE_OLDEST_AGE: &str = "ebbflow_queue_oldest_message_age_seconds";
 pub(crate) const WORKERS: &str = "ebbflow_workers";
 pub(crate) const WORKERS_DESIRED: &str = "ebbflow_workers_desired";
+pub(crate) const CALLS_IN_FLIGHT: &str = "ebbflow_calls_in_flight";
 pub(crate) const AUTOSCALE_DECISIONS: &str = "ebbflow_autoscale_decisions_total";
 pub(crate) const BACKEND_DURATION: &str = "ebbflow_backend_operation_duration_seconds";
 pub(crate) const BACKEND_ERRORS: &str = "ebbflow_backend_errors_total";
@@ -137,6 +138,13 @@ pub const CATALOGUE: &[MetricInfo] = &[
         kind: Kind::Gauge,
         labels: &["queue"],
         help: "The pool size the runtime is aiming for.",
+        buckets: &[],
+    },
+    MetricInfo {
+        name: CALLS_IN_FLIGHT,
+        kind: Kind::Gauge,
+        labels: &["queue", "call"],
+        help: "The group's calls to the queue under way at once, by call: receive (up to 4) or delete_batch (up to 4).",
         buckets: &[],
     },
     MetricInfo {

@@ -247,6 +247,8 @@ struct GroupHandles {
     busy: Gauge,
     idle: Gauge,
     desired: Gauge,
+    receives: Gauge,
+    delete_batches: Gauge,
     scaled_up: Counter,
     scaled_down: Counter,
     task_failures: Counter,
@@ -269,6 +271,8 @@ impl GroupHandles {
             busy: t.gauge(catalogue::WORKERS, &with("state", "busy")),
             idle: t.gauge(catalogue::WORKERS, &with("state", "idle")),
             desired: t.gauge(catalogue::WORKERS_DESIRED, &q),
+            receives: t.gauge(catalogue::CALLS_IN_FLIGHT, &with("call", "receive")),
+            delete_batches: t.gauge(catalogue::CALLS_IN_FLIGHT, &with("call", "delete_batch")),
             scaled_up: t.counter(catalogue::AUTOSCALE_DECISIONS, &with("direction", "up")),
             scaled_down: t.counter(catalogue::AUTOSCALE_DECISIONS, &with("direction", "down")),
             task_failures: t.counter(catalogue::TASK_FAILURES, &q),
@@ -310,6 +314,9 @@ impl GroupHandles {
         self.busy.set(busy as f64);
         self.idle.set(workers.saturating_sub(busy) as f64);
         self.desired.set(s.desired.get() as f64);
+        self.receives.set(s.receives_in_flight.get() as f64);
+        self.delete_batches
+            .set(s.delete_batches_in_flight.get() as f64);
         self.scaled_up.absolute(s.scaled_up.get());
         self.scaled_down.absolute(s.scaled_down.get());
         self.task_failures.absolute(s.task_failures.get());
