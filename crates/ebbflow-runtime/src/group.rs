@@ -302,7 +302,8 @@ pub(crate) async fn run(
             }
         };
         idle = messages.is_empty();
-        backlog = messages.len() as u32 >= wanted;
+        // A watching receive asks for one message: its one says nothing of a backlog.
+        backlog = !permits.is_empty() && messages.len() as u32 >= wanted;
         if permits.is_empty() && !messages.is_empty() {
             if let Some(w) = pool.try_acquire() {
                 permits.push(w);
