@@ -179,7 +179,7 @@ async fn workers_killed_under_load_while_the_server_restarts_keep_every_promise(
     let backend = connect(&url).await;
     // Every other kill, the server goes down for half a second and comes back.
     let restart = |k: usize| {
-        if k % 2 == 0 {
+        if k.is_multiple_of(2) {
             if let Some(s) = server.take() {
                 s.stop();
             }

@@ -80,23 +80,18 @@ fn config(workers: usize) -> Config {
     cfg
 }
 
-fn start(
-    cfg: Config,
-    backend: Arc<dyn QueueBackend>,
-) -> impl std::future::Future<Output = ebbflow_runtime::Running> {
-    async move {
-        Runtime::new(cfg, backend)
-            .handler(
-                "jobs",
-                handler_fn(|_: String, _ctx: Context| async {
-                    sleep(Duration::from_millis(5)).await;
-                    Ok::<_, HandlerError>(())
-                }),
-            )
-            .start()
-            .await
-            .expect("start")
-    }
+async fn start(cfg: Config, backend: Arc<dyn QueueBackend>) -> ebbflow_runtime::Running {
+    Runtime::new(cfg, backend)
+        .handler(
+            "jobs",
+            handler_fn(|_: String, _ctx: Context| async {
+                sleep(Duration::from_millis(5)).await;
+                Ok::<_, HandlerError>(())
+            }),
+        )
+        .start()
+        .await
+        .expect("start")
 }
 
 #[tokio::test(start_paused = true)]
