@@ -1,8 +1,9 @@
 //! How fast the whole runtime drains a queue, beside what the engine alone
 //! does, on every engine that can run here.
 //!
-//! `cargo bench -p ebbflow-runtime --bench drain [-- MESSAGES]` (default
-//! 100000). For each engine — memory; SQLite with `synchronous = FULL`;
+//! `cargo bench -p ebbflow-runtime --bench drain [-- MESSAGES] [ENGINE…]`
+//! (default 100000 messages, every engine; ENGINE is `memory`, `sqlite`,
+//! `redis` or `postgres`, to run only those). For each engine — memory; SQLite with `synchronous = FULL`;
 //! Redis and PostgreSQL when `EBBFLOW_TEST_REDIS_URL` /
 //! `EBBFLOW_TEST_POSTGRES_URL` are set — it pre-fills a fresh queue with
 //! MESSAGES unique bodies and prints:
@@ -213,10 +214,16 @@ async fn measure(name: &str, backend: Arc<dyn QueueBackend>, count: u64) {
 }
 
 fn main() {
-    let count: u64 = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(100_000);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let count: u64 = args.iter().find_map(|a| a.parse().ok()).unwrap_or(100_000);
+    // Engines named on the command line, else every one (`--bench` and the
+    // like, which cargo passes, name none).
+    let named: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .filter(|a| ["memory", "sqlite", "redis", "postgres"].contains(a))
+        .collect();
+    let wanted = |engine: &str| named.is_empty() || named.contains(&engine);
     let tokio = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -226,44 +233,61 @@ fn main() {
     };
     println!("{count} messages, {WORKERS} workers, a handler that only records the body");
     tokio.block_on(async {
-        measure(
-            "memory",
-            Arc::new(ebbflow_memory::MemoryBackend::new()),
-            count,
-        )
-        .await;
-
-        let dir = std::env::temp_dir().join(format!("ebbflow-drain-{}", std::process::id()));
-        let _ = std::fs::create_dir_all(&dir);
-        let options = ebbflow_sqlite::SqliteOptions::new(dir.join("bench.db"))
-            .synchronous(ebbflow_sqlite::Synchronous::Full);
-        match ebbflow_sqlite::SqliteBackend::open(&options) {
-            Ok(b) => measure("sqlite (FULL)", Arc::new(b), count).await,
-            Err(e) => println!("sqlite: {e}"),
-        }
-        let _ = std::fs::remove_dir_all(&dir);
-
-        match std::env::var("EBBFLOW_TEST_REDIS_URL") {
-            Ok(url) => {
-                match ebbflow_redis::RedisBackend::connect(&ebbflow_redis::RedisOptions::new(url))
-                    .await
-                {
-                    Ok(b) => measure("redis", Arc::new(b), count).await,
-                    Err(e) => println!("redis: {e}"),
-                }
-            }
-            Err(_) => println!("redis            skipped: EBBFLOW_TEST_REDIS_URL is not set"),
-        }
-        match std::env::var("EBBFLOW_TEST_POSTGRES_URL") {
-            Ok(url) => match ebbflow_postgres::PostgresBackend::connect(
-                &ebbflow_postgres::PostgresOptions::new(url),
+        if wanted("memory") {
+            measure(
+                "memory",
+                Arc::new(ebbflow_memory::MemoryBackend::new()),
+                count,
             )
-            .await
-            {
-                Ok(b) => measure("postgres", Arc::new(b), count).await,
-                Err(e) => println!("postgres: {e}"),
-            },
-            Err(_) => println!("postgres         skipped: EBBFLOW_TEST_POSTGRES_URL is not set"),
+            .await;
+        }
+        if wanted("sqlite") {
+            sqlite(count).await;
+        }
+        if wanted("redis") {
+            redis(count).await;
+        }
+        if wanted("postgres") {
+            postgres(count).await;
         }
     });
+}
+
+async fn sqlite(count: u64) {
+    let dir = std::env::temp_dir().join(format!("ebbflow-drain-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let options = ebbflow_sqlite::SqliteOptions::new(dir.join("bench.db"))
+        .synchronous(ebbflow_sqlite::Synchronous::Full);
+    match ebbflow_sqlite::SqliteBackend::open(&options) {
+        Ok(b) => measure("sqlite (FULL)", Arc::new(b), count).await,
+        Err(e) => println!("sqlite: {e}"),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+async fn redis(count: u64) {
+    match std::env::var("EBBFLOW_TEST_REDIS_URL") {
+        Ok(url) => {
+            match ebbflow_redis::RedisBackend::connect(&ebbflow_redis::RedisOptions::new(url)).await
+            {
+                Ok(b) => measure("redis", Arc::new(b), count).await,
+                Err(e) => println!("redis: {e}"),
+            }
+        }
+        Err(_) => println!("redis            skipped: EBBFLOW_TEST_REDIS_URL is not set"),
+    }
+}
+
+async fn postgres(count: u64) {
+    match std::env::var("EBBFLOW_TEST_POSTGRES_URL") {
+        Ok(url) => match ebbflow_postgres::PostgresBackend::connect(
+            &ebbflow_postgres::PostgresOptions::new(url),
+        )
+        .await
+        {
+            Ok(b) => measure("postgres", Arc::new(b), count).await,
+            Err(e) => println!("postgres: {e}"),
+        },
+        Err(_) => println!("postgres         skipped: EBBFLOW_TEST_POSTGRES_URL is not set"),
+    }
 }

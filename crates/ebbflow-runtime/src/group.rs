@@ -1,11 +1,14 @@
 //! One worker group: a poller that receives only what idle workers can take,
-//! worker tasks running the middleware stack, and the acker.
+//! hands what it receives to long-lived worker tasks running the middleware
+//! stack (`worker_tasks`), and the acker.
 //!
-//! A worker task holds messages from one receive: one message of a standard
+//! A job holds messages from one receive: one message of a standard
 //! queue, the messages of one FIFO group (run one at a time, in order), or a
 //! whole batch for a batch handler. Until each of its messages is settled
-//! (deleted, released or dead-lettered) the task keeps it hidden with the
-//! heartbeat, so no received message is ever left to time out unnoticed.
+//! (deleted, released or dead-lettered) the task running it keeps it hidden
+//! with the heartbeat, so no received message is ever left to time out
+//! unnoticed; a job stopped at a forced shutdown leaves its unsettled
+//! messages to be released at once.
 
 use crate::acker::Acker;
 use crate::autoscale::{self, pool::Pool, pool::Worker as PoolWorker};
@@ -15,11 +18,11 @@ use crate::layers::{
     keep_hidden, DeadLetterLayer, DeadLetterRoute, RetryLayer, TimeoutLayer, TraceLayer,
 };
 use crate::stats::GroupStats;
+use crate::worker_tasks::{RunJob, WorkerTasks};
 use crate::{Context, Delivery, Handler, HandlerError, Outcome, RetryPolicy};
 use ebbflow_core::config::WorkerConfig;
 use ebbflow_core::{ChangeVisibilityBatchEntry, QueueBackend, ReceiveRequest, ReceivedMessage};
 use futures_util::FutureExt as _;
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
@@ -137,8 +140,9 @@ impl GroupPlan {
     }
 }
 
-/// Receipt handles of the messages workers hold, for release at a forced shutdown.
-type InFlight = Arc<Mutex<HashMap<String, String>>>;
+/// Receipt handles of messages whose job was dropped before it settled them
+/// (its task was stopped at a forced shutdown), for release at once.
+type Orphans = Arc<Mutex<Vec<String>>>;
 
 /// Receives one group may have under way at once. One receive at a time caps
 /// a group at one batch per round trip to the engine, whatever its pool; a
@@ -185,8 +189,19 @@ pub(crate) async fn run(
         }
     };
     plan.stats.polling.set(1);
-    let in_flight: InFlight = Arc::default();
-    let mut tasks = JoinSet::new();
+    let orphans: Orphans = Arc::default();
+    let shared = Arc::new(Shared {
+        backend: backend.clone(),
+        queue: plan.queue.clone(),
+        visibility_timeout: plan.visibility_timeout,
+        heartbeat: plan.config.heartbeat,
+        acks: acker.sender(),
+        stats: plan.stats.clone(),
+    });
+    let mut tasks = WorkerTasks::new(Runner {
+        shared: shared.clone(),
+        work: work.clone(),
+    });
     let mut receiving: JoinSet<Received> = JoinSet::new();
     let mut backoff = PollBackoff::default();
     // No new receive before this, after a failed one.
@@ -274,7 +289,9 @@ pub(crate) async fn run(
             },
         };
         plan.stats.receives_in_flight.set(receiving.len() as u64);
-        reap(&mut tasks, &plan.queue, &plan.stats);
+        for ended in tasks.reap() {
+            log_task_end(ended, &plan.queue, &plan.stats);
+        }
         let Received {
             mut permits,
             asked,
@@ -328,33 +345,39 @@ pub(crate) async fn run(
             .await;
             break 'poll;
         }
-        let worker = Worker {
-            backend: backend.clone(),
-            queue: plan.queue.clone(),
-            visibility_timeout: plan.visibility_timeout,
-            heartbeat: plan.config.heartbeat,
-            asked,
-            acks: acker.sender(),
-            stats: plan.stats.clone(),
-            in_flight: in_flight.clone(),
-        };
         plan.stats.received.add(messages.len() as u64);
+        let held = |messages: Vec<ReceivedMessage>| Held {
+            deliveries: messages
+                .into_iter()
+                .map(|m| shared.deliver(m, asked))
+                .collect(),
+            orphans: orphans.clone(),
+        };
         match &work {
-            Work::Single(service) if plan.fifo => {
-                // One task per message group, holding one worker per message.
+            Work::Single(_) if plan.fifo => {
+                // One job per message group, holding one worker per message.
                 for (group, permits) in fifo_groups(messages, &mut permits) {
-                    tasks.spawn(worker.clone().run_group(service.clone(), group, permits));
+                    tasks.hand(Job {
+                        held: held(group),
+                        permits,
+                    });
                 }
             }
-            Work::Single(service) => {
+            Work::Single(_) => {
                 // A wake from zero brings one worker for a one-message receive.
                 for (message, permit) in messages.into_iter().zip(permits.drain(..)) {
-                    tasks.spawn(worker.clone().run_one(service.clone(), message, permit));
+                    tasks.hand(Job {
+                        held: held(vec![message]),
+                        permits: vec![permit],
+                    });
                 }
             }
-            Work::Batch(batch) => {
+            Work::Batch(_) => {
                 if let (Some(permit), false) = (permits.pop(), messages.is_empty()) {
-                    tasks.spawn(worker.run_batch(batch.clone(), messages, permit));
+                    tasks.hand(Job {
+                        held: held(messages),
+                        permits: vec![permit],
+                    });
                 }
             }
         }
@@ -381,6 +404,7 @@ pub(crate) async fn run(
     plan.stats.polling.set(0);
     // Shutdown: no more receives. In-flight work gets the grace period; what is
     // still running after it is stopped and its messages released at once.
+    tasks.close();
     let drained = tokio::time::timeout(grace, async {
         while let Some(ended) = tasks.join_next().await {
             log_task_end(ended, &plan.queue, &plan.stats);
@@ -388,57 +412,106 @@ pub(crate) async fn run(
     })
     .await;
     if drained.is_err() {
-        tasks.abort_all();
-        while tasks.join_next().await.is_some() {}
-        let handles: Vec<String> = match in_flight.lock() {
-            Ok(mut map) => map.drain().map(|(_, h)| h).collect(),
-            Err(poisoned) => poisoned.into_inner().drain().map(|(_, h)| h).collect(),
-        };
+        // Stopping a task drops its job, which records what it had not settled.
+        tasks.abort().await;
+    }
+    let handles: Vec<String> = std::mem::take(&mut *lock(&orphans));
+    if !handles.is_empty() {
         tracing::warn!(queue = %plan.queue, count = handles.len(), ?grace, "grace period over; releasing unfinished messages");
         release_now(backend.as_ref(), &plan.queue, handles).await;
     }
+    // The tasks' runners and `shared` hold the acker's sender: it closes once they are gone.
+    drop((tasks, shared));
     acker.close().await;
     plan.stats.workers.set(0);
 }
 
-/// What a worker task needs besides its messages; one per receive, cloned per task.
-#[derive(Clone)]
-struct Worker {
+/// What every worker task of a group shares.
+struct Shared {
     backend: Arc<dyn QueueBackend>,
     queue: Arc<str>,
     visibility_timeout: Duration,
     heartbeat: bool,
-    /// When the receive these messages came from was asked for.
-    asked: Instant,
     acks: tokio::sync::mpsc::Sender<String>,
     stats: Arc<GroupStats>,
-    in_flight: InFlight,
 }
 
-impl Worker {
-    /// One message's trip through the stack, holding one worker permit.
-    async fn run_one(self, service: MessageService, message: ReceivedMessage, permit: PoolWorker) {
-        let delivery = self.deliver(message);
+/// What the poller hands a worker task: the messages of one receive that
+/// belong together, and the pool's workers they hold.
+struct Job {
+    held: Held,
+    permits: Vec<PoolWorker>,
+}
+
+/// A job's messages. Any still unsettled when it is dropped — its task was
+/// stopped at a forced shutdown — are recorded as orphans, to be released.
+struct Held {
+    deliveries: Vec<Delivery>,
+    orphans: Orphans,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let mut left = self
+            .deliveries
+            .iter()
+            .filter(|d| !d.ctx.is_settled())
+            .peekable();
+        if left.peek().is_some() {
+            lock(&self.orphans).extend(left.map(|d| d.message.receipt_handle.clone()));
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A worker task's own: the group's shared parts and its clone of the stack.
+#[derive(Clone)]
+struct Runner {
+    shared: Arc<Shared>,
+    work: Work,
+}
+
+impl RunJob for Runner {
+    type Job = Job;
+
+    async fn run(&mut self, job: Job) {
+        let shared = &*self.shared;
+        let Job { held, permits } = job;
+        match &mut self.work {
+            Work::Single(service) if held.deliveries.len() == 1 && permits.len() == 1 => {
+                shared.run_one(service, &held.deliveries[0]).await;
+            }
+            Work::Single(service) => shared.run_group(service, &held.deliveries, permits).await,
+            Work::Batch(plan) => shared.run_batch(plan.clone(), &held.deliveries).await,
+        }
+        // Settled by now: dropping it records nothing. Its workers return after.
+        drop(held);
+    }
+}
+
+impl Shared {
+    /// One message's trip through the stack, while its job holds one worker.
+    async fn run_one(&self, service: &mut MessageService, delivery: &Delivery) {
         let work = async {
             let _busy = Busy::new(&self.stats);
-            self.process(service, &delivery).await;
+            self.process(service, delivery).await;
         };
-        self.guard(std::slice::from_ref(&delivery), work).await;
-        drop(permit);
+        self.guard(std::slice::from_ref(delivery), work).await;
     }
 
     /// The messages of one FIFO group from one receive, one at a time in
     /// order. When one is given back to the queue, the rest are released
     /// unprocessed: none may overtake it. Each permit returns as its message is settled.
     async fn run_group(
-        self,
-        service: MessageService,
-        messages: Vec<ReceivedMessage>,
+        &self,
+        service: &mut MessageService,
+        held: &[Delivery],
         mut permits: Vec<PoolWorker>,
     ) {
-        let deliveries: Vec<Delivery> = messages.into_iter().map(|m| self.deliver(m)).collect();
-        // The stack is moved in, not borrowed: it is `Send` but not `Sync`.
-        let (this, held) = (&self, &deliveries);
+        let this = self;
         let work = async move {
             for (n, delivery) in held.iter().enumerate() {
                 if delivery.ctx.is_expired() {
@@ -452,7 +525,7 @@ impl Worker {
                 }
                 let outcome = {
                     let _busy = Busy::new(&this.stats);
-                    this.process(service.clone(), delivery).await
+                    this.process(service, delivery).await
                 };
                 permits.pop();
                 match outcome {
@@ -472,25 +545,19 @@ impl Worker {
                 }
             }
         };
-        self.guard(&deliveries, work).await;
+        self.guard(held, work).await;
     }
 
     /// A whole receive through a batch handler, holding one worker permit.
-    async fn run_batch(
-        self,
-        plan: Arc<BatchPlan>,
-        messages: Vec<ReceivedMessage>,
-        permit: PoolWorker,
-    ) {
-        let deliveries: Vec<Delivery> = messages.into_iter().map(|m| self.deliver(m)).collect();
+    async fn run_batch(&self, plan: Arc<BatchPlan>, deliveries: &[Delivery]) {
         let work = async {
             let _busy = Busy::new(&self.stats);
             let started = Instant::now();
-            for delivery in &deliveries {
+            for delivery in deliveries {
                 self.record_queued(&delivery.message);
             }
             let span = tracing::info_span!("batch", queue = %self.queue, size = deliveries.len());
-            let outcomes = plan.run(deliveries.clone()).instrument(span).await;
+            let outcomes = plan.run(deliveries.to_vec()).instrument(span).await;
             let took = started.elapsed();
             self.stats
                 .histograms
@@ -501,8 +568,7 @@ impl Worker {
             }
             self.stats.worker_micros.add(took.as_micros() as u64);
         };
-        self.guard(&deliveries, work).await;
-        drop(permit);
+        self.guard(deliveries, work).await;
     }
 
     /// Runs a task's `work` while keeping its unsettled messages hidden, and
@@ -534,11 +600,14 @@ impl Worker {
     }
 
     /// One message through the stack, then settled as its outcome says.
-    async fn process(&self, service: MessageService, delivery: &Delivery) -> Outcome {
+    async fn process(&self, service: &mut MessageService, delivery: &Delivery) -> Outcome {
         let started = Instant::now();
         self.record_queued(&delivery.message);
-        let outcome = match service.oneshot(delivery.clone()).await {
-            Ok(outcome) => outcome,
+        let outcome = match service.ready().await {
+            Ok(ready) => match ready.call(delivery.clone()).await {
+                Ok(outcome) => outcome,
+                Err(never) => match never {},
+            },
             Err(never) => match never {},
         };
         let took = started.elapsed();
@@ -576,18 +645,15 @@ impl Worker {
             .record(waited_ms as f64 / 1000.0);
     }
 
-    /// Wraps a received message for the stack and records it as held.
-    fn deliver(&self, message: ReceivedMessage) -> Delivery {
-        if let Ok(mut map) = self.in_flight.lock() {
-            map.insert(message.message_id.clone(), message.receipt_handle.clone());
-        }
+    /// Wraps a message received by a receive asked for at `asked` for the stack.
+    fn deliver(&self, message: ReceivedMessage, asked: Instant) -> Delivery {
         let message = Arc::new(message);
         let ctx = Context::new(
             self.queue.clone(),
             self.backend.clone(),
             message.clone(),
             self.visibility_timeout,
-            self.asked,
+            asked,
         );
         Delivery { message, ctx }
     }
@@ -595,9 +661,6 @@ impl Worker {
     /// The message is settled: nothing holds it any more.
     fn forget(&self, delivery: &Delivery) {
         delivery.ctx.settle();
-        if let Ok(mut map) = self.in_flight.lock() {
-            map.remove(&delivery.message.message_id);
-        }
     }
 
     /// Deletes, releases or leaves a message as its outcome says, and forgets it.
@@ -671,13 +734,6 @@ fn fifo_groups(
         groups[at].1.extend(permits.pop());
     }
     groups
-}
-
-/// Collects the worker tasks that have ended, logging any that failed.
-fn reap(tasks: &mut JoinSet<()>, queue: &str, stats: &GroupStats) {
-    while let Some(ended) = tasks.try_join_next() {
-        log_task_end(ended, queue, stats);
-    }
 }
 
 /// Logs and counts a worker task that did not end normally.

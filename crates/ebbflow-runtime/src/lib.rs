@@ -37,6 +37,7 @@ pub mod stats;
 pub mod telemetry;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+mod worker_tasks;
 
 pub use batch::{batch_handler_fn, BatchHandler, FnBatchHandler};
 pub use context::Context;
