@@ -8,6 +8,7 @@
 //! `EBBFLOW_TEST_POSTGRES_URL` are set — it pre-fills a fresh queue with
 //! MESSAGES unique bodies and prints:
 //!
+//! - `send`: the fill's rate, four producers sending batches of ten;
 //! - `engine`: receive→delete_batch by 8 concurrent consumers, ten at a
 //!   time, with no runtime (the engine's own ceiling for this shape);
 //! - `runtime`: the runtime with a fixed pool of 32 and a handler that only
@@ -57,7 +58,9 @@ async fn fill(backend: &Arc<dyn QueueBackend>, queue: &str, count: u64) {
     }
 }
 
-async fn fresh_queue(backend: &Arc<dyn QueueBackend>, name: &str, count: u64) {
+/// Makes `name` afresh and fills it; returns the rate of the fill (four
+/// producers sending batches of ten).
+async fn fresh_queue(backend: &Arc<dyn QueueBackend>, name: &str, count: u64) -> f64 {
     let _ = backend.delete_queue(name).await;
     if let Err(e) = backend
         .create_queue(name, QueueAttributes::standard())
@@ -65,12 +68,15 @@ async fn fresh_queue(backend: &Arc<dyn QueueBackend>, name: &str, count: u64) {
     {
         panic!("create {name}: {e}");
     }
+    let start = Instant::now();
     fill(backend, name, count).await;
+    count as f64 / start.elapsed().as_secs_f64()
 }
 
 /// The engine alone: receive ten, delete them in one batch, until empty.
-async fn engine(backend: &Arc<dyn QueueBackend>, queue: &str, count: u64) -> f64 {
-    fresh_queue(backend, queue, count).await;
+/// Returns the rates of the fill and of the drain.
+async fn engine(backend: &Arc<dyn QueueBackend>, queue: &str, count: u64) -> (f64, f64) {
+    let sent = fresh_queue(backend, queue, count).await;
     let done = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let mut tasks = Vec::new();
@@ -109,11 +115,30 @@ async fn engine(backend: &Arc<dyn QueueBackend>, queue: &str, count: u64) -> f64
             panic!("a consumer failed: {e}");
         }
     }
-    count as f64 / start.elapsed().as_secs_f64()
+    (sent, count as f64 / start.elapsed().as_secs_f64())
+}
+
+/// The process's CPU time so far (user and system, all threads), from
+/// `/proc/self/stat`; zero where there is none.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let ticks: u64 = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|f| f.parse::<u64>().ok())
+        .sum();
+    // Linux reports in clock ticks of 1/100 s (USER_HZ) on every common platform.
+    Duration::from_millis(ticks * 10)
 }
 
 struct Drain {
     rate: f64,
+    /// CPU time of the whole process per message drained (both cores count):
+    /// steadier than the rate on a machine that other work shares.
+    cpu_micros: f64,
     first_tenth: f64,
     last_tenth: f64,
     duplicates: u64,
@@ -122,7 +147,7 @@ struct Drain {
 
 /// The whole runtime: poller, pool, stack, acker.
 async fn runtime(backend: &Arc<dyn QueueBackend>, queue: &str, count: u64) -> Drain {
-    fresh_queue(backend, queue, count).await;
+    let _ = fresh_queue(backend, queue, count).await;
     let config: Config = match serde_json::from_value(json!({
         "queues": {queue: {}},
         "workers": {queue: {"concurrency": WORKERS, "wait_time": "100ms"}},
@@ -149,7 +174,7 @@ async fn runtime(backend: &Arc<dyn QueueBackend>, queue: &str, count: u64) -> Dr
         }
         async { Ok::<_, HandlerError>(()) }
     });
-    let start = Instant::now();
+    let (start, cpu_start) = (Instant::now(), cpu_time());
     let running = match Runtime::new(config, backend.clone())
         .handler(queue, handler)
         .start()
@@ -169,7 +194,7 @@ async fn runtime(backend: &Arc<dyn QueueBackend>, queue: &str, count: u64) -> Dr
             Err(e) => panic!("stats: {e}"),
         }
     }
-    let elapsed = start.elapsed();
+    let (elapsed, cpu) = (start.elapsed(), cpu_time() - cpu_start);
     running.shutdown().await;
     let (mut duplicates, mut missing) = (0, 0);
     for flag in seen.iter() {
@@ -190,6 +215,7 @@ async fn runtime(backend: &Arc<dyn QueueBackend>, queue: &str, count: u64) -> Dr
     };
     Drain {
         rate: count as f64 / elapsed.as_secs_f64(),
+        cpu_micros: cpu.as_secs_f64() * 1e6 / count as f64,
         first_tenth,
         last_tenth,
         duplicates,
@@ -199,13 +225,14 @@ async fn runtime(backend: &Arc<dyn QueueBackend>, queue: &str, count: u64) -> Dr
 
 async fn measure(name: &str, backend: Arc<dyn QueueBackend>, count: u64) {
     let queue = format!("bench-drain-{}", std::process::id());
-    let alone = engine(&backend, &queue, count).await;
+    let (sent, alone) = engine(&backend, &queue, count).await;
     let d = runtime(&backend, &queue, count).await;
     let _ = backend.delete_queue(&queue).await;
     println!(
-        "{name:<16} engine {alone:>9.0} msg/s   runtime {:>9.0} msg/s ({:>3.0} % of the engine)   first tenth {:>9.0}  last tenth {:>9.0}   duplicates {}  missing {}",
+        "{name:<16} send {sent:>9.0} msg/s   engine {alone:>9.0} msg/s   runtime {:>9.0} msg/s ({:>3.0} % of the engine, {:.1} µs CPU a message)   first tenth {:>9.0}  last tenth {:>9.0}   duplicates {}  missing {}",
         d.rate,
         d.rate / alone * 100.0,
+        d.cpu_micros,
         d.first_tenth,
         d.last_tenth,
         d.duplicates,
