@@ -195,6 +195,7 @@ pub(crate) async fn run(
         queue: plan.queue.clone(),
         visibility_timeout: plan.visibility_timeout,
         heartbeat: plan.config.heartbeat,
+        fifo: plan.fifo,
         acks: acker.sender(),
         stats: plan.stats.clone(),
     });
@@ -432,6 +433,8 @@ struct Shared {
     queue: Arc<str>,
     visibility_timeout: Duration,
     heartbeat: bool,
+    /// Whether the queue is FIFO: its jobs are a group's messages, run in order.
+    fifo: bool,
     acks: tokio::sync::mpsc::Sender<String>,
     stats: Arc<GroupStats>,
 }
@@ -481,8 +484,10 @@ impl RunJob for Runner {
         let shared = &*self.shared;
         let Job { held, permits } = job;
         match &mut self.work {
-            Work::Single(service) if held.deliveries.len() == 1 && permits.len() == 1 => {
-                shared.run_one(service, &held.deliveries[0]).await;
+            Work::Single(service) if !shared.fifo => {
+                for delivery in &held.deliveries {
+                    shared.run_one(service, delivery).await;
+                }
             }
             Work::Single(service) => shared.run_group(service, &held.deliveries, permits).await,
             Work::Batch(plan) => shared.run_batch(plan.clone(), &held.deliveries).await,
