@@ -8,7 +8,7 @@
 //! The path of one message, top to bottom:
 //!
 //! 1. **poller** ([`group`](crate::WorkerGroup)): receives only as many messages as there are idle workers;
-//! 2. **worker**: one task per message, holding one worker slot;
+//! 2. **worker**: a long-lived task runs each message (a FIFO group's in order), holding one worker slot per message;
 //! 3. **middleware** ([`layers`]): `Trace → DeadLetter → Retry → Timeout → Heartbeat → your layers`;
 //! 4. **handler** ([`Handler`]): the decoded message and its [`Context`];
 //! 5. **ack**: deletes batched ten at a time, or releases / dead-letters per [`Outcome`].
