@@ -85,6 +85,12 @@ pub(crate) struct Decision {
 /// After a saturation cut, ticks without throttling before the ceiling is
 /// raised by a tenth to probe whether the downstream recovered.
 const PROBE_AFTER_TICKS: u32 = 10;
+/// After a saturation cut, ticks whose throttling does not cut again. The
+/// messages that were throttled before the cut are still retrying, and the
+/// workers the cut retired still finishing: throttling from them says
+/// nothing new of the downstream, and the successful attempts they crowd out
+/// would read as a downstream that sustains far less than it does.
+const HOLD_AFTER_CUT_TICKS: u32 = 3;
 /// A growth counts as wasted when throughput rose by less than this share of
 /// what the added workers should have brought.
 const MIN_GAIN_SHARE: f64 = 0.25;
@@ -116,6 +122,8 @@ pub(crate) struct Autoscaler {
 struct Ceiling {
     workers: u32,
     quiet_ticks: u32,
+    /// Ticks left in which throttling holds the ceiling instead of cutting it.
+    hold_ticks: u32,
 }
 
 /// A growth under test: did throughput follow the workers?
@@ -242,6 +250,16 @@ impl Autoscaler {
         throughput: f64,
     ) -> bool {
         let throttled = now.throttled.saturating_sub(last.throttled);
+        if let Some(c) = self
+            .ceiling
+            .as_mut()
+            .filter(|c| throttled > 0 && c.hold_ticks > 0)
+        {
+            c.hold_ticks -= 1;
+            c.quiet_ticks = 0;
+            self.trial = None;
+            return true;
+        }
         if throttled > 0 {
             // Little's law again: the concurrency the downstream actually
             // served is successful attempts per second × their duration.
@@ -258,6 +276,7 @@ impl Autoscaler {
             self.ceiling = Some(Ceiling {
                 workers: sustained.max(1),
                 quiet_ticks: 0,
+                hold_ticks: HOLD_AFTER_CUT_TICKS,
             });
             self.trial = None;
             return true;
@@ -273,6 +292,7 @@ impl Autoscaler {
                     self.ceiling = Some(Ceiling {
                         workers: trial.from,
                         quiet_ticks: 0,
+                        hold_ticks: 0,
                     });
                     return true;
                 }
@@ -280,6 +300,7 @@ impl Autoscaler {
         }
         if let Some(c) = &mut self.ceiling {
             c.quiet_ticks += 1;
+            c.hold_ticks = c.hold_ticks.saturating_sub(1);
             if c.quiet_ticks >= PROBE_AFTER_TICKS && current >= c.workers {
                 c.workers += (c.workers / 10).max(1);
                 c.quiet_ticks = 0;
@@ -559,6 +580,35 @@ mod tests {
         }
         // …until quiet ticks probe a tenth higher.
         assert_eq!(t.steady(400, 0.1, 70_000).desired, 44);
+    }
+
+    #[test]
+    fn throttling_just_after_a_cut_holds_the_ceiling_rather_than_cutting_again() {
+        let mut t = Ticks::new(rules(1, 100));
+        t.steady(1_000, 0.1, 50_000);
+        let throttled_tick = |ok: u64| {
+            move |o: &mut Observation| {
+                o.received += 1_000;
+                o.attempts_ok += ok;
+                o.attempts_ok_micros += ok * 100_000;
+                o.completed += ok;
+                o.worker_micros += ok * 100_000;
+                o.throttled += 600;
+                o.busy = 100;
+                o.visible = 60_000;
+                o.backlog = 60_000;
+            }
+        };
+        assert_eq!(t.tick(throttled_tick(400)).ceiling, Some(40));
+        // The retired workers and the messages throttled before the cut are
+        // still retrying: few attempts succeed, and that is no new measure.
+        assert_eq!(HOLD_AFTER_CUT_TICKS, 3);
+        for _ in 0..3 {
+            let d = t.tick(throttled_tick(50));
+            assert_eq!((d.desired, d.ceiling), (40, Some(40)), "{d:?}");
+        }
+        // Throttling that goes on past the hold is measured again.
+        assert_eq!(t.tick(throttled_tick(50)).ceiling, Some(5));
     }
 
     #[test]
