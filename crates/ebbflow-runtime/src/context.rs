@@ -107,10 +107,7 @@ impl Context {
 
     /// When the message becomes visible to other consumers unless its visibility is extended.
     pub fn deadline(&self) -> Instant {
-        match self.inner.deadline.lock() {
-            Ok(d) => *d,
-            Err(poisoned) => *poisoned.into_inner(),
-        }
+        *crate::sync::lock(&self.inner.deadline)
     }
 
     /// Keeps the message invisible for `timeout` from now (capped at 12 hours
@@ -135,10 +132,7 @@ impl Context {
     /// `asked`; the deadline counts from the request, the earliest it can be.
     pub(crate) fn extended(&self, asked: Instant, timeout: Duration) {
         let deadline = asked + timeout;
-        match self.inner.deadline.lock() {
-            Ok(mut d) => *d = deadline,
-            Err(poisoned) => *poisoned.into_inner() = deadline,
-        }
+        *crate::sync::lock(&self.inner.deadline) = deadline;
     }
 
     /// Whether the message's visibility has run out: the queue may have given

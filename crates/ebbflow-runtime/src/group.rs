@@ -18,6 +18,7 @@ use crate::layers::{
     keep_hidden, DeadLetterLayer, DeadLetterRoute, RetryLayer, TimeoutLayer, TraceLayer,
 };
 use crate::stats::GroupStats;
+use crate::sync::lock;
 use crate::worker_tasks::{RunJob, WorkerTasks};
 use crate::{Context, Delivery, Handler, HandlerError, Outcome, RetryPolicy};
 use ebbflow_core::config::WorkerConfig;
@@ -464,10 +465,6 @@ impl Drop for Held {
             lock(&self.orphans).extend(left.map(|d| d.message.receipt_handle.clone()));
         }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// A worker task's own: the group's shared parts and its clone of the stack.

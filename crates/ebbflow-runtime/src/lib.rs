@@ -34,6 +34,7 @@ mod logging;
 mod retry;
 mod runtime;
 pub mod stats;
+mod sync;
 pub mod telemetry;
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -8,8 +8,9 @@
 //! How many jobs run at once is not decided here: the pool's permits, which
 //! travel with the jobs, bound that. This only keeps tasks around to run them.
 
+use crate::sync::lock;
 use std::future::Future;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::{JoinError, JoinSet};
@@ -29,11 +30,6 @@ pub(crate) trait RunJob: Clone + Send + 'static {
 
 /// Idle tasks, each waiting on its own one-shot channel; `None` once closed.
 type Idle<J> = Arc<Mutex<Option<Vec<oneshot::Sender<J>>>>>;
-
-fn lock<J>(idle: &Idle<J>) -> MutexGuard<'_, Option<Vec<oneshot::Sender<J>>>> {
-    // A list of senders stays usable even if a holder panicked.
-    idle.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// The worker tasks of one group.
 pub(crate) struct WorkerTasks<R: RunJob> {

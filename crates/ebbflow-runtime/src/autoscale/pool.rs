@@ -42,8 +42,7 @@ impl Pool {
     }
 
     fn sizes(&self) -> MutexGuard<'_, Sizes> {
-        // The guarded figures stay consistent even if a holder panicked.
-        self.sizes.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.sizes)
     }
 
     /// The size the pool aims for.
