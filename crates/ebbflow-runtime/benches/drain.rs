@@ -136,8 +136,9 @@ fn cpu_time() -> Duration {
 
 struct Drain {
     rate: f64,
-    /// CPU time of the whole process per message drained (both cores count):
-    /// steadier than the rate on a machine that other work shares.
+    /// CPU time of the whole process per message drained (both cores count),
+    /// beside the rate: work the runtime does, not how long it waited. (On a
+    /// machine other work shares, it scatters with the rate too.)
     cpu_micros: f64,
     first_tenth: f64,
     last_tenth: f64,
