@@ -1,9 +1,9 @@
 //! The contract every queue backend fulfils.
 
 use crate::{
-    BatchResult, ChangeVisibilityBatchEntry, DeleteBatchEntry, MoveResult, QueueAttributes,
-    QueueAttributesUpdate, QueueStats, ReceiveRequest, ReceivedMessage, Result, SendBatchEntry,
-    SendMessage, SendReceipt,
+    BatchResult, BrowsePage, BrowseRequest, ChangeVisibilityBatchEntry, DeleteBatchEntry,
+    MoveResult, QueueAttributes, QueueAttributesUpdate, QueueStats, ReceiveRequest,
+    ReceivedMessage, Result, SendBatchEntry, SendMessage, SendReceipt,
 };
 use async_trait::async_trait;
 use std::time::Duration;
@@ -123,6 +123,39 @@ pub trait QueueBackend: Send + Sync + 'static {
 
     /// Visible, in-flight and delayed counts and the oldest message's age.
     async fn stats(&self, queue: &str) -> Result<QueueStats>;
+
+    /// Pages through the queue's messages without receiving them: nothing is
+    /// hidden, no receipt handle is made, no receive count changes. Messages
+    /// come in queue order, in flight and delayed ones included, with their
+    /// [`MessageState`](crate::MessageState); pass each page's
+    /// [`BrowsePage::next`] to get the next.
+    ///
+    /// Engines that own their storage implement it; by default (and on Amazon
+    /// SQS, which has no such verb) it is `UnsupportedOperation`.
+    ///
+    /// ```no_run
+    /// # async fn demo(backend: &dyn ebbflow_core::QueueBackend) -> ebbflow_core::Result<()> {
+    /// use ebbflow_core::BrowseRequest;
+    /// let mut request = BrowseRequest::new(100);
+    /// loop {
+    ///     let page = backend.browse("orders", request.clone()).await?;
+    ///     for m in &page.messages {
+    ///         println!("{} {:?} {}", m.message_id, m.state, m.body);
+    ///     }
+    ///     match page.next {
+    ///         Some(cursor) => request = request.after(cursor),
+    ///         None => break,
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    async fn browse(&self, queue: &str, request: BrowseRequest) -> Result<BrowsePage> {
+        let _ = (queue, request);
+        Err(crate::QueueError::UnsupportedOperation {
+            backend: self.backend_name(),
+            operation: "browse",
+        })
+    }
 
     /// Names of the queues whose redrive policy targets `dead_letter_queue`, sorted.
     async fn list_dead_letter_source_queues(&self, dead_letter_queue: &str) -> Result<Vec<String>>;

@@ -5,9 +5,9 @@
 //! written once, here.
 
 use crate::{
-    BatchResult, ChangeVisibilityBatchEntry, DeleteBatchEntry, MoveResult, QueueAttributes,
-    QueueAttributesUpdate, QueueBackend, QueueStats, ReceiveRequest, ReceivedMessage, Result,
-    SendBatchEntry, SendMessage, SendReceipt,
+    BatchResult, BrowsePage, BrowseRequest, ChangeVisibilityBatchEntry, DeleteBatchEntry,
+    MoveResult, QueueAttributes, QueueAttributesUpdate, QueueBackend, QueueStats, ReceiveRequest,
+    ReceivedMessage, Result, SendBatchEntry, SendMessage, SendReceipt,
 };
 use async_trait::async_trait;
 use std::future::Future;
@@ -23,7 +23,7 @@ pub type BackendCall<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a
 /// ```
 /// use ebbflow_core::Operation;
 /// assert_eq!(Operation::DeleteBatch.as_str(), "delete_batch");
-/// assert_eq!(Operation::ALL.len(), 17);
+/// assert_eq!(Operation::ALL.len(), 18);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[allow(missing_docs)]
@@ -45,11 +45,15 @@ pub enum Operation {
     Stats,
     ListDeadLetterSourceQueues,
     MoveMessages,
+    Browse,
 }
 
 impl Operation {
+    /// How many operations there are.
+    pub const COUNT: usize = 18;
+
     /// Every operation, in declaration order (`ALL[op.index()] == op`).
-    pub const ALL: [Operation; 17] = [
+    pub const ALL: [Operation; Operation::COUNT] = [
         Operation::CreateQueue,
         Operation::GetQueueUrl,
         Operation::ListQueues,
@@ -67,6 +71,7 @@ impl Operation {
         Operation::Stats,
         Operation::ListDeadLetterSourceQueues,
         Operation::MoveMessages,
+        Operation::Browse,
     ];
 
     /// The operation's position in [`Operation::ALL`], for per-operation tables.
@@ -94,6 +99,7 @@ impl Operation {
             Operation::Stats => "stats",
             Operation::ListDeadLetterSourceQueues => "list_dead_letter_source_queues",
             Operation::MoveMessages => "move_messages",
+            Operation::Browse => "browse",
         }
     }
 }
@@ -274,6 +280,11 @@ impl<H: BackendHook> QueueBackend for Hooked<H> {
     ) -> Result<MoveResult> {
         let call = self.inner.move_messages(dead_letter_queue, destination);
         self.hook.around(Operation::MoveMessages, call).await
+    }
+
+    async fn browse(&self, queue: &str, request: BrowseRequest) -> Result<BrowsePage> {
+        let call = self.inner.browse(queue, request);
+        self.hook.around(Operation::Browse, call).await
     }
 }
 

@@ -23,6 +23,7 @@
 #![warn(missing_docs)]
 
 mod backend;
+mod browse;
 pub mod config;
 mod digest;
 mod error;
@@ -35,6 +36,7 @@ mod queue;
 pub mod testkit;
 
 pub use backend::QueueBackend;
+pub use browse::{BrowsePage, BrowseRequest, BrowsedMessage, MessageState, MAX_BROWSE_LIMIT};
 pub use digest::{content_deduplication_id, md5_hex, push_hex};
 pub use error::{QueueError, Result};
 pub use hook::{BackendCall, BackendHook, Hooked, Operation};

@@ -9,9 +9,10 @@ use crate::state::{QueueState, StoredMessage};
 use async_trait::async_trait;
 use ebbflow_core::local::{MessageIds, ReceiptHandle};
 use ebbflow_core::{
-    limits, local_queue_arn, md5_hex, queue_name_from_arn, BatchResult, ChangeVisibilityBatchEntry,
-    DeleteBatchEntry, MoveResult, QueueAttributes, QueueAttributesUpdate, QueueBackend, QueueError,
-    QueueStats, ReceiveRequest, ReceivedMessage, Result, SendBatchEntry, SendMessage, SendReceipt,
+    limits, local_queue_arn, md5_hex, queue_name_from_arn, BatchResult, BrowsePage, BrowseRequest,
+    ChangeVisibilityBatchEntry, DeleteBatchEntry, MoveResult, QueueAttributes,
+    QueueAttributesUpdate, QueueBackend, QueueError, QueueStats, ReceiveRequest, ReceivedMessage,
+    Result, SendBatchEntry, SendMessage, SendReceipt,
 };
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
@@ -399,6 +400,19 @@ impl QueueBackend for MemoryBackend {
         let mut state = q.state.lock();
         state.tick(now);
         Ok(state.stats(now))
+    }
+
+    async fn browse(&self, queue: &str, request: BrowseRequest) -> Result<BrowsePage> {
+        request.validate()?;
+        let first = request.first_key()?;
+        let q = self.queue(queue)?;
+        let (now, _) = self.inner.clock.now();
+        let mut state = q.state.lock();
+        state.tick(now);
+        Ok(BrowsePage::from_keyed(
+            state.browse(first, request.limit),
+            request.limit,
+        ))
     }
 
     async fn list_dead_letter_source_queues(&self, dead_letter_queue: &str) -> Result<Vec<String>> {

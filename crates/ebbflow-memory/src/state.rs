@@ -11,11 +11,12 @@
 use crate::backend::HANDLE_PREFIX;
 use ebbflow_core::local::ReceiptHandle;
 use ebbflow_core::{
-    content_deduplication_id, limits, MessageAttributes, QueueAttributes, QueueError,
-    ReceivedMessage, Result, SendMessage, SendReceipt, SystemAttributes,
+    content_deduplication_id, limits, BrowsedMessage, MessageAttributes, MessageState,
+    QueueAttributes, QueueError, ReceivedMessage, Result, SendMessage, SendReceipt,
+    SystemAttributes,
 };
 use rustc_hash::FxHashMap;
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -665,6 +666,44 @@ impl QueueState {
     }
 }
 
+impl QueueState {
+    /// Up to `limit + 1` messages with keys from `first` on, in key order (the
+    /// order they arrived in this queue), as a browse shows them. Keys are not
+    /// kept sorted, so this is one pass over the queue with a bounded heap.
+    pub(crate) fn browse(&self, first: u64, limit: u32) -> Vec<(u64, BrowsedMessage)> {
+        let wanted = limit as usize + 1;
+        let mut smallest: BinaryHeap<u64> = BinaryHeap::with_capacity(wanted + 1);
+        for key in self.messages.keys().copied().filter(|k| *k >= first) {
+            if smallest.len() < wanted {
+                smallest.push(key);
+            } else if smallest.peek().is_some_and(|top| key < *top) {
+                smallest.pop();
+                smallest.push(key);
+            }
+        }
+        smallest
+            .into_sorted_vec()
+            .into_iter()
+            .filter_map(|key| self.messages.get(&key).map(|m| (key, browsed(m))))
+            .collect()
+    }
+}
+
+fn browsed(m: &StoredMessage) -> BrowsedMessage {
+    BrowsedMessage {
+        message_id: m.id.clone(),
+        body: m.body.clone(),
+        md5_of_body: m.md5.clone(),
+        attributes: m.attributes.clone(),
+        system: system_attributes(m),
+        state: match m.phase {
+            Phase::Visible => MessageState::Visible,
+            Phase::InFlight => MessageState::InFlight,
+            Phase::Delayed => MessageState::Delayed,
+        },
+    }
+}
+
 fn received_message(m: &StoredMessage, handle: ReceiptHandle) -> ReceivedMessage {
     ReceivedMessage {
         message_id: m.id.clone(),
@@ -672,14 +711,18 @@ fn received_message(m: &StoredMessage, handle: ReceiptHandle) -> ReceivedMessage
         body: m.body.clone(),
         md5_of_body: m.md5.clone(),
         attributes: m.attributes.clone(),
-        system: SystemAttributes {
-            sent_timestamp: m.sent_ms,
-            approximate_receive_count: m.receive_count,
-            approximate_first_receive_timestamp: m.first_receive_ms,
-            sequence_number: m.sequence_number.clone(),
-            message_group_id: m.group.as_deref().map(str::to_owned),
-            message_deduplication_id: m.dedup_id.clone(),
-            dead_letter_queue_source_arn: m.dlq_source_arn.clone(),
-        },
+        system: system_attributes(m),
+    }
+}
+
+fn system_attributes(m: &StoredMessage) -> SystemAttributes {
+    SystemAttributes {
+        sent_timestamp: m.sent_ms,
+        approximate_receive_count: m.receive_count,
+        approximate_first_receive_timestamp: m.first_receive_ms,
+        sequence_number: m.sequence_number.clone(),
+        message_group_id: m.group.as_deref().map(str::to_owned),
+        message_deduplication_id: m.dedup_id.clone(),
+        dead_letter_queue_source_arn: m.dlq_source_arn.clone(),
     }
 }

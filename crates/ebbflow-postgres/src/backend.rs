@@ -11,9 +11,9 @@ use ebbflow_core::local::{
     ReceiveAttempts,
 };
 use ebbflow_core::{
-    limits, BatchResult, ChangeVisibilityBatchEntry, DeleteBatchEntry, MoveResult, QueueAttributes,
-    QueueAttributesUpdate, QueueBackend, QueueStats, ReceiveRequest, ReceivedMessage, Result,
-    SendBatchEntry, SendMessage, SendReceipt,
+    limits, BatchResult, BrowsePage, BrowseRequest, ChangeVisibilityBatchEntry, DeleteBatchEntry,
+    MoveResult, QueueAttributes, QueueAttributesUpdate, QueueBackend, QueueStats, ReceiveRequest,
+    ReceivedMessage, Result, SendBatchEntry, SendMessage, SendReceipt,
 };
 use std::future::Future;
 use std::str::FromStr;
@@ -351,6 +351,18 @@ impl QueueBackend for PostgresBackend {
         let now = self.inner.clock.now_ms();
         self.call(move |s| async move { s.stats(&q, now).await })
             .await
+    }
+
+    async fn browse(&self, queue: &str, request: BrowseRequest) -> Result<BrowsePage> {
+        request.validate()?;
+        let first = request.first_key()?;
+        let limit = request.limit;
+        let q = self.queue(queue).await?;
+        let now = self.inner.clock.now_ms();
+        let rows = self
+            .call(move |s| async move { s.browse(&q, first, limit, now).await })
+            .await?;
+        Ok(BrowsePage::from_keyed(rows, limit))
     }
 
     async fn list_dead_letter_source_queues(&self, dead_letter_queue: &str) -> Result<Vec<String>> {

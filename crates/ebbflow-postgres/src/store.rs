@@ -13,8 +13,9 @@ use deadpool_postgres::Pool;
 use ebbflow_core::local::{fifo_sequence_string, millis, QueueCache, ReceiptHandle};
 use ebbflow_core::{
     content_deduplication_id, limits, local_queue_arn, queue_name_from_arn, BatchResult,
-    ChangeVisibilityBatchEntry, DeleteBatchEntry, MessageAttributes, MoveResult, QueueError,
-    QueueStats, ReceivedMessage, Result, SendBatchEntry, SendReceipt, SystemAttributes,
+    BrowsedMessage, ChangeVisibilityBatchEntry, DeleteBatchEntry, MessageAttributes, MessageState,
+    MoveResult, QueueError, QueueStats, ReceivedMessage, Result, SendBatchEntry, SendReceipt,
+    SystemAttributes,
 };
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -715,6 +716,51 @@ impl Store {
         tx.commit().await.map_err(db)?;
         self.in_flight.lock().remove(&q.id);
         Ok(())
+    }
+
+    /// Up to `limit + 1` messages with ids from `first` on, in id order (the
+    /// order they arrived in this queue), with their state as of `now`. A
+    /// plain read: nothing is locked or changed.
+    pub(crate) async fn browse(
+        &self,
+        q: &QueueRow,
+        first: u64,
+        limit: u32,
+        now: i64,
+    ) -> Result<Vec<(u64, BrowsedMessage)>> {
+        let cutoff = now - millis(q.attrs.message_retention_period);
+        let client = self.pool.get().await.map_err(pool)?;
+        let first = i64::try_from(first).unwrap_or(i64::MAX);
+        let rows = client
+            .query(
+                "SELECT 0::bigint, m.id, 0::bigint, m.message_id, m.md5, m.body, m.attributes,
+                        m.sent_ms, m.receive_count, m.first_receive_ms, m.group_id, m.dedup_id,
+                        m.sequence, m.dlq_source, m.in_flight, m.visible_at
+                 FROM ebbflow_messages m
+                 WHERE m.queue = $1 AND m.id >= $2 AND m.sent_ms > $3
+                 ORDER BY m.id LIMIT $4",
+                &[&q.id, &first, &cutoff, &(i64::from(limit) + 1)],
+            )
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                let key: i64 = r.try_get(1).map_err(backend_error)?;
+                let in_flight: bool = r.try_get(14).map_err(backend_error)?;
+                let visible_at: i64 = r.try_get(15).map_err(backend_error)?;
+                let state = if visible_at <= now {
+                    MessageState::Visible
+                } else if in_flight {
+                    MessageState::InFlight
+                } else {
+                    MessageState::Delayed
+                };
+                Ok((
+                    key as u64,
+                    BrowsedMessage::from_received(received(q, r)?, state),
+                ))
+            })
+            .collect()
     }
 
     /// Counts by state as of `now`, and the oldest message's age.

@@ -9,9 +9,9 @@ use ebbflow_core::local::{
     ReceiveAttempts,
 };
 use ebbflow_core::{
-    limits, BatchResult, ChangeVisibilityBatchEntry, DeleteBatchEntry, MoveResult, QueueAttributes,
-    QueueAttributesUpdate, QueueBackend, QueueError, QueueStats, ReceiveRequest, ReceivedMessage,
-    Result, SendBatchEntry, SendMessage, SendReceipt,
+    limits, BatchResult, BrowsePage, BrowseRequest, ChangeVisibilityBatchEntry, DeleteBatchEntry,
+    MoveResult, QueueAttributes, QueueAttributesUpdate, QueueBackend, QueueError, QueueStats,
+    ReceiveRequest, ReceivedMessage, Result, SendBatchEntry, SendMessage, SendReceipt,
 };
 use std::future::Future;
 use std::sync::Arc;
@@ -329,6 +329,16 @@ impl QueueBackend for RedisBackend {
         let q = self.queue(queue).await?;
         let now = self.inner.clock.now_ms();
         self.call(move |s| async move { s.stats(&q, now).await })
+            .await
+    }
+
+    async fn browse(&self, queue: &str, request: BrowseRequest) -> Result<BrowsePage> {
+        request.validate()?;
+        let first = request.first_key()?;
+        let limit = request.limit;
+        let q = self.queue(queue).await?;
+        let now = self.inner.clock.now_ms();
+        self.call(move |s| async move { s.browse(&q, first, limit, now).await })
             .await
     }
 

@@ -23,3 +23,4 @@ script!(CLEAR, "lua/clear.lua");
 script!(REDRIVE, "lua/redrive.lua");
 script!(SOURCES, "lua/sources.lua");
 script!(CREATE, "lua/create.lua");
+script!(BROWSE, "lua/browse.lua");

@@ -8,8 +8,9 @@ use crate::HANDLE_PREFIX;
 use ebbflow_core::local::{fifo_sequence_string, millis, QueueCache, ReceiptHandle};
 use ebbflow_core::{
     content_deduplication_id, limits, local_queue_arn, queue_name_from_arn, BatchResult,
-    ChangeVisibilityBatchEntry, DeleteBatchEntry, MessageAttributes, QueueAttributes, QueueError,
-    QueueStats, ReceivedMessage, Result, SendBatchEntry, SendReceipt, SystemAttributes,
+    BrowsePage, BrowsedMessage, ChangeVisibilityBatchEntry, DeleteBatchEntry, MessageAttributes,
+    MessageState, QueueAttributes, QueueError, QueueStats, ReceivedMessage, Result, SendBatchEntry,
+    SendReceipt, SystemAttributes,
 };
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Value};
@@ -484,6 +485,57 @@ impl Store {
         })
     }
 
+    /// A page of a browse from key `first` on: a plain read of the queue's
+    /// structures, looking at no more than [`BROWSE_BUDGET`] keys per call so
+    /// that a queue with long runs of deleted keys never blocks the server.
+    pub(crate) async fn browse(
+        &self,
+        q: &QueueRow,
+        first: u64,
+        limit: u32,
+        now: i64,
+    ) -> Result<BrowsePage> {
+        let out: Vec<Value> = scripts::BROWSE
+            .key(&q.meta)
+            .arg(now)
+            .arg(millis(q.attrs.message_retention_period))
+            .arg(first)
+            .arg(limit)
+            .arg(BROWSE_BUDGET)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(redis_error)?;
+        if is_gone(&out) || out.len() < 2 {
+            return Err(self.gone(q));
+        }
+        let rows = out.get(2..).unwrap_or_default();
+        let states: Vec<MessageState> = rows
+            .chunks(MESSAGE_WIDTH)
+            .map(|c| match int(&c[1]) {
+                1 => MessageState::InFlight,
+                2 => MessageState::Delayed,
+                _ => MessageState::Visible,
+            })
+            .collect();
+        let keys: Vec<u64> = rows
+            .chunks(MESSAGE_WIDTH)
+            .map(|c| int(&c[0]) as u64)
+            .collect();
+        let found: Vec<(u64, BrowsedMessage)> = messages(q, rows)?
+            .into_iter()
+            .zip(keys.into_iter().zip(states))
+            .map(|(m, (key, state))| (key, BrowsedMessage::from_received(m, state)))
+            .collect();
+        if found.len() > limit as usize {
+            return Ok(BrowsePage::from_keyed(found, limit));
+        }
+        let looked_at_last_key = int(&out[1]) == 1;
+        Ok(BrowsePage {
+            messages: found.into_iter().map(|(_, m)| m).collect(),
+            next: (!looked_at_last_key).then(|| int(&out[0]).to_string()),
+        })
+    }
+
     /// The dead-letter sources of a DLQ's waiting messages, with counts ("" = none).
     pub(crate) async fn sources(&self, dlq: &QueueRow) -> Result<Vec<(String, u64)>> {
         let out: Vec<Value> = scripts::SOURCES
@@ -534,12 +586,19 @@ fn parse_handle(q: &QueueRow, handle: &str) -> Result<ReceiptHandle> {
     Ok(h)
 }
 
+/// Values per message in a script's reply: key, nonce (a browse: state), then `FIELDS`.
+const MESSAGE_WIDTH: usize = 13;
+
+/// The most keys one browse call looks at.
+const BROWSE_BUDGET: u64 = 5_000;
+
 /// Messages as scripts return them: key, nonce, then the fields of `FIELDS` in common.lua.
 /// Each message on its own: one that cannot be read is logged and left in
 /// flight (see `local::convert_each`).
 fn messages(q: &QueueRow, values: &[Value]) -> Result<Vec<ReceivedMessage>> {
-    const WIDTH: usize = 13;
-    let rows = values.chunks(WIDTH).filter(|c| c.len() == WIDTH);
+    let rows = values
+        .chunks(MESSAGE_WIDTH)
+        .filter(|c| c.len() == MESSAGE_WIDTH);
     let (messages, unreadable) = ebbflow_core::local::convert_each(rows, |c| {
         let message_id = text(&c[2]);
         let attributes_text = text(&c[5]);

@@ -18,10 +18,10 @@ use ebbflow_core::local::{
     dead_letter_sources, names_with_prefix, Clock, LongPolls, MessageIds, Poll, ReceiveAttempts,
 };
 use ebbflow_core::{
-    limits, md5_hex, queue_name_from_arn, BatchResult, ChangeVisibilityBatchEntry,
-    DeleteBatchEntry, MessageAttributes, MoveResult, QueueAttributes, QueueAttributesUpdate,
-    QueueBackend, QueueStats, ReceiveRequest, ReceivedMessage, Result, SendBatchEntry, SendMessage,
-    SendReceipt, SystemAttributes,
+    limits, md5_hex, queue_name_from_arn, BatchResult, BrowsePage, BrowseRequest, BrowsedMessage,
+    ChangeVisibilityBatchEntry, DeleteBatchEntry, MessageAttributes, MoveResult, QueueAttributes,
+    QueueAttributesUpdate, QueueBackend, QueueStats, ReceiveRequest, ReceivedMessage, Result,
+    SendBatchEntry, SendMessage, SendReceipt, SystemAttributes,
 };
 use parking_lot::Mutex;
 use rusqlite::{Connection, OpenFlags};
@@ -513,6 +513,24 @@ impl QueueBackend for SqliteBackend {
         let name = queue.to_owned();
         let now = self.inner.clock.now_ms();
         self.read(move |conn| store::stats(conn, &name, now)).await
+    }
+
+    async fn browse(&self, queue: &str, request: BrowseRequest) -> Result<BrowsePage> {
+        request.validate()?;
+        let first = request.first_key()?;
+        let limit = request.limit;
+        let name = queue.to_owned();
+        let now = self.inner.clock.now_ms();
+        let rows = self
+            .read(move |conn| store::browse(conn, &name, first, limit, now))
+            .await?;
+        let rows = rows
+            .into_iter()
+            .map(|(key, state, d)| {
+                Ok((key, BrowsedMessage::from_received(self.received(d)?, state)))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(BrowsePage::from_keyed(rows, limit))
     }
 
     async fn list_dead_letter_source_queues(&self, dead_letter_queue: &str) -> Result<Vec<String>> {

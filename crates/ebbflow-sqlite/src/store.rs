@@ -10,8 +10,8 @@ use crate::HANDLE_PREFIX;
 use ebbflow_core::local::{fifo_sequence_string, ReceiptHandle};
 use ebbflow_core::{
     content_deduplication_id, limits, local_queue_arn, queue_name_from_arn, BatchResult,
-    MoveResult, QueueAttributes, QueueError, QueueStats, Result, SendBatchEntry, SendMessage,
-    SendReceipt,
+    MessageState, MoveResult, QueueAttributes, QueueError, QueueStats, Result, SendBatchEntry,
+    SendMessage, SendReceipt,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 use std::time::Duration;
@@ -378,19 +378,28 @@ macro_rules! delivered_columns {
 }
 
 fn delivered(r: &rusqlite::Row<'_>, handle: ReceiptHandle) -> rusqlite::Result<Delivered> {
+    delivered_at(r, 0, handle)
+}
+
+/// [`delivered`] for a row whose delivered columns start at column `at`.
+fn delivered_at(
+    r: &rusqlite::Row<'_>,
+    at: usize,
+    handle: ReceiptHandle,
+) -> rusqlite::Result<Delivered> {
     Ok(Delivered {
         handle,
-        message_id: r.get(0)?,
-        md5: r.get(1)?,
-        body: r.get(2)?,
-        attributes: r.get(3)?,
-        sent_ms: r.get(4)?,
-        receive_count: r.get(5)?,
-        first_receive_ms: r.get(6)?,
-        group_id: r.get(7)?,
-        dedup_id: r.get(8)?,
-        sequence: r.get(9)?,
-        dlq_source: r.get(10)?,
+        message_id: r.get(at)?,
+        md5: r.get(at + 1)?,
+        body: r.get(at + 2)?,
+        attributes: r.get(at + 3)?,
+        sent_ms: r.get(at + 4)?,
+        receive_count: r.get(at + 5)?,
+        first_receive_ms: r.get(at + 6)?,
+        group_id: r.get(at + 7)?,
+        dedup_id: r.get(at + 8)?,
+        sequence: r.get(at + 9)?,
+        dlq_source: r.get(at + 10)?,
     })
 }
 
@@ -844,6 +853,50 @@ pub(crate) fn stats(conn: &Connection, name: &str, now: i64) -> Result<QueueStat
         delayed: n(counts.delayed),
         oldest_message_age: oldest.map(|sent| Duration::from_millis(n(now - sent))),
     })
+}
+
+/// Up to `limit + 1` messages with row ids from `first` on, in row-id order (the
+/// order they arrived in this queue), with their state as of `now`; for a
+/// browse, which changes nothing. `NOT INDEXED` walks the rowid range (no
+/// index orders one queue's rows by id, and adding one would tax every send).
+pub(crate) fn browse(
+    conn: &Connection,
+    name: &str,
+    first: u64,
+    limit: u32,
+    now: i64,
+) -> Result<Vec<(u64, MessageState, Delivered)>> {
+    let q = read_existing(conn, name)?;
+    let cutoff = now - ms(q.attrs.message_retention_period);
+    let mut stmt = conn
+        .prepare_cached(concat!(
+            "SELECT id, state, visible_at, ",
+            delivered_columns!(),
+            " FROM messages NOT INDEXED
+             WHERE id >= ?2 AND queue = ?1 AND sent_ms > ?3 ORDER BY id LIMIT ?4"
+        ))
+        .map_err(sql)?;
+    let first = i64::try_from(first).unwrap_or(i64::MAX);
+    let rows = stmt
+        .query_map(params![q.id, first, cutoff, i64::from(limit) + 1], |r| {
+            let key: i64 = r.get(0)?;
+            let stored: i64 = r.get(1)?;
+            let visible_at: i64 = r.get(2)?;
+            let state = match stored {
+                _ if visible_at <= now => MessageState::Visible,
+                IN_FLIGHT => MessageState::InFlight,
+                DELAYED => MessageState::Delayed,
+                _ => MessageState::Visible,
+            };
+            let handle = ReceiptHandle {
+                queue: q.id as u64,
+                key: key as u64,
+                nonce: 0,
+            };
+            Ok((key as u64, state, delivered_at(r, 3, handle)?))
+        })
+        .map_err(sql)?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql)
 }
 
 /// What a move from a dead-letter queue did, and which queues received messages.

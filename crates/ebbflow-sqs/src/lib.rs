@@ -61,10 +61,20 @@ impl SqsOptions {
 
 /// Conformance rules Amazon SQS itself cannot honour through its API, with
 /// the reason (a harness returns these from `Harness::unsupported`).
-pub const UNSUPPORTED_BY_SQS: &[(&str, &str)] = &[(
-    "stats_count_each_state",
-    "SQS's API gives no age of the oldest message (only CloudWatch's ApproximateAgeOfOldestMessage)",
-)];
+pub const UNSUPPORTED_BY_SQS: &[(&str, &str)] = &[
+    (
+        "stats_count_each_state",
+        "SQS's API gives no age of the oldest message (only CloudWatch's ApproximateAgeOfOldestMessage)",
+    ),
+    (
+        "browse_leaves_messages_untouched",
+        "SQS has no verb that reads a message without receiving it",
+    ),
+    (
+        "browse_shows_fifo_groups_in_order",
+        "SQS has no verb that reads a message without receiving it",
+    ),
+];
 
 /// Attempts per call, the first included, before an error reaches the caller.
 const MAX_ATTEMPTS: u32 = 5;

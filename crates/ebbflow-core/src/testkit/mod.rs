@@ -141,6 +141,8 @@ macro_rules! __conformance_tests {
             system_attributes_are_set,
             purge_removes_everything_once_per_minute,
             in_flight_is_limited,
+            browse_leaves_messages_untouched,
+            browse_shows_fifo_groups_in_order,
         );
     };
 }

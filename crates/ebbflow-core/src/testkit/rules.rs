@@ -5,10 +5,10 @@
 
 use super::Harness;
 use crate::{
-    limits, md5_hex, BatchResult, ChangeVisibilityBatchEntry, DeleteBatchEntry,
-    MessageAttributeValue, QueueAttributes, QueueAttributesUpdate, QueueBackend, QueueError,
-    ReceiveRequest, ReceivedMessage, RedriveAllowPolicy, RedrivePolicy, Result, SendBatchEntry,
-    SendMessage,
+    limits, md5_hex, BatchResult, BrowsePage, BrowseRequest, BrowsedMessage,
+    ChangeVisibilityBatchEntry, DeleteBatchEntry, MessageAttributeValue, MessageState,
+    QueueAttributes, QueueAttributesUpdate, QueueBackend, QueueError, ReceiveRequest,
+    ReceivedMessage, RedriveAllowPolicy, RedrivePolicy, Result, SendBatchEntry, SendMessage,
 };
 use std::collections::{BTreeMap, HashSet};
 use std::hash::{BuildHasher, Hasher};
@@ -1309,6 +1309,135 @@ pub async fn stats_count_each_state(h: &dyn Harness) {
     assert!(age >= secs(10) && age < secs(15), "oldest age {age:?}");
     ok("delete", b.delete(&q, &got[0].receipt_handle).await);
     assert_eq!(ok("stats", b.stats(&q).await).in_flight, 1);
+}
+
+// ---------------------------------------------------------------- browse
+
+/// Every page of a browse, `limit` messages at a time.
+async fn browse_all(b: &dyn QueueBackend, q: &str, limit: u32) -> Vec<BrowsedMessage> {
+    let mut all = Vec::new();
+    let mut request = BrowseRequest::new(limit);
+    for _ in 0..10_000 {
+        let page: BrowsePage = ok("browse", b.browse(q, request.clone()).await);
+        assert!(
+            page.messages.len() <= limit as usize,
+            "a page over its limit"
+        );
+        all.extend(page.messages);
+        match page.next {
+            Some(cursor) => request = request.after(cursor),
+            None => return all,
+        }
+    }
+    panic!("browsing {q} did not reach the end in 10,000 pages");
+}
+
+/// Browse: pages through every message in queue order, in flight and delayed
+/// included, and changes nothing (no message hidden, no receive count raised).
+pub async fn browse_leaves_messages_untouched(h: &dyn Harness) {
+    let b = h.backend().await;
+    let b = b.as_ref();
+    let q = create(b, "browse", QueueAttributes::standard()).await;
+    assert_eq!(browse_all(b, &q, 10).await, Vec::new());
+    let tagged = SendMessage::new("m0").attribute("tenant", MessageAttributeValue::string("acme"));
+    let mut ids = vec![ok("send", b.send(&q, tagged).await).message_id];
+    for i in 1..4 {
+        ids.push(send(b, &q, &format!("m{i}")).await);
+    }
+    let delayed = SendMessage::new("m4").delay(secs(60));
+    ids.push(ok("send", b.send(&q, delayed).await).message_id);
+    let taken = recv_vis(b, &q, 1, secs(120)).await;
+    assert_eq!(taken.len(), 1);
+    let before = ok("stats", b.stats(&q).await);
+
+    // Pages of two: five messages in three pages, in the order they were sent.
+    let seen = browse_all(b, &q, 2).await;
+    let seen_ids: Vec<&str> = seen.iter().map(|m| m.message_id.as_str()).collect();
+    assert_eq!(seen_ids, ids.iter().map(String::as_str).collect::<Vec<_>>());
+    let state = |id: &str| seen.iter().find(|m| m.message_id == id).map(|m| m.state);
+    assert_eq!(state(&taken[0].message_id), Some(MessageState::InFlight));
+    assert_eq!(state(&ids[4]), Some(MessageState::Delayed));
+    let visible = seen
+        .iter()
+        .filter(|m| m.state == MessageState::Visible)
+        .count();
+    assert_eq!(
+        visible,
+        3,
+        "states {:?}",
+        seen.iter().map(|m| m.state).collect::<Vec<_>>()
+    );
+    assert_eq!(seen[0].attributes["tenant"].as_str(), Some("acme"));
+    assert_eq!(seen[0].md5_of_body, md5_hex("m0"));
+    for m in &seen {
+        let expected = u32::from(m.message_id == taken[0].message_id);
+        assert_eq!(m.system.approximate_receive_count, expected, "{}", m.body);
+    }
+
+    // Nothing changed: the same counts, and the visible ones are received for the first time.
+    let after = ok("stats", b.stats(&q).await);
+    assert_eq!(
+        (after.visible, after.in_flight, after.delayed),
+        (before.visible, before.in_flight, before.delayed)
+    );
+    let got = drain(b, &q).await;
+    assert_eq!(got.len(), 3);
+    assert!(got.iter().all(|m| m.system.approximate_receive_count == 1));
+
+    // Bad requests name what is wrong; a missing queue is said to be missing.
+    let bad = b
+        .browse(&q, BrowseRequest::new(1).after("not-a-cursor"))
+        .await;
+    assert_eq!(code(bad), "InvalidParameterValue");
+    assert_eq!(
+        code(b.browse(&q, BrowseRequest::new(0)).await),
+        "InvalidParameterValue"
+    );
+    let missing = b.browse(&unique("nosuch"), BrowseRequest::new(1)).await;
+    assert_eq!(code(missing), "QueueDoesNotExist");
+}
+
+/// Browse on a FIFO queue: each group's messages in order, with their group
+/// ids and sequence numbers, a blocked group included.
+pub async fn browse_shows_fifo_groups_in_order(h: &dyn Harness) {
+    let b = h.backend().await;
+    let b = b.as_ref();
+    let q = create(b, "browsefifo", QueueAttributes::fifo()).await;
+    let mut sent = Vec::new();
+    for i in 0..6 {
+        let group = if i % 2 == 0 { "a" } else { "b" };
+        sent.push((group, send_fifo(b, &q, group, &format!("{group}{i}")).await));
+    }
+    assert_eq!(recv_vis(b, &q, 1, secs(120)).await.len(), 1);
+    let seen = browse_all(b, &q, 4).await;
+    assert_eq!(seen.len(), 6);
+    for group in ["a", "b"] {
+        let expected: Vec<&str> = sent
+            .iter()
+            .filter(|(g, _)| *g == group)
+            .map(|(_, id)| id.as_str())
+            .collect();
+        let of_group: Vec<&BrowsedMessage> = seen
+            .iter()
+            .filter(|m| m.system.message_group_id.as_deref() == Some(group))
+            .collect();
+        let ids: Vec<&str> = of_group.iter().map(|m| m.message_id.as_str()).collect();
+        assert_eq!(ids, expected, "group {group}");
+        let sequences: Vec<u128> = of_group
+            .iter()
+            .map(|m| {
+                let s = m.system.sequence_number.as_deref().unwrap_or_default();
+                s.parse()
+                    .unwrap_or_else(|_| panic!("sequence number `{s}`"))
+            })
+            .collect();
+        assert!(sequences.windows(2).all(|w| w[0] < w[1]), "{sequences:?}");
+    }
+    let in_flight = seen
+        .iter()
+        .filter(|m| m.state == MessageState::InFlight)
+        .count();
+    assert_eq!(in_flight, 1);
 }
 
 // ---------------------------------------------------------------- system attributes

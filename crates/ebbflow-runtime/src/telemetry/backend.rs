@@ -9,8 +9,8 @@ use tokio::time::Instant;
 /// and `ebbflow_backend_errors_total`, with its handles made once per operation.
 pub(crate) struct BackendMetrics {
     /// In the order of [`Operation::ALL`].
-    duration: [Histogram; 17],
-    errors: [Counter; 17],
+    duration: [Histogram; Operation::COUNT],
+    errors: [Counter; Operation::COUNT],
 }
 
 impl BackendMetrics {

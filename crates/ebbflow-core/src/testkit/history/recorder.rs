@@ -2,9 +2,9 @@
 
 use super::{EventKind, History};
 use crate::{
-    BatchResult, ChangeVisibilityBatchEntry, DeleteBatchEntry, MoveResult, QueueAttributes,
-    QueueAttributesUpdate, QueueBackend, QueueStats, ReceiveRequest, ReceivedMessage, Result,
-    SendBatchEntry, SendMessage, SendReceipt,
+    BatchResult, BrowsePage, BrowseRequest, ChangeVisibilityBatchEntry, DeleteBatchEntry,
+    MoveResult, QueueAttributes, QueueAttributesUpdate, QueueBackend, QueueStats, ReceiveRequest,
+    ReceivedMessage, Result, SendBatchEntry, SendMessage, SendReceipt,
 };
 use async_trait::async_trait;
 use std::collections::HashSet;
@@ -246,5 +246,9 @@ impl QueueBackend for Recorded {
         self.inner
             .move_messages(dead_letter_queue, destination)
             .await
+    }
+
+    async fn browse(&self, queue: &str, request: BrowseRequest) -> Result<BrowsePage> {
+        self.inner.browse(queue, request).await
     }
 }
