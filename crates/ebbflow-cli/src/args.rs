@@ -1,0 +1,216 @@
+//! The command line, as clap reads it.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Operate ebbflow queues from a shell, on any backend the config names.
+#[derive(Debug, Parser)]
+#[command(name = "ebbflow", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// The configuration file (`EBBFLOW__SECTION__KEY` variables override its keys).
+    #[arg(
+        long,
+        short,
+        global = true,
+        env = "EBBFLOW_CONFIG",
+        default_value = "config/ebbflow.toml"
+    )]
+    pub config: PathBuf,
+
+    /// `table` for people, `json` for scripts.
+    #[arg(long, short, global = true, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Aligned columns.
+    Table,
+    /// JSON on stdout (one document, or one object per line for streams).
+    Json,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Every queue: visible, in flight, delayed, oldest age; dead-letter queues marked.
+    Queues {
+        /// Only queues whose name starts with this.
+        #[arg(long)]
+        prefix: Option<String>,
+        /// Refresh in place every interval (for example `2s`) until Ctrl-C.
+        #[arg(long, num_args = 0..=1, default_missing_value = "2s", value_name = "INTERVAL")]
+        watch: Option<String>,
+    },
+    /// Create, delete, show or change one queue.
+    #[command(subcommand)]
+    Queue(QueueCommand),
+    /// Send messages: the body from the argument, `--file`, or stdin.
+    Send(SendArgs),
+    /// Look at messages without receiving them (receive counts do not change).
+    Peek {
+        /// The queue.
+        queue: String,
+        /// How many messages at most.
+        #[arg(long, short = 'n', default_value_t = 10)]
+        limit: u32,
+    },
+    /// Receive messages for real (they are hidden for the visibility timeout).
+    Receive {
+        /// The queue.
+        queue: String,
+        /// How many messages at most (1 to 10).
+        #[arg(long, short = 'n', default_value_t = 1)]
+        max: u32,
+        /// Long-poll up to this long for the first message (0 to 20 s).
+        #[arg(long, default_value = "0s")]
+        wait: String,
+        /// Hide them for this long instead of the queue's visibility timeout.
+        #[arg(long)]
+        visibility_timeout: Option<String>,
+        /// Delete each message once it is printed.
+        #[arg(long)]
+        delete: bool,
+    },
+    /// Remove every message of a queue.
+    Purge {
+        /// The queue.
+        queue: String,
+        /// Do not ask.
+        #[arg(long, short)]
+        yes: bool,
+    },
+    /// The messages of a dead-letter queue, with why each was dead-lettered.
+    Dlq {
+        /// The dead-letter queue.
+        queue: String,
+        /// How many messages at most.
+        #[arg(long, short = 'n', default_value_t = 20)]
+        limit: u32,
+    },
+    /// Move the messages of a dead-letter queue back to their source (or `--to`).
+    Redrive(RedriveArgs),
+    /// Write every message of a queue as JSON lines (nothing is received).
+    Export {
+        /// The queue.
+        queue: String,
+        /// The file to write; stdout when absent.
+        #[arg(long, short = 'f')]
+        file: Option<PathBuf>,
+    },
+    /// Send the messages of an export to a queue; run again after an interruption to resume.
+    Import {
+        /// The queue.
+        queue: String,
+        /// The export to read; `-` for stdin (which cannot resume).
+        file: PathBuf,
+        /// Start from the first line, forgetting the progress of an earlier run.
+        #[arg(long)]
+        restart: bool,
+    },
+    /// Check a configuration file, with the same errors as the runtime.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Print a completion script for a shell.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// `ebbflow queue …`.
+#[derive(Debug, Subcommand)]
+pub enum QueueCommand {
+    /// Create a queue; attributes as `Name=Value` with SQS's names and human units.
+    ///
+    /// For example: `ebbflow queue create orders VisibilityTimeout=45s
+    /// RedrivePolicy=orders-dlq:5`. A name ending in `.fifo` makes a FIFO queue.
+    Create {
+        /// The queue's name.
+        name: String,
+        /// `VisibilityTimeout=30s`, `MessageRetentionPeriod=4d`, `DelaySeconds=0s`,
+        /// `MaximumMessageSize=256KiB`, `ReceiveMessageWaitTimeSeconds=20s`,
+        /// `ContentBasedDeduplication=true`, `RedrivePolicy=DLQ:MAX_RECEIVES`.
+        attributes: Vec<String>,
+    },
+    /// Delete a queue and every message in it.
+    Delete {
+        /// The queue.
+        name: String,
+        /// Do not ask.
+        #[arg(long, short)]
+        yes: bool,
+    },
+    /// Show a queue's attributes and counts.
+    Attributes {
+        /// The queue.
+        name: String,
+    },
+    /// Change attributes, as `Name=Value` (see `queue create`); `RedrivePolicy=` removes it.
+    Set {
+        /// The queue.
+        name: String,
+        /// The attributes to change.
+        #[arg(required = true)]
+        attributes: Vec<String>,
+    },
+}
+
+/// `ebbflow send`.
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// The queue.
+    pub queue: String,
+    /// The body; read from `--file` or stdin when absent.
+    pub body: Option<String>,
+    /// Read the body from this file.
+    #[arg(long, short = 'f', conflicts_with = "body")]
+    pub file: Option<PathBuf>,
+    /// One message per line of the input, sent in batches of ten.
+    #[arg(long)]
+    pub lines: bool,
+    /// A message attribute: `name=value` (String), `name:Number=42`, `name:Binary=BASE64`.
+    #[arg(long = "attribute", short = 'a', value_name = "NAME[:TYPE]=VALUE")]
+    pub attributes: Vec<String>,
+    /// Deliver after this long (standard queues; for example `30s`).
+    #[arg(long)]
+    pub delay: Option<String>,
+    /// The FIFO message group.
+    #[arg(long)]
+    pub group: Option<String>,
+    /// The FIFO deduplication id (with `--lines`, the line number is appended).
+    #[arg(long)]
+    pub dedup_id: Option<String>,
+}
+
+/// `ebbflow redrive`.
+#[derive(Debug, Args)]
+pub struct RedriveArgs {
+    /// The dead-letter queue.
+    pub dlq: String,
+    /// Send every message here instead of back to its source.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// At most this many messages per second (for example `100` or `100/s`).
+    #[arg(long)]
+    pub rate: Option<String>,
+    /// Only messages whose attribute has this value: `reason=permanent`
+    /// (`ebbflow.` is implied for reason, error and source_queue).
+    #[arg(long)]
+    pub filter: Vec<String>,
+    /// How long a message is hidden in the dead-letter queue while it moves.
+    #[arg(long, default_value = "5m")]
+    pub visibility_timeout: String,
+}
+
+/// `ebbflow config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration file; exit 1 with every problem when it is invalid.
+    Check,
+}

@@ -1,0 +1,113 @@
+//! One module per group of commands; [`run`] sends each to its own.
+
+mod config;
+mod look;
+mod queues;
+mod redrive;
+mod send;
+mod transfer;
+
+use crate::args::{Cli, Command, ConfigCommand, Output};
+use crate::error::CliError;
+use crate::interrupt::Interrupt;
+use crate::open;
+use ebbflow::QueueBackend;
+use std::sync::Arc;
+
+/// What every command that talks to a backend gets.
+pub struct Ctx {
+    /// The open backend.
+    pub backend: Arc<dyn QueueBackend>,
+    /// Table or JSON.
+    pub output: Output,
+    /// Ctrl-C.
+    pub interrupt: Interrupt,
+}
+
+impl Ctx {
+    /// Whether output is for scripts.
+    pub fn json(&self) -> bool {
+        self.output == Output::Json
+    }
+}
+
+/// Runs one command line.
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Config(ConfigCommand::Check) => return config::check(&cli.config, cli.output),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "ebbflow", &mut std::io::stdout());
+            return Ok(());
+        }
+        _ => {}
+    }
+    let config = open::load(&cli.config)?;
+    let ctx = Ctx {
+        backend: open::backend(&config).await?,
+        output: cli.output,
+        interrupt: Interrupt::listen(),
+    };
+    match cli.command {
+        Command::Queues { prefix, watch } => {
+            queues::list(&ctx, prefix.as_deref(), watch.as_deref()).await
+        }
+        Command::Queue(command) => queues::queue(&ctx, command).await,
+        Command::Purge { queue, yes } => queues::purge(&ctx, &queue, yes).await,
+        Command::Send(args) => send::send(&ctx, args).await,
+        Command::Peek { queue, limit } => look::peek(&ctx, &queue, limit).await,
+        Command::Dlq { queue, limit } => look::dlq(&ctx, &queue, limit).await,
+        Command::Receive {
+            queue,
+            max,
+            wait,
+            visibility_timeout,
+            delete,
+        } => {
+            look::receive(
+                &ctx,
+                &queue,
+                max,
+                &wait,
+                visibility_timeout.as_deref(),
+                delete,
+            )
+            .await
+        }
+        Command::Redrive(args) => redrive::redrive(&ctx, args).await,
+        Command::Export { queue, file } => transfer::export(&ctx, &queue, file.as_deref()).await,
+        Command::Import {
+            queue,
+            file,
+            restart,
+        } => transfer::import(&ctx, &queue, &file, restart).await,
+        Command::Config(_) | Command::Completions { .. } => Ok(()),
+    }
+}
+
+/// Reads a duration argument, naming the flag when it is wrong.
+pub fn duration_arg(flag: &str, text: &str) -> Result<std::time::Duration, CliError> {
+    ebbflow::config::parse_duration(text)
+        .map_err(|e| CliError::Usage(format!("{flag} {text}: {e}")))
+}
+
+/// Asks a yes/no question on the terminal; without one, refuses (`--yes` is the way).
+pub fn confirm(question: &str) -> Result<bool, CliError> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::Usage(format!(
+            "{question} — no terminal to ask on; pass --yes to confirm"
+        )));
+    }
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|source| CliError::Io {
+            path: "stdin".into(),
+            source,
+        })?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
