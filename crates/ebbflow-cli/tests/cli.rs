@@ -1,0 +1,589 @@
+//! The `ebbflow` binary end to end, as a shell runs it, on SQLite in a temp
+//! dir and on the Redis and PostgreSQL servers `.ci/run` provides.
+
+use ebbflow_core::testkit::services::service_url;
+use serde_json::Value;
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// One backend, reached through a config file the binary reads.
+struct Env {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+    created: RefCell<Vec<String>>,
+}
+
+impl Env {
+    fn with_backend(backend: &str) -> Env {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let config = dir.path().join("ebbflow.toml");
+        std::fs::write(&config, format!("[backend]\n{backend}\n")).expect("writing the config");
+        Env {
+            dir,
+            config,
+            created: RefCell::new(Vec::new()),
+        }
+    }
+
+    fn sqlite() -> Option<Env> {
+        Some(Env::with_backend("kind = \"sqlite\"\npath = \"queues.db\""))
+    }
+
+    fn redis() -> Option<Env> {
+        let url = service_url("EBBFLOW_TEST_REDIS_URL")?;
+        Some(Env::with_backend(&format!(
+            "kind = \"redis\"\nurl = \"{url}\""
+        )))
+    }
+
+    fn postgres() -> Option<Env> {
+        let url = service_url("EBBFLOW_TEST_POSTGRES_URL")?;
+        Some(Env::with_backend(&format!(
+            "kind = \"postgres\"\nurl = \"{url}\""
+        )))
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ebbflow"));
+        c.current_dir(self.dir.path())
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("running ebbflow")
+    }
+
+    fn run_with_stdin(&self, args: &[&str], input: &str) -> Output {
+        use std::io::Write;
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("running ebbflow");
+        child
+            .stdin
+            .take()
+            .expect("a stdin pipe")
+            .write_all(input.as_bytes())
+            .expect("writing stdin");
+        child.wait_with_output().expect("waiting for ebbflow")
+    }
+
+    /// Runs a command that must succeed; its stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert_success(args, &out);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs a command with `--output json`; its parsed stdout.
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.extend(["--output", "json"]);
+        let text = self.ok(&all);
+        serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e}): {text}"))
+    }
+
+    /// Creates a queue no other test uses; deleted when the test ends.
+    fn queue(&self, base: &str, attributes: &[&str]) -> String {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let fifo = base.ends_with(".fifo");
+        let stem = base.trim_end_matches(".fifo");
+        let name = format!(
+            "cli-{stem}-{}-{}{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            if fifo { ".fifo" } else { "" }
+        );
+        let mut args = vec!["queue", "create", name.as_str()];
+        args.extend(attributes);
+        self.ok(&args);
+        self.created.borrow_mut().push(name.clone());
+        name
+    }
+
+    /// Every message of a queue, looked at without receiving.
+    fn peek_all(&self, queue: &str) -> Vec<Value> {
+        let v = self.json(&["peek", queue, "-n", "1000"]);
+        v["messages"].as_array().cloned().unwrap_or_default()
+    }
+
+    fn depth(&self, queue: &str) -> (u64, u64) {
+        let all = self.json(&["queues", "--prefix", queue]);
+        let row = all
+            .as_array()
+            .and_then(|rows| rows.iter().find(|r| r["queue"] == queue))
+            .unwrap_or_else(|| panic!("{queue} not listed in {all}"))
+            .clone();
+        (
+            row["visible"].as_u64().unwrap_or(0),
+            row["in_flight"].as_u64().unwrap_or(0),
+        )
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        // Sources before their dead-letter queues, which refuse to go while named.
+        for name in self.created.borrow().iter().rev() {
+            let _ = self.run(&["queue", "delete", name, "--yes"]);
+        }
+    }
+}
+
+fn assert_success(args: &[&str], out: &Output) {
+    assert!(
+        out.status.success(),
+        "ebbflow {args:?} failed ({:?}):\n{}\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn bodies(messages: &[Value]) -> Vec<String> {
+    messages
+        .iter()
+        .map(|m| m["body"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+fn receive_counts(messages: &[Value]) -> Vec<u64> {
+    messages
+        .iter()
+        .map(|m| m["receive_count"].as_u64().unwrap_or(99))
+        .collect()
+}
+
+/// A dead letter as the runtime writes one: the body, the reason and the source.
+fn dead_letter(env: &Env, dlq: &str, body: &str, reason: &str, source: &str) {
+    let reason = format!("ebbflow.reason={reason}");
+    let source = format!("ebbflow.source_queue={source}");
+    let error = "ebbflow.error=handler failed: boom".to_owned();
+    env.ok(&[
+        "send",
+        dlq,
+        body,
+        "-a",
+        &reason,
+        "-a",
+        &source,
+        "-a",
+        &error,
+        "-a",
+        "tenant=acme",
+    ]);
+}
+
+// ------------------------------------------------------------------ scenarios
+
+fn send_queues_peek_receive_and_purge(env: &Env) {
+    let q = env.queue("orders", &["VisibilityTimeout=60s"]);
+    env.ok(&[
+        "send",
+        &q,
+        r#"{"id":0}"#,
+        "-a",
+        "tenant=acme",
+        "-a",
+        "n:Number=7",
+    ]);
+    let lines: String = (1..=24).map(|i| format!("{{\"id\":{i}}}\n")).collect();
+    let out = env.run_with_stdin(&["send", &q, "--lines", "--output", "json"], &lines);
+    assert_success(&["send", "--lines"], &out);
+    let sent: Value = serde_json::from_slice(&out.stdout).expect("send --lines prints JSON");
+    assert_eq!(sent["sent"], 24);
+    assert_eq!(env.depth(&q), (25, 0));
+
+    // Peek twice: the same 25 messages in order, nobody received them.
+    let first = env.peek_all(&q);
+    assert_eq!(
+        bodies(&first),
+        (0..25)
+            .map(|i| format!("{{\"id\":{i}}}"))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(first[0]["attributes"]["tenant"]["StringValue"], "acme");
+    assert_eq!(first[0]["attributes"]["n"]["DataType"], "Number");
+    assert!(receive_counts(&first).iter().all(|c| *c == 0));
+    assert_eq!(env.peek_all(&q), first);
+    assert_eq!(env.depth(&q), (25, 0));
+
+    // A real receive changes what peek shows of that one message only.
+    let got = env.json(&["receive", &q, "-n", "1"]);
+    let id = got["messages"][0]["message_id"]
+        .as_str()
+        .expect("a received message")
+        .to_owned();
+    let after = env.peek_all(&q);
+    let taken: Vec<&Value> = after
+        .iter()
+        .filter(|m| m["message_id"] == id.as_str())
+        .collect();
+    assert_eq!(
+        (
+            taken[0]["state"].as_str(),
+            taken[0]["receive_count"].as_u64()
+        ),
+        (Some("in_flight"), Some(1))
+    );
+    assert_eq!(receive_counts(&after).iter().sum::<u64>(), 1);
+
+    // Purge asks; without a terminal and without --yes it refuses and removes nothing.
+    let refused = env.run(&["purge", &q]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert_eq!(env.depth(&q), (24, 1));
+    let purged = env.json(&["purge", &q, "--yes"]);
+    assert_eq!(purged["purged"], 25);
+    assert_eq!(env.depth(&q), (0, 0));
+
+    let text = env.ok(&["queues", "--prefix", &q]);
+    assert!(text.starts_with("QUEUE"), "{text}");
+}
+
+fn dlq_shows_why_and_redrive_moves_back(env: &Env) {
+    let dlq = env.queue("dlq", &[]);
+    let policy = format!("RedrivePolicy={dlq}:1");
+    let src = env.queue("src", &[&policy]);
+    dead_letter(env, &dlq, "p1", "permanent", &src);
+    dead_letter(env, &dlq, "p2", "permanent", &src);
+    dead_letter(env, &dlq, "t1", "timeout", &src);
+    // One the engine moves itself, past max_receive_count.
+    env.ok(&["send", &src, "e1"]);
+    env.ok(&["receive", &src, "--visibility-timeout", "0s"]);
+    env.ok(&["receive", &src, "--visibility-timeout", "0s"]);
+    assert_eq!(env.depth(&src), (0, 0));
+
+    let listed = env.json(&["dlq", &dlq]);
+    assert_eq!(listed["sources"], serde_json::json!([src]));
+    let messages = listed["messages"].as_array().expect("messages");
+    let reasons: Vec<(&str, &str, &str)> = messages
+        .iter()
+        .map(|m| {
+            (
+                m["message"]["body"].as_str().unwrap_or_default(),
+                m["reason"].as_str().unwrap_or_default(),
+                m["source_queue"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            ("p1", "permanent", src.as_str()),
+            ("p2", "permanent", &src),
+            ("t1", "timeout", &src),
+            ("e1", "max_receives", &src)
+        ]
+    );
+    assert_eq!(messages[0]["error"], "handler failed: boom");
+    let counts_before: Vec<Value> = messages
+        .iter()
+        .map(|m| m["message"]["receive_count"].clone())
+        .collect();
+    let again = env.json(&["dlq", &dlq]);
+    let counts_after: Vec<Value> = again["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|m| m["message"]["receive_count"].clone())
+        .collect();
+    assert_eq!(counts_before, counts_after, "dlq must not receive");
+
+    // Only the permanent failures, then the rest.
+    let first = env.json(&["redrive", &dlq, "--filter", "reason=permanent"]);
+    assert_eq!(
+        (first["moved"].as_u64(), first["filtered_out"].as_u64()),
+        (Some(2), Some(2))
+    );
+    // A standard queue keeps order only on a best-effort basis: compare sets.
+    assert_eq!(sorted(bodies(&env.peek_all(&src))), ["p1", "p2"]);
+    let left = env.peek_all(&dlq);
+    assert_eq!(sorted(bodies(&left)), ["e1", "t1"]);
+    assert!(
+        left.iter().all(|m| m["state"] == "visible"),
+        "left-alone messages are visible again: {left:?}"
+    );
+
+    let second = env.json(&["redrive", &dlq]);
+    assert_eq!(second["moved"], 2);
+    assert_eq!(env.depth(&dlq), (0, 0));
+    let back = env.peek_all(&src);
+    assert_eq!(sorted(bodies(&back)), ["e1", "p1", "p2", "t1"]);
+    for m in &back {
+        let names: Vec<&String> = m["attributes"]
+            .as_object()
+            .map(|a| a.keys().collect())
+            .unwrap_or_default();
+        assert!(
+            names.iter().all(|n| !n.starts_with("ebbflow.")),
+            "dead-letter attributes stay behind: {names:?}"
+        );
+        assert_eq!(m["receive_count"], 0, "a redriven message starts afresh");
+    }
+    let p1 = back.iter().find(|m| m["body"] == "p1").expect("p1 is back");
+    assert_eq!(p1["attributes"]["tenant"]["StringValue"], "acme");
+}
+
+fn an_interrupted_redrive_leaves_each_message_in_one_queue(env: &Env) {
+    let dlq = env.queue("dlq", &[]);
+    let src = env.queue("src", &[]);
+    let total = 40;
+    for i in 0..total {
+        dead_letter(env, &dlq, &format!("m{i}"), "permanent", &src);
+    }
+    let child = env
+        .command(&["redrive", &dlq, "--rate", "20/s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting a redrive");
+    let pid = child.id().to_string();
+    // Wait until some, not all, have moved, then Ctrl-C.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while env.depth(&src).0 < 5 {
+        assert!(
+            Instant::now() < deadline,
+            "the redrive moved nothing in 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let signalled = Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill -INT");
+    assert!(signalled.success());
+    let out = child.wait_with_output().expect("waiting for the redrive");
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let in_src = bodies(&env.peek_all(&src));
+    let in_dlq = bodies(&env.peek_all(&dlq));
+    assert!(
+        !in_src.is_empty() && in_src.len() < total,
+        "moved {} of {total}",
+        in_src.len()
+    );
+    let mut all: Vec<String> = in_src.iter().chain(&in_dlq).cloned().collect();
+    all.sort();
+    let mut expected: Vec<String> = (0..total).map(|i| format!("m{i}")).collect();
+    expected.sort();
+    assert_eq!(all, expected, "each message in exactly one queue");
+    assert_eq!(
+        env.depth(&dlq),
+        (in_dlq.len() as u64, 0),
+        "nothing left hidden in the DLQ"
+    );
+}
+
+/// Export from SQLite, import into `env`: the same messages, FIFO groups in order.
+fn export_import_round_trip_from_sqlite(env: &Env) {
+    let source = Env::sqlite().expect("sqlite needs no server");
+    let q = source.queue("export.fifo", &[]);
+    for i in 0..12 {
+        let group = if i % 3 == 0 { "a" } else { "b" };
+        let dedup = format!("d{i}");
+        source.ok(&[
+            "send",
+            &q,
+            &format!("{group}{i}"),
+            "--group",
+            group,
+            "--dedup-id",
+            &dedup,
+            "-a",
+            "blob:Binary=AAEC",
+        ]);
+    }
+    source.ok(&["receive", &q]);
+    let file = source.dir.path().join("export.jsonl");
+    let file_arg = file.to_string_lossy().into_owned();
+    source.ok(&["export", &q, "--file", &file_arg]);
+    let exported = std::fs::read_to_string(&file).expect("the export");
+    assert_eq!(
+        exported.lines().count(),
+        12,
+        "in-flight messages are exported too"
+    );
+    assert!(!Path::new(&format!("{file_arg}.partial")).exists());
+
+    let dest = env.queue("import.fifo", &[]);
+    let summary = env.json(&["import", &dest, &file_arg]);
+    assert_eq!(summary["imported"], 12);
+    let imported = env.peek_all(&dest);
+    let original = source.peek_all(&q);
+    for group in ["a", "b"] {
+        let of = |ms: &[Value]| -> Vec<String> {
+            ms.iter()
+                .filter(|m| m["group_id"] == group)
+                .map(|m| m["body"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        };
+        assert_eq!(of(&imported), of(&original), "group {group}");
+    }
+    assert!(imported
+        .iter()
+        .all(|m| m["attributes"]["blob"]["BinaryValue"] == "AAEC"));
+    assert!(!Path::new(&format!("{file_arg}.import-progress")).exists());
+}
+
+/// An import stopped part-way (here by a broken line) resumes where it
+/// stopped: every message once, none twice.
+fn an_interrupted_import_resumes_without_doubles(env: &Env) {
+    let q = env.queue("resume", &[]);
+    let file = env.dir.path().join("in.jsonl");
+    let line = |i: usize| format!("{{\"message_id\":\"m{i}\",\"body\":\"b{i}\"}}");
+    let mut lines: Vec<String> = (1..=30).map(line).collect();
+    lines[14] = "{broken".to_owned();
+    std::fs::write(&file, lines.join("\n")).expect("writing the export");
+    let file_arg = file.to_string_lossy().into_owned();
+    let failed = env.run(&["import", &q, &file_arg]);
+    assert_eq!(failed.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&failed.stderr).contains("line 15"),
+        "{}",
+        String::from_utf8_lossy(&failed.stderr)
+    );
+    assert_eq!(
+        env.depth(&q).0,
+        10,
+        "the batches before the broken line were sent"
+    );
+
+    lines[14] = line(15);
+    std::fs::write(&file, lines.join("\n")).expect("fixing the export");
+    let resumed = env.json(&["import", &q, &file_arg]);
+    assert_eq!(resumed["imported"], 20);
+    let mut got = bodies(&env.peek_all(&q));
+    got.sort();
+    let mut expected: Vec<String> = (1..=30).map(|i| format!("b{i}")).collect();
+    expected.sort();
+    assert_eq!(got, expected);
+}
+
+macro_rules! on_backend {
+    ($backend:ident) => {
+        mod $backend {
+            use super::*;
+
+            #[test]
+            fn send_queues_peek_receive_and_purge() {
+                if let Some(env) = Env::$backend() {
+                    super::send_queues_peek_receive_and_purge(&env);
+                }
+            }
+
+            #[test]
+            fn dlq_shows_why_and_redrive_moves_back() {
+                if let Some(env) = Env::$backend() {
+                    super::dlq_shows_why_and_redrive_moves_back(&env);
+                }
+            }
+
+            #[test]
+            fn an_interrupted_redrive_leaves_each_message_in_one_queue() {
+                if let Some(env) = Env::$backend() {
+                    super::an_interrupted_redrive_leaves_each_message_in_one_queue(&env);
+                }
+            }
+
+            #[test]
+            fn export_import_round_trip_from_sqlite() {
+                if let Some(env) = Env::$backend() {
+                    super::export_import_round_trip_from_sqlite(&env);
+                }
+            }
+
+            #[test]
+            fn an_interrupted_import_resumes_without_doubles() {
+                if let Some(env) = Env::$backend() {
+                    super::an_interrupted_import_resumes_without_doubles(&env);
+                }
+            }
+        }
+    };
+}
+
+on_backend!(sqlite);
+on_backend!(redis);
+on_backend!(postgres);
+
+// ------------------------------------------------------------------ no backend needed
+
+#[test]
+fn config_check_reports_the_key_and_exit_codes_are_stable() {
+    let env = Env::sqlite().expect("sqlite");
+    let ok = env.json(&["config", "check"]);
+    assert_eq!(
+        (ok["valid"].as_bool(), ok["backend"].as_str()),
+        (Some(true), Some("sqlite"))
+    );
+
+    let bad = env.dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[backend]\nkind = \"sqlite\"\n[queues.orders]\nvisibility_timeout = \"soon\"\n",
+    )
+    .expect("write");
+    let out = env
+        .command(&["config", "check"])
+        .arg("--config")
+        .arg(&bad)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.toml") && err.contains("visibility_timeout"),
+        "{err}"
+    );
+
+    let memory = env.dir.path().join("memory.toml");
+    std::fs::write(&memory, "[backend]\nkind = \"memory\"\n").expect("write");
+    let out = env
+        .command(&["queues"])
+        .arg("--config")
+        .arg(&memory)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to open"));
+
+    assert_eq!(env.run(&["no-such-command"]).status.code(), Some(2));
+    let missing = env.run(&["peek", "no-such-queue"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("does not exist"));
+    let bad_attr = env.run(&["queue", "create", "x", "VisibilityTimeout=soon"]);
+    assert_eq!(bad_attr.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad_attr.stderr).contains("VisibilityTimeout=soon"));
+}
+
+#[test]
+fn completions_are_printed_for_a_shell() {
+    let env = Env::sqlite().expect("sqlite");
+    let script = env.ok(&["completions", "bash"]);
+    assert!(
+        script.contains("redrive") && script.contains("peek"),
+        "{script}"
+    );
+}
