@@ -110,6 +110,15 @@ pub fn size(bytes: usize) -> String {
     }
 }
 
+/// `1 message`, `3 messages`.
+pub fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// A body for one table cell: one line, at most `max` characters.
 pub fn snippet(text: &str, max: usize) -> String {
     let flat: String = text

@@ -46,6 +46,13 @@ impl Env {
         )))
     }
 
+    fn sqs() -> Option<Env> {
+        let endpoint = service_url("EBBFLOW_TEST_SQS_ENDPOINT")?;
+        Some(Env::with_backend(&format!(
+            "kind = \"sqs\"\nendpoint_url = \"{endpoint}\"\nregion = \"us-east-1\""
+        )))
+    }
+
     fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_ebbflow"));
         c.current_dir(self.dir.path())
@@ -53,6 +60,9 @@ impl Env {
             .arg(&self.config)
             .args(args)
             .env_remove("RUST_LOG")
+            // An SQS-compatible test server takes any key; AWS would take yours.
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
             .stdin(Stdio::null());
         c
     }
@@ -255,6 +265,11 @@ fn send_queues_peek_receive_and_purge(env: &Env) {
 
     let text = env.ok(&["queues", "--prefix", &q]);
     assert!(text.starts_with("QUEUE"), "{text}");
+
+    env.ok(&["queue", "set", &q, "VisibilityTimeout=90s", "MessageRetentionPeriod=2d"]);
+    let attrs = env.json(&["queue", "attributes", &q]);
+    assert_eq!(attrs["attributes"]["VisibilityTimeout"], "1m30s");
+    assert_eq!(attrs["attributes"]["MessageRetentionPeriod"], "2d");
 }
 
 fn dlq_shows_why_and_redrive_moves_back(env: &Env) {
@@ -527,6 +542,60 @@ macro_rules! on_backend {
 on_backend!(sqlite);
 on_backend!(redis);
 on_backend!(postgres);
+
+/// Amazon SQS (here `moto_server`) has no verb to look without receiving:
+/// peek, dlq and export receive instead, say so, and leave every message
+/// visible; the rest works as on the other backends.
+#[test]
+fn sqs_commands_work_by_receiving_and_say_so() {
+    let Some(env) = Env::sqs() else {
+        return;
+    };
+    let dlq = env.queue("dlq", &[]);
+    let policy = format!("RedrivePolicy={dlq}:3");
+    let q = env.queue("orders", &[&policy]);
+    let lines: String = (0..5).map(|i| format!("o{i}\n")).collect();
+    assert_success(
+        &["send"],
+        &env.run_with_stdin(&["send", &q, "--lines"], &lines),
+    );
+    assert_eq!(env.depth(&q), (5, 0));
+
+    let peek = env.run(&["peek", &q]);
+    assert_success(&["peek"], &peek);
+    assert!(String::from_utf8_lossy(&peek.stderr).contains("receive counts went up by one"));
+    assert_eq!(env.depth(&q), (5, 0), "peek leaves every message visible");
+
+    let file = env.dir.path().join("sqs.jsonl");
+    let file_arg = file.to_string_lossy().into_owned();
+    env.ok(&["export", &q, "--file", &file_arg]);
+    let exported = std::fs::read_to_string(&file).expect("the export");
+    let mut got: Vec<String> = exported
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).expect("a JSON line")["body"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    got.sort();
+    assert_eq!(got, ["o0", "o1", "o2", "o3", "o4"]);
+    assert_eq!(env.depth(&q), (5, 0), "exported messages are visible again");
+
+    let copy = env.queue("copy", &[]);
+    assert_eq!(env.json(&["import", &copy, &file_arg])["imported"], 5);
+    assert_eq!(env.depth(&copy), (5, 0));
+
+    dead_letter(&env, &dlq, "p1", "permanent", &q);
+    let listed = env.json(&["dlq", &dlq]);
+    assert_eq!(listed["messages"][0]["reason"], "permanent");
+    let moved = env.json(&["redrive", &dlq]);
+    assert_eq!(moved["moved"], 1);
+    assert_eq!(env.depth(&dlq), (0, 0));
+    assert_eq!(env.depth(&q), (6, 0));
+    assert_eq!(env.json(&["purge", &q, "--yes"])["purged"], 6);
+}
 
 // ------------------------------------------------------------------ no backend needed
 

@@ -2,13 +2,13 @@
 
 use super::{duration_arg, Ctx};
 use crate::error::{CliError, Context};
-use crate::output::{self, Table};
+use crate::output::{self, plural, Table};
 use crate::record::Record;
 use ebbflow::{BrowseRequest, QueueError, ReceiveRequest, MAX_BROWSE_LIMIT};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// What the output says when a backend cannot look without receiving.
-pub const RECEIVED_NOT_BROWSED: &str = "this backend has no way to look without receiving: \
+const RECEIVED_NOT_BROWSED: &str = "this backend has no way to look without receiving: \
      these messages were received with visibility timeout 0, so they stay visible but \
      their receive counts went up by one";
 
@@ -183,7 +183,7 @@ pub async fn dlq(ctx: &Ctx, queue: &str, limit: u32) -> Result<(), CliError> {
     } else {
         format!("dead-letter queue of {}", sources.join(", "))
     };
-    println!("{queue}: {} messages shown ({of})", records.len());
+    println!("{queue}: {} shown ({of})", plural(records.len(), "message"));
     if records.is_empty() {
         return Ok(());
     }

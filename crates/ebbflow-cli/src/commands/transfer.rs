@@ -10,7 +10,6 @@
 //! messages) can arrive twice. Ctrl-C waits for the batch under way, so it
 //! never leaves that gap.
 
-use super::look::RECEIVED_NOT_BROWSED;
 use super::Ctx;
 use crate::error::{CliError, Context};
 use crate::output;
@@ -95,7 +94,11 @@ async fn export_by_receiving(
     queue: &str,
     write: &mut impl FnMut(&Record) -> Result<(), CliError>,
 ) -> Result<u64, CliError> {
-    eprintln!("note: {RECEIVED_NOT_BROWSED}; they are hidden while the export runs");
+    eprintln!(
+        "note: this backend has no way to look without receiving: each message is received \
+         once (its receive count goes up by one), hidden while the export runs, then made \
+         visible again"
+    );
     let mut handles = Vec::new();
     let result = async {
         loop {
