@@ -266,7 +266,13 @@ fn send_queues_peek_receive_and_purge(env: &Env) {
     let text = env.ok(&["queues", "--prefix", &q]);
     assert!(text.starts_with("QUEUE"), "{text}");
 
-    env.ok(&["queue", "set", &q, "VisibilityTimeout=90s", "MessageRetentionPeriod=2d"]);
+    env.ok(&[
+        "queue",
+        "set",
+        &q,
+        "VisibilityTimeout=90s",
+        "MessageRetentionPeriod=2d",
+    ]);
     let attrs = env.json(&["queue", "attributes", &q]);
     assert_eq!(attrs["attributes"]["VisibilityTimeout"], "1m30s");
     assert_eq!(attrs["attributes"]["MessageRetentionPeriod"], "2d");
