@@ -113,6 +113,9 @@ pub enum Command {
         #[arg(long)]
         restart: bool,
     },
+    /// Run every `[workers.NAME]` whose `handler` is an HTTP endpoint or a command,
+    /// with the runtime's retries, dead letters, autoscaling and metrics, until SIGINT/SIGTERM.
+    Work,
     /// Check a configuration file, with the same errors as the runtime.
     #[command(subcommand)]
     Config(ConfigCommand),

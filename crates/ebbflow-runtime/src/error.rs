@@ -96,6 +96,20 @@ impl HandlerError {
         Self::new(ErrorKind::Throttled, error)
     }
 
+    /// The same failure, with the delay the next attempt waits (a retryable or
+    /// throttled one; an HTTP `Retry-After`, say).
+    ///
+    /// ```
+    /// use ebbflow_runtime::HandlerError;
+    /// use std::time::Duration;
+    /// let e = HandlerError::throttled("429").with_retry_after(Duration::from_secs(3));
+    /// assert_eq!(e.retry_after_delay(), Some(Duration::from_secs(3)));
+    /// ```
+    pub fn with_retry_after(mut self, after: Duration) -> Self {
+        self.retry_after = Some(after);
+        self
+    }
+
     /// A failure no retry will fix: the message goes to the dead-letter queue.
     pub fn permanent(error: impl fmt::Display) -> Self {
         Self::new(ErrorKind::Permanent, error)

@@ -6,6 +6,7 @@ mod queues;
 mod redrive;
 mod send;
 mod transfer;
+mod work;
 
 use crate::args::{Cli, Command, ConfigCommand, Output};
 use crate::error::CliError;
@@ -43,6 +44,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         _ => {}
     }
     let config = open::load(&cli.config)?;
+    if let Command::Work = cli.command {
+        return work::work(config).await;
+    }
     let ctx = Ctx {
         backend: open::backend(&config).await?,
         output: cli.output,
@@ -81,7 +85,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             file,
             restart,
         } => transfer::import(&ctx, &queue, &file, restart).await,
-        Command::Config(_) | Command::Completions { .. } => Ok(()),
+        Command::Config(_) | Command::Completions { .. } | Command::Work => Ok(()),
     }
 }
 

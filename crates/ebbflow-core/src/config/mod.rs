@@ -320,6 +320,49 @@ pub struct WorkerConfig {
     /// Where permanently failed and undecodable messages go; defaults to the
     /// queue's dead-letter queue from `[queues]`.
     pub dead_letter_queue: Option<String>,
+    /// A handler outside Rust, run by `ebbflow work`: an HTTP endpoint or a
+    /// command. A Rust program registers its handlers in code instead.
+    pub handler: Option<HandlerConfig>,
+}
+
+/// `[workers.NAME] handler = { … }`: a handler `ebbflow work` runs.
+///
+/// ```
+/// use ebbflow_core::config::{CommandMode, HandlerConfig};
+/// let http: HandlerConfig = toml_like(r#"{"http": "http://127.0.0.1:8080/orders"}"#);
+/// assert_eq!(http.http.as_deref(), Some("http://127.0.0.1:8080/orders"));
+/// let cmd: HandlerConfig = toml_like(r#"{"command": ["python3", "orders.py"], "mode": "long_lived"}"#);
+/// assert_eq!(cmd.mode, CommandMode::LongLived);
+/// # fn toml_like(s: &str) -> HandlerConfig { serde_json::from_str(s).unwrap() }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct HandlerConfig {
+    /// POST each message to this URL (`http://`), sqsd-style.
+    #[serde(default)]
+    pub http: Option<String>,
+    /// HTTP only: POST a JSON array of up to `batch_size` messages, answered
+    /// with Lambda's `batchItemFailures`.
+    #[serde(default)]
+    pub batch: bool,
+    /// Run this program (and its arguments) for messages.
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    /// Command only: a process per message, or long-lived processes.
+    #[serde(default)]
+    pub mode: CommandMode,
+}
+
+/// How `ebbflow work` runs a command handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum CommandMode {
+    /// One process per message: the body on stdin, the exit code the outcome.
+    #[default]
+    PerMessage,
+    /// Processes that stay up, reading one JSON message per line on stdin and
+    /// answering one JSON line on stdout; one process per busy worker.
+    LongLived,
 }
 
 impl Default for WorkerConfig {
@@ -335,6 +378,7 @@ impl Default for WorkerConfig {
             heartbeat: true,
             retry: RetryConfig::default(),
             dead_letter_queue: None,
+            handler: None,
         }
     }
 }
@@ -603,6 +647,36 @@ impl Config {
                 ),
                 _ => {}
             }
+            if let Some(h) = &w.handler {
+                match (&h.http, &h.command) {
+                    (Some(_), Some(_)) | (None, None) => problem(
+                        key("handler"),
+                        "exactly one of `http = \"http://…\"` and `command = [\"program\", …]`"
+                            .into(),
+                    ),
+                    (Some(url), None) if !url.starts_with("http://") => {
+                        problem(key("handler.http"), format!("an http:// URL, not `{url}`"))
+                    }
+                    (None, Some(argv)) if argv.first().is_none_or(|p| p.is_empty()) => problem(
+                        key("handler.command"),
+                        "a program and its arguments, for example [\"python3\", \"handler.py\"]"
+                            .into(),
+                    ),
+                    _ => {}
+                }
+                if h.batch && h.http.is_none() {
+                    problem(
+                        key("handler.batch"),
+                        "batch mode is for http handlers only".into(),
+                    );
+                }
+                if h.mode != CommandMode::default() && h.command.is_none() {
+                    problem(
+                        key("handler.mode"),
+                        "mode is for command handlers only".into(),
+                    );
+                }
+            }
             let s = &w.scaling;
             if s.max == 0 {
                 problem(key("scaling.max"), "at least 1 worker".into());
@@ -724,6 +798,44 @@ mod tests {
             QueueAttributes::standard()
         );
         assert!(cfg.queues["orders"].attributes("orders.fifo").fifo);
+    }
+
+    #[test]
+    fn a_handler_is_one_http_url_or_one_command_with_its_own_options() {
+        let keys = |json: &str| -> Vec<String> {
+            match parse(json).validate() {
+                Ok(()) => Vec::new(),
+                Err(problems) => problems.into_iter().map(|p| p.key).collect(),
+            }
+        };
+        assert!(keys(
+            r#"{"workers": {"w": {"handler": {"http": "http://127.0.0.1:1/x", "batch": true}}}}"#
+        )
+        .is_empty());
+        assert!(keys(
+            r#"{"workers": {"w": {"handler": {"command": ["sh"], "mode": "long_lived"}}}}"#
+        )
+        .is_empty());
+        assert_eq!(
+            keys(r#"{"workers": {"w": {"handler": {}}}}"#),
+            ["workers.w.handler"]
+        );
+        assert_eq!(
+            keys(r#"{"workers": {"w": {"handler": {"http": "https://x"}}}}"#),
+            ["workers.w.handler.http"]
+        );
+        assert_eq!(
+            keys(r#"{"workers": {"w": {"handler": {"command": []}}}}"#),
+            ["workers.w.handler.command"]
+        );
+        assert_eq!(
+            keys(r#"{"workers": {"w": {"handler": {"command": ["sh"], "batch": true}}}}"#),
+            ["workers.w.handler.batch"]
+        );
+        assert_eq!(
+            keys(r#"{"workers": {"w": {"handler": {"http": "http://x", "mode": "long_lived"}}}}"#),
+            ["workers.w.handler.mode"]
+        );
     }
 
     #[test]
