@@ -119,9 +119,11 @@ impl Answer {
             "retry" => HandlerError::retry(why),
             "throttled" => HandlerError::throttled(why),
             "permanent" => HandlerError::permanent(why),
-            other => return Err(HandlerError::retry(format!(
+            other => {
+                return Err(HandlerError::retry(format!(
                 "{program} answered status `{other}`; expected ok, retry, throttled or permanent"
-            ))),
+            )))
+            }
         };
         Err(
             match self.retry_after.filter(|s| s.is_finite() && *s >= 0.0) {
