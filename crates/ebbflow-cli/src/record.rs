@@ -4,7 +4,7 @@ use crate::error::CliError;
 use base64::Engine as _;
 use ebbflow::{
     AttributeValue, BrowsedMessage, MessageAttributeValue, MessageAttributes, ReceivedMessage,
-    SendMessage,
+    SendMessage, SystemAttributes,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -88,20 +88,35 @@ fn attributes_json(attributes: &MessageAttributes) -> BTreeMap<String, Attribute
         .collect()
 }
 
+impl Record {
+    /// What every source of a record shares: the message and what the queue set.
+    fn of(
+        message_id: &str,
+        body: &str,
+        attributes: &MessageAttributes,
+        system: &SystemAttributes,
+    ) -> Self {
+        Record {
+            message_id: message_id.to_owned(),
+            body: body.to_owned(),
+            attributes: attributes_json(attributes),
+            group_id: system.message_group_id.clone(),
+            deduplication_id: system.message_deduplication_id.clone(),
+            sequence_number: system.sequence_number.clone(),
+            sent_timestamp: system.sent_timestamp,
+            receive_count: system.approximate_receive_count,
+            state: None,
+            receipt_handle: None,
+            dead_letter_source_arn: system.dead_letter_queue_source_arn.clone(),
+        }
+    }
+}
+
 impl From<&BrowsedMessage> for Record {
     fn from(m: &BrowsedMessage) -> Self {
         Record {
-            message_id: m.message_id.clone(),
-            body: m.body.clone(),
-            attributes: attributes_json(&m.attributes),
-            group_id: m.system.message_group_id.clone(),
-            deduplication_id: m.system.message_deduplication_id.clone(),
-            sequence_number: m.system.sequence_number.clone(),
-            sent_timestamp: m.system.sent_timestamp,
-            receive_count: m.system.approximate_receive_count,
             state: Some(m.state.as_str().to_owned()),
-            receipt_handle: None,
-            dead_letter_source_arn: m.system.dead_letter_queue_source_arn.clone(),
+            ..Record::of(&m.message_id, &m.body, &m.attributes, &m.system)
         }
     }
 }
@@ -109,17 +124,8 @@ impl From<&BrowsedMessage> for Record {
 impl From<&ReceivedMessage> for Record {
     fn from(m: &ReceivedMessage) -> Self {
         Record {
-            message_id: m.message_id.clone(),
-            body: m.body.clone(),
-            attributes: attributes_json(&m.attributes),
-            group_id: m.system.message_group_id.clone(),
-            deduplication_id: m.system.message_deduplication_id.clone(),
-            sequence_number: m.system.sequence_number.clone(),
-            sent_timestamp: m.system.sent_timestamp,
-            receive_count: m.system.approximate_receive_count,
-            state: None,
             receipt_handle: Some(m.receipt_handle.clone()),
-            dead_letter_source_arn: m.system.dead_letter_queue_source_arn.clone(),
+            ..Record::of(&m.message_id, &m.body, &m.attributes, &m.system)
         }
     }
 }
@@ -179,7 +185,7 @@ impl Record {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ebbflow::{MessageState, SystemAttributes};
+    use ebbflow::MessageState;
 
     #[test]
     fn a_record_sends_the_same_body_and_attributes_again() {

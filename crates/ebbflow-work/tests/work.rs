@@ -204,7 +204,11 @@ async fn http_statuses_route_as_the_table_says() {
     let s = server().await;
     let handler = HttpHandler::new(&s.url).expect("a handler");
     // A fixed pool: an endless 503 would otherwise (rightly) hold the autoscaler down.
-    let (b, running) = start(config(json!({"handler_timeout": "500ms", "concurrency": 8})), handler).await;
+    let (b, running) = start(
+        config(json!({"handler_timeout": "500ms", "concurrency": 8})),
+        handler,
+    )
+    .await;
     let bodies = ["200", "204", "404", "422", "500", "503", "hang", "throttle"];
     let mut ids = HashMap::new();
     for body in bodies {
@@ -364,7 +368,13 @@ for line in sys.stdin:
         "retried on a new process: {:?}",
         out["crash"]
     );
-    assert_eq!(out["bad"], ("permanent".to_owned(), "permanent failure: said bad".to_owned()));
+    assert_eq!(
+        out["bad"],
+        (
+            "permanent".to_owned(),
+            "permanent failure: said bad".to_owned()
+        )
+    );
     assert_eq!(watch.started(), 2, "one process, then its replacement");
 }
 

@@ -115,3 +115,67 @@ pub fn confirm(question: &str) -> Result<bool, CliError> {
         })?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
+
+/// Prints what a per-line send (`send --lines`, `import`) did, and fails
+/// naming the lines that were not sent, if any.
+pub fn report_lines(
+    ctx: &Ctx,
+    queue: &str,
+    verb: &str,
+    preposition: &str,
+    done: u64,
+    failures: &[(String, ebbflow::QueueError)],
+) -> Result<(), CliError> {
+    if ctx.json() {
+        let failed: Vec<serde_json::Value> = failures
+            .iter()
+            .map(|(line, e)| serde_json::json!({"line": line, "code": e.code(), "error": e.to_string()}))
+            .collect();
+        crate::output::json(&serde_json::json!({"queue": queue, verb: done, "failed": failed}));
+    } else {
+        println!(
+            "{verb} {} {preposition} {queue}",
+            crate::output::plural(done as usize, "message")
+        );
+        for (line, e) in failures {
+            println!("  line {line} was not sent: {} {e}", e.code());
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::Input(format!(
+            "{} lines were not sent",
+            failures.len()
+        )))
+    }
+}
+
+/// Makes received messages visible again at once (visibility 0), ten at a
+/// time; a handle that went stale meanwhile is skipped (its message is
+/// visible already, or someone else holds it).
+pub async fn release(ctx: &Ctx, queue: &str, handles: Vec<String>) -> Result<(), CliError> {
+    for chunk in handles.chunks(ebbflow::limits::MAX_BATCH_ENTRIES) {
+        let entries = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, handle)| ebbflow::ChangeVisibilityBatchEntry {
+                id: format!("h{i}"),
+                receipt_handle: handle.clone(),
+                visibility_timeout: std::time::Duration::ZERO,
+            })
+            .collect();
+        match ctx.backend.change_visibility_batch(queue, entries).await {
+            Ok(_) | Err(ebbflow::QueueError::ReceiptHandleIsInvalid(_)) => {}
+            Err(e) => {
+                return Err(CliError::Queue {
+                    context: format!(
+                        "making messages visible again in {queue} (they return by themselves when their visibility timeout ends)"
+                    ),
+                    source: e,
+                })
+            }
+        }
+    }
+    Ok(())
+}

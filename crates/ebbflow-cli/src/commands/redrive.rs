@@ -13,7 +13,7 @@ use crate::args::RedriveArgs;
 use crate::error::{CliError, Context};
 use crate::output;
 use crate::record::Record;
-use ebbflow::{ChangeVisibilityBatchEntry, QueueError, ReceiveRequest, SendMessage};
+use ebbflow::{ReceiveRequest, SendMessage};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -216,7 +216,7 @@ pub async fn redrive(ctx: &Ctx, args: RedriveArgs) -> Result<(), CliError> {
         }
     }
     bar.finish_and_clear();
-    release(ctx, dlq, held).await?;
+    super::release(ctx, dlq, held.into_values().collect()).await?;
     summarize(ctx, dlq, &tally);
     let moved: u64 = tally.moved.values().sum();
     if interrupted {
@@ -230,34 +230,6 @@ pub async fn redrive(ctx: &Ctx, args: RedriveArgs) -> Result<(), CliError> {
             tally.failed.len(),
             tally.doubled.len()
         )));
-    }
-    Ok(())
-}
-
-/// Makes the messages the redrive left alone visible in the dead-letter queue again.
-async fn release(ctx: &Ctx, dlq: &str, held: HashMap<String, String>) -> Result<(), CliError> {
-    let handles: Vec<String> = held.into_values().collect();
-    for chunk in handles.chunks(ebbflow::limits::MAX_BATCH_ENTRIES) {
-        let entries = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, handle)| ChangeVisibilityBatchEntry {
-                id: format!("h{i}"),
-                receipt_handle: handle.clone(),
-                visibility_timeout: Duration::ZERO,
-            })
-            .collect();
-        match ctx.backend.change_visibility_batch(dlq, entries).await {
-            Ok(_) | Err(QueueError::ReceiptHandleIsInvalid(_)) => {}
-            Err(e) => {
-                return Err(CliError::Queue {
-                    context: format!(
-                        "making messages visible again in {dlq} (they return by themselves when their visibility timeout ends)"
-                    ),
-                    source: e,
-                })
-            }
-        }
     }
     Ok(())
 }

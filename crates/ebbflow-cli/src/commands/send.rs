@@ -4,7 +4,6 @@ use super::queues::report;
 use super::{duration_arg, Ctx};
 use crate::args::SendArgs;
 use crate::error::{CliError, Context};
-use crate::output::{self, Table};
 use base64::Engine as _;
 use ebbflow::{MessageAttributeValue, MessageAttributes, SendBatchEntry, SendMessage};
 use std::io::Read;
@@ -143,30 +142,7 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
                 .map(|f| (f.id[1..].to_owned(), f.error)),
         );
     }
-    if ctx.json() {
-        let failed: Vec<serde_json::Value> = failures
-            .iter()
-            .map(|(line, e)| serde_json::json!({"line": line, "code": e.code(), "error": e.to_string()}))
-            .collect();
-        output::json(&serde_json::json!({"queue": queue, "sent": sent, "failed": failed}));
-    } else {
-        println!("sent {sent} messages to {queue}");
-        if !failures.is_empty() {
-            let mut t = Table::new(["LINE", "CODE", "ERROR"]);
-            for (line, e) in &failures {
-                t.row([line.clone(), e.code().to_owned(), e.to_string()]);
-            }
-            print!("{t}");
-        }
-    }
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(CliError::Input(format!(
-            "{} lines were not sent",
-            failures.len()
-        )))
-    }
+    super::report_lines(ctx, queue, "sent", "to", sent as u64, &failures)
 }
 
 #[cfg(test)]

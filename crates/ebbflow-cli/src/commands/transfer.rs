@@ -12,12 +12,8 @@
 
 use super::Ctx;
 use crate::error::{CliError, Context};
-use crate::output;
 use crate::record::Record;
-use ebbflow::{
-    BrowseRequest, ChangeVisibilityBatchEntry, QueueError, ReceiveRequest, SendBatchEntry,
-    MAX_BROWSE_LIMIT,
-};
+use ebbflow::{BrowseRequest, QueueError, ReceiveRequest, SendBatchEntry, MAX_BROWSE_LIMIT};
 use serde::{Deserialize, Serialize};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -123,18 +119,8 @@ async fn export_by_receiving(
         }
     }
     .await;
-    for chunk in handles.chunks(ebbflow::limits::MAX_BATCH_ENTRIES) {
-        let entries = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, h)| ChangeVisibilityBatchEntry {
-                id: format!("h{i}"),
-                receipt_handle: h.clone(),
-                visibility_timeout: Duration::ZERO,
-            })
-            .collect();
-        let _ = ctx.backend.change_visibility_batch(queue, entries).await;
-    }
+    // Best effort: what is not released returns when its visibility timeout ends.
+    let _ = super::release(ctx, queue, handles).await;
     result
 }
 
@@ -245,24 +231,5 @@ pub async fn import(ctx: &Ctx, queue: &str, file: &Path, restart: bool) -> Resul
             std::fs::remove_file(path).map_err(io(path))?;
         }
     }
-    if ctx.json() {
-        let failed_json: Vec<serde_json::Value> = failed
-            .iter()
-            .map(|(line, e)| serde_json::json!({"line": line, "code": e.code(), "error": e.to_string()}))
-            .collect();
-        output::json(&serde_json::json!({"queue": queue, "imported": sent, "failed": failed_json}));
-    } else {
-        println!("imported {sent} messages into {queue}");
-        for (line, e) in &failed {
-            println!("  line {line} was not sent: {e}");
-        }
-    }
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(CliError::Input(format!(
-            "{} lines were not sent",
-            failed.len()
-        )))
-    }
+    super::report_lines(ctx, queue, "imported", "into", sent, &failed)
 }
