@@ -172,6 +172,20 @@ async fn server() -> Server {
                                 seen.push((body.clone(), Instant::now(), headers));
                                 earlier
                             };
+                            if body.starts_with('[') {
+                                // Batch mode: fail the items whose body is "fail".
+                                let items: Vec<serde_json::Value> =
+                                    serde_json::from_str(&body).unwrap_or_default();
+                                let failures: Vec<serde_json::Value> = items
+                                    .iter()
+                                    .filter(|m| m["body"] == "fail")
+                                    .map(|m| json!({"itemIdentifier": m["id"]}))
+                                    .collect();
+                                let answer = json!({"batchItemFailures": failures}).to_string();
+                                return hyper::Response::builder()
+                                    .status(200)
+                                    .body(Full::new(Bytes::from(answer)));
+                            }
                             let (status, retry_after) = match body.as_str() {
                                 "hang" => {
                                     tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -270,6 +284,47 @@ async fn http_statuses_route_as_the_table_says() {
         .is_some_and(|a| a.contains("acme")));
     let throttled = seen.iter().filter(|(b, _, _)| b == "503").count();
     assert!(throttled >= 2, "503 was retried ({throttled} requests)");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_endpoint_retries_only_the_items_it_names() {
+    let s = server().await;
+    let handler = HttpHandler::new(&s.url).expect("a handler");
+    let backend = Arc::new(MemoryBackend::new());
+    let running = Runtime::new(
+        config(json!({"concurrency": 1, "batch_size": 10})),
+        backend.clone(),
+    )
+    .batch_handler(Q, handler)
+    .start()
+    .await
+    .expect("the runtime starts");
+    let bodies = ["a", "fail", "b", "c"];
+    let entries = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| ebbflow::SendBatchEntry {
+            id: format!("e{i}"),
+            message: SendMessage::new(*body),
+        })
+        .collect();
+    backend.send_batch(Q, entries).await.expect("send");
+    let out = outcomes(&backend, &bodies, Duration::from_secs(20)).await;
+    running.shutdown().await;
+    assert_eq!(
+        out["fail"].0, "max_receives",
+        "the named item is retried: {:?}",
+        out["fail"]
+    );
+    for ok in ["a", "b", "c"] {
+        assert_eq!(out[ok].0, "ok", "{ok}");
+    }
+    let seen = s.seen.lock().expect("log").clone();
+    assert!(
+        seen.iter()
+            .any(|(b, _, _)| b.starts_with('[') && b.contains("\"c\"")),
+        "one POST carried the batch"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
