@@ -11,15 +11,17 @@ count=${2:-2000}
 ebbflow=${EBBFLOW:-target/release/ebbflow}
 work=$(mktemp -d)
 trap 'kill $worker 2>/dev/null || true; rm -rf "$work"' EXIT
-args='"examples/work/noop.py"'
-[ "$mode" = long_lived ] && args='"examples/work/noop.py", "--long-lived"'
+# The interpreter itself, not a wrapper such as pyenv's shim (a shell script that costs more than Python's own start).
+python=$(python3 -c 'import sys; print(sys.executable)')
+args="\"$python\", \"examples/work/noop.py\""
+[ "$mode" = long_lived ] && args="$args, \"--long-lived\""
 cat >"$work/bench.toml" <<TOML
 [backend]
 kind = "sqlite"
 path = "$work/queues.db"
 [queues.bench]
 [workers.bench]
-handler = { command = ["python3", $args], mode = "$mode" }
+handler = { command = [$args], mode = "$mode" }
 [metrics]
 enabled = false
 [log]
