@@ -113,6 +113,8 @@ pub enum Command {
         #[arg(long)]
         restart: bool,
     },
+    /// Serve the Amazon SQS API (AWS JSON 1.0) over the configured backend, per `[server]`.
+    Serve,
     /// Run every `[workers.NAME]` whose `handler` is an HTTP endpoint or a command,
     /// with the runtime's retries, dead letters, autoscaling and metrics, until SIGINT/SIGTERM.
     Work,

@@ -654,6 +654,18 @@ fn config_check_reports_the_key_and_exit_codes_are_stable() {
 }
 
 #[test]
+fn serve_refuses_to_start_unless_running_open_is_said() {
+    let env = Env::sqlite().expect("sqlite");
+    let out = env.run(&["serve"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("server.auth") && err.contains("auth = \"none\""),
+        "{err}"
+    );
+}
+
+#[test]
 fn completions_are_printed_for_a_shell() {
     let env = Env::sqlite().expect("sqlite");
     let script = env.ok(&["completions", "bash"]);

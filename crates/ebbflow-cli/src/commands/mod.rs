@@ -5,6 +5,7 @@ mod look;
 mod queues;
 mod redrive;
 mod send;
+mod serve;
 mod transfer;
 mod work;
 
@@ -44,8 +45,10 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         _ => {}
     }
     let config = open::load(&cli.config)?;
-    if let Command::Work = cli.command {
-        return work::work(config).await;
+    match cli.command {
+        Command::Work => return work::work(config).await,
+        Command::Serve => return serve::serve(config).await,
+        _ => {}
     }
     let ctx = Ctx {
         backend: open::backend(&config).await?,
@@ -85,7 +88,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             file,
             restart,
         } => transfer::import(&ctx, &queue, &file, restart).await,
-        Command::Config(_) | Command::Completions { .. } | Command::Work => Ok(()),
+        Command::Config(_) | Command::Completions { .. } | Command::Work | Command::Serve => Ok(()),
     }
 }
 

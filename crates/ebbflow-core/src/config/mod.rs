@@ -46,6 +46,47 @@ pub struct Config {
     /// Logging.
     #[serde(default)]
     pub log: LogConfig,
+    /// `ebbflow serve`: the SQS wire API over the backend.
+    #[serde(default)]
+    pub server: ServerConfig,
+}
+
+/// `[server]`: where `ebbflow serve` listens and how it names queues.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on; loopback unless you mean to expose it. Port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// The base of queue URLs (`https://sqs.example.com`); by default the request's `Host`.
+    pub advertised_url: Option<String>,
+    /// The account id in queue URLs and ARNs.
+    pub account_id: String,
+    /// The region in ARNs.
+    pub region: String,
+    /// `none` serves every request unsigned. It must be said explicitly
+    /// (unset, `ebbflow serve` refuses to start): signatures are not verified
+    /// yet, so for now there is no other choice.
+    pub auth: Option<ServerAuth>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9324)),
+            advertised_url: None,
+            account_id: "000000000000".to_owned(),
+            region: "us-east-1".to_owned(),
+            auth: None,
+        }
+    }
+}
+
+/// `[server] auth`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServerAuth {
+    /// Every request is served without checking a signature.
+    None,
 }
 
 /// `[metrics]`: one HTTP listener serving `/metrics`, `/healthz` and `/readyz`.

@@ -1,0 +1,206 @@
+//! Queue attributes as SQS spells them: names, and values as strings
+//! (seconds, bytes, JSON policies).
+
+use ebbflow_core::{
+    queue_name_from_arn, QueueAttributes, QueueAttributesUpdate, QueueError, QueueStats,
+    RedriveAllowPolicy, RedrivePolicy,
+};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+/// Turns a queue name into its ARN (the server's region and account).
+pub type ArnOf<'a> = &'a dyn Fn(&str) -> String;
+
+fn seconds(d: Duration) -> String {
+    (d.as_secs() + u64::from(d.subsec_nanos() > 0)).to_string()
+}
+
+/// `GetQueueAttributes`' answer, every attribute.
+pub fn describe(
+    name: &str,
+    a: &QueueAttributes,
+    stats: &QueueStats,
+    arn_of: ArnOf<'_>,
+) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    let mut put = |k: &str, v: String| {
+        m.insert(k.to_owned(), v);
+    };
+    put("QueueArn", arn_of(name));
+    put("VisibilityTimeout", seconds(a.visibility_timeout));
+    put(
+        "MessageRetentionPeriod",
+        seconds(a.message_retention_period),
+    );
+    put("DelaySeconds", seconds(a.delay));
+    put("MaximumMessageSize", a.maximum_message_size.to_string());
+    put(
+        "ReceiveMessageWaitTimeSeconds",
+        seconds(a.receive_wait_time),
+    );
+    put("ApproximateNumberOfMessages", stats.visible.to_string());
+    put(
+        "ApproximateNumberOfMessagesNotVisible",
+        stats.in_flight.to_string(),
+    );
+    put(
+        "ApproximateNumberOfMessagesDelayed",
+        stats.delayed.to_string(),
+    );
+    if a.fifo {
+        put("FifoQueue", "true".to_owned());
+        put(
+            "ContentBasedDeduplication",
+            a.content_based_deduplication.to_string(),
+        );
+    }
+    if let Some(p) = &a.redrive_policy {
+        put(
+            "RedrivePolicy",
+            json!({"deadLetterTargetArn": arn_of(&p.dead_letter_queue), "maxReceiveCount": p.max_receive_count}).to_string(),
+        );
+    }
+    let allow = match &a.redrive_allow_policy {
+        RedriveAllowPolicy::AllowAll => json!({"redrivePermission": "allowAll"}),
+        RedriveAllowPolicy::DenyAll => json!({"redrivePermission": "denyAll"}),
+        RedriveAllowPolicy::ByQueue(queues) => json!({
+            "redrivePermission": "byQueue",
+            "sourceQueueArns": queues.iter().map(|q| arn_of(queue_name_from_arn(q))).collect::<Vec<_>>(),
+        }),
+    };
+    if a.redrive_allow_policy != RedriveAllowPolicy::AllowAll {
+        put("RedriveAllowPolicy", allow.to_string());
+    }
+    m
+}
+
+fn number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, QueueError> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| QueueError::invalid(name, format!("`{value}` is not a whole number")))
+}
+
+/// Reads `CreateQueue`'s or `SetQueueAttributes`' attributes. Returns the
+/// update and whether `FifoQueue` was set to true.
+pub fn parse(map: &HashMap<String, String>) -> Result<(QueueAttributesUpdate, bool), QueueError> {
+    let mut u = QueueAttributesUpdate::default();
+    let mut fifo = false;
+    for (name, value) in map {
+        let secs = || number::<u64>(name, value).map(Duration::from_secs);
+        match name.as_str() {
+            "VisibilityTimeout" => u.visibility_timeout = Some(secs()?),
+            "MessageRetentionPeriod" => u.message_retention_period = Some(secs()?),
+            "DelaySeconds" => u.delay = Some(secs()?),
+            "ReceiveMessageWaitTimeSeconds" => u.receive_wait_time = Some(secs()?),
+            "MaximumMessageSize" => u.maximum_message_size = Some(number(name, value)?),
+            "FifoQueue" => fifo = flag(name, value)?,
+            "ContentBasedDeduplication" => u.content_based_deduplication = Some(flag(name, value)?),
+            "RedrivePolicy" => u.redrive_policy = Some(redrive_policy(value)?),
+            "RedriveAllowPolicy" => u.redrive_allow_policy = Some(redrive_allow_policy(value)?),
+            // Accepted and ignored, as a queue without server-side encryption settings.
+            "KmsMasterKeyId"
+            | "KmsDataKeyReusePeriodSeconds"
+            | "SqsManagedSseEnabled"
+            | "Policy"
+            | "DeduplicationScope"
+            | "FifoThroughputLimit" => {}
+            other => {
+                return Err(QueueError::InvalidAttributeName {
+                    name: other.to_owned(),
+                    reason: "not a queue attribute".to_owned(),
+                })
+            }
+        }
+    }
+    Ok((u, fifo))
+}
+
+fn flag(name: &str, value: &str) -> Result<bool, QueueError> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(QueueError::invalid(
+            name,
+            format!("`{value}` is not true or false"),
+        )),
+    }
+}
+
+fn redrive_policy(value: &str) -> Result<Option<RedrivePolicy>, QueueError> {
+    if value.trim().is_empty() {
+        return Ok(None);
+    }
+    let bad = |why: &str| QueueError::invalid("RedrivePolicy", why.to_owned());
+    let v: Value = serde_json::from_str(value).map_err(|_| bad("not JSON"))?;
+    let target = v["deadLetterTargetArn"]
+        .as_str()
+        .ok_or_else(|| bad("deadLetterTargetArn is missing"))?;
+    let count = match &v["maxReceiveCount"] {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .ok_or_else(|| bad("maxReceiveCount is missing or not a number"))?;
+    Ok(Some(RedrivePolicy::new(
+        target,
+        u32::try_from(count).unwrap_or(u32::MAX),
+    )))
+}
+
+fn redrive_allow_policy(value: &str) -> Result<RedriveAllowPolicy, QueueError> {
+    let bad = |why: &str| QueueError::invalid("RedriveAllowPolicy", why.to_owned());
+    let v: Value = serde_json::from_str(value).map_err(|_| bad("not JSON"))?;
+    match v["redrivePermission"].as_str() {
+        Some("allowAll") => Ok(RedriveAllowPolicy::AllowAll),
+        Some("denyAll") => Ok(RedriveAllowPolicy::DenyAll),
+        Some("byQueue") => Ok(RedriveAllowPolicy::ByQueue(
+            v["sourceQueueArns"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(|s| queue_name_from_arn(s).to_owned())
+                        .collect()
+                })
+                .unwrap_or_default(),
+        )),
+        _ => Err(bad("redrivePermission is allowAll, denyAll or byQueue")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn described_attributes_parse_back_to_the_same_queue() {
+        let a = QueueAttributes::fifo()
+            .with_visibility_timeout(Duration::from_secs(45))
+            .with_content_based_deduplication(true)
+            .with_redrive_policy(RedrivePolicy::new("dlq.fifo", 4))
+            .with_redrive_allow_policy(RedriveAllowPolicy::DenyAll);
+        let arn_of = |n: &str| format!("arn:aws:sqs:us-east-1:000000000000:{n}");
+        let described = describe("q.fifo", &a, &QueueStats::default(), &arn_of);
+        let settable: HashMap<String, String> = described
+            .into_iter()
+            .filter(|(k, _)| !k.starts_with("Approximate") && k != "QueueArn")
+            .collect();
+        let (update, fifo) = parse(&settable).unwrap();
+        assert!(fifo);
+        assert_eq!(update.apply(&QueueAttributes::fifo()), a);
+    }
+
+    #[test]
+    fn unknown_names_and_bad_values_are_refused_with_their_name() {
+        let one = |k: &str, v: &str| parse(&HashMap::from([(k.to_owned(), v.to_owned())]));
+        assert_eq!(
+            one("Visibility", "1").unwrap_err().code(),
+            "InvalidAttributeName"
+        );
+        let e = one("VisibilityTimeout", "soon").unwrap_err();
+        assert!(e.to_string().contains("VisibilityTimeout"), "{e}");
+        assert!(one("RedrivePolicy", "{}").is_err());
+    }
+}

@@ -1,0 +1,105 @@
+//! ebbflow's errors as SQS's JSON protocol writes them.
+
+use ebbflow_core::QueueError;
+
+/// One error answer: HTTP status, the `__type` shape, the query-compatible
+/// code (the `x-amzn-query-error` header the SDKs read) and the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WireError {
+    /// 400 for the sender's faults, 500 for ours.
+    pub status: u16,
+    /// The shape name in `__type` (`com.amazonaws.sqs#…`).
+    pub shape: &'static str,
+    /// The code of `x-amzn-query-error: CODE;Sender`.
+    pub code: &'static str,
+    /// Whose fault: `Sender` or `Receiver`.
+    pub fault: &'static str,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl WireError {
+    /// A request the server cannot read (not JSON, an unknown action, a missing field).
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self {
+            status: 400,
+            shape: "InvalidParameterValue",
+            code: "InvalidParameterValue",
+            fault: "Sender",
+            message: message.into(),
+        }
+    }
+
+    /// An action this server does not implement (yet).
+    pub fn unsupported(action: &str) -> Self {
+        Self {
+            status: 400,
+            shape: "UnsupportedOperation",
+            code: "AWS.SimpleQueueService.UnsupportedOperation",
+            fault: "Sender",
+            message: format!("{action} is not supported by ebbflow serve yet"),
+        }
+    }
+
+    /// The body of the answer.
+    pub fn body(&self) -> String {
+        serde_json::json!({
+            "__type": format!("com.amazonaws.sqs#{}", self.shape),
+            "message": self.message,
+        })
+        .to_string()
+    }
+}
+
+impl From<QueueError> for WireError {
+    fn from(e: QueueError) -> Self {
+        let (shape, code) = match &e {
+            QueueError::QueueDoesNotExist(_) => (
+                "QueueDoesNotExist",
+                "AWS.SimpleQueueService.NonExistentQueue",
+            ),
+            QueueError::QueueAlreadyExists(_) => ("QueueNameExists", "QueueAlreadyExists"),
+            QueueError::PurgeQueueInProgress { .. } => (
+                "PurgeQueueInProgress",
+                "AWS.SimpleQueueService.PurgeQueueInProgress",
+            ),
+            QueueError::EmptyBatchRequest => (
+                "EmptyBatchRequest",
+                "AWS.SimpleQueueService.EmptyBatchRequest",
+            ),
+            QueueError::TooManyEntriesInBatchRequest(_) => (
+                "TooManyEntriesInBatchRequest",
+                "AWS.SimpleQueueService.TooManyEntriesInBatchRequest",
+            ),
+            QueueError::BatchEntryIdsNotDistinct(_) => (
+                "BatchEntryIdsNotDistinct",
+                "AWS.SimpleQueueService.BatchEntryIdsNotDistinct",
+            ),
+            QueueError::InvalidBatchEntryId(_) => (
+                "InvalidBatchEntryId",
+                "AWS.SimpleQueueService.InvalidBatchEntryId",
+            ),
+            QueueError::BatchRequestTooLong { .. } => (
+                "BatchRequestTooLong",
+                "AWS.SimpleQueueService.BatchRequestTooLong",
+            ),
+            QueueError::MessageNotInflight => (
+                "MessageNotInflight",
+                "AWS.SimpleQueueService.MessageNotInflight",
+            ),
+            QueueError::UnsupportedOperation { .. } => (
+                "UnsupportedOperation",
+                "AWS.SimpleQueueService.UnsupportedOperation",
+            ),
+            other => (other.code(), other.code()),
+        };
+        let receiver = matches!(e, QueueError::Backend { .. });
+        WireError {
+            status: if receiver { 500 } else { 400 },
+            shape,
+            code,
+            fault: if receiver { "Receiver" } else { "Sender" },
+            message: e.to_string(),
+        }
+    }
+}

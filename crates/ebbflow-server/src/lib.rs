@@ -1,0 +1,197 @@
+//! The Amazon SQS wire API over any ebbflow backend, for `ebbflow serve`:
+//! services in any language send and receive with the AWS SDK they already use.
+//!
+//! What is here: the AWS JSON 1.0 protocol (`X-Amz-Target: AmazonSQS.<Action>`,
+//! read case-insensitively; errors with `__type` and the `x-amzn-query-error`
+//! header the SDKs read) for the queue and message actions: `CreateQueue`,
+//! `GetQueueUrl`, `ListQueues`, `DeleteQueue`, `GetQueueAttributes`,
+//! `SetQueueAttributes`, `PurgeQueue`, `ListDeadLetterSourceQueues`,
+//! `SendMessage(Batch)`, `ReceiveMessage`, `DeleteMessage(Batch)`,
+//! `ChangeMessageVisibility(Batch)`; `MD5OfMessageAttributes` as AWS computes
+//! it; bodies bounded before they are buffered; slow clients timed out.
+//!
+//! Not yet: Signature Version 4 (so `[server] auth = "none"` must be said),
+//! the query protocol, tags, permissions and message-move tasks, which answer
+//! `UnsupportedOperation`.
+
+#![warn(missing_docs)]
+
+mod actions;
+mod attributes;
+mod digest;
+mod errors;
+
+pub use actions::Api;
+pub use digest::md5_of_message_attributes;
+pub use errors::WireError;
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{HeaderValue, CONTENT_TYPE, HOST};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// The largest request body read: SQS's 1 MiB message (or batch) limit,
+/// grown by base64 for binary attributes and by JSON's escaping.
+pub const MAX_BODY: usize = 3 << 20;
+
+/// How long a client may take to send its request headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A bound listener serving the SQS API.
+pub struct Server {
+    listener: TcpListener,
+    api: Arc<Api>,
+}
+
+impl Server {
+    /// Binds `addr` (port 0 picks a free port).
+    pub async fn bind(addr: SocketAddr, api: Api) -> std::io::Result<Self> {
+        Ok(Self {
+            listener: TcpListener::bind(addr).await?,
+            api: Arc::new(api),
+        })
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` resolves; requests under way are dropped then.
+    pub async fn serve(self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let accepted = tokio::select! {
+                accepted = self.listener.accept() => accepted,
+                () = &mut shutdown => return,
+            };
+            let stream = match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accepting a connection");
+                    continue;
+                }
+            };
+            let api = self.api.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| {
+                    let api = api.clone();
+                    async move { Ok::<_, std::convert::Infallible>(handle(&api, req).await) }
+                });
+                let served = hyper::server::conn::http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(HEADER_TIMEOUT)
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+                if let Err(e) = served {
+                    tracing::debug!(error = %e, "connection ended");
+                }
+            });
+        }
+    }
+}
+
+fn answer(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/x-amz-json-1.0"),
+    );
+    response
+}
+
+fn failure(e: &WireError) -> Response<Full<Bytes>> {
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut response = answer(status, e.body());
+    if let Ok(v) = HeaderValue::from_str(&format!("{};{}", e.code, e.fault)) {
+        response.headers_mut().insert("x-amzn-query-error", v);
+    }
+    response
+}
+
+/// The action of `X-Amz-Target: AmazonSQS.<Action>`, the prefix read case-insensitively.
+fn action_of(target: &str) -> Option<&str> {
+    let (service, action) = target.split_once('.')?;
+    service.eq_ignore_ascii_case("AmazonSQS").then_some(action)
+}
+
+async fn handle(api: &Api, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    if req.method() != Method::POST {
+        return failure(&WireError::invalid("SQS requests are POSTs"));
+    }
+    let target = req
+        .headers()
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let host = req
+        .headers()
+        .get(HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost")
+        .to_owned();
+    let Some(target) = target else {
+        return failure(&WireError::unsupported(
+            "The query protocol (Action=… form posts)",
+        ));
+    };
+    let Some(action) = action_of(&target).map(str::to_owned) else {
+        return failure(&WireError::invalid(format!(
+            "X-Amz-Target `{target}` is not AmazonSQS.<Action>"
+        )));
+    };
+    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(body) => body.to_bytes(),
+        Err(e) => {
+            let too_large = e
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some();
+            let mut error = WireError::invalid(if too_large {
+                format!("the request is larger than {MAX_BODY} bytes")
+            } else {
+                format!("reading the request: {e}")
+            });
+            if too_large {
+                error.status = 413;
+            }
+            return failure(&error);
+        }
+    };
+    let json: serde_json::Value = if body.is_empty() {
+        serde_json::json!({})
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(v) => v,
+            Err(e) => return failure(&WireError::invalid(format!("the body is not JSON: {e}"))),
+        }
+    };
+    match api.call(&action, &json, &host).await {
+        Ok(value) => answer(StatusCode::OK, value.to_string()),
+        Err(e) => {
+            if e.status >= 500 {
+                tracing::error!(action, error = %e.message, "backend failure");
+            }
+            failure(&e)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::action_of;
+
+    #[test]
+    fn the_target_prefix_is_read_case_insensitively() {
+        assert_eq!(action_of("AmazonSQS.SendMessage"), Some("SendMessage"));
+        assert_eq!(action_of("amazonsqs.SendMessage"), Some("SendMessage"));
+        assert_eq!(action_of("DynamoDB_20120810.PutItem"), None);
+        assert_eq!(action_of("nothing"), None);
+    }
+}

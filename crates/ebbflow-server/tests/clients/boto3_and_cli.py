@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""Real SQS clients against a running `ebbflow serve`: boto3 (which checks
+every MD5 it is sent) and the aws CLI. Usage: boto3_and_cli.py ENDPOINT
+Exits non-zero, naming the check, when one fails."""
+import json
+import os
+import subprocess
+import sys
+import uuid
+
+import boto3
+
+endpoint = sys.argv[1]
+env = dict(os.environ, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test", AWS_DEFAULT_REGION="us-east-1")
+sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1",
+                   aws_access_key_id="test", aws_secret_access_key="test")
+run = uuid.uuid4().hex[:8]
+
+
+def check(what, ok):
+    if not ok:
+        sys.exit(f"FAILED: {what}")
+    print(f"ok: {what}")
+
+
+# Standard queue: create, send with attributes (boto3 verifies both MD5s), receive, batch, delete.
+url = sqs.create_queue(QueueName=f"py-{run}", Attributes={"VisibilityTimeout": "45"})["QueueUrl"]
+check("CreateQueue gives a URL ending in the name", url.endswith(f"/py-{run}"))
+attrs = {"tenant": {"DataType": "String", "StringValue": "acmé"},
+         "n": {"DataType": "Number", "StringValue": "42"},
+         "blob": {"DataType": "Binary", "BinaryValue": b"\x00\xff"}}
+sent = sqs.send_message(QueueUrl=url, MessageBody="hello ☃", MessageAttributes=attrs)
+check("SendMessage answers both MD5s", "MD5OfMessageAttributes" in sent and "MD5OfMessageBody" in sent)
+got = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"], AttributeNames=["All"], WaitTimeSeconds=1)["Messages"]
+check("ReceiveMessage returns the message with its attributes", len(got) == 1 and got[0]["Body"] == "hello ☃"
+      and got[0]["MessageAttributes"]["blob"]["BinaryValue"] == b"\x00\xff")
+check("system attributes are strings", got[0]["Attributes"]["ApproximateReceiveCount"] == "1")
+sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=got[0]["ReceiptHandle"], VisibilityTimeout=0)
+again = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1, AttributeNames=["ApproximateReceiveCount"])["Messages"]
+check("ChangeMessageVisibility 0 makes it visible again", again[0]["Attributes"]["ApproximateReceiveCount"] == "2")
+sqs.delete_message(QueueUrl=url, ReceiptHandle=again[0]["ReceiptHandle"])
+batch = sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": "a", "MessageBody": "a"}, {"Id": "b", "MessageBody": "b"}])
+check("SendMessageBatch reports each entry", sorted(e["Id"] for e in batch["Successful"]) == ["a", "b"])
+msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)["Messages"]
+deleted = sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)])
+check("DeleteMessageBatch deletes them", len(deleted["Successful"]) == len(msgs) == 2)
+a = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+check("GetQueueAttributes counts and settings", a["ApproximateNumberOfMessages"] == "0" and a["VisibilityTimeout"] == "45")
+
+# FIFO with a dead-letter queue.
+dlq = sqs.create_queue(QueueName=f"dlq-{run}.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+fifo = sqs.create_queue(QueueName=f"f-{run}.fifo", Attributes={
+    "FifoQueue": "true", "ContentBasedDeduplication": "true",
+    "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"})})["QueueUrl"]
+for body in ["1", "2", "3"]:
+    sqs.send_message(QueueUrl=fifo, MessageBody=body, MessageGroupId="g")
+order = sqs.receive_message(QueueUrl=fifo, MaxNumberOfMessages=10, AttributeNames=["All"])["Messages"]
+check("a FIFO group comes in order, with sequence numbers", [m["Body"] for m in order] == ["1", "2", "3"]
+      and all("SequenceNumber" in m["Attributes"] for m in order))
+sources = sqs.list_dead_letter_source_queues(QueueUrl=dlq)["queueUrls"]
+check("ListDeadLetterSourceQueues names the source", sources == [fifo])
+
+# Errors come back as the SDK's own exceptions.
+try:
+    sqs.get_queue_url(QueueName=f"missing-{run}")
+    check("a missing queue is an error", False)
+except sqs.exceptions.QueueDoesNotExist:
+    check("a missing queue is QueueDoesNotExist", True)
+
+# The aws CLI.
+def aws(*args):
+    out = subprocess.run(["aws", "--endpoint-url", endpoint, "sqs", *args], env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"FAILED: aws sqs {' '.join(args)}: {out.stderr}")
+    return json.loads(out.stdout) if out.stdout.strip() else {}
+
+aws("send-message", "--queue-url", url, "--message-body", "from the cli")
+got = aws("receive-message", "--queue-url", url, "--wait-time-seconds", "1")
+check("the aws CLI sends and receives", got["Messages"][0]["Body"] == "from the cli")
+check("the aws CLI lists queues", url in aws("list-queues", "--queue-name-prefix", "py-")["QueueUrls"])
+
+for q in [fifo, dlq, url]:
+    sqs.delete_queue(QueueUrl=q)
+print("all client checks passed")

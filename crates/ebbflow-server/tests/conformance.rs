@@ -1,0 +1,118 @@
+//! The SQS backend's conformance suite, through the real Rust AWS SDK,
+//! against `ebbflow serve`'s API over the durable SQLite engine: every rule
+//! an SQS client can observe must hold through the wire.
+
+use async_trait::async_trait;
+use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
+use ebbflow_core::testkit::Harness;
+use ebbflow_core::QueueBackend;
+use ebbflow_server::{Api, Server};
+use ebbflow_sqlite::{SqliteBackend, SqliteOptions};
+use ebbflow_sqs::SqsBackend;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// Rules an SQS client cannot check through any SQS endpoint, or that
+/// `ebbflow serve` does not answer yet.
+const NOT_THROUGH_THE_WIRE: &[(&str, &str)] = &[
+    (
+        "stats_count_each_state",
+        "SQS's API gives no age of the oldest message",
+    ),
+    (
+        "browse_leaves_messages_untouched",
+        "SQS has no verb that reads a message without receiving it",
+    ),
+    (
+        "browse_shows_fifo_groups_in_order",
+        "SQS has no verb that reads a message without receiving it",
+    ),
+    (
+        "dead_letter_messages_move_back_to_source",
+        "ebbflow serve has no message-move tasks yet",
+    ),
+];
+
+/// One server for the whole test binary, on its own runtime (each test has its own).
+fn endpoint() -> &'static str {
+    static ENDPOINT: OnceLock<String> = OnceLock::new();
+    ENDPOINT.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => panic!("a runtime for the server: {e}"),
+            };
+            runtime.block_on(async move {
+                let dir = tempfile::tempdir().expect("a temp dir");
+                // The rules are about the wire, not power cuts: skip the fsync per commit.
+                let mut options = SqliteOptions::new(dir.path().join("serve.db"));
+                options.synchronous = ebbflow_sqlite::Synchronous::Normal;
+                let backend = SqliteBackend::open(&options).expect("the SQLite engine opens");
+                let api = Api {
+                    backend: Arc::new(backend),
+                    account_id: "000000000000".to_owned(),
+                    region: "us-east-1".to_owned(),
+                    advertised_url: None,
+                };
+                let server = Server::bind(([127, 0, 0, 1], 0).into(), api)
+                    .await
+                    .expect("bind");
+                let addr = server.local_addr().expect("addr");
+                tx.send(format!("http://{addr}"))
+                    .expect("send the endpoint");
+                server.serve(std::future::pending()).await;
+                drop(dir);
+            });
+        });
+        rx.recv().expect("the server's endpoint")
+    })
+}
+
+struct Serve {
+    backend: Arc<dyn QueueBackend>,
+}
+
+async fn serve() -> Serve {
+    let config = aws_sdk_sqs::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint())
+        .credentials_provider(Credentials::new(
+            "test",
+            "test",
+            None,
+            None,
+            "ebbflow-tests",
+        ))
+        .build();
+    Serve {
+        backend: Arc::new(SqsBackend::from_client(aws_sdk_sqs::Client::from_conf(
+            config,
+        ))),
+    }
+}
+
+#[async_trait]
+impl Harness for Serve {
+    async fn backend(&self) -> Arc<dyn QueueBackend> {
+        self.backend.clone()
+    }
+
+    async fn advance(&self, by: Duration) {
+        tokio::time::sleep(by).await;
+    }
+
+    fn unsupported(&self, rule: &str) -> Option<&'static str> {
+        NOT_THROUGH_THE_WIRE
+            .iter()
+            .find(|(name, _)| *name == rule)
+            .map(|(_, why)| *why)
+    }
+}
+
+ebbflow_core::conformance_suite!(real_clock, serve());
