@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Real SQS clients against a running `ebbflow serve`: boto3 (which checks
-every MD5 it is sent) and the aws CLI. Usage: boto3_and_cli.py ENDPOINT
+"""Real SQS clients against a running `ebbflow serve`: boto3 and the aws CLI.
+The MD5s are checked here, against AWS's algorithm written out again in
+Python (the SDKs of today check none of them). Usage: boto3_and_cli.py ENDPOINT
 Exits non-zero, naming the check, when one fails."""
 import json
 import os
@@ -8,7 +9,26 @@ import subprocess
 import sys
 import uuid
 
+import hashlib
+import struct
+
 import boto3
+
+
+def md5_of_attributes(attributes):
+    """AWS's MD5OfMessageAttributes: per attribute, by name, length-prefixed
+    name, type, a transport byte (1 text, 2 binary) and the value."""
+    data = b""
+    for name in sorted(attributes):
+        a = attributes[name]
+        for part in (name.encode(), a["DataType"].encode()):
+            data += struct.pack(">I", len(part)) + part
+        if "BinaryValue" in a:
+            value, transport = a["BinaryValue"], 2
+        else:
+            value, transport = a["StringValue"].encode(), 1
+        data += bytes([transport]) + struct.pack(">I", len(value)) + value
+    return hashlib.md5(data).hexdigest()
 
 endpoint = sys.argv[1]
 env = dict(os.environ, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test", AWS_DEFAULT_REGION="us-east-1")
@@ -30,10 +50,12 @@ attrs = {"tenant": {"DataType": "String", "StringValue": "acmé"},
          "n": {"DataType": "Number", "StringValue": "42"},
          "blob": {"DataType": "Binary", "BinaryValue": b"\x00\xff"}}
 sent = sqs.send_message(QueueUrl=url, MessageBody="hello ☃", MessageAttributes=attrs)
-check("SendMessage answers both MD5s", "MD5OfMessageAttributes" in sent and "MD5OfMessageBody" in sent)
+check("SendMessage's MD5OfMessageBody is the body's", sent["MD5OfMessageBody"] == hashlib.md5("hello ☃".encode()).hexdigest())
+check("SendMessage's MD5OfMessageAttributes is AWS's", sent["MD5OfMessageAttributes"] == md5_of_attributes(attrs))
 got = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"], AttributeNames=["All"], WaitTimeSeconds=1)["Messages"]
 check("ReceiveMessage returns the message with its attributes", len(got) == 1 and got[0]["Body"] == "hello ☃"
       and got[0]["MessageAttributes"]["blob"]["BinaryValue"] == b"\x00\xff")
+check("the received MD5OfMessageAttributes is AWS's", got[0]["MD5OfMessageAttributes"] == md5_of_attributes(got[0]["MessageAttributes"]))
 check("system attributes are strings", got[0]["Attributes"]["ApproximateReceiveCount"] == "1")
 sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=got[0]["ReceiptHandle"], VisibilityTimeout=0)
 again = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1, AttributeNames=["ApproximateReceiveCount"])["Messages"]
