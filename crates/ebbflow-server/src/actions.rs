@@ -25,6 +25,9 @@ pub struct Api {
     pub region: String,
     /// The base of queue URLs; `None` takes the request's `Host`.
     pub advertised_url: Option<String>,
+    /// Secret access keys by access key id: every request must be signed
+    /// with one. `None` serves unsigned requests.
+    pub keys: Option<HashMap<String, String>>,
 }
 
 type Answer = Result<Value, WireError>;

@@ -41,6 +41,17 @@ impl WireError {
         }
     }
 
+    /// A request whose signature does not hold.
+    pub fn unauthenticated(e: &crate::sigv4::AuthError) -> Self {
+        Self {
+            status: 403,
+            shape: e.code(),
+            code: e.code(),
+            fault: "Sender",
+            message: e.to_string(),
+        }
+    }
+
     /// The body of the answer.
     pub fn body(&self) -> String {
         serde_json::json!({

@@ -1,6 +1,7 @@
 //! The SQS backend's conformance suite, through the real Rust AWS SDK,
 //! against `ebbflow serve`'s API over the durable SQLite engine: every rule
-//! an SQS client can observe must hold through the wire.
+//! an SQS client can observe must hold through the wire, every request signed
+//! (SigV4) and verified.
 
 use async_trait::async_trait;
 use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
@@ -9,6 +10,7 @@ use ebbflow_core::QueueBackend;
 use ebbflow_server::{Api, Server};
 use ebbflow_sqlite::{SqliteBackend, SqliteOptions};
 use ebbflow_sqs::SqsBackend;
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -58,6 +60,7 @@ fn endpoint() -> &'static str {
                     account_id: "000000000000".to_owned(),
                     region: "us-east-1".to_owned(),
                     advertised_url: None,
+                    keys: Some(HashMap::from([("test".to_owned(), "test".to_owned())])),
                 };
                 let server = Server::bind(([127, 0, 0, 1], 0).into(), api)
                     .await

@@ -4,17 +4,56 @@ use crate::error::CliError;
 use ebbflow::config::{Config, ServerAuth};
 use ebbflow::runtime::{init_logging, shutdown_signal};
 use ebbflow_server::{Api, Server};
+use std::collections::HashMap;
 
-/// Serves until SIGINT or SIGTERM. Signatures are not verified yet, so it
-/// starts only when `[server] auth = "none"` says that is understood.
+/// Reads each key's secret from its file or environment variable.
+fn secrets(config: &Config) -> Result<Option<HashMap<String, String>>, CliError> {
+    let keys = &config.server.keys;
+    if keys.is_empty() {
+        return Ok(None);
+    }
+    let mut out = HashMap::new();
+    for (name, key) in keys {
+        let secret = match (&key.secret_file, &key.secret_env) {
+            (Some(path), _) => std::fs::read_to_string(path)
+                .map_err(|e| {
+                    CliError::Config(format!(
+                        "server.keys.{name}.secret_file {}: {e}",
+                        path.display()
+                    ))
+                })?
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
+            (None, Some(var)) => std::env::var(var).map_err(|_| {
+                CliError::Config(format!("server.keys.{name}.secret_env: ${var} is not set"))
+            })?,
+            (None, None) => String::new(),
+        };
+        if secret.is_empty() {
+            return Err(CliError::Config(format!(
+                "server.keys.{name}: the secret is empty"
+            )));
+        }
+        out.insert(key.access_key_id.clone(), secret);
+    }
+    Ok(Some(out))
+}
+
+/// Serves until SIGINT or SIGTERM. With `[server.keys]`, every request must
+/// carry a valid AWS Signature Version 4; without keys it starts only when
+/// `[server] auth = "none"` says running open is meant.
 pub async fn serve(config: Config) -> Result<(), CliError> {
     init_logging(&config.log).map_err(|e| CliError::Config(e.to_string()))?;
     let s = &config.server;
-    if s.auth != Some(ServerAuth::None) {
+    let keys = secrets(&config)?;
+    if keys.is_none() && s.auth != Some(ServerAuth::None) {
         return Err(CliError::Config(
-            "server.auth: ebbflow serve does not verify AWS signatures yet, so every request \
-             would be served unchecked; set [server] auth = \"none\" to accept that (and keep \
-             server.listen on loopback)"
+            "server.auth: no [server.keys.NAME] to verify signatures with; add keys \
+             (access_key_id, and secret_file or secret_env), or set [server] auth = \"none\" \
+             to serve every request unchecked (and keep server.listen on loopback)"
                 .to_owned(),
         ));
     }
@@ -30,6 +69,7 @@ pub async fn serve(config: Config) -> Result<(), CliError> {
         account_id: s.account_id.clone(),
         region: s.region.clone(),
         advertised_url: s.advertised_url.clone(),
+        keys: keys.clone(),
     };
     let server = Server::bind(s.listen, api).await.map_err(|e| {
         CliError::Config(format!(
@@ -40,11 +80,19 @@ pub async fn serve(config: Config) -> Result<(), CliError> {
     let addr = server
         .local_addr()
         .map_err(|e| CliError::Config(e.to_string()))?;
-    tracing::warn!(
-        "AUTHENTICATION IS OFF ([server] auth = \"none\"): anyone who reaches {addr} can read, send and delete messages"
-    );
-    if !addr.ip().is_loopback() {
-        tracing::warn!(%addr, "listening beyond loopback with authentication off");
+    match &keys {
+        Some(keys) => tracing::info!(
+            keys = keys.len(),
+            "every request must be signed (AWS Signature Version 4)"
+        ),
+        None => {
+            tracing::warn!(
+                "AUTHENTICATION IS OFF ([server] auth = \"none\"): anyone who reaches {addr} can read, send and delete messages"
+            );
+            if !addr.ip().is_loopback() {
+                tracing::warn!(%addr, "listening beyond loopback with authentication off");
+            }
+        }
     }
     tracing::info!(%addr, backend = config.backend.kind.as_str(), "serving the SQS API on http://{addr}");
     server.serve(shutdown_signal()).await;

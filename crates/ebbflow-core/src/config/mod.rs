@@ -63,10 +63,26 @@ pub struct ServerConfig {
     pub account_id: String,
     /// The region in ARNs.
     pub region: String,
-    /// `none` serves every request unsigned. It must be said explicitly
-    /// (unset, `ebbflow serve` refuses to start): signatures are not verified
-    /// yet, so for now there is no other choice.
+    /// `none` serves every request unsigned; it must be said explicitly.
+    /// Unset, requests must be signed (AWS Signature Version 4) with one of `keys`.
     pub auth: Option<ServerAuth>,
+    /// Access keys by name; each secret comes from a file or the environment,
+    /// never from this file.
+    pub keys: BTreeMap<String, KeyConfig>,
+}
+
+/// `[server.keys.NAME]`: one access key `ebbflow serve` accepts.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyConfig {
+    /// The access key id clients sign with.
+    pub access_key_id: String,
+    /// A file holding the secret access key (its first line).
+    #[serde(default)]
+    pub secret_file: Option<std::path::PathBuf>,
+    /// An environment variable holding the secret access key.
+    #[serde(default)]
+    pub secret_env: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -77,6 +93,7 @@ impl Default for ServerConfig {
             account_id: "000000000000".to_owned(),
             region: "us-east-1".to_owned(),
             auth: None,
+            keys: BTreeMap::new(),
         }
     }
 }
@@ -630,6 +647,29 @@ impl Config {
                 );
             }
         }
+        let server = &self.server;
+        if server.auth == Some(ServerAuth::None) && !server.keys.is_empty() {
+            problem(
+                "server.auth".into(),
+                "either auth = \"none\" or [server.keys]: with keys, every request must be signed"
+                    .into(),
+            );
+        }
+        let mut ids = std::collections::BTreeSet::new();
+        for (name, key) in &server.keys {
+            if key.secret_file.is_some() == key.secret_env.is_some() {
+                problem(
+                    format!("server.keys.{name}"),
+                    "exactly one of secret_file and secret_env (the secret never goes in this file)".into(),
+                );
+            }
+            if key.access_key_id.is_empty() || !ids.insert(key.access_key_id.as_str()) {
+                problem(
+                    format!("server.keys.{name}.access_key_id"),
+                    "a non-empty access key id no other key has".into(),
+                );
+            }
+        }
         if self.backend.path.as_os_str().is_empty() {
             problem(
                 "backend.path".into(),
@@ -877,6 +917,40 @@ mod tests {
             keys(r#"{"workers": {"w": {"handler": {"http": "http://x", "mode": "long_lived"}}}}"#),
             ["workers.w.handler.mode"]
         );
+    }
+
+    #[test]
+    fn server_keys_keep_their_secrets_elsewhere_and_exclude_running_open() {
+        let keys = |json: &str| -> Vec<String> {
+            match parse(json).validate() {
+                Ok(()) => Vec::new(),
+                Err(problems) => problems.into_iter().map(|p| p.key).collect(),
+            }
+        };
+        assert!(
+            keys(r#"{"server": {"keys": {"a": {"access_key_id": "AK", "secret_env": "S"}}}}"#)
+                .is_empty()
+        );
+        assert_eq!(
+            keys(r#"{"server": {"keys": {"a": {"access_key_id": "AK"}}}}"#),
+            ["server.keys.a"]
+        );
+        assert_eq!(
+            keys(
+                r#"{"server": {"auth": "none", "keys": {"a": {"access_key_id": "AK", "secret_env": "S"}}}}"#
+            ),
+            ["server.auth"]
+        );
+        assert_eq!(
+            keys(
+                r#"{"server": {"keys": {"a": {"access_key_id": "AK", "secret_env": "S"}, "b": {"access_key_id": "AK", "secret_env": "T"}}}}"#
+            ),
+            ["server.keys.b.access_key_id"]
+        );
+        assert!(serde_json::from_str::<Config>(
+            r#"{"server": {"keys": {"a": {"access_key_id": "AK", "secret": "x"}}}}"#
+        )
+        .is_err());
     }
 
     #[test]

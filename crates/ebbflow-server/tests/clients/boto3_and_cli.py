@@ -90,6 +90,26 @@ try:
 except sqs.exceptions.QueueDoesNotExist:
     check("a missing queue is QueueDoesNotExist", True)
 
+# Signatures are verified: a wrong secret and an unsigned request are refused.
+wrong = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1",
+                     aws_access_key_id="test", aws_secret_access_key="not-the-secret")
+try:
+    wrong.list_queues()
+    check("a wrong secret is refused", False)
+except wrong.exceptions.ClientError as e:
+    check(f"a wrong secret is refused ({e.response['Error']['Code']})",
+          e.response["Error"]["Code"] == "SignatureDoesNotMatch")
+import urllib.request
+unsigned = urllib.request.Request(endpoint + "/", data=b'{"QueueName": "unsigned"}', method="POST",
+                                  headers={"X-Amz-Target": "AmazonSQS.CreateQueue",
+                                           "Content-Type": "application/x-amz-json-1.0"})
+try:
+    urllib.request.urlopen(unsigned)
+    check("an unsigned request is refused", False)
+except urllib.error.HTTPError as e:
+    check(f"an unsigned request is refused ({e.code})",
+          e.code == 403 and "MissingAuthenticationToken" in e.read().decode())
+
 # The aws CLI.
 def aws(*args):
     out = subprocess.run(["aws", "--endpoint-url", endpoint, "sqs", *args], env=env, capture_output=True, text=True)
