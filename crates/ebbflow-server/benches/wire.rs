@@ -9,42 +9,15 @@
 //! then 16 consumers receive batches of ten and delete each batch. It prints
 //! each phase's rate and the whole round trip's.
 
-use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, SendMessageBatchRequestEntry};
-use ebbflow_core::QueueBackend;
-use ebbflow_server::{Api, Server};
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const TASKS: u64 = 16;
-
-fn client(endpoint: &str) -> aws_sdk_sqs::Client {
-    let config = aws_sdk_sqs::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new("test", "test", None, None, "bench"))
-        .build();
-    aws_sdk_sqs::Client::from_conf(config)
-}
-
-async fn serve(backend: Arc<dyn QueueBackend>) -> String {
-    let api = Api {
-        backend,
-        account_id: "000000000000".to_owned(),
-        region: "us-east-1".to_owned(),
-        advertised_url: None,
-        keys: Some(HashMap::from([("test".to_owned(), "test".to_owned())])),
-    };
-    let server = Server::bind(([127, 0, 0, 1], 0).into(), api)
-        .await
-        .expect("bind");
-    let addr = server.local_addr().expect("addr");
-    tokio::spawn(server.serve(std::future::pending()));
-    format!("http://{addr}")
-}
 
 async fn produce(sqs: &aws_sdk_sqs::Client, url: &str, batches: u64) {
     let next = Arc::new(AtomicU64::new(0));
@@ -127,7 +100,7 @@ async fn consume(sqs: &aws_sdk_sqs::Client, url: &str, total: u64) {
 }
 
 async fn run(name: &str, endpoint: &str, messages: u64) {
-    let sqs = client(endpoint);
+    let sqs = common::client(endpoint, "test", "test");
     let queue = format!("bench-{}-{}", std::process::id(), name.len());
     let url = sqs
         .create_queue()
@@ -179,12 +152,16 @@ fn main() {
         .build()
         .expect("a runtime");
     runtime.block_on(async {
-        let memory = serve(Arc::new(ebbflow_memory::MemoryBackend::new())).await;
+        let memory = common::serve(
+            Arc::new(ebbflow_memory::MemoryBackend::new()),
+            &[("test", "test")],
+        )
+        .await;
         run("ebbflow serve, memory", &memory, messages).await;
         let dir = tempfile::tempdir().expect("a temp dir");
         let options = ebbflow_sqlite::SqliteOptions::new(dir.path().join("bench.db"));
         let sqlite = ebbflow_sqlite::SqliteBackend::open(&options).expect("open SQLite");
-        let sqlite = serve(Arc::new(sqlite)).await;
+        let sqlite = common::serve(Arc::new(sqlite), &[("test", "test")]).await;
         run("ebbflow serve, SQLite FULL", &sqlite, messages).await;
         for (url, n) in others {
             run(&url, &url, n).await;

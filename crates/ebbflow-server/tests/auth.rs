@@ -1,53 +1,28 @@
 //! Signatures enforced through the wire: unsigned, wrongly signed, unknown-key
 //! and stale requests are refused with SQS's codes; a signed one is served.
 
-use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
+mod common;
+
 use aws_sdk_sqs::error::ProvideErrorMetadata;
-use ebbflow_server::{Api, Server};
-use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn server() -> String {
-    let api = Api {
-        backend: Arc::new(ebbflow_memory::MemoryBackend::new()),
-        account_id: "000000000000".to_owned(),
-        region: "us-east-1".to_owned(),
-        advertised_url: None,
-        keys: Some(HashMap::from([(
-            "AKIDREAL".to_owned(),
-            "real-secret".to_owned(),
-        )])),
-    };
-    let server = Server::bind(([127, 0, 0, 1], 0).into(), api)
-        .await
-        .expect("bind");
-    let addr = server.local_addr().expect("addr");
-    tokio::spawn(server.serve(std::future::pending()));
-    format!("http://{addr}")
-}
-
-fn client(endpoint: &str, key: &str, secret: &str) -> aws_sdk_sqs::Client {
-    let config = aws_sdk_sqs::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new(key, secret, None, None, "test"))
-        .build();
-    aws_sdk_sqs::Client::from_conf(config)
+    let backend = Arc::new(ebbflow_memory::MemoryBackend::new());
+    common::serve(backend, &[("AKIDREAL", "real-secret")]).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_requests_signed_with_a_known_key_are_served() {
     let endpoint = server().await;
-    let good = client(&endpoint, "AKIDREAL", "real-secret");
+    let good = common::client(&endpoint, "AKIDREAL", "real-secret");
     good.create_queue()
         .queue_name("signed")
         .send()
         .await
         .expect("a signed request is served");
 
-    let wrong = client(&endpoint, "AKIDREAL", "not-the-secret");
+    let wrong = common::client(&endpoint, "AKIDREAL", "not-the-secret");
     let e = wrong
         .list_queues()
         .send()
@@ -55,7 +30,7 @@ async fn only_requests_signed_with_a_known_key_are_served() {
         .expect_err("a wrong secret is refused");
     assert_eq!(e.code(), Some("SignatureDoesNotMatch"), "{e:?}");
 
-    let unknown = client(&endpoint, "AKIDOTHER", "real-secret");
+    let unknown = common::client(&endpoint, "AKIDOTHER", "real-secret");
     let e = unknown
         .list_queues()
         .send()

@@ -4,7 +4,8 @@
 //! (SigV4) and verified.
 
 use async_trait::async_trait;
-use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
+mod common;
+
 use ebbflow_core::testkit::Harness;
 use ebbflow_core::QueueBackend;
 use ebbflow_server::{Api, Server};
@@ -81,21 +82,11 @@ struct Serve {
 }
 
 async fn serve() -> Serve {
-    let config = aws_sdk_sqs::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(endpoint())
-        .credentials_provider(Credentials::new(
-            "test",
-            "test",
-            None,
-            None,
-            "ebbflow-tests",
-        ))
-        .build();
     Serve {
-        backend: Arc::new(SqsBackend::from_client(aws_sdk_sqs::Client::from_conf(
-            config,
+        backend: Arc::new(SqsBackend::from_client(common::client(
+            endpoint(),
+            "test",
+            "test",
         ))),
     }
 }
