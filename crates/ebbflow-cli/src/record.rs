@@ -1,35 +1,12 @@
 //! One message as JSON: the lines of `export` and `import`, and `--output json`.
 
 use crate::error::CliError;
-use base64::Engine as _;
 use ebbflow::{
-    AttributeValue, BrowsedMessage, MessageAttributeValue, MessageAttributes, ReceivedMessage,
-    SendMessage, SystemAttributes,
+    attributes_to_json, BrowsedMessage, JsonAttribute, MessageAttributeValue, MessageAttributes,
+    ReceivedMessage, SendMessage, SystemAttributes,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-/// A message attribute as SQS's JSON writes it; binary values in base64.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Attribute {
-    /// `String`, `Number` or `Binary`, with an optional `.label`.
-    #[serde(rename = "DataType")]
-    pub data_type: String,
-    /// The text of a `String` or `Number`.
-    #[serde(
-        rename = "StringValue",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub string_value: Option<String>,
-    /// The bytes of a `Binary`, in base64.
-    #[serde(
-        rename = "BinaryValue",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub binary_value: Option<String>,
-}
 
 /// One message: what it takes to send it again, and what the queue knew of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,7 +17,7 @@ pub struct Record {
     pub body: String,
     /// The producer's attributes.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub attributes: BTreeMap<String, Attribute>,
+    pub attributes: BTreeMap<String, JsonAttribute>,
     /// FIFO message group.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_id: Option<String>,
@@ -67,27 +44,6 @@ pub struct Record {
     pub dead_letter_source_arn: Option<String>,
 }
 
-fn attributes_json(attributes: &MessageAttributes) -> BTreeMap<String, Attribute> {
-    attributes
-        .iter()
-        .map(|(name, v)| {
-            let (string_value, binary_value) = match &v.value {
-                AttributeValue::Text(s) => (Some(s.clone()), None),
-                AttributeValue::Binary(b) => (
-                    None,
-                    Some(base64::engine::general_purpose::STANDARD.encode(b)),
-                ),
-            };
-            let a = Attribute {
-                data_type: v.data_type.clone(),
-                string_value,
-                binary_value,
-            };
-            (name.clone(), a)
-        })
-        .collect()
-}
-
 impl Record {
     /// What every source of a record shares: the message and what the queue set.
     fn of(
@@ -99,7 +55,7 @@ impl Record {
         Record {
             message_id: message_id.to_owned(),
             body: body.to_owned(),
-            attributes: attributes_json(attributes),
+            attributes: attributes_to_json(attributes),
             group_id: system.message_group_id.clone(),
             deduplication_id: system.message_deduplication_id.clone(),
             sequence_number: system.sequence_number.clone(),
@@ -142,23 +98,8 @@ impl Record {
     pub fn to_send(&self, fifo: bool, line: usize) -> Result<SendMessage, CliError> {
         let mut message = SendMessage::new(self.body.clone());
         for (name, a) in &self.attributes {
-            let value = match (&a.string_value, &a.binary_value) {
-                (Some(text), None) => AttributeValue::Text(text.clone()),
-                (None, Some(b64)) => AttributeValue::Binary(
-                    base64::engine::general_purpose::STANDARD
-                        .decode(b64)
-                        .map_err(|e| CliError::Input(format!("line {line}: attribute {name}: {e}")))?,
-                ),
-                _ => {
-                    return Err(CliError::Input(format!(
-                        "line {line}: attribute {name} needs exactly one of StringValue and BinaryValue"
-                    )))
-                }
-            };
-            let value = MessageAttributeValue {
-                data_type: a.data_type.clone(),
-                value,
-            };
+            let value = MessageAttributeValue::try_from(a.clone())
+                .map_err(|why| CliError::Input(format!("line {line}: attribute {name}: {why}")))?;
             message.attributes.insert(name.clone(), value);
         }
         if fifo {

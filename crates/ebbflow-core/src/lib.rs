@@ -41,9 +41,9 @@ pub use digest::{content_deduplication_id, md5_hex, push_hex};
 pub use error::{QueueError, Result};
 pub use hook::{BackendCall, BackendHook, Hooked, Operation};
 pub use message::{
-    AttributeValue, BatchFailure, BatchResult, BatchSuccess, ChangeVisibilityBatchEntry,
-    DeleteBatchEntry, MessageAttributeValue, MessageAttributes, ReceivedMessage, SendBatchEntry,
-    SendMessage, SendReceipt, SystemAttributes,
+    attributes_to_json, AttributeValue, BatchFailure, BatchResult, BatchSuccess,
+    ChangeVisibilityBatchEntry, DeleteBatchEntry, JsonAttribute, MessageAttributeValue,
+    MessageAttributes, ReceivedMessage, SendBatchEntry, SendMessage, SendReceipt, SystemAttributes,
 };
 pub use queue::{
     local_queue_arn, queue_name_from_arn, MoveResult, QueueAttributes, QueueAttributesUpdate,

@@ -77,6 +77,86 @@ impl MessageAttributeValue {
     }
 }
 
+/// A message attribute as SQS's JSON writes it: `DataType`, and either
+/// `StringValue` or `BinaryValue` (base64). The wire form of `ebbflow serve`,
+/// the lines of `ebbflow export` and what `ebbflow work` hands a handler.
+///
+/// ```
+/// use ebbflow_core::{JsonAttribute, MessageAttributeValue};
+/// let json = JsonAttribute::from(&MessageAttributeValue::binary(vec![0, 255]));
+/// assert_eq!(json.binary_value.as_deref(), Some("AP8="));
+/// assert_eq!(MessageAttributeValue::try_from(json).unwrap(), MessageAttributeValue::binary(vec![0, 255]));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JsonAttribute {
+    /// `String`, `Number` or `Binary`, with an optional `.label`.
+    #[serde(rename = "DataType")]
+    pub data_type: String,
+    /// The text of a `String` or `Number`.
+    #[serde(
+        rename = "StringValue",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub string_value: Option<String>,
+    /// The bytes of a `Binary`, in base64.
+    #[serde(
+        rename = "BinaryValue",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub binary_value: Option<String>,
+}
+
+impl From<&MessageAttributeValue> for JsonAttribute {
+    fn from(v: &MessageAttributeValue) -> Self {
+        use base64::Engine as _;
+        let (string_value, binary_value) = match &v.value {
+            AttributeValue::Text(s) => (Some(s.clone()), None),
+            AttributeValue::Binary(b) => (
+                None,
+                Some(base64::engine::general_purpose::STANDARD.encode(b)),
+            ),
+        };
+        JsonAttribute {
+            data_type: v.data_type.clone(),
+            string_value,
+            binary_value,
+        }
+    }
+}
+
+impl TryFrom<JsonAttribute> for MessageAttributeValue {
+    type Error = String;
+
+    /// Fails, saying why, when neither or both values are there, or the
+    /// binary one is not base64.
+    fn try_from(a: JsonAttribute) -> Result<Self, String> {
+        use base64::Engine as _;
+        let value = match (a.string_value, a.binary_value) {
+            (Some(text), None) => AttributeValue::Text(text),
+            (None, Some(b64)) => AttributeValue::Binary(
+                base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .map_err(|e| format!("BinaryValue is not base64: {e}"))?,
+            ),
+            _ => return Err("exactly one of StringValue and BinaryValue".to_owned()),
+        };
+        Ok(MessageAttributeValue {
+            data_type: a.data_type,
+            value,
+        })
+    }
+}
+
+/// Every attribute in its JSON form, by name.
+pub fn attributes_to_json(attributes: &MessageAttributes) -> BTreeMap<String, JsonAttribute> {
+    attributes
+        .iter()
+        .map(|(name, v)| (name.clone(), JsonAttribute::from(v)))
+        .collect()
+}
+
 /// A message to send.
 ///
 /// ```

@@ -3,11 +3,11 @@
 use crate::attributes;
 use crate::digest::md5_of_message_attributes;
 use crate::errors::WireError;
-use base64::Engine as _;
 use ebbflow_core::{
-    queue_name_from_arn, AttributeValue, BatchResult, ChangeVisibilityBatchEntry, DeleteBatchEntry,
-    MessageAttributeValue, MessageAttributes, QueueAttributes, QueueBackend, QueueError,
-    ReceiveRequest, ReceivedMessage, SendBatchEntry, SendMessage, SendReceipt,
+    attributes_to_json, queue_name_from_arn, BatchResult, ChangeVisibilityBatchEntry,
+    DeleteBatchEntry, JsonAttribute, MessageAttributeValue, MessageAttributes, QueueAttributes,
+    QueueBackend, QueueError, ReceiveRequest, ReceivedMessage, SendBatchEntry, SendMessage,
+    SendReceipt,
 };
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -51,65 +51,17 @@ struct QueueUrlOnly {
     queue_url: String,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct WireAttribute {
-    data_type: String,
-    #[serde(default)]
-    string_value: Option<String>,
-    #[serde(default)]
-    binary_value: Option<String>,
-}
-
 fn message_attributes(
-    wire: Option<HashMap<String, WireAttribute>>,
+    wire: Option<HashMap<String, JsonAttribute>>,
 ) -> Result<MessageAttributes, WireError> {
     let mut out = MessageAttributes::new();
     for (name, a) in wire.unwrap_or_default() {
-        let value = match (a.string_value, a.binary_value) {
-            (Some(text), None) => AttributeValue::Text(text),
-            (None, Some(b64)) => AttributeValue::Binary(
-                base64::engine::general_purpose::STANDARD
-                    .decode(b64)
-                    .map_err(|e| {
-                        WireError::invalid(format!(
-                            "MessageAttribute {name}: BinaryValue is not base64: {e}"
-                        ))
-                    })?,
-            ),
-            _ => {
-                return Err(WireError::from(QueueError::invalid(
-                    format!("MessageAttribute.{name}"),
-                    "exactly one of StringValue and BinaryValue",
-                )))
-            }
-        };
-        out.insert(
-            name,
-            MessageAttributeValue {
-                data_type: a.data_type,
-                value,
-            },
-        );
+        let value = MessageAttributeValue::try_from(a).map_err(|why| {
+            WireError::from(QueueError::invalid(format!("MessageAttribute.{name}"), why))
+        })?;
+        out.insert(name, value);
     }
     Ok(out)
-}
-
-fn attributes_json(attributes: &MessageAttributes) -> Value {
-    let map: Map<String, Value> = attributes
-        .iter()
-        .map(|(name, v)| {
-            let value = match &v.value {
-                AttributeValue::Text(s) => json!({"DataType": v.data_type, "StringValue": s}),
-                AttributeValue::Binary(b) => json!({
-                    "DataType": v.data_type,
-                    "BinaryValue": base64::engine::general_purpose::STANDARD.encode(b),
-                }),
-            };
-            (name.clone(), value)
-        })
-        .collect();
-    Value::Object(map)
 }
 
 #[derive(Deserialize)]
@@ -119,7 +71,7 @@ struct WireSend {
     #[serde(default)]
     delay_seconds: Option<u64>,
     #[serde(default)]
-    message_attributes: Option<HashMap<String, WireAttribute>>,
+    message_attributes: Option<HashMap<String, JsonAttribute>>,
     #[serde(default)]
     message_deduplication_id: Option<String>,
     #[serde(default)]
@@ -544,7 +496,7 @@ impl Api {
         }
         if let Some(md5) = md5_of_message_attributes(&chosen) {
             out["MD5OfMessageAttributes"] = json!(md5);
-            out["MessageAttributes"] = attributes_json(&chosen);
+            out["MessageAttributes"] = json!(attributes_to_json(&chosen));
         }
         out
     }

@@ -1,28 +1,13 @@
 //! What a handler outside Rust is told about a message, in one place: as
 //! HTTP headers, as environment variables, and as a JSON object.
 
-use base64::Engine as _;
 use ebbflow::runtime::Context;
-use ebbflow::{AttributeValue, MessageAttributes};
+use ebbflow::MessageAttributes;
 use serde_json::{json, Value};
 
-/// The message's attributes as SQS's JSON writes them: `DataType`, and
-/// `StringValue` or `BinaryValue` (base64).
+/// The message's attributes as SQS's JSON writes them.
 pub fn attributes_json(attributes: &MessageAttributes) -> Value {
-    let map: serde_json::Map<String, Value> = attributes
-        .iter()
-        .map(|(name, v)| {
-            let value = match &v.value {
-                AttributeValue::Text(s) => json!({"DataType": v.data_type, "StringValue": s}),
-                AttributeValue::Binary(b) => json!({
-                    "DataType": v.data_type,
-                    "BinaryValue": base64::engine::general_purpose::STANDARD.encode(b),
-                }),
-            };
-            (name.clone(), value)
-        })
-        .collect();
-    Value::Object(map)
+    json!(ebbflow::attributes_to_json(attributes))
 }
 
 /// The message as one JSON object (the long-lived protocol's request and the
