@@ -508,24 +508,25 @@ impl Store {
         if is_gone(&out) || out.len() < 2 {
             return Err(self.gone(q));
         }
-        let rows = out.get(2..).unwrap_or_default();
-        let states: Vec<MessageState> = rows
+        // Unlike a receive, a browse that meets an unreadable message says so:
+        // an export must not skip one silently (SQLite and PostgreSQL do the same).
+        let found = out
+            .get(2..)
+            .unwrap_or_default()
             .chunks(MESSAGE_WIDTH)
-            .map(|c| match int(&c[1]) {
-                1 => MessageState::InFlight,
-                2 => MessageState::Delayed,
-                _ => MessageState::Visible,
+            .filter(|c| c.len() == MESSAGE_WIDTH)
+            .map(|c| {
+                let state = match int(&c[1]) {
+                    1 => MessageState::InFlight,
+                    2 => MessageState::Delayed,
+                    _ => MessageState::Visible,
+                };
+                Ok((
+                    int(&c[0]) as u64,
+                    BrowsedMessage::from_received(message(q, c)?, state),
+                ))
             })
-            .collect();
-        let keys: Vec<u64> = rows
-            .chunks(MESSAGE_WIDTH)
-            .map(|c| int(&c[0]) as u64)
-            .collect();
-        let found: Vec<(u64, BrowsedMessage)> = messages(q, rows)?
-            .into_iter()
-            .zip(keys.into_iter().zip(states))
-            .map(|(m, (key, state))| (key, BrowsedMessage::from_received(m, state)))
-            .collect();
+            .collect::<Result<Vec<(u64, BrowsedMessage)>>>()?;
         if found.len() > limit as usize {
             return Ok(BrowsePage::from_keyed(found, limit));
         }
@@ -592,6 +593,45 @@ const MESSAGE_WIDTH: usize = 13;
 /// The most keys one browse call looks at.
 const BROWSE_BUDGET: u64 = 5_000;
 
+/// One message as a script returns it (key, nonce, then `FIELDS`), as the consumer sees it.
+fn message(q: &QueueRow, c: &[Value]) -> Result<ReceivedMessage> {
+    let message_id = text(&c[2]);
+    let attributes_text = text(&c[5]);
+    let attributes = if attributes_text.is_empty() {
+        MessageAttributes::new()
+    } else {
+        serde_json::from_str(&attributes_text).map_err(|e| {
+            backend_error(format!(
+                "the attributes of message {message_id} are corrupt: {e}"
+            ))
+        })?
+    };
+    let optional = |v: &Value| Some(text(v)).filter(|s| !s.is_empty());
+    let handle = ReceiptHandle {
+        queue: q.id,
+        key: int(&c[0]) as u64,
+        nonce: int(&c[1]) as u64,
+    };
+    Ok(ReceivedMessage {
+        receipt_handle: handle.encode(HANDLE_PREFIX),
+        md5_of_body: text(&c[3]),
+        body: text(&c[4]),
+        attributes,
+        system: SystemAttributes {
+            sent_timestamp: int(&c[6]).max(0) as u64,
+            approximate_receive_count: int(&c[7]).max(0) as u32,
+            approximate_first_receive_timestamp: int(&c[8]).max(0) as u64,
+            message_group_id: optional(&c[9]),
+            message_deduplication_id: optional(&c[10]),
+            sequence_number: optional(&c[11])
+                .and_then(|s| s.parse().ok())
+                .map(fifo_sequence_string),
+            dead_letter_queue_source_arn: optional(&c[12]),
+        },
+        message_id,
+    })
+}
+
 /// Messages as scripts return them: key, nonce, then the fields of `FIELDS` in common.lua.
 /// Each message on its own: one that cannot be read is logged and left in
 /// flight (see `local::convert_each`).
@@ -599,43 +639,7 @@ fn messages(q: &QueueRow, values: &[Value]) -> Result<Vec<ReceivedMessage>> {
     let rows = values
         .chunks(MESSAGE_WIDTH)
         .filter(|c| c.len() == MESSAGE_WIDTH);
-    let (messages, unreadable) = ebbflow_core::local::convert_each(rows, |c| {
-        let message_id = text(&c[2]);
-        let attributes_text = text(&c[5]);
-        let attributes = if attributes_text.is_empty() {
-            MessageAttributes::new()
-        } else {
-            serde_json::from_str(&attributes_text).map_err(|e| {
-                backend_error(format!(
-                    "the attributes of message {message_id} are corrupt: {e}"
-                ))
-            })?
-        };
-        let optional = |v: &Value| Some(text(v)).filter(|s| !s.is_empty());
-        let handle = ReceiptHandle {
-            queue: q.id,
-            key: int(&c[0]) as u64,
-            nonce: int(&c[1]) as u64,
-        };
-        Ok(ReceivedMessage {
-            receipt_handle: handle.encode(HANDLE_PREFIX),
-            md5_of_body: text(&c[3]),
-            body: text(&c[4]),
-            attributes,
-            system: SystemAttributes {
-                sent_timestamp: int(&c[6]).max(0) as u64,
-                approximate_receive_count: int(&c[7]).max(0) as u32,
-                approximate_first_receive_timestamp: int(&c[8]).max(0) as u64,
-                message_group_id: optional(&c[9]),
-                message_deduplication_id: optional(&c[10]),
-                sequence_number: optional(&c[11])
-                    .and_then(|s| s.parse().ok())
-                    .map(fifo_sequence_string),
-                dead_letter_queue_source_arn: optional(&c[12]),
-            },
-            message_id,
-        })
-    });
+    let (messages, unreadable) = ebbflow_core::local::convert_each(rows, |c| message(q, c));
     for e in unreadable {
         tracing::error!(error = %e, "an unreadable message was left in flight; it returns after its visibility timeout");
     }
