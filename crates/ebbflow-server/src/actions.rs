@@ -32,8 +32,14 @@ pub struct Api {
 
 type Answer = Result<Value, WireError>;
 
-fn read<T: for<'de> Deserialize<'de>>(action: &str, body: &Value) -> Result<T, WireError> {
-    serde_json::from_value(body.clone()).map_err(|e| WireError::invalid(format!("{action}: {e}")))
+/// The action's request, read straight from the body's bytes (an empty body is `{}`).
+fn read<T: for<'de> Deserialize<'de>>(action: &str, body: &[u8]) -> Result<T, WireError> {
+    let body = if body.is_empty() {
+        b"{}".as_slice()
+    } else {
+        body
+    };
+    serde_json::from_slice(body).map_err(|e| WireError::invalid(format!("{action}: {e}")))
 }
 
 /// `QueueUrl` to a queue name (the last path segment), also taking a bare name.
@@ -152,7 +158,7 @@ impl Api {
     }
 
     /// Runs one action; `host` is the request's `Host`, for queue URLs.
-    pub async fn call(&self, action: &str, body: &Value, host: &str) -> Answer {
+    pub async fn call(&self, action: &str, body: &[u8], host: &str) -> Answer {
         let b = self.backend.as_ref();
         match action {
             "CreateQueue" => {
@@ -405,7 +411,7 @@ impl Api {
         }
     }
 
-    async fn receive(&self, body: &Value) -> Answer {
+    async fn receive(&self, body: &[u8]) -> Answer {
         #[derive(Deserialize)]
         #[serde(rename_all = "PascalCase")]
         struct R {

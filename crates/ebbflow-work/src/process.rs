@@ -203,7 +203,7 @@ impl Handler for ProcessHandler {
     type Message = String;
 
     async fn handle(&self, body: String, ctx: Context) -> Result<(), HandlerError> {
-        let program = self.pool.argv[0].clone();
+        let program = self.pool.argv[0].as_str();
         let idle = self.pool.idle().pop();
         let mut process = match idle {
             Some(p) => p,
@@ -238,7 +238,7 @@ impl Handler for ProcessHandler {
                 ctx.message_id()
             )));
         }
-        let outcome = answer.outcome(&program);
+        let outcome = answer.outcome(program);
         process.idle_since = Instant::now();
         self.pool.idle().push(process);
         outcome
