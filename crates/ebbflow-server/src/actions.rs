@@ -3,6 +3,7 @@
 use crate::attributes;
 use crate::digest::md5_of_message_attributes;
 use crate::errors::WireError;
+use crate::moves::{MoveError, MoveRequest, MoveTasks, MAX_MOVE_RATE};
 use ebbflow_core::{
     attributes_to_json, queue_name_from_arn, BatchResult, ChangeVisibilityBatchEntry,
     DeleteBatchEntry, JsonAttribute, MessageAttributeValue, MessageAttributes, QueueAttributes,
@@ -28,6 +29,51 @@ pub struct Api {
     /// Secret access keys by access key id: every request must be signed
     /// with one. `None` serves unsigned requests.
     pub keys: Option<HashMap<String, String>>,
+    moves: MoveTasks,
+}
+
+impl Api {
+    /// The API over `backend`: account `000000000000`, region `us-east-1`,
+    /// queue URLs from each request's `Host`, and no keys (unsigned
+    /// requests served); set the fields to change them.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # fn demo(backend: Arc<dyn ebbflow_core::QueueBackend>) {
+    /// let mut api = ebbflow_server::Api::new(backend);
+    /// api.account_id = "123456789012".to_owned();
+    /// # }
+    /// ```
+    pub fn new(backend: Arc<dyn QueueBackend>) -> Self {
+        Self {
+            backend,
+            account_id: "000000000000".to_owned(),
+            region: "us-east-1".to_owned(),
+            advertised_url: None,
+            keys: None,
+            moves: MoveTasks::default(),
+        }
+    }
+}
+
+impl From<MoveError> for WireError {
+    fn from(e: MoveError) -> Self {
+        match e {
+            MoveError::Queue(QueueError::QueueDoesNotExist(q)) => {
+                WireError::resource_not_found(format!("queue {q} does not exist"))
+            }
+            MoveError::Queue(e) => e.into(),
+            MoveError::AlreadyRunning => WireError::invalid(
+                "a message-move task is already running on this source queue (one at a time, as on SQS)",
+            ),
+            MoveError::NoSuchTask => {
+                WireError::resource_not_found("no running message-move task has this TaskHandle")
+            }
+            MoveError::NotADeadLetterQueue => WireError::invalid(
+                "SourceArn: message-move tasks move out of dead-letter queues only, and no queue names this one in its RedrivePolicy",
+            ),
+        }
+    }
 }
 
 type Answer = Result<Value, WireError>;
@@ -406,6 +452,72 @@ impl Api {
                     .change_visibility_batch(queue_of(&r.queue_url)?, entries)
                     .await?;
                 Ok(batch_answer(result, |_, ()| Map::new()))
+            }
+            "StartMessageMoveTask" => {
+                #[derive(Deserialize)]
+                #[serde(rename_all = "PascalCase")]
+                struct R {
+                    source_arn: String,
+                    #[serde(default)]
+                    destination_arn: Option<String>,
+                    #[serde(default)]
+                    max_number_of_messages_per_second: Option<u32>,
+                }
+                let r: R = read(action, body)?;
+                if let Some(rate) = r.max_number_of_messages_per_second {
+                    if !(1..=MAX_MOVE_RATE).contains(&rate) {
+                        return Err(WireError::invalid(format!(
+                            "MaxNumberOfMessagesPerSecond must be between 1 and {MAX_MOVE_RATE}, not {rate}"
+                        )));
+                    }
+                }
+                let source = queue_of(&r.source_arn)?.to_owned();
+                let destination = match r.destination_arn {
+                    Some(arn) => Some((arn.clone(), queue_of(&arn)?.to_owned())),
+                    None => None,
+                };
+                let request = MoveRequest {
+                    source_arn: r.source_arn,
+                    source,
+                    destination,
+                    rate: r.max_number_of_messages_per_second,
+                };
+                let handle = self.moves.start(self.backend.clone(), request).await?;
+                Ok(json!({"TaskHandle": handle}))
+            }
+            "CancelMessageMoveTask" => {
+                #[derive(Deserialize)]
+                #[serde(rename_all = "PascalCase")]
+                struct R {
+                    task_handle: String,
+                }
+                let r: R = read(action, body)?;
+                let moved = self.moves.cancel(&r.task_handle)?;
+                Ok(json!({"ApproximateNumberOfMessagesMoved": moved}))
+            }
+            "ListMessageMoveTasks" => {
+                #[derive(Deserialize)]
+                #[serde(rename_all = "PascalCase")]
+                struct R {
+                    source_arn: String,
+                    #[serde(default)]
+                    max_results: Option<usize>,
+                }
+                let r: R = read(action, body)?;
+                let limit = r.max_results.unwrap_or(1);
+                if !(1..=10).contains(&limit) {
+                    return Err(WireError::invalid(format!(
+                        "MaxResults must be between 1 and 10, not {limit}"
+                    )));
+                }
+                let source = queue_of(&r.source_arn)?;
+                b.get_queue_attributes(source).await.map_err(|e| match e {
+                    QueueError::QueueDoesNotExist(q) => {
+                        WireError::resource_not_found(format!("queue {q} does not exist"))
+                    }
+                    e => e.into(),
+                })?;
+                Ok(json!({"Results": self.moves.list(source, limit)}))
             }
             other => Err(WireError::unsupported(other)),
         }

@@ -41,6 +41,17 @@ impl WireError {
         }
     }
 
+    /// A message-move task (or its source) that is not there.
+    pub fn resource_not_found(message: impl Into<String>) -> Self {
+        Self {
+            status: 400,
+            shape: "ResourceNotFoundException",
+            code: "ResourceNotFoundException",
+            fault: "Sender",
+            message: message.into(),
+        }
+    }
+
     /// A request whose signature does not hold.
     pub fn unauthenticated(e: &crate::sigv4::AuthError) -> Self {
         Self {

@@ -7,14 +7,17 @@
 //! `GetQueueUrl`, `ListQueues`, `DeleteQueue`, `GetQueueAttributes`,
 //! `SetQueueAttributes`, `PurgeQueue`, `ListDeadLetterSourceQueues`,
 //! `SendMessage(Batch)`, `ReceiveMessage`, `DeleteMessage(Batch)`,
-//! `ChangeMessageVisibility(Batch)`; `MD5OfMessageAttributes` as AWS computes
-//! it; bodies bounded before they are buffered; slow clients timed out.
+//! `ChangeMessageVisibility(Batch)`, and the message-move tasks
+//! (`StartMessageMoveTask`, `CancelMessageMoveTask`, `ListMessageMoveTasks`,
+//! run in the background over [`ebbflow_redrive`]); `MD5OfMessageAttributes`
+//! as AWS computes it; bodies bounded before they are buffered; slow clients
+//! timed out.
 //!
 //! Requests are verified with AWS Signature Version 4 ([`sigv4`]) against
 //! the configured keys, unless the server runs open.
 //!
-//! Not yet: per-key rules, the query protocol, tags, permissions and
-//! message-move tasks, which answer `UnsupportedOperation`.
+//! Not yet: per-key rules, the query protocol, tags and permissions, which
+//! answer `UnsupportedOperation`.
 
 #![warn(missing_docs)]
 
@@ -22,6 +25,7 @@ mod actions;
 mod attributes;
 mod digest;
 mod errors;
+mod moves;
 pub mod sigv4;
 
 pub use actions::Api;

@@ -30,10 +30,6 @@ const NOT_THROUGH_THE_WIRE: &[(&str, &str)] = &[
         "browse_shows_fifo_groups_in_order",
         "SQS has no verb that reads a message without receiving it",
     ),
-    (
-        "dead_letter_messages_move_back_to_source",
-        "ebbflow serve has no message-move tasks yet",
-    ),
 ];
 
 /// One server for the whole test binary, on its own runtime (each test has its own).
@@ -56,13 +52,8 @@ fn endpoint() -> &'static str {
                 let mut options = SqliteOptions::new(dir.path().join("serve.db"));
                 options.synchronous = ebbflow_sqlite::Synchronous::Normal;
                 let backend = SqliteBackend::open(&options).expect("the SQLite engine opens");
-                let api = Api {
-                    backend: Arc::new(backend),
-                    account_id: "000000000000".to_owned(),
-                    region: "us-east-1".to_owned(),
-                    advertised_url: None,
-                    keys: Some(HashMap::from([("test".to_owned(), "test".to_owned())])),
-                };
+                let mut api = Api::new(Arc::new(backend));
+                api.keys = Some(HashMap::from([("test".to_owned(), "test".to_owned())]));
                 let server = Server::bind(([127, 0, 0, 1], 0).into(), api)
                     .await
                     .expect("bind");

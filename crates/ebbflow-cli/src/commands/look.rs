@@ -5,6 +5,7 @@ use crate::error::{CliError, Context};
 use crate::output::{self, plural, Table};
 use crate::record::Record;
 use ebbflow::{BrowseRequest, QueueError, ReceiveRequest, MAX_BROWSE_LIMIT};
+use ebbflow_redrive::DeadLetter;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// What the output says when a backend cannot look without receiving.
@@ -111,47 +112,9 @@ pub async fn peek(ctx: &Ctx, queue: &str, limit: u32) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Why a dead letter is where it is: the runtime's attributes, or the
-/// engine's redrive (past `max_receive_count`).
-pub struct DeadLetter {
-    /// `permanent`, `max_receives`, …
-    pub reason: String,
-    /// The handler's error, when the runtime recorded one.
-    pub error: String,
-    /// The queue it came from, when known.
-    pub source: Option<String>,
-}
-
-impl DeadLetter {
-    /// Reads the attributes the runtime's dead-letter layer sets (or its
-    /// one-attribute summary when the message had no room), else the engine's
-    /// source ARN.
-    pub fn of(r: &Record) -> Self {
-        let summary: Option<serde_json::Value> = r
-            .text("ebbflow.dead_letter")
-            .and_then(|s| serde_json::from_str(s).ok());
-        let field = |name: &str| {
-            r.text(&format!("ebbflow.{name}"))
-                .map(str::to_owned)
-                .or_else(|| summary.as_ref()?.get(name)?.as_str().map(str::to_owned))
-        };
-        let engine_source = r
-            .dead_letter_source_arn
-            .as_deref()
-            .map(|arn| ebbflow::queue_name_from_arn(arn).to_owned());
-        DeadLetter {
-            reason: field("reason").unwrap_or_else(|| {
-                if engine_source.is_some() {
-                    "max_receives"
-                } else {
-                    "-"
-                }
-                .to_owned()
-            }),
-            error: field("error").unwrap_or_default(),
-            source: field("source_queue").or(engine_source),
-        }
-    }
+/// Why a record is in a dead-letter queue, read as a redrive reads it.
+fn dead_letter(r: &Record) -> DeadLetter {
+    DeadLetter::read(|name| r.text(name), r.dead_letter_source_arn.as_deref())
 }
 
 /// `ebbflow dlq QUEUE [-n N]`.
@@ -166,7 +129,7 @@ pub async fn dlq(ctx: &Ctx, queue: &str, limit: u32) -> Result<(), CliError> {
         let messages: Vec<serde_json::Value> = records
             .iter()
             .map(|r| {
-                let why = DeadLetter::of(r);
+                let why = dead_letter(r);
                 serde_json::json!({"message": r, "reason": why.reason, "error": why.error, "source_queue": why.source})
             })
             .collect();
@@ -189,7 +152,7 @@ pub async fn dlq(ctx: &Ctx, queue: &str, limit: u32) -> Result<(), CliError> {
     }
     let mut t = Table::new(["MESSAGE ID", "SOURCE", "REASON", "SENT", "ERROR", "BODY"]);
     for r in &records {
-        let why = DeadLetter::of(r);
+        let why = dead_letter(r);
         t.row([
             r.message_id.clone(),
             why.source.unwrap_or_else(|| "-".to_owned()),

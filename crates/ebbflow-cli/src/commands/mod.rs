@@ -158,27 +158,10 @@ pub fn report_lines(
 /// time; a handle that went stale meanwhile is skipped (its message is
 /// visible already, or someone else holds it).
 pub async fn release(ctx: &Ctx, queue: &str, handles: Vec<String>) -> Result<(), CliError> {
-    for chunk in handles.chunks(ebbflow::limits::MAX_BATCH_ENTRIES) {
-        let entries = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, handle)| ebbflow::ChangeVisibilityBatchEntry {
-                id: format!("h{i}"),
-                receipt_handle: handle.clone(),
-                visibility_timeout: std::time::Duration::ZERO,
-            })
-            .collect();
-        match ctx.backend.change_visibility_batch(queue, entries).await {
-            Ok(_) | Err(ebbflow::QueueError::ReceiptHandleIsInvalid(_)) => {}
-            Err(e) => {
-                return Err(CliError::Queue {
-                    context: format!(
-                        "making messages visible again in {queue} (they return by themselves when their visibility timeout ends)"
-                    ),
-                    source: e,
-                })
-            }
-        }
-    }
-    Ok(())
+    ebbflow_redrive::release(ctx.backend.as_ref(), queue, handles)
+        .await
+        .map_err(|e| CliError::Queue {
+            context: e.context,
+            source: e.source,
+        })
 }

@@ -64,13 +64,11 @@ pub async fn serve(config: Config) -> Result<(), CliError> {
             config.backend.kind.as_str()
         ))
     })?;
-    let api = Api {
-        backend,
-        account_id: s.account_id.clone(),
-        region: s.region.clone(),
-        advertised_url: s.advertised_url.clone(),
-        keys: keys.clone(),
-    };
+    let mut api = Api::new(backend);
+    api.account_id = s.account_id.clone();
+    api.region = s.region.clone();
+    api.advertised_url = s.advertised_url.clone();
+    api.keys = keys.clone();
     let server = Server::bind(s.listen, api).await.map_err(|e| {
         CliError::Config(format!(
             "server.listen: cannot listen on {}: {e} (set another address, or port 0 for any free port)",

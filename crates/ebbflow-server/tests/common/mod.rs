@@ -12,17 +12,12 @@ use std::sync::Arc;
 /// Serves `backend` on a free loopback port, accepting requests signed with
 /// `keys` (access key id, secret); returns its endpoint.
 pub async fn serve(backend: Arc<dyn QueueBackend>, keys: &[(&str, &str)]) -> String {
-    let api = Api {
-        backend,
-        account_id: "000000000000".to_owned(),
-        region: "us-east-1".to_owned(),
-        advertised_url: None,
-        keys: Some(
-            keys.iter()
-                .map(|(k, s)| ((*k).to_owned(), (*s).to_owned()))
-                .collect::<HashMap<_, _>>(),
-        ),
-    };
+    let mut api = Api::new(backend);
+    api.keys = Some(
+        keys.iter()
+            .map(|(k, s)| ((*k).to_owned(), (*s).to_owned()))
+            .collect::<HashMap<_, _>>(),
+    );
     let server = Server::bind(([127, 0, 0, 1], 0).into(), api)
         .await
         .expect("bind");
