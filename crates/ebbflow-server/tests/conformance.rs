@@ -15,23 +15,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-/// Rules an SQS client cannot check through any SQS endpoint, or that
-/// `ebbflow serve` does not answer yet.
-const NOT_THROUGH_THE_WIRE: &[(&str, &str)] = &[
-    (
-        "stats_count_each_state",
-        "SQS's API gives no age of the oldest message",
-    ),
-    (
-        "browse_leaves_messages_untouched",
-        "SQS has no verb that reads a message without receiving it",
-    ),
-    (
-        "browse_shows_fifo_groups_in_order",
-        "SQS has no verb that reads a message without receiving it",
-    ),
-];
-
 /// One server for the whole test binary, on its own runtime (each test has its own).
 fn endpoint() -> &'static str {
     static ENDPOINT: OnceLock<String> = OnceLock::new();
@@ -93,9 +76,17 @@ impl Harness for Serve {
     }
 
     fn unsupported(&self, rule: &str) -> Option<&'static str> {
-        NOT_THROUGH_THE_WIRE
+        // What no SQS endpoint can show a client, and nothing else.
+        ebbflow_sqs::UNSUPPORTED_BY_SQS
             .iter()
             .find(|(name, _)| *name == rule)
+            .map(|(_, why)| *why)
+    }
+
+    fn waived(&self, clause: &str) -> Option<&'static str> {
+        ebbflow_sqs::WAIVED_BY_SQS
+            .iter()
+            .find(|(name, _)| *name == clause)
             .map(|(_, why)| *why)
     }
 }

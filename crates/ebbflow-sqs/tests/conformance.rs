@@ -68,8 +68,9 @@ impl Harness for Moto {
     }
 
     fn waived(&self, clause: &str) -> Option<&'static str> {
-        MOTO_WAIVED_CLAUSES
+        ebbflow_sqs::WAIVED_BY_SQS
             .iter()
+            .chain(MOTO_WAIVED_CLAUSES)
             .find(|(name, _)| *name == clause)
             .map(|(_, why)| *why)
     }

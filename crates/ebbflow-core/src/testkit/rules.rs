@@ -1292,7 +1292,11 @@ pub async fn stats_count_each_state(h: &dyn Harness) {
     let b = b.as_ref();
     let q = create(b, "stats", QueueAttributes::standard()).await;
     let empty = ok("stats", b.stats(&q).await);
-    assert_eq!((empty.total(), empty.oldest_message_age), (0, None));
+    assert_eq!(empty.total(), 0);
+    assert_eq!(
+        empty.oldest_message_age, None,
+        "an empty queue has no oldest message"
+    );
     for i in 0..5 {
         send(b, &q, &format!("v{i}")).await;
     }
@@ -1305,8 +1309,10 @@ pub async fn stats_count_each_state(h: &dyn Harness) {
     assert_eq!(got.len(), 2);
     let s = ok("stats", b.stats(&q).await);
     assert_eq!((s.visible, s.in_flight, s.delayed), (3, 2, 1));
-    let age = s.oldest_message_age.unwrap_or_default();
-    assert!(age >= secs(10) && age < secs(15), "oldest age {age:?}");
+    if super::checks(h, "stats_count_each_state/oldest_age") {
+        let age = s.oldest_message_age.unwrap_or_default();
+        assert!(age >= secs(10) && age < secs(15), "oldest age {age:?}");
+    }
     ok("delete", b.delete(&q, &got[0].receipt_handle).await);
     assert_eq!(ok("stats", b.stats(&q).await).in_flight, 1);
 }
