@@ -53,6 +53,15 @@ pub const MAX_IN_FLIGHT: u64 = 120_000;
 pub const MAX_RECEIVE_COUNT_RANGE: (u32, u32) = (1, 1_000);
 /// Source queues a `byQueue` redrive allow policy may name.
 pub const MAX_REDRIVE_ALLOW_SOURCES: usize = 10;
+
+/// Tags on one queue, at most.
+pub const MAX_TAGS: usize = 50;
+
+/// A tag key's length in characters, at most (and at least 1).
+pub const MAX_TAG_KEY: usize = 128;
+
+/// A tag value's length in characters, at most.
+pub const MAX_TAG_VALUE: usize = 256;
 /// Longest FIFO group id, deduplication id or receive attempt id.
 pub const MAX_TOKEN_LEN: usize = 128;
 
@@ -149,6 +158,7 @@ pub fn validate_queue_attributes(name: &str, attrs: &QueueAttributes) -> Result<
             ));
         }
     }
+    validate_tags(&attrs.tags)?;
     if let RedriveAllowPolicy::ByQueue(sources) = &attrs.redrive_allow_policy {
         if sources.is_empty() || sources.len() > MAX_REDRIVE_ALLOW_SOURCES {
             return Err(QueueError::invalid(
@@ -157,6 +167,40 @@ pub fn validate_queue_attributes(name: &str, attrs: &QueueAttributes) -> Result<
                     "byQueue names 1 to {MAX_REDRIVE_ALLOW_SOURCES} queues, not {}",
                     sources.len()
                 ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a queue's tags: at most [`MAX_TAGS`], keys of 1 to
+/// [`MAX_TAG_KEY`] characters outside the reserved `aws:` prefix, values of
+/// at most [`MAX_TAG_VALUE`].
+pub fn validate_tags(tags: &std::collections::BTreeMap<String, String>) -> Result<()> {
+    if tags.len() > MAX_TAGS {
+        return Err(QueueError::invalid(
+            "Tags",
+            format!("a queue has at most {MAX_TAGS} tags, not {}", tags.len()),
+        ));
+    }
+    for (key, value) in tags {
+        let chars = key.chars().count();
+        if chars == 0 || chars > MAX_TAG_KEY {
+            return Err(QueueError::invalid(
+                "Tags",
+                format!("tag key `{key}`: 1 to {MAX_TAG_KEY} characters"),
+            ));
+        }
+        if key.to_ascii_lowercase().starts_with("aws:") {
+            return Err(QueueError::invalid(
+                "Tags",
+                format!("tag key `{key}`: the prefix `aws:` is reserved"),
+            ));
+        }
+        if value.chars().count() > MAX_TAG_VALUE {
+            return Err(QueueError::invalid(
+                "Tags",
+                format!("tag `{key}`: a value has at most {MAX_TAG_VALUE} characters"),
             ));
         }
     }

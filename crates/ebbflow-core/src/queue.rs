@@ -2,6 +2,7 @@
 
 use crate::limits;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// A queue's configuration, with SQS's defaults.
@@ -36,6 +37,10 @@ pub struct QueueAttributes {
     pub redrive_policy: Option<RedrivePolicy>,
     /// Which queues may use this queue as their dead-letter queue.
     pub redrive_allow_policy: RedriveAllowPolicy,
+    /// Cost-allocation tags (SQS's `TagQueue`): up to 50, kept with the
+    /// queue, not settings: creating an existing queue ignores them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
 }
 
 impl Default for QueueAttributes {
@@ -57,7 +62,25 @@ impl QueueAttributes {
             content_based_deduplication: false,
             redrive_policy: None,
             redrive_allow_policy: RedriveAllowPolicy::AllowAll,
+            tags: BTreeMap::new(),
         }
+    }
+
+    /// Whether creating a queue with `other` conflicts with this existing
+    /// one (`QueueAlreadyExists`): any setting differs. Tags are not settings.
+    ///
+    /// ```
+    /// use ebbflow_core::QueueAttributes;
+    /// let tagged = QueueAttributes::standard().with_tag("team", "orders");
+    /// assert!(!tagged.conflicts_with(&QueueAttributes::standard()));
+    /// assert!(tagged.conflicts_with(&QueueAttributes::fifo()));
+    /// ```
+    pub fn conflicts_with(&self, other: &QueueAttributes) -> bool {
+        let untagged = |a: &QueueAttributes| QueueAttributes {
+            tags: BTreeMap::new(),
+            ..a.clone()
+        };
+        untagged(self) != untagged(other)
     }
 
     /// A FIFO queue with SQS's defaults.
@@ -110,6 +133,12 @@ impl QueueAttributes {
         self
     }
 
+    /// Adds a tag.
+    pub fn with_tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.tags.insert(key.into(), value.into());
+        self
+    }
+
     /// Sets which queues may dead-letter into this one.
     pub fn with_redrive_allow_policy(mut self, policy: RedriveAllowPolicy) -> Self {
         self.redrive_allow_policy = policy;
@@ -137,6 +166,12 @@ pub struct QueueAttributesUpdate {
     pub redrive_policy: Option<Option<RedrivePolicy>>,
     /// New redrive allow policy.
     pub redrive_allow_policy: Option<RedriveAllowPolicy>,
+    /// Tags to add or overwrite (SQS's `TagQueue`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tag: BTreeMap<String, String>,
+    /// Tag keys to remove (SQS's `UntagQueue`); a key not there is no error.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub untag: Vec<String>,
 }
 
 impl QueueAttributesUpdate {
@@ -167,6 +202,11 @@ impl QueueAttributesUpdate {
         if let Some(v) = &self.redrive_allow_policy {
             next.redrive_allow_policy = v.clone();
         }
+        for key in &self.untag {
+            next.tags.remove(key);
+        }
+        next.tags
+            .extend(self.tag.iter().map(|(k, v)| (k.clone(), v.clone())));
         next
     }
 }

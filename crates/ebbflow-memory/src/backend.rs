@@ -210,7 +210,7 @@ impl QueueBackend for MemoryBackend {
             }
         };
         if let Some(q) = existing {
-            if q.state.lock().attrs != attributes {
+            if q.state.lock().attrs.conflicts_with(&attributes) {
                 return Err(QueueError::QueueAlreadyExists(name.to_owned()));
             }
         }

@@ -89,7 +89,7 @@ impl Store {
         .await
         .map_err(db)?;
         if let Some(existing) = read(&tx, name).await? {
-            if existing.attrs != *attrs {
+            if existing.attrs.conflicts_with(attrs) {
                 return Err(QueueError::QueueAlreadyExists(name.to_owned()));
             }
             return Ok(());

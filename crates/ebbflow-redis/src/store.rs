@@ -147,7 +147,7 @@ impl Store {
         let meta = keys::meta(name);
         let mut conn = self.conn();
         if let Some(existing) = self.read(name).await? {
-            if existing.attrs != *attrs {
+            if existing.attrs.conflicts_with(attrs) {
                 return Err(QueueError::QueueAlreadyExists(name.to_owned()));
             }
             return Ok(());
@@ -165,7 +165,7 @@ impl Store {
             .map_err(redis_error)?;
         // Another process made it first: the same queue, or a conflict.
         if let Some(existing) = existing {
-            if parse_attrs(&existing)? != *attrs {
+            if parse_attrs(&existing)?.conflicts_with(attrs) {
                 return Err(QueueError::QueueAlreadyExists(name.to_owned()));
             }
         }

@@ -7,12 +7,12 @@ use crate::moves::{MoveError, MoveRequest, MoveTasks, MAX_MOVE_RATE};
 use ebbflow_core::{
     attributes_to_json, queue_name_from_arn, BatchResult, ChangeVisibilityBatchEntry,
     DeleteBatchEntry, JsonAttribute, MessageAttributeValue, MessageAttributes, QueueAttributes,
-    QueueBackend, QueueError, ReceiveRequest, ReceivedMessage, SendBatchEntry, SendMessage,
-    SendReceipt,
+    QueueAttributesUpdate, QueueBackend, QueueError, ReceiveRequest, ReceivedMessage,
+    SendBatchEntry, SendMessage, SendReceipt,
 };
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -214,9 +214,13 @@ impl Api {
                     queue_name: String,
                     #[serde(default)]
                     attributes: Option<HashMap<String, String>>,
+                    // SQS's JSON spells this one member in lower case.
+                    #[serde(default, alias = "tags")]
+                    tags: Option<BTreeMap<String, String>>,
                 }
                 let r: R = read(action, body)?;
-                let (update, fifo) = attributes::parse(&r.attributes.unwrap_or_default())?;
+                let (mut update, fifo) = attributes::parse(&r.attributes.unwrap_or_default())?;
+                update.tag = r.tags.unwrap_or_default();
                 let named_fifo = r.queue_name.ends_with(ebbflow_core::limits::FIFO_SUFFIX);
                 if fifo != named_fifo {
                     return Err(QueueError::invalid(
@@ -452,6 +456,43 @@ impl Api {
                     .change_visibility_batch(queue_of(&r.queue_url)?, entries)
                     .await?;
                 Ok(batch_answer(result, |_, ()| Map::new()))
+            }
+            "TagQueue" => {
+                #[derive(Deserialize)]
+                #[serde(rename_all = "PascalCase")]
+                struct R {
+                    queue_url: String,
+                    tags: BTreeMap<String, String>,
+                }
+                let r: R = read(action, body)?;
+                let update = QueueAttributesUpdate {
+                    tag: r.tags,
+                    ..QueueAttributesUpdate::default()
+                };
+                b.set_queue_attributes(queue_of(&r.queue_url)?, update)
+                    .await?;
+                Ok(json!({}))
+            }
+            "UntagQueue" => {
+                #[derive(Deserialize)]
+                #[serde(rename_all = "PascalCase")]
+                struct R {
+                    queue_url: String,
+                    tag_keys: Vec<String>,
+                }
+                let r: R = read(action, body)?;
+                let update = QueueAttributesUpdate {
+                    untag: r.tag_keys,
+                    ..QueueAttributesUpdate::default()
+                };
+                b.set_queue_attributes(queue_of(&r.queue_url)?, update)
+                    .await?;
+                Ok(json!({}))
+            }
+            "ListQueueTags" => {
+                let r: QueueUrlOnly = read(action, body)?;
+                let attrs = b.get_queue_attributes(queue_of(&r.queue_url)?).await?;
+                Ok(json!({"Tags": attrs.tags}))
             }
             "StartMessageMoveTask" => {
                 #[derive(Deserialize)]

@@ -116,7 +116,7 @@ fn check_dead_letter_target(tx: &mut Tx<'_>, source: &str, attrs: &QueueAttribut
 /// Creates a queue, or accepts an existing one with the same attributes.
 pub(crate) fn create_queue(tx: &mut Tx<'_>, name: &str, attrs: &QueueAttributes) -> Result<()> {
     if let Some(existing) = find_queue(tx, name)? {
-        if existing.attrs != *attrs {
+        if existing.attrs.conflicts_with(attrs) {
             return Err(QueueError::QueueAlreadyExists(name.to_owned()));
         }
         return Ok(());

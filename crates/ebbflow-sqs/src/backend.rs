@@ -14,6 +14,7 @@ use ebbflow_core::{
     ReceiveRequest, ReceivedMessage, RedriveAllowPolicy, Result, SendBatchEntry, SendMessage,
     SendReceipt,
 };
+use std::collections::BTreeMap;
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
@@ -108,6 +109,18 @@ impl SqsBackend {
             .map_err(|e| from_sdk(name, e))?
             .attributes
             .unwrap_or_default())
+    }
+
+    /// The queue's tags: not attributes on SQS, so one more call.
+    async fn tags(&self, name: &str, url: &str) -> Result<BTreeMap<String, String>> {
+        let tags = self
+            .client
+            .list_queue_tags()
+            .queue_url(url)
+            .send()
+            .await
+            .map_err(|e| from_sdk(name, e))?;
+        Ok(tags.tags.unwrap_or_default().into_iter().collect())
     }
 
     async fn arn(&self, name: &str) -> Result<String> {
@@ -218,6 +231,13 @@ impl QueueBackend for SqsBackend {
             .create_queue()
             .queue_name(name)
             .set_attributes(Some(map))
+            .set_tags((!attributes.tags.is_empty()).then(|| {
+                attributes
+                    .tags
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            }))
             .send()
             .await
             .map_err(|e| from_sdk(name, e))?
@@ -271,7 +291,9 @@ impl QueueBackend for SqsBackend {
     async fn get_queue_attributes(&self, name: &str) -> Result<QueueAttributes> {
         let url = self.url(name).await?;
         let map = self.attribute_map(name, &url).await?;
-        Ok(convert::queue_attributes(&map))
+        let mut attributes = convert::queue_attributes(&map);
+        attributes.tags = self.tags(name, &url).await?;
+        Ok(attributes)
     }
 
     async fn set_queue_attributes(&self, name: &str, update: QueueAttributesUpdate) -> Result<()> {
@@ -299,6 +321,34 @@ impl QueueBackend for SqsBackend {
         }
         if by_queue {
             self.set_allow_policy(name, &known.url, &next).await?;
+        }
+        if !update.tag.is_empty() {
+            // The cache holds no tags: check the limit against the queue's own.
+            let mut tags = self.tags(name, &known.url).await?;
+            tags.extend(update.tag.iter().map(|(k, v)| (k.clone(), v.clone())));
+            limits::validate_tags(&tags)?;
+            self.client
+                .tag_queue()
+                .queue_url(&known.url)
+                .set_tags(Some(
+                    update
+                        .tag
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                ))
+                .send()
+                .await
+                .map_err(|e| from_sdk(name, e))?;
+        }
+        if !update.untag.is_empty() {
+            self.client
+                .untag_queue()
+                .queue_url(&known.url)
+                .set_tag_keys(Some(update.untag.clone()))
+                .send()
+                .await
+                .map_err(|e| from_sdk(name, e))?;
         }
         self.forget(name);
         Ok(())

@@ -154,6 +154,8 @@ pub(crate) fn queue_attributes(map: &AttributeMap) -> QueueAttributes {
             .is_some_and(|v| v == "true"),
         redrive_policy,
         redrive_allow_policy,
+        // Not attributes on SQS; the backend reads them with ListQueueTags.
+        tags: Default::default(),
     }
 }
 

@@ -138,6 +138,7 @@ macro_rules! __conformance_tests {
             dead_letter_queue_deleted_leaves_its_source_working,
             dead_letter_messages_move_back_to_source,
             stats_count_each_state,
+            queue_tags_are_kept,
             system_attributes_are_set,
             purge_removes_everything_once_per_minute,
             in_flight_is_limited,

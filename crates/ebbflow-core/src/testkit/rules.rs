@@ -1284,6 +1284,74 @@ pub async fn dead_letter_messages_move_back_to_source(h: &dyn Harness) {
     assert_eq!(bodies(&recv(b, &src_b, 10).await), vec!["from-b"]);
 }
 
+// ---------------------------------------------------------------- tags
+
+/// Tags: given at creation, added, overwritten and removed, kept with the
+/// queue; not settings (creating the queue again without them is no
+/// conflict); SQS's limits hold.
+pub async fn queue_tags_are_kept(h: &dyn Harness) {
+    let b = h.backend().await;
+    let b = b.as_ref();
+    let q = create(
+        b,
+        "tags",
+        QueueAttributes::standard().with_tag("team", "orders"),
+    )
+    .await;
+    let tags = |pairs: &[(&str, &str)]| -> std::collections::BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    };
+    let now = |a: QueueAttributes| a.tags;
+    assert_eq!(
+        now(ok("attributes", b.get_queue_attributes(&q).await)),
+        tags(&[("team", "orders")])
+    );
+    let update = QueueAttributesUpdate {
+        tag: tags(&[("team", "billing"), ("cost-centre", "42")]),
+        ..Default::default()
+    };
+    ok("tag", b.set_queue_attributes(&q, update).await);
+    assert_eq!(
+        now(ok("attributes", b.get_queue_attributes(&q).await)),
+        tags(&[("cost-centre", "42"), ("team", "billing")])
+    );
+    let update = QueueAttributesUpdate {
+        untag: vec!["cost-centre".to_owned(), "never-set".to_owned()],
+        ..Default::default()
+    };
+    ok("untag", b.set_queue_attributes(&q, update).await);
+    ok(
+        "create again without tags",
+        b.create_queue(&q, QueueAttributes::standard()).await,
+    );
+    assert_eq!(
+        now(ok("attributes", b.get_queue_attributes(&q).await)),
+        tags(&[("team", "billing")])
+    );
+    let reserved = QueueAttributesUpdate {
+        tag: tags(&[("aws:owner", "me")]),
+        ..Default::default()
+    };
+    assert_eq!(
+        code(b.set_queue_attributes(&q, reserved).await),
+        "InvalidParameterValue"
+    );
+    let too_many = QueueAttributesUpdate {
+        tag: (0..limits::MAX_TAGS)
+            .map(|i| (format!("k{i}"), String::new()))
+            .collect(),
+        ..Default::default()
+    };
+    assert_eq!(
+        code(b.set_queue_attributes(&q, too_many).await),
+        "InvalidParameterValue",
+        "50 more tags on a tagged queue"
+    );
+}
+
 // ---------------------------------------------------------------- stats
 
 /// Stats: visible, in flight, delayed, and the oldest message's age.
