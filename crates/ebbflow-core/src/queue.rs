@@ -41,6 +41,11 @@ pub struct QueueAttributes {
     /// queue, not settings: creating an existing queue ignores them.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
+    /// SQS's `Policy` attribute: an access policy document (JSON), which
+    /// `ebbflow serve`'s `AddPermission` writes and its access check reads.
+    /// Engines keep it as text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
 }
 
 impl Default for QueueAttributes {
@@ -63,6 +68,7 @@ impl QueueAttributes {
             redrive_policy: None,
             redrive_allow_policy: RedriveAllowPolicy::AllowAll,
             tags: BTreeMap::new(),
+            policy: None,
         }
     }
 
@@ -172,6 +178,9 @@ pub struct QueueAttributesUpdate {
     /// Tag keys to remove (SQS's `UntagQueue`); a key not there is no error.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub untag: Vec<String>,
+    /// `Some(None)` removes the access policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<Option<String>>,
 }
 
 impl QueueAttributesUpdate {
@@ -201,6 +210,9 @@ impl QueueAttributesUpdate {
         }
         if let Some(v) = &self.redrive_allow_policy {
             next.redrive_allow_policy = v.clone();
+        }
+        if let Some(v) = &self.policy {
+            next.policy = v.clone();
         }
         for key in &self.untag {
             next.tags.remove(key);

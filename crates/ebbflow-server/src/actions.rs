@@ -1,5 +1,6 @@
 //! The SQS actions, each read from its JSON request and answered from the backend.
 
+use crate::access::{policy_grants, queue_named, Key};
 use crate::attributes;
 use crate::digest::md5_of_message_attributes;
 use crate::errors::WireError;
@@ -26,9 +27,10 @@ pub struct Api {
     pub region: String,
     /// The base of queue URLs; `None` takes the request's `Host`.
     pub advertised_url: Option<String>,
-    /// Secret access keys by access key id: every request must be signed
-    /// with one. `None` serves unsigned requests.
-    pub keys: Option<HashMap<String, String>>,
+    /// Access keys by access key id: every request must be signed with one,
+    /// and may do what its rules (or a queue's policy) allow. `None` serves
+    /// unsigned requests.
+    pub keys: Option<HashMap<String, Key>>,
     moves: MoveTasks,
 }
 
@@ -201,6 +203,41 @@ impl Api {
             None => format!("http://{host}"),
         };
         format!("{base}/{}/{name}", self.account_id)
+    }
+
+    /// Whether the key `key_id` may call `action` with this request: its
+    /// own rules, or a grant in the named queue's `Policy`.
+    pub(crate) async fn authorize(
+        &self,
+        key_id: &str,
+        action: &str,
+        body: &[u8],
+    ) -> Result<(), WireError> {
+        let Some(key) = self.keys.as_ref().and_then(|keys| keys.get(key_id)) else {
+            return Ok(());
+        };
+        if key.is_full() {
+            return Ok(());
+        }
+        let queue = queue_named(body);
+        if key.allows(action, queue.as_deref()) {
+            return Ok(());
+        }
+        if let Some(q) = &queue {
+            if let Ok(attrs) = self.backend.get_queue_attributes(q).await {
+                if attrs
+                    .policy
+                    .as_deref()
+                    .is_some_and(|p| policy_grants(p, key_id, action))
+                {
+                    return Ok(());
+                }
+            }
+        }
+        Err(WireError::access_denied(format!(
+            "key {key_id} may not call {action}{}",
+            queue.map(|q| format!(" on queue {q}")).unwrap_or_default()
+        )))
     }
 
     /// Runs one action; `host` is the request's `Host`, for queue URLs.
@@ -493,6 +530,53 @@ impl Api {
                 let r: QueueUrlOnly = read(action, body)?;
                 let attrs = b.get_queue_attributes(queue_of(&r.queue_url)?).await?;
                 Ok(json!({"Tags": attrs.tags}))
+            }
+            "AddPermission" => {
+                #[derive(Deserialize)]
+                struct R {
+                    #[serde(rename = "QueueUrl")]
+                    queue_url: String,
+                    #[serde(rename = "Label")]
+                    label: String,
+                    #[serde(rename = "AWSAccountIds")]
+                    principals: Vec<String>,
+                    #[serde(rename = "Actions")]
+                    actions: Vec<String>,
+                }
+                let r: R = read(action, body)?;
+                let name = queue_of(&r.queue_url)?;
+                let current = b.get_queue_attributes(name).await?.policy;
+                let policy = attributes::add_permission(
+                    current.as_deref(),
+                    &self.arn(name),
+                    &r.label,
+                    &r.principals,
+                    &r.actions,
+                )?;
+                let update = QueueAttributesUpdate {
+                    policy: Some(Some(policy)),
+                    ..QueueAttributesUpdate::default()
+                };
+                b.set_queue_attributes(name, update).await?;
+                Ok(json!({}))
+            }
+            "RemovePermission" => {
+                #[derive(Deserialize)]
+                #[serde(rename_all = "PascalCase")]
+                struct R {
+                    queue_url: String,
+                    label: String,
+                }
+                let r: R = read(action, body)?;
+                let name = queue_of(&r.queue_url)?;
+                let current = b.get_queue_attributes(name).await?.policy;
+                let policy = attributes::remove_permission(current.as_deref(), &r.label)?;
+                let update = QueueAttributesUpdate {
+                    policy: Some(policy),
+                    ..QueueAttributesUpdate::default()
+                };
+                b.set_queue_attributes(name, update).await?;
+                Ok(json!({}))
             }
             "StartMessageMoveTask" => {
                 #[derive(Deserialize)]

@@ -72,7 +72,107 @@ pub fn describe(
     if a.redrive_allow_policy != RedriveAllowPolicy::AllowAll {
         put("RedriveAllowPolicy", allow.to_string());
     }
+    if let Some(policy) = &a.policy {
+        put("Policy", policy.clone());
+    }
     m
+}
+
+/// `Policy=…`: a JSON document, or empty to remove it.
+fn policy(value: &str) -> Result<Option<String>, QueueError> {
+    if value.trim().is_empty() {
+        return Ok(None);
+    }
+    match serde_json::from_str::<Value>(value) {
+        Ok(Value::Object(_)) => Ok(Some(value.to_owned())),
+        _ => Err(QueueError::invalid("Policy", "not a JSON policy document")),
+    }
+}
+
+fn statements(policy: Option<&str>) -> Result<Vec<Value>, QueueError> {
+    let Some(text) = policy else {
+        return Ok(Vec::new());
+    };
+    let doc: Value = serde_json::from_str(text)
+        .map_err(|_| QueueError::invalid("Policy", "the queue's policy is not JSON"))?;
+    Ok(match doc.get("Statement") {
+        Some(Value::Array(a)) => a.clone(),
+        Some(o @ Value::Object(_)) => vec![o.clone()],
+        _ => Vec::new(),
+    })
+}
+
+fn document(statements: Vec<Value>) -> String {
+    json!({"Version": "2012-10-17", "Statement": statements}).to_string()
+}
+
+fn label_of(statement: &Value) -> Option<&str> {
+    statement.get("Sid").and_then(Value::as_str)
+}
+
+/// The queue's policy with a statement `label` granting `principals` (access
+/// key ids) `actions`, as SQS's `AddPermission` writes it.
+pub fn add_permission(
+    policy: Option<&str>,
+    queue_arn: &str,
+    label: &str,
+    principals: &[String],
+    actions: &[String],
+) -> Result<String, QueueError> {
+    if label.is_empty()
+        || label.len() > 80
+        || !label
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(QueueError::invalid(
+            "Label",
+            "1 to 80 letters, digits, hyphens and underscores",
+        ));
+    }
+    if principals.is_empty() || actions.is_empty() {
+        return Err(QueueError::invalid(
+            "AWSAccountIds",
+            "name at least one principal and one action",
+        ));
+    }
+    for a in actions {
+        if a != "*" && !ebbflow_core::config::SQS_ACTIONS.contains(&a.as_str()) {
+            return Err(QueueError::invalid(
+                "Actions",
+                format!("`{a}` is not an SQS action"),
+            ));
+        }
+    }
+    let mut all = statements(policy)?;
+    if all.iter().any(|s| label_of(s) == Some(label)) {
+        return Err(QueueError::invalid(
+            "Label",
+            format!("`{label}` is already used by a permission of this queue"),
+        ));
+    }
+    all.push(json!({
+        "Sid": label,
+        "Effect": "Allow",
+        "Principal": {"AWS": principals},
+        "Action": actions.iter().map(|a| format!("SQS:{a}")).collect::<Vec<_>>(),
+        "Resource": queue_arn,
+    }));
+    Ok(document(all))
+}
+
+/// The queue's policy without the statement `label`; `None` when none is left.
+pub fn remove_permission(policy: Option<&str>, label: &str) -> Result<Option<String>, QueueError> {
+    let mut all = statements(policy)?;
+    let before = all.len();
+    all.retain(|s| label_of(s) != Some(label));
+    if all.len() == before {
+        return Err(QueueError::invalid(
+            "Label",
+            format!("no permission of this queue is labelled `{label}`"),
+        ));
+    }
+    Ok((!all.is_empty()).then(|| document(all)))
 }
 
 fn number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, QueueError> {
@@ -99,11 +199,11 @@ pub fn parse(map: &HashMap<String, String>) -> Result<(QueueAttributesUpdate, bo
             "ContentBasedDeduplication" => u.content_based_deduplication = Some(flag(name, value)?),
             "RedrivePolicy" => u.redrive_policy = Some(redrive_policy(value)?),
             "RedriveAllowPolicy" => u.redrive_allow_policy = Some(redrive_allow_policy(value)?),
+            "Policy" => u.policy = Some(policy(value)?),
             // Accepted and ignored, as a queue without server-side encryption settings.
             "KmsMasterKeyId"
             | "KmsDataKeyReusePeriodSeconds"
             | "SqsManagedSseEnabled"
-            | "Policy"
             | "DeduplicationScope"
             | "FifoThroughputLimit" => {}
             other => {

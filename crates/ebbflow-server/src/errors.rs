@@ -52,6 +52,17 @@ impl WireError {
         }
     }
 
+    /// A signed request its key may not make.
+    pub fn access_denied(message: impl Into<String>) -> Self {
+        Self {
+            status: 403,
+            shape: "AccessDeniedException",
+            code: "AccessDenied",
+            fault: "Sender",
+            message: message.into(),
+        }
+    }
+
     /// A request whose signature does not hold.
     pub fn unauthenticated(e: &crate::sigv4::AuthError) -> Self {
         Self {

@@ -21,6 +21,7 @@
 
 #![warn(missing_docs)]
 
+mod access;
 mod actions;
 mod attributes;
 mod digest;
@@ -28,6 +29,7 @@ mod errors;
 mod moves;
 pub mod sigv4;
 
+pub use access::Key;
 pub use actions::Api;
 pub use digest::md5_of_message_attributes;
 pub use errors::WireError;
@@ -196,10 +198,17 @@ async fn handle(api: &Api, req: Request<Incoming>) -> Response<Full<Bytes>> {
             headers: &headers,
             body: &body,
         };
-        let secret_of = |id: &str| keys.get(id).cloned();
-        if let Err(e) = sigv4::verify(&signed, &secret_of, std::time::SystemTime::now()) {
-            tracing::info!(action, error = %e, "refused an unauthenticated request");
-            return failure(&WireError::unauthenticated(&e));
+        let secret_of = |id: &str| keys.get(id).map(|k| k.secret.clone());
+        let signer = match sigv4::verify(&signed, &secret_of, std::time::SystemTime::now()) {
+            Ok(signer) => signer,
+            Err(e) => {
+                tracing::info!(action, error = %e, "refused an unauthenticated request");
+                return failure(&WireError::unauthenticated(&e));
+            }
+        };
+        if let Err(e) = api.authorize(&signer.access_key_id, &action, &body).await {
+            tracing::info!(action, key = signer.access_key_id, "refused: {}", e.message);
+            return failure(&e);
         }
     }
     match api.call(&action, &body, &host).await {

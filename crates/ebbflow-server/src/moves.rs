@@ -100,6 +100,15 @@ pub struct MoveRequest {
     pub rate: Option<u32>,
 }
 
+/// The prefix of every task handle: `ebbflow-move-N-SOURCE`.
+const HANDLE_PREFIX: &str = "ebbflow-move-";
+
+/// The source queue a task handle names.
+pub fn source_of_handle(handle: &str) -> Option<&str> {
+    let (_, source) = handle.strip_prefix(HANDLE_PREFIX)?.split_once('-')?;
+    Some(source)
+}
+
 /// The message-move tasks of one server.
 #[derive(Default)]
 pub struct MoveTasks {
@@ -151,7 +160,7 @@ impl MoveTasks {
         let to_move = backend.stats(&request.source).await?.visible;
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let task = Arc::new(Task {
-            handle: format!("ebbflow-move-{n}-{}", request.source),
+            handle: format!("{HANDLE_PREFIX}{n}-{}", request.source),
             source_arn: request.source_arn,
             destination_arn: request.destination.as_ref().map(|(arn, _)| arn.clone()),
             rate: request.rate,

@@ -8,7 +8,7 @@ mod common;
 
 use ebbflow_core::testkit::Harness;
 use ebbflow_core::QueueBackend;
-use ebbflow_server::{Api, Server};
+use ebbflow_server::{Api, Key, Server};
 use ebbflow_sqlite::{SqliteBackend, SqliteOptions};
 use ebbflow_sqs::SqsBackend;
 use std::collections::HashMap;
@@ -36,7 +36,7 @@ fn endpoint() -> &'static str {
                 options.synchronous = ebbflow_sqlite::Synchronous::Normal;
                 let backend = SqliteBackend::open(&options).expect("the SQLite engine opens");
                 let mut api = Api::new(Arc::new(backend));
-                api.keys = Some(HashMap::from([("test".to_owned(), "test".to_owned())]));
+                api.keys = Some(HashMap::from([("test".to_owned(), Key::full("test"))]));
                 let server = Server::bind(([127, 0, 0, 1], 0).into(), api)
                     .await
                     .expect("bind");

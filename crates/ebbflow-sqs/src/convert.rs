@@ -156,6 +156,7 @@ pub(crate) fn queue_attributes(map: &AttributeMap) -> QueueAttributes {
         redrive_allow_policy,
         // Not attributes on SQS; the backend reads them with ListQueueTags.
         tags: Default::default(),
+        policy: map.get(&Attr::Policy).cloned(),
     }
 }
 

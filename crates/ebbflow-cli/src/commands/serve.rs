@@ -3,11 +3,11 @@
 use crate::error::CliError;
 use ebbflow::config::{Config, ServerAuth};
 use ebbflow::runtime::{init_logging, shutdown_signal};
-use ebbflow_server::{Api, Server};
+use ebbflow_server::{Api, Key, Server};
 use std::collections::HashMap;
 
-/// Reads each key's secret from its file or environment variable.
-fn secrets(config: &Config) -> Result<Option<HashMap<String, String>>, CliError> {
+/// Each key with its rules, and its secret read from its file or environment variable.
+fn secrets(config: &Config) -> Result<Option<HashMap<String, Key>>, CliError> {
     let keys = &config.server.keys;
     if keys.is_empty() {
         return Ok(None);
@@ -37,7 +37,12 @@ fn secrets(config: &Config) -> Result<Option<HashMap<String, String>>, CliError>
                 "server.keys.{name}: the secret is empty"
             )));
         }
-        out.insert(key.access_key_id.clone(), secret);
+        let rules = Key {
+            secret,
+            actions: key.actions.clone(),
+            queues: key.queues.clone(),
+        };
+        out.insert(key.access_key_id.clone(), rules);
     }
     Ok(Some(out))
 }

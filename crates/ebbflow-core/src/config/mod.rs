@@ -83,7 +83,57 @@ pub struct KeyConfig {
     /// An environment variable holding the secret access key.
     #[serde(default)]
     pub secret_env: Option<String>,
+    /// The SQS actions this key may call (`SendMessage` also allows its
+    /// batch, as on SQS); `read` stands for the actions that change nothing
+    /// ([`READ_ONLY_ACTIONS`]), `*` for all (the default).
+    #[serde(default = "everything")]
+    pub actions: Vec<String>,
+    /// The queues it may use: names, `prefix*` patterns, or `*` (the default).
+    #[serde(default = "everything")]
+    pub queues: Vec<String>,
 }
+
+fn everything() -> Vec<String> {
+    vec!["*".to_owned()]
+}
+
+/// Every action of the SQS API, as `[server.keys.NAME] actions` names them.
+pub const SQS_ACTIONS: [&str; 23] = [
+    "AddPermission",
+    "CancelMessageMoveTask",
+    "ChangeMessageVisibility",
+    "ChangeMessageVisibilityBatch",
+    "CreateQueue",
+    "DeleteMessage",
+    "DeleteMessageBatch",
+    "DeleteQueue",
+    "GetQueueAttributes",
+    "GetQueueUrl",
+    "ListDeadLetterSourceQueues",
+    "ListMessageMoveTasks",
+    "ListQueueTags",
+    "ListQueues",
+    "PurgeQueue",
+    "ReceiveMessage",
+    "RemovePermission",
+    "SendMessage",
+    "SendMessageBatch",
+    "SetQueueAttributes",
+    "StartMessageMoveTask",
+    "TagQueue",
+    "UntagQueue",
+];
+
+/// The actions that change nothing: what `actions = ["read"]` allows, for
+/// dashboards. (`ReceiveMessage` hides messages, so it is not one of them.)
+pub const READ_ONLY_ACTIONS: [&str; 6] = [
+    "GetQueueAttributes",
+    "GetQueueUrl",
+    "ListDeadLetterSourceQueues",
+    "ListMessageMoveTasks",
+    "ListQueueTags",
+    "ListQueues",
+];
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -663,6 +713,20 @@ impl Config {
                     "exactly one of secret_file and secret_env (the secret never goes in this file)".into(),
                 );
             }
+            for action in &key.actions {
+                if !(action == "*" || action == "read" || SQS_ACTIONS.contains(&action.as_str())) {
+                    problem(
+                        format!("server.keys.{name}.actions"),
+                        format!("`{action}` is not an SQS action (nor `read` or `*`)"),
+                    );
+                }
+            }
+            if key.queues.iter().any(|q| q.is_empty()) {
+                problem(
+                    format!("server.keys.{name}.queues"),
+                    "queue names or `prefix*` patterns, not empty strings".into(),
+                );
+            }
             if key.access_key_id.is_empty() || !ids.insert(key.access_key_id.as_str()) {
                 problem(
                     format!("server.keys.{name}.access_key_id"),
@@ -951,6 +1015,41 @@ mod tests {
             r#"{"server": {"keys": {"a": {"access_key_id": "AK", "secret": "x"}}}}"#
         )
         .is_err());
+    }
+
+    #[test]
+    fn a_key_names_real_actions_and_defaults_to_everything() {
+        let cfg =
+            parse(r#"{"server": {"keys": {"a": {"access_key_id": "AK", "secret_env": "S"}}}}"#);
+        assert_eq!(
+            (
+                cfg.server.keys["a"].actions.as_slice(),
+                cfg.server.keys["a"].queues.as_slice()
+            ),
+            (["*".to_owned()].as_slice(), ["*".to_owned()].as_slice())
+        );
+        let problems = |json: &str| -> Vec<String> {
+            match parse(json).validate() {
+                Ok(()) => Vec::new(),
+                Err(problems) => problems.into_iter().map(|p| p.key).collect(),
+            }
+        };
+        assert!(problems(
+            r#"{"server": {"keys": {"a": {"access_key_id": "AK", "secret_env": "S", "actions": ["read", "SendMessage"], "queues": ["orders-*"]}}}}"#
+        )
+        .is_empty());
+        assert_eq!(
+            problems(
+                r#"{"server": {"keys": {"a": {"access_key_id": "AK", "secret_env": "S", "actions": ["SendMesage"]}}}}"#
+            ),
+            ["server.keys.a.actions"]
+        );
+        assert_eq!(
+            problems(
+                r#"{"server": {"keys": {"a": {"access_key_id": "AK", "secret_env": "S", "queues": [""]}}}}"#
+            ),
+            ["server.keys.a.queues"]
+        );
     }
 
     #[test]

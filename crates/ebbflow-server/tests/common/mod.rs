@@ -5,19 +5,24 @@
 
 use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
 use ebbflow_core::QueueBackend;
-use ebbflow_server::{Api, Server};
+use ebbflow_server::{Api, Key, Server};
 use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Serves `backend` on a free loopback port, accepting requests signed with
-/// `keys` (access key id, secret); returns its endpoint.
+/// `keys` (access key id, secret), each allowed everything; returns its endpoint.
 pub async fn serve(backend: Arc<dyn QueueBackend>, keys: &[(&str, &str)]) -> String {
     let mut api = Api::new(backend);
     api.keys = Some(
         keys.iter()
-            .map(|(k, s)| ((*k).to_owned(), (*s).to_owned()))
+            .map(|(k, s)| ((*k).to_owned(), Key::full(*s)))
             .collect::<HashMap<_, _>>(),
     );
+    serve_api(api).await
+}
+
+/// Serves `api` on a free loopback port; returns its endpoint.
+pub async fn serve_api(api: Api) -> String {
     let server = Server::bind(([127, 0, 0, 1], 0).into(), api)
         .await
         .expect("bind");
