@@ -27,6 +27,7 @@ mod attributes;
 mod digest;
 mod errors;
 mod moves;
+mod query;
 pub mod sigv4;
 
 pub use access::Key;
@@ -106,23 +107,46 @@ impl Server {
     }
 }
 
-fn answer(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+/// Which wire protocol a request came in, and so how it is answered.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    /// AWS JSON 1.0: `X-Amz-Target` and a JSON body.
+    Json,
+    /// The query protocol: a form, answered in XML.
+    Query,
+}
+
+fn answer(protocol: Protocol, status: StatusCode, body: String) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
-    response.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("application/x-amz-json-1.0"),
-    );
+    let content_type = match protocol {
+        Protocol::Json => "application/x-amz-json-1.0",
+        Protocol::Query => "text/xml",
+    };
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
 }
 
-fn failure(e: &WireError) -> Response<Full<Bytes>> {
+fn failure(protocol: Protocol, e: &WireError) -> Response<Full<Bytes>> {
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
-    let mut response = answer(status, e.body());
+    let body = match protocol {
+        Protocol::Json => e.body(),
+        Protocol::Query => query::error(e, &request_id()),
+    };
+    let mut response = answer(protocol, status, body);
     if let Ok(v) = HeaderValue::from_str(&format!("{};{}", e.code, e.fault)) {
         response.headers_mut().insert("x-amzn-query-error", v);
     }
     response
+}
+
+/// A request id for the query protocol's answers (unique within the process).
+fn request_id() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("ebbflow-{:016x}-{n:08x}", fastrand::u64(..))
 }
 
 /// The action of `X-Amz-Target: AmazonSQS.<Action>`, the prefix read case-insensitively.
@@ -132,14 +156,23 @@ fn action_of(target: &str) -> Option<&str> {
 }
 
 async fn handle(api: &Api, req: Request<Incoming>) -> Response<Full<Bytes>> {
-    if req.method() != Method::POST {
-        return failure(&WireError::invalid("SQS requests are POSTs"));
-    }
     let target = req
         .headers()
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let protocol = if target.is_some() {
+        Protocol::Json
+    } else {
+        Protocol::Query
+    };
+    if req.method() != Method::POST && !(protocol == Protocol::Query && req.method() == Method::GET)
+    {
+        return failure(
+            protocol,
+            &WireError::invalid("SQS requests are POSTs (or GETs with Action=…)"),
+        );
+    }
     let host = req
         .headers()
         .get(HOST)
@@ -163,16 +196,6 @@ async fn handle(api: &Api, req: Request<Incoming>) -> Response<Full<Bytes>> {
     } else {
         Vec::new()
     };
-    let Some(target) = target else {
-        return failure(&WireError::unsupported(
-            "The query protocol (Action=… form posts)",
-        ));
-    };
-    let Some(action) = action_of(&target).map(str::to_owned) else {
-        return failure(&WireError::invalid(format!(
-            "X-Amz-Target `{target}` is not AmazonSQS.<Action>"
-        )));
-    };
     let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(body) => body.to_bytes(),
         Err(e) => {
@@ -187,8 +210,34 @@ async fn handle(api: &Api, req: Request<Incoming>) -> Response<Full<Bytes>> {
             if too_large {
                 error.status = 413;
             }
-            return failure(&error);
+            return failure(protocol, &error);
         }
+    };
+    // One request shape for the actions: the JSON protocol's body as it
+    // came, the query protocol's form (body, else query string) read into it.
+    let (action, request) = match &target {
+        Some(target) => match action_of(target) {
+            Some(action) => (action.to_owned(), body.clone()),
+            None => {
+                return failure(
+                    protocol,
+                    &WireError::invalid(format!(
+                        "X-Amz-Target `{target}` is not AmazonSQS.<Action>"
+                    )),
+                )
+            }
+        },
+        None => match query::read_form(&body).or_else(|| query::read_form(query.as_bytes())) {
+            Some((action, request)) => (action, Bytes::from(request.to_string())),
+            None => {
+                return failure(
+                    protocol,
+                    &WireError::invalid(
+                        "neither X-Amz-Target (AWS JSON 1.0) nor Action=… (the query protocol)",
+                    ),
+                )
+            }
+        },
     };
     if let Some(keys) = &api.keys {
         let signed = sigv4::Request {
@@ -203,21 +252,30 @@ async fn handle(api: &Api, req: Request<Incoming>) -> Response<Full<Bytes>> {
             Ok(signer) => signer,
             Err(e) => {
                 tracing::info!(action, error = %e, "refused an unauthenticated request");
-                return failure(&WireError::unauthenticated(&e));
+                return failure(protocol, &WireError::unauthenticated(&e));
             }
         };
-        if let Err(e) = api.authorize(&signer.access_key_id, &action, &body).await {
+        if let Err(e) = api
+            .authorize(&signer.access_key_id, &action, &request)
+            .await
+        {
             tracing::info!(action, key = signer.access_key_id, "refused: {}", e.message);
-            return failure(&e);
+            return failure(protocol, &e);
         }
     }
-    match api.call(&action, &body, &host).await {
-        Ok(value) => answer(StatusCode::OK, value.to_string()),
+    match api.call(&action, &request, &host).await {
+        Ok(value) => {
+            let body = match protocol {
+                Protocol::Json => value.to_string(),
+                Protocol::Query => query::answer(&action, &value, &request_id()),
+            };
+            answer(protocol, StatusCode::OK, body)
+        }
         Err(e) => {
             if e.status >= 500 {
                 tracing::error!(action, error = %e.message, "backend failure");
             }
-            failure(&e)
+            failure(protocol, &e)
         }
     }
 }

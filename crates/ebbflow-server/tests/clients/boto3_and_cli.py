@@ -110,6 +110,80 @@ except urllib.error.HTTPError as e:
     check(f"an unsigned request is refused ({e.code})",
           e.code == 403 and "MissingAuthenticationToken" in e.read().decode())
 
+# Tags, a message-move task and a permission, through boto3.
+sqs.tag_queue(QueueUrl=url, Tags={"team": "orders", "env": "ci"})
+sqs.untag_queue(QueueUrl=url, TagKeys=["env"])
+check("TagQueue, UntagQueue and ListQueueTags", sqs.list_queue_tags(QueueUrl=url).get("Tags") == {"team": "orders"})
+plain_dlq = sqs.create_queue(QueueName=f"pdlq-{run}")["QueueUrl"]
+plain_dlq_arn = sqs.get_queue_attributes(QueueUrl=plain_dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+sqs.set_queue_attributes(QueueUrl=url, Attributes={
+    "RedrivePolicy": json.dumps({"deadLetterTargetArn": plain_dlq_arn, "maxReceiveCount": "5"})})
+sqs.send_message(QueueUrl=plain_dlq, MessageBody="back home")
+handle = sqs.start_message_move_task(SourceArn=plain_dlq_arn, DestinationArn=a["QueueArn"])["TaskHandle"]
+import time
+for _ in range(50):
+    task = sqs.list_message_move_tasks(SourceArn=plain_dlq_arn)["Results"][0]
+    if task["Status"] == "COMPLETED":
+        break
+    time.sleep(0.1)
+check("a message-move task completes and counts what it moved",
+      task["Status"] == "COMPLETED" and task["ApproximateNumberOfMessagesMoved"] == 1)
+moved = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)["Messages"]
+check("the moved message is in its destination", moved[0]["Body"] == "back home")
+sqs.delete_message(QueueUrl=url, ReceiptHandle=moved[0]["ReceiptHandle"])
+sqs.add_permission(QueueUrl=url, Label="reader", AWSAccountIds=["AKIDREADER"], Actions=["ReceiveMessage"])
+policy = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])["Attributes"]["Policy"]
+check("AddPermission writes the queue's Policy", "AKIDREADER" in policy and "SQS:ReceiveMessage" in policy)
+sqs.remove_permission(QueueUrl=url, Label="reader")
+check("RemovePermission takes it out", "Policy" not in sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"])
+
+# The query protocol (form posts, XML answers), signed by botocore's own SigV4 signer.
+import urllib.parse
+import xml.etree.ElementTree as ET
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+NS = "{http://queue.amazonaws.com/doc/2012-11-05/}"
+
+def query(params, secret="test"):
+    body = urllib.parse.urlencode(dict(params, Version="2012-11-05"))
+    request = AWSRequest(method="POST", url=endpoint + "/", data=body,
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+    SigV4Auth(Credentials("test", secret), "sqs", "us-east-1").add_auth(request)
+    prepared = request.prepare()
+    http = urllib.request.Request(prepared.url, data=body.encode(), method="POST", headers=dict(prepared.headers))
+    try:
+        with urllib.request.urlopen(http) as r:
+            return r.status, ET.fromstring(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, ET.fromstring(e.read())
+
+status, xml = query({"Action": "SendMessage", "QueueUrl": url, "MessageBody": "by form <&>",
+                     "MessageAttribute.1.Name": "tenant", "MessageAttribute.1.Value.DataType": "String",
+                     "MessageAttribute.1.Value.StringValue": "acmé"})
+check("query SendMessage answers SendMessageResponse", status == 200 and xml.tag == NS + "SendMessageResponse")
+check("query SendMessage's MD5s are AWS's",
+      xml.find(f"{NS}SendMessageResult/{NS}MD5OfMessageBody").text == hashlib.md5("by form <&>".encode()).hexdigest()
+      and xml.find(f"{NS}SendMessageResult/{NS}MD5OfMessageAttributes").text
+      == md5_of_attributes({"tenant": {"DataType": "String", "StringValue": "acmé"}}))
+status, xml = query({"Action": "ReceiveMessage", "QueueUrl": url, "WaitTimeSeconds": "1",
+                     "AttributeName.1": "All", "MessageAttributeName.1": "All"})
+message = xml.find(f"{NS}ReceiveMessageResult/{NS}Message")
+check("query ReceiveMessage returns the body, escaped and read back", message.find(f"{NS}Body").text == "by form <&>")
+check("query ReceiveMessage lists attributes as Name/Value members",
+      any(a.find(f"{NS}Name").text == "ApproximateReceiveCount" for a in message.findall(f"{NS}Attribute")))
+status, xml = query({"Action": "DeleteMessageBatch", "QueueUrl": url,
+                     "DeleteMessageBatchRequestEntry.1.Id": "only",
+                     "DeleteMessageBatchRequestEntry.1.ReceiptHandle": message.find(f"{NS}ReceiptHandle").text})
+check("query DeleteMessageBatch reports its entry",
+      xml.find(f"{NS}DeleteMessageBatchResult/{NS}DeleteMessageBatchResultEntry/{NS}Id").text == "only")
+status, xml = query({"Action": "GetQueueUrl", "QueueName": f"missing-{run}"})
+check("a query error is SQS's ErrorResponse",
+      status == 400 and xml.find(f"{NS}Error/{NS}Code").text == "AWS.SimpleQueueService.NonExistentQueue")
+status, xml = query({"Action": "ListQueues"}, secret="wrong")
+check("a wrongly signed form is refused", status == 403 and xml.find(f"{NS}Error/{NS}Code").text == "SignatureDoesNotMatch")
+
 # The aws CLI.
 def aws(*args):
     out = subprocess.run(["aws", "--endpoint-url", endpoint, "sqs", *args], env=env, capture_output=True, text=True)
@@ -122,6 +196,6 @@ got = aws("receive-message", "--queue-url", url, "--wait-time-seconds", "1")
 check("the aws CLI sends and receives", got["Messages"][0]["Body"] == "from the cli")
 check("the aws CLI lists queues", url in aws("list-queues", "--queue-name-prefix", "py-")["QueueUrls"])
 
-for q in [fifo, dlq, url]:
+for q in [fifo, dlq, url, plain_dlq]:
     sqs.delete_queue(QueueUrl=q)
 print("all client checks passed")
