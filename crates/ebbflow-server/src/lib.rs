@@ -1,23 +1,21 @@
 //! The Amazon SQS wire API over any ebbflow backend, for `ebbflow serve`:
 //! services in any language send and receive with the AWS SDK they already use.
 //!
-//! What is here: the AWS JSON 1.0 protocol (`X-Amz-Target: AmazonSQS.<Action>`,
-//! read case-insensitively; errors with `__type` and the `x-amzn-query-error`
-//! header the SDKs read) for the queue and message actions: `CreateQueue`,
-//! `GetQueueUrl`, `ListQueues`, `DeleteQueue`, `GetQueueAttributes`,
-//! `SetQueueAttributes`, `PurgeQueue`, `ListDeadLetterSourceQueues`,
-//! `SendMessage(Batch)`, `ReceiveMessage`, `DeleteMessage(Batch)`,
-//! `ChangeMessageVisibility(Batch)`, and the message-move tasks
-//! (`StartMessageMoveTask`, `CancelMessageMoveTask`, `ListMessageMoveTasks`,
-//! run in the background over [`ebbflow_redrive`]); `MD5OfMessageAttributes`
-//! as AWS computes it; bodies bounded before they are buffered; slow clients
-//! timed out.
+//! What is here: both of SQS's wire protocols on every route — AWS JSON 1.0
+//! (`X-Amz-Target: AmazonSQS.<Action>`, read case-insensitively; errors with
+//! `__type` and the `x-amzn-query-error` header the SDKs read) and the query
+//! protocol (`Action=…` forms, XML answers; [`query`](self) reads the forms
+//! into the same JSON) — for all 23 actions: queues and their attributes,
+//! tags, permissions, messages and their batches, dead-letter sources, and
+//! message-move tasks (run in the background over [`ebbflow_redrive`]).
+//! `MD5OfMessageAttributes` as AWS computes it; bodies bounded before they
+//! are buffered; slow clients timed out.
 //!
 //! Requests are verified with AWS Signature Version 4 ([`sigv4`]) against
-//! the configured keys, unless the server runs open.
+//! the configured keys, unless the server runs open, and each key may do
+//! what its rules ([`Key`]) or a queue's `Policy` allow.
 //!
-//! Not yet: per-key rules, the query protocol, tags and permissions, which
-//! answer `UnsupportedOperation`.
+//! Not yet: HTTPS.
 
 #![warn(missing_docs)]
 
