@@ -31,6 +31,9 @@ pub struct Api {
     /// and may do what its rules (or a queue's policy) allow. `None` serves
     /// unsigned requests.
     pub keys: Option<HashMap<String, Key>>,
+    /// Whether queue URLs built from the request's `Host` are `https://`
+    /// (the server serves TLS) rather than `http://`.
+    pub https: bool,
     moves: MoveTasks,
 }
 
@@ -53,6 +56,7 @@ impl Api {
             region: "us-east-1".to_owned(),
             advertised_url: None,
             keys: None,
+            https: false,
             moves: MoveTasks::default(),
         }
     }
@@ -200,7 +204,7 @@ impl Api {
     fn url(&self, host: &str, name: &str) -> String {
         let base = match &self.advertised_url {
             Some(base) => base.trim_end_matches('/').to_owned(),
-            None => format!("http://{host}"),
+            None => format!("{}://{host}", if self.https { "https" } else { "http" }),
         };
         format!("{base}/{}/{name}", self.account_id)
     }

@@ -15,7 +15,7 @@
 //! the configured keys, unless the server runs open, and each key may do
 //! what its rules ([`Key`]) or a queue's `Policy` allow.
 //!
-//! Not yet: HTTPS.
+//! HTTPS with rustls when a certificate and key are given ([`Server::with_tls`]).
 
 #![warn(missing_docs)]
 
@@ -40,9 +40,11 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
 /// The largest request body read: SQS's 1 MiB message (or batch) limit,
 /// grown by base64 for binary attributes and by JSON's escaping.
@@ -51,10 +53,28 @@ pub const MAX_BODY: usize = 3 << 20;
 /// How long a client may take to send its request headers.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A bound listener serving the SQS API.
+/// A bound listener serving the SQS API, over HTTP or (with
+/// [`Server::with_tls`]) HTTPS.
 pub struct Server {
     listener: TcpListener,
     api: Arc<Api>,
+    tls: Option<TlsAcceptor>,
+}
+
+/// A certificate or key that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// A PEM file that cannot be read or holds nothing usable.
+    #[error("{path}: {why}")]
+    Pem {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// The certificate and key do not make a server configuration.
+    #[error("the certificate and key: {0}")]
+    Config(#[from] tokio_rustls::rustls::Error),
 }
 
 impl Server {
@@ -63,7 +83,35 @@ impl Server {
         Ok(Self {
             listener: TcpListener::bind(addr).await?,
             api: Arc::new(api),
+            tls: None,
         })
+    }
+
+    /// Serves HTTPS only, with the certificate chain and private key in
+    /// these PEM files.
+    pub fn with_tls(mut self, cert: &Path, key: &Path) -> Result<Self, TlsError> {
+        use rustls_pki_types::pem::PemObject;
+        use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+        let pem = |path: &Path, why: String| TlsError::Pem {
+            path: path.to_owned(),
+            why,
+        };
+        let chain = CertificateDer::pem_file_iter(cert)
+            .map_err(|e| pem(cert, e.to_string()))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| pem(cert, e.to_string()))?;
+        if chain.is_empty() {
+            return Err(pem(cert, "no certificate in it".to_owned()));
+        }
+        let private = PrivateKeyDer::from_pem_file(key).map_err(|e| pem(key, e.to_string()))?;
+        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        let mut config = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_single_cert(chain, private)?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        self.tls = Some(TlsAcceptor::from(Arc::new(config)));
+        Ok(self)
     }
 
     /// The address it listens on.
@@ -87,21 +135,40 @@ impl Server {
                 }
             };
             let api = self.api.clone();
+            let tls = self.tls.clone();
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req| {
-                    let api = api.clone();
-                    async move { Ok::<_, std::convert::Infallible>(handle(&api, req).await) }
-                });
-                let served = hyper::server::conn::http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(HEADER_TIMEOUT)
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-                if let Err(e) = served {
-                    tracing::debug!(error = %e, "connection ended");
+                match tls {
+                    None => serve_connection(stream, api).await,
+                    Some(tls) => {
+                        // The handshake gets the time the headers get.
+                        match tokio::time::timeout(HEADER_TIMEOUT, tls.accept(stream)).await {
+                            Ok(Ok(stream)) => serve_connection(stream, api).await,
+                            Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                            Err(_) => tracing::debug!("TLS handshake timed out"),
+                        }
+                    }
                 }
             });
         }
+    }
+}
+
+/// Serves HTTP/1.1 requests on one connection, plain or TLS.
+async fn serve_connection<S>(stream: S, api: Arc<Api>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req| {
+        let api = api.clone();
+        async move { Ok::<_, std::convert::Infallible>(handle(&api, req).await) }
+    });
+    let served = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
+    if let Err(e) = served {
+        tracing::debug!(error = %e, "connection ended");
     }
 }
 

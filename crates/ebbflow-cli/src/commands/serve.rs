@@ -74,12 +74,23 @@ pub async fn serve(config: Config) -> Result<(), CliError> {
     api.region = s.region.clone();
     api.advertised_url = s.advertised_url.clone();
     api.keys = keys.clone();
-    let server = Server::bind(s.listen, api).await.map_err(|e| {
+    api.https = s.tls_cert.is_some();
+    let mut server = Server::bind(s.listen, api).await.map_err(|e| {
         CliError::Config(format!(
             "server.listen: cannot listen on {}: {e} (set another address, or port 0 for any free port)",
             s.listen
         ))
     })?;
+    if let (Some(cert), Some(key)) = (&s.tls_cert, &s.tls_key) {
+        server = server
+            .with_tls(cert, key)
+            .map_err(|e| CliError::Config(format!("server.tls_cert / server.tls_key: {e}")))?;
+    }
+    let scheme = if s.tls_cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let addr = server
         .local_addr()
         .map_err(|e| CliError::Config(e.to_string()))?;
@@ -97,7 +108,7 @@ pub async fn serve(config: Config) -> Result<(), CliError> {
             }
         }
     }
-    tracing::info!(%addr, backend = config.backend.kind.as_str(), "serving the SQS API on http://{addr}");
+    tracing::info!(%addr, backend = config.backend.kind.as_str(), "serving the SQS API on {scheme}://{addr}");
     server.serve(shutdown_signal()).await;
     Ok(())
 }

@@ -59,6 +59,11 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// The base of queue URLs (`https://sqs.example.com`); by default the request's `Host`.
     pub advertised_url: Option<String>,
+    /// A PEM file with the server's certificate chain: with `tls_key`, the
+    /// server speaks HTTPS only (as SQS does).
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// A PEM file with the certificate's private key.
+    pub tls_key: Option<std::path::PathBuf>,
     /// The account id in queue URLs and ARNs.
     pub account_id: String,
     /// The region in ARNs.
@@ -140,6 +145,8 @@ impl Default for ServerConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 9324)),
             advertised_url: None,
+            tls_cert: None,
+            tls_key: None,
             account_id: "000000000000".to_owned(),
             region: "us-east-1".to_owned(),
             auth: None,
@@ -705,6 +712,12 @@ impl Config {
                     .into(),
             );
         }
+        if server.tls_cert.is_some() != server.tls_key.is_some() {
+            problem(
+                "server.tls_cert".into(),
+                "both tls_cert and tls_key (PEM files), or neither".into(),
+            );
+        }
         let mut ids = std::collections::BTreeSet::new();
         for (name, key) in &server.keys {
             if key.secret_file.is_some() == key.secret_env.is_some() {
@@ -1015,6 +1028,25 @@ mod tests {
             r#"{"server": {"keys": {"a": {"access_key_id": "AK", "secret": "x"}}}}"#
         )
         .is_err());
+    }
+
+    #[test]
+    fn tls_needs_both_a_certificate_and_a_key() {
+        let problems = |json: &str| -> Vec<String> {
+            match parse(json).validate() {
+                Ok(()) => Vec::new(),
+                Err(problems) => problems.into_iter().map(|p| p.key).collect(),
+            }
+        };
+        let open = r#""auth": "none""#;
+        assert!(problems(&format!(
+            r#"{{"server": {{{open}, "tls_cert": "c.pem", "tls_key": "k.pem"}}}}"#
+        ))
+        .is_empty());
+        assert_eq!(
+            problems(&format!(r#"{{"server": {{{open}, "tls_cert": "c.pem"}}}}"#)),
+            ["server.tls_cert"]
+        );
     }
 
     #[test]
