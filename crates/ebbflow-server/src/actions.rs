@@ -134,9 +134,30 @@ struct WireSend {
     message_deduplication_id: Option<String>,
     #[serde(default)]
     message_group_id: Option<String>,
+    #[serde(default)]
+    message_system_attributes: Option<HashMap<String, JsonAttribute>>,
 }
 
 impl WireSend {
+    /// `MD5OfMessageSystemAttributes` of the send: SQS's one system attribute
+    /// a producer sets is `AWSTraceHeader`, a string. It is checked and
+    /// digested, not kept (no engine stores trace headers).
+    fn system_attributes_md5(&self) -> Result<Option<String>, WireError> {
+        let Some(wire) = &self.message_system_attributes else {
+            return Ok(None);
+        };
+        for (name, a) in wire {
+            if name != "AWSTraceHeader" || a.data_type != "String" {
+                return Err(WireError::invalid(format!(
+                    "MessageSystemAttribute {name}: the only one is AWSTraceHeader, a String"
+                )));
+            }
+        }
+        Ok(md5_of_message_attributes(&message_attributes(Some(
+            wire.clone(),
+        ))?))
+    }
+
     fn into_message(self) -> Result<SendMessage, WireError> {
         Ok(SendMessage {
             body: self.message_body,
@@ -148,12 +169,18 @@ impl WireSend {
     }
 }
 
-fn sent(receipt: &SendReceipt, attributes_md5: Option<String>) -> Map<String, Value> {
+/// The MD5s of a send's attributes and system attributes, when it has them.
+type SentDigests = (Option<String>, Option<String>);
+
+fn sent(receipt: &SendReceipt, (attributes_md5, system_md5): SentDigests) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("MessageId".into(), json!(receipt.message_id));
     m.insert("MD5OfMessageBody".into(), json!(receipt.md5_of_body));
     if let Some(md5) = attributes_md5 {
         m.insert("MD5OfMessageAttributes".into(), json!(md5));
+    }
+    if let Some(md5) = system_md5 {
+        m.insert("MD5OfMessageSystemAttributes".into(), json!(md5));
     }
     if let Some(seq) = &receipt.sequence_number {
         m.insert("SequenceNumber".into(), json!(seq));
@@ -382,10 +409,11 @@ impl Api {
                     message: WireSend,
                 }
                 let r: R = read(action, body)?;
+                let system_md5 = r.message.system_attributes_md5()?;
                 let message = r.message.into_message()?;
                 let md5 = md5_of_message_attributes(&message.attributes);
                 let receipt = b.send(queue_of(&r.queue_url)?, message).await?;
-                Ok(Value::Object(sent(&receipt, md5)))
+                Ok(Value::Object(sent(&receipt, (md5, system_md5))))
             }
             "SendMessageBatch" => {
                 #[derive(Deserialize)]
@@ -406,13 +434,17 @@ impl Api {
                 let mut md5s = HashMap::new();
                 let mut entries = Vec::with_capacity(r.entries.len());
                 for e in r.entries {
+                    let system_md5 = e.message.system_attributes_md5()?;
                     let message = e.message.into_message()?;
-                    md5s.insert(e.id.clone(), md5_of_message_attributes(&message.attributes));
+                    md5s.insert(
+                        e.id.clone(),
+                        (md5_of_message_attributes(&message.attributes), system_md5),
+                    );
                     entries.push(SendBatchEntry { id: e.id, message });
                 }
                 let result = b.send_batch(queue_of(&r.queue_url)?, entries).await?;
                 Ok(batch_answer(result, |id, receipt| {
-                    sent(&receipt, md5s.remove(id).flatten())
+                    sent(&receipt, md5s.remove(id).unwrap_or_default())
                 }))
             }
             "ReceiveMessage" => self.receive(body).await,

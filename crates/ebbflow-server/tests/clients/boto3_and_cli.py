@@ -110,6 +110,13 @@ except urllib.error.HTTPError as e:
     check(f"an unsigned request is refused ({e.code})",
           e.code == 403 and "MissingAuthenticationToken" in e.read().decode())
 
+# A trace header: checked and digested as SQS does.
+traced_q = sqs.create_queue(QueueName=f"tr-{run}")["QueueUrl"]
+trace = {"AWSTraceHeader": {"DataType": "String", "StringValue": "Root=1-5759e988-bd862e3fe1be46a994272793"}}
+traced = sqs.send_message(QueueUrl=traced_q, MessageBody="traced", MessageSystemAttributes=trace)
+check("SendMessage's MD5OfMessageSystemAttributes is AWS's", traced["MD5OfMessageSystemAttributes"] == md5_of_attributes(trace))
+sqs.delete_queue(QueueUrl=traced_q)
+
 # Tags, a message-move task and a permission, through boto3.
 sqs.tag_queue(QueueUrl=url, Tags={"team": "orders", "env": "ci"})
 sqs.untag_queue(QueueUrl=url, TagKeys=["env"])
