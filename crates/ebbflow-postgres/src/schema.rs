@@ -5,10 +5,16 @@
 use tokio_postgres::Client;
 
 /// The migrations, in order; a migration's version is its place in this list.
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "queues and messages",
-    include_str!("../migrations/0001_queues_and_messages.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "queues and messages",
+        include_str!("../migrations/0001_queues_and_messages.sql"),
+    ),
+    (
+        "per-queue message counts kept by the writers",
+        include_str!("../migrations/0002_queue_counts.sql"),
+    ),
+];
 
 /// The schema version this build writes.
 pub const VERSION: i32 = MIGRATIONS.len() as i32;

@@ -767,24 +767,37 @@ impl Store {
     pub(crate) async fn stats(&self, q: &QueueRow, now: i64) -> Result<QueueStats> {
         let cutoff = now - millis(q.attrs.message_retention_period);
         let client = self.pool.get().await.map_err(pool)?;
+        // The writers keep the queue's row count (migration 0002); what is
+        // counted here is only what is hidden now (in flight or delayed:
+        // bounded by the workers and the delays, not by the backlog), the
+        // rows past retention not yet removed, and one index probe for the
+        // oldest. Everything else is visible.
         let r = client
             .query_one(
-                "SELECT count(*) FILTER (WHERE visible_at <= $2),
-                        count(*) FILTER (WHERE visible_at > $2 AND in_flight),
-                        count(*) FILTER (WHERE visible_at > $2 AND NOT in_flight),
-                        min(sent_ms)
-                 FROM ebbflow_messages WHERE queue = $1 AND sent_ms > $3",
+                "SELECT
+                   (SELECT COALESCE(sum(in_flight + waiting), 0)::bigint
+                      FROM ebbflow_queue_counts WHERE queue = $1),
+                   (SELECT count(*) FROM ebbflow_messages
+                      WHERE queue = $1 AND sent_ms <= $3),
+                   hidden.in_flight, hidden.delayed,
+                   (SELECT min(sent_ms) FROM ebbflow_messages
+                      WHERE queue = $1 AND sent_ms > $3)
+                 FROM (SELECT count(*) FILTER (WHERE in_flight) AS in_flight,
+                              count(*) FILTER (WHERE NOT in_flight) AS delayed
+                         FROM ebbflow_messages
+                        WHERE queue = $1 AND visible_at > $2 AND sent_ms > $3) hidden",
                 &[&q.id, &now, &cutoff],
             )
             .await
             .map_err(db)?;
         let n = |i: usize| r.get::<_, i64>(i).max(0) as u64;
+        let (total, expired, in_flight, delayed) = (n(0), n(1), n(2), n(3));
         Ok(QueueStats {
-            visible: n(0),
-            in_flight: n(1),
-            delayed: n(2),
+            visible: total.saturating_sub(expired + in_flight + delayed),
+            in_flight,
+            delayed,
             oldest_message_age: r
-                .get::<_, Option<i64>>(3)
+                .get::<_, Option<i64>>(4)
                 .map(|sent| Duration::from_millis((now - sent).max(0) as u64)),
         })
     }
