@@ -157,6 +157,28 @@ pub trait QueueBackend: Send + Sync + 'static {
         })
     }
 
+    /// Registers (or refreshes) `me` as a consumer of `queue` until `ttl`
+    /// from now, and returns every consumer whose registration has not run
+    /// out, `me` included, ordered by id: the worker fleet of the queue, for
+    /// the autoscaler. A consumer that stops announcing (it crashed, or was
+    /// stopped) drops out after `ttl`.
+    ///
+    /// Engines that own their storage keep this small registry beside the
+    /// queue. The default, and Amazon SQS, has none: `UnsupportedOperation`,
+    /// and each process then sizes its pool alone.
+    async fn announce(
+        &self,
+        queue: &str,
+        me: &crate::ConsumerReport,
+        ttl: Duration,
+    ) -> Result<Vec<crate::ConsumerReport>> {
+        let _ = (queue, me, ttl);
+        Err(crate::QueueError::UnsupportedOperation {
+            backend: self.backend_name(),
+            operation: "announce",
+        })
+    }
+
     /// Names of the queues whose redrive policy targets `dead_letter_queue`, sorted.
     async fn list_dead_letter_source_queues(&self, dead_letter_queue: &str) -> Result<Vec<String>>;
 

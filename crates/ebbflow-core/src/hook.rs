@@ -23,7 +23,7 @@ pub type BackendCall<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a
 /// ```
 /// use ebbflow_core::Operation;
 /// assert_eq!(Operation::DeleteBatch.as_str(), "delete_batch");
-/// assert_eq!(Operation::ALL.len(), 18);
+/// assert_eq!(Operation::ALL.len(), 19);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[allow(missing_docs)]
@@ -46,11 +46,12 @@ pub enum Operation {
     ListDeadLetterSourceQueues,
     MoveMessages,
     Browse,
+    Announce,
 }
 
 impl Operation {
     /// How many operations there are.
-    pub const COUNT: usize = 18;
+    pub const COUNT: usize = 19;
 
     /// Every operation, in declaration order (`ALL[op.index()] == op`).
     pub const ALL: [Operation; Operation::COUNT] = [
@@ -72,6 +73,7 @@ impl Operation {
         Operation::ListDeadLetterSourceQueues,
         Operation::MoveMessages,
         Operation::Browse,
+        Operation::Announce,
     ];
 
     /// The operation's position in [`Operation::ALL`], for per-operation tables.
@@ -100,6 +102,7 @@ impl Operation {
             Operation::ListDeadLetterSourceQueues => "list_dead_letter_source_queues",
             Operation::MoveMessages => "move_messages",
             Operation::Browse => "browse",
+            Operation::Announce => "announce",
         }
     }
 }
@@ -280,6 +283,16 @@ impl<H: BackendHook> QueueBackend for Hooked<H> {
     ) -> Result<MoveResult> {
         let call = self.inner.move_messages(dead_letter_queue, destination);
         self.hook.around(Operation::MoveMessages, call).await
+    }
+
+    async fn announce(
+        &self,
+        queue: &str,
+        me: &crate::ConsumerReport,
+        ttl: Duration,
+    ) -> Result<Vec<crate::ConsumerReport>> {
+        let call = self.inner.announce(queue, me, ttl);
+        self.hook.around(Operation::Announce, call).await
     }
 
     async fn browse(&self, queue: &str, request: BrowseRequest) -> Result<BrowsePage> {

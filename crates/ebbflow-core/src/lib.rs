@@ -27,6 +27,7 @@ mod browse;
 pub mod config;
 mod digest;
 mod error;
+pub mod fleet;
 mod hook;
 pub mod limits;
 pub mod local;
@@ -39,6 +40,7 @@ pub use backend::QueueBackend;
 pub use browse::{BrowsePage, BrowseRequest, BrowsedMessage, MessageState, MAX_BROWSE_LIMIT};
 pub use digest::{content_deduplication_id, md5_hex, push_hex};
 pub use error::{QueueError, Result};
+pub use fleet::ConsumerReport;
 pub use hook::{BackendCall, BackendHook, Hooked, Operation};
 pub use message::{
     attributes_to_json, AttributeValue, BatchFailure, BatchResult, BatchSuccess,

@@ -7,10 +7,11 @@
 use crate::clock::Clock;
 use crate::state::{QueueState, StoredMessage};
 use async_trait::async_trait;
+use ebbflow_core::fleet::{announce_in, Registrations};
 use ebbflow_core::local::{MessageIds, ReceiptHandle};
 use ebbflow_core::{
     limits, local_queue_arn, md5_hex, queue_name_from_arn, BatchResult, BrowsePage, BrowseRequest,
-    ChangeVisibilityBatchEntry, DeleteBatchEntry, MoveResult, QueueAttributes,
+    ChangeVisibilityBatchEntry, ConsumerReport, DeleteBatchEntry, MoveResult, QueueAttributes,
     QueueAttributesUpdate, QueueBackend, QueueError, QueueStats, ReceiveRequest, ReceivedMessage,
     Result, SendBatchEntry, SendMessage, SendReceipt,
 };
@@ -54,6 +55,8 @@ struct Registry {
     next_uid: AtomicU64,
     ids: MessageIds,
     clock: Clock,
+    /// Each queue's consumers ([`QueueBackend::announce`]).
+    consumers: Mutex<HashMap<String, Registrations>>,
 }
 
 impl Default for Registry {
@@ -63,6 +66,7 @@ impl Default for Registry {
             next_uid: AtomicU64::new(1),
             ids: MessageIds::new(),
             clock: Clock::new(),
+            consumers: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -400,6 +404,21 @@ impl QueueBackend for MemoryBackend {
         let mut state = q.state.lock();
         state.tick(now);
         Ok(state.stats(now))
+    }
+
+    async fn announce(
+        &self,
+        queue: &str,
+        me: &ConsumerReport,
+        ttl: Duration,
+    ) -> Result<Vec<ConsumerReport>> {
+        let name = queue_name_from_arn(queue);
+        self.queue(name)?;
+        let (_, now_ms) = self.inner.clock.now();
+        let expires = now_ms + ttl.as_millis() as u64;
+        let mut consumers = self.inner.consumers.lock();
+        let members = consumers.entry(name.to_owned()).or_default();
+        Ok(announce_in(members, me, expires, now_ms))
     }
 
     async fn browse(&self, queue: &str, request: BrowseRequest) -> Result<BrowsePage> {

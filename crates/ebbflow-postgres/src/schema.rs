@@ -14,6 +14,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "per-queue message counts kept by the writers",
         include_str!("../migrations/0002_queue_counts.sql"),
     ),
+    (
+        "each queue's consumers",
+        include_str!("../migrations/0003_consumers.sql"),
+    ),
 ];
 
 /// The schema version this build writes.

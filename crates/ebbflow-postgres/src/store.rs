@@ -802,6 +802,44 @@ impl Store {
         })
     }
 
+    /// Registers `me` as a consumer of `q` until `expires`, forgets the
+    /// registrations that ran out by `now`, and returns the live ones by id.
+    pub(crate) async fn announce(
+        &self,
+        q: &QueueRow,
+        me: &ebbflow_core::ConsumerReport,
+        expires: i64,
+        now: i64,
+    ) -> Result<Vec<ebbflow_core::ConsumerReport>> {
+        let report = serde_json::to_string(me).map_err(crate::error::backend_error)?;
+        let mut client = self.pool.get().await.map_err(pool)?;
+        let tx = client.transaction().await.map_err(db)?;
+        tx.execute(
+            "DELETE FROM ebbflow_consumers WHERE queue = $1 AND expires_ms <= $2",
+            &[&q.id, &now],
+        )
+        .await
+        .map_err(db)?;
+        tx.execute(
+            "INSERT INTO ebbflow_consumers (queue, id, report, expires_ms) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (queue, id) DO UPDATE SET report = EXCLUDED.report, expires_ms = EXCLUDED.expires_ms",
+            &[&q.id, &me.id, &report, &expires],
+        )
+        .await
+        .map_err(db)?;
+        let rows = tx
+            .query(
+                "SELECT report FROM ebbflow_consumers WHERE queue = $1 ORDER BY id",
+                &[&q.id],
+            )
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        rows.iter()
+            .map(|r| serde_json::from_str(r.get::<_, &str>(0)).map_err(crate::error::backend_error))
+            .collect()
+    }
+
     /// Moves the messages not in flight in `dlq` to `destination`, or each
     /// back to the queue it was dead-lettered from; each starts afresh.
     /// Returns the result and the queues that received messages.

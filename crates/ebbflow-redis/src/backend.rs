@@ -325,6 +325,20 @@ impl QueueBackend for RedisBackend {
             .await
     }
 
+    async fn announce(
+        &self,
+        queue: &str,
+        me: &ebbflow_core::ConsumerReport,
+        ttl: Duration,
+    ) -> Result<Vec<ebbflow_core::ConsumerReport>> {
+        let q = self.queue(queue).await?;
+        let now = self.inner.clock.now_ms();
+        let expires = now.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX));
+        let me = me.clone();
+        self.call(move |s| async move { s.announce(&q, &me, expires, now).await })
+            .await
+    }
+
     async fn stats(&self, queue: &str) -> Result<QueueStats> {
         let q = self.queue(queue).await?;
         let now = self.inner.clock.now_ms();

@@ -24,3 +24,4 @@ script!(REDRIVE, "lua/redrive.lua");
 script!(SOURCES, "lua/sources.lua");
 script!(CREATE, "lua/create.lua");
 script!(BROWSE, "lua/browse.lua");
+script!(CONSUMERS, "lua/consumers.lua");

@@ -463,6 +463,41 @@ impl Store {
         Ok(())
     }
 
+    /// Registers `me` as a consumer of `q` until `expires`, forgets the
+    /// registrations that ran out by `now`, and returns the live ones by id.
+    pub(crate) async fn announce(
+        &self,
+        q: &QueueRow,
+        me: &ebbflow_core::ConsumerReport,
+        expires: i64,
+        now: i64,
+    ) -> Result<Vec<ebbflow_core::ConsumerReport>> {
+        let report = serde_json::to_string(me).map_err(crate::error::backend_error)?;
+        let out: Vec<Value> = scripts::CONSUMERS
+            .key(&q.meta)
+            .arg(&me.id)
+            .arg(expires)
+            .arg(report)
+            .arg(now)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(redis_error)?;
+        if is_gone(&out) {
+            return Err(self.gone(q));
+        }
+        let mut members: Vec<(String, ebbflow_core::ConsumerReport)> = out[1..]
+            .chunks(2)
+            .filter(|pair| pair.len() == 2)
+            .map(|pair| {
+                serde_json::from_str(&text(&pair[1]))
+                    .map(|report| (text(&pair[0]), report))
+                    .map_err(crate::error::backend_error)
+            })
+            .collect::<Result<_>>()?;
+        members.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(members.into_iter().map(|(_, report)| report).collect())
+    }
+
     pub(crate) async fn stats(&self, q: &QueueRow, now: i64) -> Result<QueueStats> {
         let out: Vec<Value> = scripts::STATS
             .key(&q.meta)

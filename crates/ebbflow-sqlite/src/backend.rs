@@ -509,6 +509,20 @@ impl QueueBackend for SqliteBackend {
         self.write(move |tx| store::purge(tx, &name, now)).await
     }
 
+    async fn announce(
+        &self,
+        queue: &str,
+        me: &ebbflow_core::ConsumerReport,
+        ttl: Duration,
+    ) -> Result<Vec<ebbflow_core::ConsumerReport>> {
+        let name = queue.to_owned();
+        let me = me.clone();
+        let now = self.inner.clock.now_ms();
+        let expires = now.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX));
+        self.write(move |tx| store::announce(tx, &name, &me, expires, now))
+            .await
+    }
+
     async fn stats(&self, queue: &str) -> Result<QueueStats> {
         let name = queue.to_owned();
         let now = self.inner.clock.now_ms();

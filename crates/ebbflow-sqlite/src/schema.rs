@@ -64,6 +64,16 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX dedup_expiry ON dedup (queue, expires_ms);
     ",
+    // 2: each queue's consumers (worker processes) until their announcement runs out.
+    "
+    CREATE TABLE consumers (
+        queue      INTEGER NOT NULL,
+        id         TEXT NOT NULL,
+        report     TEXT NOT NULL,
+        expires_ms INTEGER NOT NULL,
+        PRIMARY KEY (queue, id)
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// The newest schema version this build knows.

@@ -159,12 +159,50 @@ pub(crate) fn delete_queue(tx: &mut Tx<'_>, name: &str) -> Result<()> {
     for stmt in [
         "DELETE FROM messages WHERE queue = ?1",
         "DELETE FROM dedup WHERE queue = ?1",
+        "DELETE FROM consumers WHERE queue = ?1",
         "DELETE FROM queues WHERE id = ?1",
     ] {
         tx.conn.execute(stmt, [q.id]).map_err(sql)?;
     }
     tx.forget_queues();
     Ok(())
+}
+
+/// Registers `me` as a consumer of `name` until `expires`, forgets the
+/// registrations that ran out by `now`, and returns the live ones by id.
+pub(crate) fn announce(
+    tx: &mut Tx<'_>,
+    name: &str,
+    me: &ebbflow_core::ConsumerReport,
+    expires: i64,
+    now: i64,
+) -> Result<Vec<ebbflow_core::ConsumerReport>> {
+    let q = queue(tx, name)?;
+    let report = serde_json::to_string(me).map_err(crate::error::backend_error)?;
+    tx.conn
+        .prepare_cached("DELETE FROM consumers WHERE queue = ?1 AND expires_ms <= ?2")
+        .and_then(|mut s| s.execute(params![q.id, now]))
+        .map_err(sql)?;
+    tx.conn
+        .prepare_cached(
+            "INSERT INTO consumers (queue, id, report, expires_ms) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (queue, id) DO UPDATE SET report = excluded.report, expires_ms = excluded.expires_ms",
+        )
+        .and_then(|mut s| s.execute(params![q.id, me.id, report, expires]))
+        .map_err(sql)?;
+    let mut select = tx
+        .conn
+        .prepare_cached("SELECT report FROM consumers WHERE queue = ?1 ORDER BY id")
+        .map_err(sql)?;
+    let rows = select
+        .query_map([q.id], |r| r.get::<_, String>(0))
+        .map_err(sql)?;
+    let mut members = Vec::new();
+    for row in rows {
+        let text = row.map_err(sql)?;
+        members.push(serde_json::from_str(&text).map_err(crate::error::backend_error)?);
+    }
+    Ok(members)
 }
 
 /// Applies every transition due by `now`: retention expiry, delays and

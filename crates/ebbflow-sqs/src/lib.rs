@@ -63,6 +63,10 @@ impl SqsOptions {
 /// the reason (a harness returns these from `Harness::unsupported`).
 pub const UNSUPPORTED_BY_SQS: &[(&str, &str)] = &[
     (
+        "consumers_announce_and_expire",
+        "SQS has no place for a registry of consumers (each process sizes its pool alone)",
+    ),
+    (
         "browse_leaves_messages_untouched",
         "SQS has no verb that reads a message without receiving it",
     ),

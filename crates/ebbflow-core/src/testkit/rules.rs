@@ -1352,6 +1352,44 @@ pub async fn queue_tags_are_kept(h: &dyn Harness) {
     );
 }
 
+// ---------------------------------------------------------------- fleet
+
+/// Fleet: each consumer's announcement registers it until its time to live
+/// runs out, and returns every live consumer, ordered by id; queues keep
+/// separate fleets.
+pub async fn consumers_announce_and_expire(h: &dyn Harness) {
+    let b = h.backend().await;
+    let b = b.as_ref();
+    let q = create(b, "fleet", QueueAttributes::standard()).await;
+    let other = create(b, "fleet", QueueAttributes::standard()).await;
+    let report = |id: &str, pool: u32| crate::ConsumerReport {
+        id: id.to_owned(),
+        pool,
+        received: 7,
+        ..Default::default()
+    };
+    let ids = |v: &[crate::ConsumerReport]| v.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
+    let ttl = secs(10);
+    let seen = ok("announce", b.announce(&q, &report("b", 2), ttl).await);
+    assert_eq!(seen, vec![report("b", 2)]);
+    h.advance(secs(6)).await;
+    let seen = ok("announce", b.announce(&q, &report("a", 1), ttl).await);
+    assert_eq!(ids(&seen), ["a", "b"]);
+    let seen = ok("announce", b.announce(&other, &report("c", 1), ttl).await);
+    assert_eq!(ids(&seen), ["c"], "another queue, another fleet");
+    h.advance(secs(6)).await;
+    let seen = ok("announce", b.announce(&q, &report("a", 3), ttl).await);
+    assert_eq!(
+        seen,
+        vec![report("a", 3)],
+        "b stopped announcing and ran out"
+    );
+    assert_eq!(
+        code(b.announce("no-such-queue", &report("a", 1), ttl).await),
+        "QueueDoesNotExist"
+    );
+}
+
 // ---------------------------------------------------------------- stats
 
 /// Stats: visible, in flight, delayed, and the oldest message's age.

@@ -20,6 +20,6 @@ redis.call('UNLINK', p .. 'ready', p .. 'inflight', p .. 'sent', p .. 'groups', 
 if purge then
   redis.call('HSET', KEYS[1], 'purged', now)
 else
-  redis.call('UNLINK', KEYS[1], p .. 'dd', p .. 'ddv')
+  redis.call('UNLINK', KEYS[1], p .. 'dd', p .. 'ddv', p .. 'consumers')
 end
 return {'ok'}

@@ -8,6 +8,7 @@
 --   P..'groups'   zset: FIFO groups with nothing in flight, by their head's visible time
 --   P..'busy'     hash: FIFO group -> messages in flight
 --   P..'dd'       zset: FIFO deduplication ids by expiry; P..'ddv' hash: id -> "mid md5 seq"
+--   P..'consumers' hash: worker process id -> "expires report" (the fleet registry)
 -- KEYS[1] is always P..'q'; other keys of the queue are derived from it.
 
 local WAKE = 'ebbflow:wake'

@@ -248,6 +248,15 @@ impl QueueBackend for Recorded {
             .await
     }
 
+    async fn announce(
+        &self,
+        queue: &str,
+        me: &crate::ConsumerReport,
+        ttl: Duration,
+    ) -> Result<Vec<crate::ConsumerReport>> {
+        self.inner.announce(queue, me, ttl).await
+    }
+
     async fn browse(&self, queue: &str, request: BrowseRequest) -> Result<BrowsePage> {
         self.inner.browse(queue, request).await
     }
