@@ -98,6 +98,11 @@ pub struct GroupStats {
     pub attempts_ok_micros: Counter,
     /// Handler attempts that failed with a throttling error.
     pub throttled: Counter,
+    /// Processes consuming the queue, this one included (1 where the engine
+    /// keeps no registry of consumers).
+    pub fleet_consumers: Gauge,
+    /// The pool size the autoscaler aims for across the fleet.
+    pub fleet_desired: Gauge,
     /// Worker tasks that panicked outside the handler's catch (their messages were released).
     pub task_failures: Counter,
     pub(crate) histograms: Histograms,

@@ -516,8 +516,13 @@ impl WorkerConfig {
 pub struct ScalingConfig {
     /// Fewest workers; 0 scales to zero, keeping one long poll that wakes the pool.
     pub min: u32,
-    /// Most workers.
+    /// Most workers in this process: a machine's resource.
     pub max: u32,
+    /// Most workers across every process consuming the queue (the fleet),
+    /// to protect a downstream; unset, only each process's `max` bounds it.
+    /// The fleet is known on engines that keep a consumer registry (memory,
+    /// SQLite, PostgreSQL, Redis), not on Amazon SQS.
+    pub fleet_max: Option<u32>,
     /// How often the autoscaler decides.
     pub tick: HumanDuration,
     /// Size the pool to clear the backlog within this, on top of the arrival rate.
@@ -540,6 +545,7 @@ impl Default for ScalingConfig {
         Self {
             min: 1,
             max: 100,
+            fleet_max: None,
             tick: HumanDuration(Duration::from_secs(1)),
             target_drain_time: HumanDuration(Duration::from_secs(30)),
             target_backlog_per_worker: None,
@@ -845,6 +851,12 @@ impl Config {
                     format!("at most scaling.max ({}), not {}", s.max, s.min),
                 );
             }
+            if s.fleet_max.is_some_and(|f| f < s.min.max(1)) {
+                problem(
+                    key("scaling.fleet_max"),
+                    format!("at least scaling.min ({}) and 1", s.min),
+                );
+            }
             if s.tick.0 < Duration::from_millis(10) {
                 problem(key("scaling.tick"), "at least 10ms".into());
             }
@@ -1028,6 +1040,24 @@ mod tests {
             r#"{"server": {"keys": {"a": {"access_key_id": "AK", "secret": "x"}}}}"#
         )
         .is_err());
+    }
+
+    #[test]
+    fn a_fleet_cap_holds_at_least_the_minimum() {
+        let problems = |scaling: &str| -> Vec<String> {
+            let json = format!(
+                r#"{{"queues": {{"q": {{}}}}, "workers": {{"q": {{"scaling": {scaling}}}}}}}"#
+            );
+            match parse(&json).validate() {
+                Ok(()) => Vec::new(),
+                Err(problems) => problems.into_iter().map(|p| p.key).collect(),
+            }
+        };
+        assert!(problems(r#"{"min": 2, "max": 10, "fleet_max": 40}"#).is_empty());
+        assert_eq!(
+            problems(r#"{"min": 2, "max": 10, "fleet_max": 1}"#),
+            ["workers.q.scaling.fleet_max"]
+        );
     }
 
     #[test]

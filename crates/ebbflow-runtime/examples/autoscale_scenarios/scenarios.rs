@@ -17,7 +17,7 @@ pub struct Outcome {
 pub type Scenario = fn(u64) -> Outcome;
 
 /// Every scenario, by name.
-pub const ALL: [(&str, Scenario); 7] = [
+pub const ALL: [(&str, Scenario); 11] = [
     ("spike", spike),
     ("step", step),
     ("square_wave", square_wave),
@@ -25,7 +25,14 @@ pub const ALL: [(&str, Scenario); 7] = [
     ("safe_scale_in", safe_scale_in),
     ("cold_start", cold_start),
     ("throttled", throttled),
+    ("fleet_spike", fleet_spike),
+    ("fleet_step", fleet_step),
+    ("fleet_throttled", fleet_throttled),
+    ("fleet_stopped", fleet_stopped),
 ];
+
+/// Processes in the fleet scenarios.
+const FLEET: usize = 3;
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -50,6 +57,8 @@ fn setup(scaling: ScalingConfig, latency: Latency, run_for: f64, seed: u64) -> S
         bursts: Vec::new(),
         run_for,
         seed,
+        processes: 1,
+        stop: None,
     }
 }
 
@@ -355,6 +364,172 @@ pub fn throttled(seed: u64) -> Outcome {
         trace,
         figures,
         "plateau within 36-48 within 5 ticks, nothing dead-lettered",
+        met,
+    )
+}
+
+// ---------------------------------------------------------------- fleets
+//
+// Three processes (runtimes) consume one queue, each with the shipped
+// defaults, sizing one fleet through the engine's consumer registry.
+
+fn peak(samples: &[Sample], from: f64) -> u64 {
+    samples
+        .iter()
+        .filter(|x| x.t >= from)
+        .map(|x| x.workers)
+        .max()
+        .unwrap_or(0)
+}
+
+fn spike_setup(processes: usize, max: u32, seed: u64) -> Setup {
+    let mut s = setup(defaults(max), Latency::Fixed(ms(50)), 40.0, seed);
+    s.bursts = vec![(10.0, 10_000)];
+    s.processes = processes;
+    s
+}
+
+fn drain_after(trace: &Trace, at: f64) -> f64 {
+    trace.completions.last().copied().unwrap_or(f64::INFINITY) - at
+}
+
+/// Three processes of `max` 100 against one process of the same capacity
+/// (`max` 300): the fleet should run and drain as that one process would,
+/// where three processes each sizing for the whole backlog would run 3x.
+pub fn fleet_spike(seed: u64) -> Outcome {
+    const AT: f64 = 10.0;
+    let one = sim::run(spike_setup(1, 300, seed));
+    let (single, single_drain) = (peak(&one.samples, AT), drain_after(&one, AT));
+    let trace = sim::run(spike_setup(FLEET, 100, seed));
+    let drain = drain_after(&trace, AT);
+    let fleet = peak(&trace.samples, AT);
+    let ratio = fleet as f64 / single.max(1) as f64;
+    let met = trace.completions.len() == 10_000 && drain <= 1.3 * single_drain && ratio <= 1.2;
+    let figures = vec![
+        ("processes", FLEET as f64),
+        ("fleet_peak_workers", fleet as f64),
+        ("single_process_peak_workers", single as f64),
+        ("peak_ratio", ratio),
+        ("fleet_drain_time_s", drain),
+        ("single_process_drain_time_s", single_drain),
+    ];
+    outcome(
+        "fleet_spike",
+        trace,
+        figures,
+        "3 processes (max 100 each) against 1 of max 300: summed peak <= 1.2 x, drain <= 1.3 x",
+        met,
+    )
+}
+
+pub fn fleet_step(seed: u64) -> Outcome {
+    const AT: f64 = 60.0;
+    let mut s = setup(defaults(500), Latency::Fixed(ms(200)), 120.0, seed);
+    s.phases = vec![
+        Phase {
+            start: 0.0,
+            rate: 100.0,
+        },
+        Phase {
+            start: AT,
+            rate: 2_000.0,
+        },
+    ];
+    let single = peak(&sim::run(s.clone()).samples, AT);
+    s.processes = FLEET;
+    let tick = tick(&s);
+    let trace = sim::run(s);
+    let reached =
+        first_at(&trace.samples, AT, |x| x.workers >= 360).map_or(f64::INFINITY, |t| t - AT);
+    let fleet = peak(&trace.samples, AT);
+    let overshoot = fleet as f64 / 400.0 - 1.0;
+    let ratio = fleet as f64 / single.max(1) as f64;
+    let met = reached <= 3.0 * tick && overshoot <= 0.10 && ratio <= 1.2;
+    let figures = vec![
+        ("processes", FLEET as f64),
+        ("time_to_90pct_s", reached),
+        ("tick_s", tick),
+        ("overshoot_ratio", overshoot),
+        ("fleet_peak_workers", fleet as f64),
+        ("single_process_peak_workers", single as f64),
+    ];
+    outcome(
+        "fleet_step",
+        trace,
+        figures,
+        "3 processes: 90% of 400 summed within 3 ticks, overshoot <= 10%, peak <= 1.2 x one process's",
+        met,
+    )
+}
+
+pub fn fleet_throttled(seed: u64) -> Outcome {
+    const RUN: f64 = 120.0;
+    let mut s = setup(defaults(100), Latency::Fixed(ms(100)), RUN, seed);
+    s.phases = vec![Phase {
+        start: 0.0,
+        rate: 1_000.0,
+    }];
+    // One downstream for the whole fleet: 40 calls at once, in total.
+    s.throttle_above = Some(40);
+    s.processes = FLEET;
+    let trace = sim::run(s);
+    let second_half: Vec<u64> = trace
+        .samples
+        .iter()
+        .filter(|x| x.t >= RUN / 2.0)
+        .map(|x| x.workers)
+        .collect();
+    let plateau = second_half.iter().sum::<u64>() as f64 / second_half.len().max(1) as f64;
+    let met = (36.0..=48.0).contains(&plateau) && trace.dead_lettered == 0;
+    let figures = vec![
+        ("processes", FLEET as f64),
+        ("plateau_fleet_workers", plateau),
+        ("dead_lettered", trace.dead_lettered as f64),
+    ];
+    outcome(
+        "fleet_throttled",
+        trace,
+        figures,
+        "3 processes, one downstream of 40: the summed pool settles within 36-48, nothing dead-lettered",
+        met,
+    )
+}
+
+pub fn fleet_stopped(seed: u64) -> Outcome {
+    const STOP: f64 = 60.0;
+    let mut s = setup(defaults(100), Latency::Fixed(ms(100)), 120.0, seed);
+    // 1,000 a second of 100 ms: about 100 workers for the fleet.
+    s.phases = vec![Phase {
+        start: 0.0,
+        rate: 1_000.0,
+    }];
+    s.processes = FLEET;
+    s.stop = Some((0, STOP));
+    let tick = tick(&s);
+    let trace = sim::run(s);
+    let before = trace
+        .samples
+        .iter()
+        .rfind(|x| x.t < STOP)
+        .map_or(0, |x| x.workers);
+    let recovered = first_at(&trace.samples, STOP + 0.05, |x| {
+        x.workers as f64 >= 0.9 * before as f64
+    })
+    .map_or(f64::INFINITY, |t| t - STOP);
+    let ticks = (recovered / tick).ceil();
+    let after = peak(&trace.samples, STOP + 10.0) as f64 / before.max(1) as f64;
+    let met = ticks <= 5.0 && after <= 1.2 && trace.dead_lettered == 0;
+    let figures = vec![
+        ("processes", FLEET as f64),
+        ("fleet_workers_before_stop", before as f64),
+        ("ticks_to_take_over", ticks),
+        ("later_peak_ratio", after),
+    ];
+    outcome(
+        "fleet_stopped",
+        trace,
+        figures,
+        "one of 3 processes stops: the other two hold 90% of the fleet's pool again within 5 ticks",
         met,
     )
 }

@@ -64,6 +64,10 @@ pub struct Setup {
     /// Simulated seconds.
     pub run_for: f64,
     pub seed: u64,
+    /// Worker processes (runtimes) consuming the queue, one fleet.
+    pub processes: usize,
+    /// One process stopped at a time, in seconds: (its index, when).
+    pub stop: Option<(usize, f64)>,
 }
 
 /// One sample of the pool, every [`SAMPLE_EVERY`].
@@ -163,50 +167,68 @@ async fn simulate(setup: Setup) -> Trace {
         w.scaling = setup.scaling.clone();
     }
 
-    let handler_shared = shared.clone();
     let (latency, throttle_above) = (setup.latency, setup.throttle_above);
-    let handler = handler_fn(move |_body: String, ctx: Context| {
-        let shared = handler_shared.clone();
-        async move {
-            let now = epoch.elapsed().as_secs_f64();
-            if ctx.receive_count() > 1 && ctx.attempt() == 1 {
-                shared.redelivered.fetch_add(1, Ordering::Relaxed);
-            }
-            let running = shared.running.fetch_add(1, Ordering::Relaxed) + 1;
-            if throttle_above.is_some_and(|limit| running > limit) {
+    let make_handler = |handler_shared: Arc<Shared>| {
+        handler_fn(move |_body: String, ctx: Context| {
+            let shared = handler_shared.clone();
+            async move {
+                let now = epoch.elapsed().as_secs_f64();
+                if ctx.receive_count() > 1 && ctx.attempt() == 1 {
+                    shared.redelivered.fetch_add(1, Ordering::Relaxed);
+                }
+                let running = shared.running.fetch_add(1, Ordering::Relaxed) + 1;
+                if throttle_above.is_some_and(|limit| running > limit) {
+                    shared.running.fetch_sub(1, Ordering::Relaxed);
+                    lock(&shared).first_throttle.get_or_insert(now);
+                    return Err(HandlerError::throttled("downstream: too many requests"));
+                }
+                lock(&shared).starts.push(now);
+                let mut guard = Unfinished(&shared, false);
+                sleep(latency.sample()).await;
+                guard.1 = true;
                 shared.running.fetch_sub(1, Ordering::Relaxed);
-                lock(&shared).first_throttle.get_or_insert(now);
-                return Err(HandlerError::throttled("downstream: too many requests"));
+                lock(&shared)
+                    .completions
+                    .push(epoch.elapsed().as_secs_f64());
+                Ok::<_, HandlerError>(())
             }
-            lock(&shared).starts.push(now);
-            let mut guard = Unfinished(&shared, false);
-            sleep(latency.sample()).await;
-            guard.1 = true;
-            shared.running.fetch_sub(1, Ordering::Relaxed);
-            lock(&shared)
-                .completions
-                .push(epoch.elapsed().as_secs_f64());
-            Ok::<_, HandlerError>(())
-        }
-    });
-    let running = Runtime::new(config, backend)
-        .handler(QUEUE, handler)
-        .start()
-        .await
-        .expect("the simulated runtime starts");
-    let stats = running.stats(QUEUE).expect("the group's stats");
+        })
+    };
+    // Each process a runtime of its own on the one backend, as separate
+    // machines on one engine; the handlers share one downstream.
+    let mut processes = Vec::new();
+    for _ in 0..setup.processes.max(1) {
+        let running = Runtime::new(config.clone(), backend.clone())
+            .handler(QUEUE, make_handler(shared.clone()))
+            .start()
+            .await
+            .expect("the simulated runtime starts");
+        let stats = running.stats(QUEUE).expect("the group's stats");
+        processes.push(Some((running, stats)));
+    }
 
     let end = epoch + Duration::from_secs_f64(setup.run_for);
     let load = tokio::spawn(generate(memory.clone(), setup.clone(), epoch, end));
     let mut samples = Vec::new();
     let mut next = epoch;
+    let mut dead_lettered = 0;
     while next <= end {
         sleep_until(next).await;
+        let t = next.duration_since(epoch).as_secs_f64();
+        if let Some((i, at)) = setup.stop {
+            if t >= at {
+                if let Some((running, stats)) = processes.get_mut(i).and_then(Option::take) {
+                    dead_lettered += stats.dead_lettered.get();
+                    running.shutdown().await;
+                }
+            }
+        }
         let backlog = memory.stats(QUEUE).await.map_or(0, |s| s.visible);
+        let live = || processes.iter().flatten().map(|(_, stats)| stats);
         samples.push(Sample {
-            t: next.duration_since(epoch).as_secs_f64(),
-            workers: stats.workers.get(),
-            busy: stats.busy.get(),
+            t,
+            workers: live().map(|s| s.workers.get()).sum(),
+            busy: live().map(|s| s.busy.get()).sum(),
             backlog,
         });
         next += SAMPLE_EVERY;
@@ -214,9 +236,11 @@ async fn simulate(setup: Setup) -> Trace {
     if let Err(e) = load.await {
         eprintln!("load generator failed: {e}");
     }
-    let dead_lettered = stats.dead_lettered.get();
     shared.over.store(true, Ordering::Relaxed);
-    running.shutdown().await;
+    for (running, stats) in processes.into_iter().flatten() {
+        dead_lettered += stats.dead_lettered.get();
+        running.shutdown().await;
+    }
     let events = std::mem::take(&mut *lock(&shared));
     Trace {
         samples,

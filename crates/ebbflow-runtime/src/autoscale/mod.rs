@@ -1,22 +1,61 @@
 //! Autoscaling: each worker group's pool follows its queue's backlog.
 //!
 //! Every tick ([`ScalingConfig::tick`]) the controller reads the queue's
-//! stats and the pool's own figures, asks the [`policy`] for a size, and
-//! resizes the [`pool`], which retires idle workers only. Each change is
-//! logged at `info` with the inputs that caused it; holds are logged at
-//! `debug`.
+//! stats and the pool's own figures, announces them to the engine's
+//! registry of the queue's consumers and reads the other processes' back
+//! ([`fleet`]), asks the [`policy`] for a size for the whole fleet, and
+//! resizes the [`pool`] to this process's share, retiring idle workers only.
+//! On an engine with no registry (Amazon SQS) the process sizes itself
+//! alone. Each change is logged at `info` with the inputs that caused it;
+//! holds are logged at `debug`.
 
+pub(crate) mod fleet;
 pub(crate) mod policy;
 pub(crate) mod pool;
 
 use crate::stats::GroupStats;
 use ebbflow_core::config::{BacklogCount, ScalingConfig};
-use ebbflow_core::{QueueBackend, QueueStats};
+use ebbflow_core::{ConsumerReport, QueueBackend, QueueError, QueueStats};
+use fleet::{share, Fleet, View};
 use policy::{Autoscaler, Decision, Observation};
 use pool::Pool;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
+
+/// A registration lasts this many ticks: a process that stops announcing
+/// (crashed, stopped) leaves the fleet within them.
+const REGISTRATION_TICKS: u32 = 3;
+
+/// An id for this process's group on `queue`, unique among its consumers.
+fn consumer_id(queue: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let host = std::env::var("HOSTNAME").unwrap_or_default();
+    format!(
+        "{host}/{}/{queue}/{:x}{:04x}",
+        std::process::id(),
+        fastrand::u32(..),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// What this process tells the rest of the fleet.
+fn report(id: &str, pool: &Pool, stats: &GroupStats, max: u32) -> ConsumerReport {
+    ConsumerReport {
+        id: id.to_owned(),
+        pool: u32::try_from(stats.workers.get()).unwrap_or(u32::MAX),
+        desired: pool.desired(),
+        busy: u32::try_from(stats.busy.get()).unwrap_or(u32::MAX),
+        max,
+        received: stats.received.get(),
+        completed: stats.completed(),
+        worker_micros: stats.worker_micros.get(),
+        attempts_ok: stats.attempts_ok.get(),
+        attempts_ok_micros: stats.attempts_ok_micros.get(),
+        throttled: stats.throttled.get(),
+    }
+}
 
 /// Resizes `pool` every tick until `shutdown`.
 pub(crate) async fn run(
@@ -29,11 +68,25 @@ pub(crate) async fn run(
 ) {
     let mut ticks = tokio::time::interval(rules.tick.0);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let me = consumer_id(&queue);
+    let ttl = rules.tick.0 * REGISTRATION_TICKS;
+    // Without a registry, a lone process keeps under the fleet's cap too.
+    let alone_max = rules.fleet_max.map_or(rules.max, |f| f.min(rules.max));
+    let (min, max, fleet_max) = (rules.min, rules.max, rules.fleet_max);
     let backlog = rules.backlog.clone();
     let mut scaler = Autoscaler::new(rules);
+    let mut fleet = Some(Fleet::default());
     loop {
         tokio::select! {
-            _ = shutdown.cancelled() => return,
+            _ = shutdown.cancelled() => {
+                if fleet.is_some() {
+                    // Leaving: a registration that ends now, so that the
+                    // others take over this share at their next tick.
+                    let last = report(&me, &pool, &stats, max);
+                    let _ = backend.announce(&queue, &last, std::time::Duration::ZERO).await;
+                }
+                return;
+            }
             _ = ticks.tick() => {}
         }
         let queue_stats = match backend.stats(&queue).await {
@@ -43,11 +96,60 @@ pub(crate) async fn run(
                 continue;
             }
         };
-        let observation = observe(&queue_stats, &backlog, &stats);
-        let decision = scaler.decide(observation, pool.desired());
-        log(&queue, &decision);
-        if decision.desired != decision.previous {
-            pool.resize(decision.desired);
+        let mut observation = observe(&queue_stats, &backlog, &stats);
+        let mut view: Option<View> = None;
+        if let Some(f) = &mut fleet {
+            match backend
+                .announce(&queue, &report(&me, &pool, &stats, max), ttl)
+                .await
+            {
+                Ok(members) => view = Some(f.fold(&me, &members)),
+                Err(QueueError::UnsupportedOperation { .. }) => {
+                    tracing::info!(queue = %queue, "the engine keeps no registry of consumers: this process sizes its pool alone");
+                    fleet = None;
+                }
+                Err(e) => {
+                    tracing::warn!(queue = %queue, error = %e, "autoscaler cannot reach the fleet's registry; keeping the pool as it is");
+                    continue;
+                }
+            }
+        }
+        let previous = match &view {
+            Some(v) => {
+                let t = &v.totals;
+                observation = Observation {
+                    busy: t.busy,
+                    received: t.received,
+                    completed: t.completed,
+                    worker_micros: t.worker_micros,
+                    attempts_ok: t.attempts_ok,
+                    attempts_ok_micros: t.attempts_ok_micros,
+                    throttled: t.throttled,
+                    ..observation
+                };
+                let members = u32::try_from(v.members).unwrap_or(u32::MAX);
+                let cap = fleet_max.map_or(t.max, |f| f.min(t.max));
+                scaler.set_bounds(min.saturating_mul(members), cap);
+                t.desired
+            }
+            None => {
+                scaler.set_bounds(min, alone_max);
+                pool.desired()
+            }
+        };
+        let decision = scaler.decide(observation, previous);
+        let (mine, members) = match &view {
+            Some(v) => (
+                share(decision.desired, v.members, v.rank).clamp(min, max),
+                v.members,
+            ),
+            None => (decision.desired, 1),
+        };
+        stats.fleet_desired.set(u64::from(decision.desired));
+        stats.fleet_consumers.set(members as u64);
+        log(&queue, &decision, mine, members);
+        if mine != pool.desired() {
+            pool.resize(mine);
         }
     }
 }
@@ -76,14 +178,18 @@ fn observe(queue: &QueueStats, backlog: &[BacklogCount], stats: &GroupStats) -> 
     }
 }
 
-/// One decision as a log event at `$level`: the sizes and the inputs behind them.
+/// One decision as a log event at `$level`: the sizes and the inputs behind
+/// them. `from`/`to` are the fleet's (this process's alone without a
+/// registry); `pool` is this process's share.
 macro_rules! decision_event {
-    ($level:expr, $queue:expr, $d:expr, $message:literal) => {
+    ($level:expr, $queue:expr, $d:expr, $pool:expr, $members:expr, $message:literal) => {
         tracing::event!(
             $level,
             queue = $queue,
             from = $d.previous,
             to = $d.desired,
+            pool = $pool,
+            processes = $members,
             reason = $d.why.as_str(),
             recommended = $d.recommended,
             backlog = $d.backlog,
@@ -97,15 +203,24 @@ macro_rules! decision_event {
 }
 
 /// Changes at `info`, holds at `debug`.
-fn log(queue: &str, d: &Decision) {
+fn log(queue: &str, d: &Decision, pool: u32, members: usize) {
     if d.desired != d.previous {
         decision_event!(
             tracing::Level::INFO,
             queue,
             d,
+            pool,
+            members,
             "autoscaler resized the pool"
         );
     } else {
-        decision_event!(tracing::Level::DEBUG, queue, d, "autoscaler kept the pool");
+        decision_event!(
+            tracing::Level::DEBUG,
+            queue,
+            d,
+            pool,
+            members,
+            "autoscaler kept the pool"
+        );
     }
 }

@@ -151,6 +151,13 @@ impl Autoscaler {
         }
     }
 
+    /// Sets the sizes decisions stay within: a process's own `min..=max`,
+    /// or, deciding for a fleet, the members' summed bounds.
+    pub(crate) fn set_bounds(&mut self, min: u32, max: u32) {
+        self.rules.min = min;
+        self.rules.max = max.max(min);
+    }
+
     /// Decides the pool size after observing `now`. `desired` is the pool's
     /// aim now, which a message arriving at an empty pool may have raised.
     pub(crate) fn decide(&mut self, now: Observation, desired: u32) -> Decision {

@@ -37,6 +37,8 @@ pub(crate) const QUEUE_MESSAGES: &str = "ebbflow_queue_messages";
 pub(crate) const QUEUE_OLDEST_AGE: &str = "ebbflow_queue_oldest_message_age_seconds";
 pub(crate) const WORKERS: &str = "ebbflow_workers";
 pub(crate) const WORKERS_DESIRED: &str = "ebbflow_workers_desired";
+pub(crate) const FLEET_DESIRED: &str = "ebbflow_fleet_workers_desired";
+pub(crate) const FLEET_CONSUMERS: &str = "ebbflow_fleet_consumers";
 pub(crate) const CALLS_IN_FLIGHT: &str = "ebbflow_calls_in_flight";
 pub(crate) const AUTOSCALE_DECISIONS: &str = "ebbflow_autoscale_decisions_total";
 pub(crate) const BACKEND_DURATION: &str = "ebbflow_backend_operation_duration_seconds";
@@ -138,6 +140,20 @@ pub const CATALOGUE: &[MetricInfo] = &[
         kind: Kind::Gauge,
         labels: &["queue"],
         help: "The pool size the runtime is aiming for.",
+        buckets: &[],
+    },
+    MetricInfo {
+        name: FLEET_DESIRED,
+        kind: Kind::Gauge,
+        labels: &["queue"],
+        help: "The workers the autoscaler aims for across every process consuming the queue (for KEDA or an HPA sizing the processes).",
+        buckets: &[],
+    },
+    MetricInfo {
+        name: FLEET_CONSUMERS,
+        kind: Kind::Gauge,
+        labels: &["queue"],
+        help: "Processes consuming the queue, this one included, as the engine's consumer registry knows them.",
         buckets: &[],
     },
     MetricInfo {

@@ -247,6 +247,8 @@ struct GroupHandles {
     busy: Gauge,
     idle: Gauge,
     desired: Gauge,
+    fleet_desired: Gauge,
+    fleet_consumers: Gauge,
     receives: Gauge,
     delete_batches: Gauge,
     scaled_up: Counter,
@@ -271,6 +273,8 @@ impl GroupHandles {
             busy: t.gauge(catalogue::WORKERS, &with("state", "busy")),
             idle: t.gauge(catalogue::WORKERS, &with("state", "idle")),
             desired: t.gauge(catalogue::WORKERS_DESIRED, &q),
+            fleet_desired: t.gauge(catalogue::FLEET_DESIRED, &q),
+            fleet_consumers: t.gauge(catalogue::FLEET_CONSUMERS, &q),
             receives: t.gauge(catalogue::CALLS_IN_FLIGHT, &with("call", "receive")),
             delete_batches: t.gauge(catalogue::CALLS_IN_FLIGHT, &with("call", "delete_batch")),
             scaled_up: t.counter(catalogue::AUTOSCALE_DECISIONS, &with("direction", "up")),
@@ -314,6 +318,8 @@ impl GroupHandles {
         self.busy.set(busy as f64);
         self.idle.set(workers.saturating_sub(busy) as f64);
         self.desired.set(s.desired.get() as f64);
+        self.fleet_desired.set(s.fleet_desired.get() as f64);
+        self.fleet_consumers.set(s.fleet_consumers.get() as f64);
         self.receives.set(s.receives_in_flight.get() as f64);
         self.delete_batches
             .set(s.delete_batches_in_flight.get() as f64);
