@@ -29,9 +29,11 @@
 //! # }
 //! ```
 
+mod fleet;
 mod in_process;
 mod processes;
 
+pub use fleet::{fleet_child, fleet_child_queue, fleet_run, FleetPlan, FleetRun};
 pub use in_process::fault_run;
 pub use processes::{kill_child, kill_child_target, kill_run, KillPlan};
 
