@@ -17,7 +17,7 @@ pub struct Outcome {
 pub type Scenario = fn(u64) -> Outcome;
 
 /// Every scenario, by name.
-pub const ALL: [(&str, Scenario); 11] = [
+pub const ALL: [(&str, Scenario); 12] = [
     ("spike", spike),
     ("step", step),
     ("square_wave", square_wave),
@@ -29,6 +29,7 @@ pub const ALL: [(&str, Scenario); 11] = [
     ("fleet_step", fleet_step),
     ("fleet_throttled", fleet_throttled),
     ("fleet_stopped", fleet_stopped),
+    ("fleet_step_no_registry", fleet_step_no_registry),
 ];
 
 /// Processes in the fleet scenarios.
@@ -59,6 +60,7 @@ fn setup(scaling: ScalingConfig, latency: Latency, run_for: f64, seed: u64) -> S
         seed,
         processes: 1,
         stop: None,
+        registry: true,
     }
 }
 
@@ -530,6 +532,48 @@ pub fn fleet_stopped(seed: u64) -> Outcome {
         trace,
         figures,
         "one of 3 processes stops: the other two hold 90% of the fleet's pool again within 5 ticks",
+        met,
+    )
+}
+
+/// The step on 3 processes of an engine with no registry of consumers (as
+/// Amazon SQS): each sizes for its share of the backlog, read from its share
+/// of the messages in flight, instead of for all of it.
+pub fn fleet_step_no_registry(seed: u64) -> Outcome {
+    const AT: f64 = 60.0;
+    let mut s = setup(defaults(500), Latency::Fixed(ms(200)), 120.0, seed);
+    s.phases = vec![
+        Phase {
+            start: 0.0,
+            rate: 100.0,
+        },
+        Phase {
+            start: AT,
+            rate: 2_000.0,
+        },
+    ];
+    let single = peak(&sim::run(s.clone()).samples, AT);
+    s.processes = FLEET;
+    s.registry = false;
+    let tick = tick(&s);
+    let trace = sim::run(s);
+    let reached =
+        first_at(&trace.samples, AT, |x| x.workers >= 360).map_or(f64::INFINITY, |t| t - AT);
+    let fleet = peak(&trace.samples, AT);
+    let ratio = fleet as f64 / single.max(1) as f64;
+    let met = reached <= 3.0 * tick && ratio <= 1.5;
+    let figures = vec![
+        ("processes", FLEET as f64),
+        ("time_to_90pct_s", reached),
+        ("fleet_peak_workers", fleet as f64),
+        ("single_process_peak_workers", single as f64),
+        ("peak_ratio", ratio),
+    ];
+    outcome(
+        "fleet_step_no_registry",
+        trace,
+        figures,
+        "3 processes, no registry (SQS): 90% of 400 within 3 ticks, summed peak <= 1.5 x one process's",
         met,
     )
 }

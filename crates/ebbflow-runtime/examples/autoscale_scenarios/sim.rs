@@ -5,7 +5,10 @@
 
 use ebbflow_core::config::{Config, ScalingConfig};
 use ebbflow_core::testkit::CallLog;
-use ebbflow_core::{Operation, QueueBackend, SendBatchEntry, SendMessage};
+use ebbflow_core::{
+    BackendCall, BackendHook, Hooked, Operation, QueueBackend, QueueError, SendBatchEntry,
+    SendMessage,
+};
 use ebbflow_memory::MemoryBackend;
 use ebbflow_runtime::{handler_fn, Context, HandlerError, Runtime};
 use serde_json::json;
@@ -68,6 +71,30 @@ pub struct Setup {
     pub processes: usize,
     /// One process stopped at a time, in seconds: (its index, when).
     pub stop: Option<(usize, f64)>,
+    /// Whether the engine keeps a registry of consumers (Amazon SQS does not).
+    pub registry: bool,
+}
+
+/// The memory engine as Amazon SQS is: no registry of consumers.
+struct NoRegistry;
+
+impl BackendHook for NoRegistry {
+    fn around<'a, T: Send + 'a>(
+        &'a self,
+        op: Operation,
+        call: BackendCall<'a, T>,
+    ) -> BackendCall<'a, T> {
+        if op == Operation::Announce {
+            Box::pin(async {
+                Err(QueueError::UnsupportedOperation {
+                    backend: "sqs",
+                    operation: "announce",
+                })
+            })
+        } else {
+            call
+        }
+    }
 }
 
 /// One sample of the pool, every [`SAMPLE_EVERY`].
@@ -147,6 +174,11 @@ async fn simulate(setup: Setup) -> Trace {
     let memory = Arc::new(MemoryBackend::new());
     // Receive calls are counted, to show how quiet an idle pool is.
     let (backend, calls) = CallLog::wrap(memory.clone());
+    let backend: Arc<dyn QueueBackend> = if setup.registry {
+        backend
+    } else {
+        Arc::new(Hooked::new(backend, NoRegistry))
+    };
     let mut config: Config = serde_json::from_value(json!({
         "metrics": {"enabled": false},
         "queues": {

@@ -5,8 +5,8 @@
 //! registry of the queue's consumers and reads the other processes' back
 //! ([`fleet`]), asks the [`policy`] for a size for the whole fleet, and
 //! resizes the [`pool`] to this process's share, retiring idle workers only.
-//! On an engine with no registry (Amazon SQS) the process sizes itself
-//! alone. Each change is logged at `info` with the inputs that caused it;
+//! On an engine with no registry (Amazon SQS) the process sizes itself for
+//! its share of the backlog, read from its share of the messages in flight. Each change is logged at `info` with the inputs that caused it;
 //! holds are logged at `debug`.
 
 pub(crate) mod fleet;
@@ -98,6 +98,8 @@ pub(crate) async fn run(
         };
         let mut observation = observe(&queue_stats, &backlog, &stats);
         let mut view: Option<View> = None;
+        // This process's share of the queue where no registry tells.
+        let mut fraction = 1.0;
         if let Some(f) = &mut fleet {
             match backend
                 .announce(&queue, &report(&me, &pool, &stats, max), ttl)
@@ -133,25 +135,61 @@ pub(crate) async fn run(
                 t.desired
             }
             None => {
+                // No registry (Amazon SQS): this process's share of the queue
+                // is read as its share of the messages in flight, and it
+                // sizes for that share of the backlog rather than for all of it.
+                let in_hand = stats.received.get().saturating_sub(stats.completed());
+                fraction = share_in_flight(in_hand, queue_stats.in_flight);
+                observation.backlog = scaled(observation.backlog, fraction);
+                observation.visible = scaled(observation.visible, fraction);
                 scaler.set_bounds(min, alone_max);
                 pool.desired()
             }
         };
         let decision = scaler.decide(observation, previous);
-        let (mine, members) = match &view {
+        let (mine, members, fleet_desired) = match &view {
             Some(v) => (
                 share(decision.desired, v.members, v.rank).clamp(min, max),
                 v.members,
+                u64::from(decision.desired),
             ),
-            None => (decision.desired, 1),
+            // Estimates, from the share in flight.
+            None => (
+                decision.desired,
+                (1.0 / fraction).round() as usize,
+                (f64::from(decision.desired) / fraction).ceil() as u64,
+            ),
         };
-        stats.fleet_desired.set(u64::from(decision.desired));
+        stats.fleet_desired.set(fleet_desired);
         stats.fleet_consumers.set(members as u64);
         log(&queue, &decision, mine, members);
         if mine != pool.desired() {
             pool.resize(mine);
         }
     }
+}
+
+/// Below this share of the queue's messages in flight, a process without a
+/// registry takes it that others consume the queue too. Above it, the rest
+/// are its own deletes still on their way (a lone process holds nearly all).
+const SHARED_BELOW: f64 = 0.75;
+
+/// This process's share of the queue, from the messages it holds against
+/// the queue's messages in flight: 1 when it seems to be alone.
+fn share_in_flight(in_hand: u64, in_flight: u64) -> f64 {
+    if in_flight == 0 || in_hand == 0 {
+        return 1.0;
+    }
+    let fraction = (in_hand as f64 / in_flight as f64).min(1.0);
+    if fraction < SHARED_BELOW {
+        fraction
+    } else {
+        1.0
+    }
+}
+
+fn scaled(count: u64, fraction: f64) -> u64 {
+    (count as f64 * fraction).ceil() as u64
 }
 
 /// What the queue and the pool show now.
@@ -222,5 +260,29 @@ fn log(queue: &str, d: &Decision, pool: u32, members: usize) {
             members,
             "autoscaler kept the pool"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::share_in_flight;
+
+    #[test]
+    fn a_process_without_a_registry_reads_its_share_from_what_it_holds() {
+        assert_eq!(
+            share_in_flight(0, 0),
+            1.0,
+            "idle: alone until shown otherwise"
+        );
+        assert_eq!(
+            share_in_flight(90, 100),
+            1.0,
+            "the rest are its own deletes"
+        );
+        assert!(
+            (share_in_flight(34, 100) - 0.34).abs() < 1e-9,
+            "one of three"
+        );
+        assert_eq!(share_in_flight(120, 100), 1.0);
     }
 }
