@@ -67,3 +67,14 @@ pub fn announce_in(
     members.retain(|_, (_, expires)| *expires > now_ms);
     members.values().map(|(report, _)| report.clone()).collect()
 }
+
+/// When a registration made at `now_ms` for `ttl` runs out, in ms since
+/// the Unix epoch (as the engines that keep registrations store it).
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(ebbflow_core::fleet::expires_at(1_000, Duration::from_secs(3)), 4_000);
+/// ```
+pub fn expires_at(now_ms: i64, ttl: std::time::Duration) -> i64 {
+    now_ms.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX))
+}

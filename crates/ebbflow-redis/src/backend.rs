@@ -333,7 +333,7 @@ impl QueueBackend for RedisBackend {
     ) -> Result<Vec<ebbflow_core::ConsumerReport>> {
         let q = self.queue(queue).await?;
         let now = self.inner.clock.now_ms();
-        let expires = now.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX));
+        let expires = ebbflow_core::fleet::expires_at(now, ttl);
         let me = me.clone();
         self.call(move |s| async move { s.announce(&q, &me, expires, now).await })
             .await

@@ -6,7 +6,7 @@
 mod common;
 
 use ebbflow_core::QueueBackend;
-use ebbflow_runtime::testkit::{fleet_child, fleet_child_queue, fleet_run, FleetPlan};
+use ebbflow_runtime::testkit::{assert_one_fleet, fleet_child, fleet_child_queue};
 use std::sync::Arc;
 
 async fn connect(url: &str) -> Arc<dyn QueueBackend> {
@@ -19,45 +19,7 @@ async fn connect(url: &str) -> Arc<dyn QueueBackend> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_processes_size_one_fleet_for_a_burst() {
     let Some(url) = common::url() else { return };
-    let run = std::process::id();
-    let one = FleetPlan {
-        processes: 1,
-        ..FleetPlan::default()
-    };
-    let single = fleet_run(
-        connect(&url).await,
-        &format!("fleet-one-{run}"),
-        one,
-        "fleet_worker",
-    )
-    .await;
-    let three = FleetPlan::default();
-    let fleet = fleet_run(
-        connect(&url).await,
-        &format!("fleet-three-{run}"),
-        three,
-        "fleet_worker",
-    )
-    .await;
-    println!(
-        "redis: one process peaked at {} workers (drained in {:.1} s); three at {} summed {:?} (drained in {:.1} s)",
-        single.peak_workers,
-        single.drained_in.as_secs_f64(),
-        fleet.peak_workers,
-        fleet.process_peaks,
-        fleet.drained_in.as_secs_f64()
-    );
-    assert!(
-        fleet.peak_workers as f64 <= 1.3 * single.peak_workers as f64,
-        "the fleet ran {} workers at its peak, one process {}",
-        fleet.peak_workers,
-        single.peak_workers
-    );
-    assert!(
-        fleet.process_peaks.iter().all(|&p| p > 1),
-        "every process took a share: {:?}",
-        fleet.process_peaks
-    );
+    assert_one_fleet("redis", || connect(&url), "fleet_worker").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

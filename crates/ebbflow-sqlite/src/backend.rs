@@ -518,7 +518,7 @@ impl QueueBackend for SqliteBackend {
         let name = queue.to_owned();
         let me = me.clone();
         let now = self.inner.clock.now_ms();
-        let expires = now.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX));
+        let expires = ebbflow_core::fleet::expires_at(now, ttl);
         self.write(move |tx| store::announce(tx, &name, &me, expires, now))
             .await
     }

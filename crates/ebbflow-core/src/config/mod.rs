@@ -955,6 +955,14 @@ impl Config {
 mod tests {
     use super::*;
 
+    /// The keys of the problems `validate` finds in the config `json`.
+    fn problem_keys(json: &str) -> Vec<String> {
+        match parse(json).validate() {
+            Ok(()) => Vec::new(),
+            Err(problems) => problems.into_iter().map(|p| p.key).collect(),
+        }
+    }
+
     fn parse(json: &str) -> Config {
         serde_json::from_str(json).unwrap_or_else(|e| panic!("{json}: {e}"))
     }
@@ -972,12 +980,7 @@ mod tests {
 
     #[test]
     fn a_handler_is_one_http_url_or_one_command_with_its_own_options() {
-        let keys = |json: &str| -> Vec<String> {
-            match parse(json).validate() {
-                Ok(()) => Vec::new(),
-                Err(problems) => problems.into_iter().map(|p| p.key).collect(),
-            }
-        };
+        let keys = problem_keys;
         assert!(keys(
             r#"{"workers": {"w": {"handler": {"http": "http://127.0.0.1:1/x", "batch": true}}}}"#
         )
@@ -1010,12 +1013,7 @@ mod tests {
 
     #[test]
     fn server_keys_keep_their_secrets_elsewhere_and_exclude_running_open() {
-        let keys = |json: &str| -> Vec<String> {
-            match parse(json).validate() {
-                Ok(()) => Vec::new(),
-                Err(problems) => problems.into_iter().map(|p| p.key).collect(),
-            }
-        };
+        let keys = problem_keys;
         assert!(
             keys(r#"{"server": {"keys": {"a": {"access_key_id": "AK", "secret_env": "S"}}}}"#)
                 .is_empty()
@@ -1062,12 +1060,7 @@ mod tests {
 
     #[test]
     fn tls_needs_both_a_certificate_and_a_key() {
-        let problems = |json: &str| -> Vec<String> {
-            match parse(json).validate() {
-                Ok(()) => Vec::new(),
-                Err(problems) => problems.into_iter().map(|p| p.key).collect(),
-            }
-        };
+        let problems = problem_keys;
         let open = r#""auth": "none""#;
         assert!(problems(&format!(
             r#"{{"server": {{{open}, "tls_cert": "c.pem", "tls_key": "k.pem"}}}}"#
@@ -1090,12 +1083,7 @@ mod tests {
             ),
             (["*".to_owned()].as_slice(), ["*".to_owned()].as_slice())
         );
-        let problems = |json: &str| -> Vec<String> {
-            match parse(json).validate() {
-                Ok(()) => Vec::new(),
-                Err(problems) => problems.into_iter().map(|p| p.key).collect(),
-            }
-        };
+        let problems = problem_keys;
         assert!(problems(
             r#"{"server": {"keys": {"a": {"access_key_id": "AK", "secret_env": "S", "actions": ["read", "SendMessage"], "queues": ["orders-*"]}}}}"#
         )

@@ -143,8 +143,9 @@ pub fn spike(seed: u64) -> Outcome {
     )
 }
 
-pub fn step(seed: u64) -> Outcome {
-    const AT: f64 = 60.0;
+/// 100 a second, then 2,000 a second from [`STEP_AT`] on, of 200 ms: a
+/// pool of 400 for the second phase.
+fn step_setup(seed: u64) -> Setup {
     let mut s = setup(defaults(500), Latency::Fixed(ms(200)), 120.0, seed);
     s.phases = vec![
         Phase {
@@ -152,21 +153,28 @@ pub fn step(seed: u64) -> Outcome {
             rate: 100.0,
         },
         Phase {
-            start: AT,
+            start: STEP_AT,
             rate: 2_000.0,
         },
     ];
+    s
+}
+
+/// When the step scenarios step up.
+const STEP_AT: f64 = 60.0;
+
+/// Seconds from the step until the pool reaches 90 % of 400, and its peak after.
+fn step_response(trace: &Trace) -> (f64, u64) {
+    let reached = first_at(&trace.samples, STEP_AT, |x| x.workers >= 360)
+        .map_or(f64::INFINITY, |t| t - STEP_AT);
+    (reached, peak(&trace.samples, STEP_AT))
+}
+
+pub fn step(seed: u64) -> Outcome {
+    let s = step_setup(seed);
     let tick = tick(&s);
     let trace = sim::run(s);
-    let reached =
-        first_at(&trace.samples, AT, |x| x.workers >= 360).map_or(f64::INFINITY, |t| t - AT);
-    let peak = trace
-        .samples
-        .iter()
-        .filter(|x| x.t >= AT)
-        .map(|x| x.workers)
-        .max()
-        .unwrap_or(0);
+    let (reached, peak) = step_response(&trace);
     let overshoot = peak as f64 / 400.0 - 1.0;
     let met = reached <= 3.0 * tick && overshoot <= 0.10;
     let figures = vec![
@@ -425,25 +433,12 @@ pub fn fleet_spike(seed: u64) -> Outcome {
 }
 
 pub fn fleet_step(seed: u64) -> Outcome {
-    const AT: f64 = 60.0;
-    let mut s = setup(defaults(500), Latency::Fixed(ms(200)), 120.0, seed);
-    s.phases = vec![
-        Phase {
-            start: 0.0,
-            rate: 100.0,
-        },
-        Phase {
-            start: AT,
-            rate: 2_000.0,
-        },
-    ];
-    let single = peak(&sim::run(s.clone()).samples, AT);
+    let mut s = step_setup(seed);
+    let (_, single) = step_response(&sim::run(s.clone()));
     s.processes = FLEET;
     let tick = tick(&s);
     let trace = sim::run(s);
-    let reached =
-        first_at(&trace.samples, AT, |x| x.workers >= 360).map_or(f64::INFINITY, |t| t - AT);
-    let fleet = peak(&trace.samples, AT);
+    let (reached, fleet) = step_response(&trace);
     let overshoot = fleet as f64 / 400.0 - 1.0;
     let ratio = fleet as f64 / single.max(1) as f64;
     let met = reached <= 3.0 * tick && overshoot <= 0.10 && ratio <= 1.2;
@@ -540,26 +535,13 @@ pub fn fleet_stopped(seed: u64) -> Outcome {
 /// Amazon SQS): each sizes for its share of the backlog, read from its share
 /// of the messages in flight, instead of for all of it.
 pub fn fleet_step_no_registry(seed: u64) -> Outcome {
-    const AT: f64 = 60.0;
-    let mut s = setup(defaults(500), Latency::Fixed(ms(200)), 120.0, seed);
-    s.phases = vec![
-        Phase {
-            start: 0.0,
-            rate: 100.0,
-        },
-        Phase {
-            start: AT,
-            rate: 2_000.0,
-        },
-    ];
-    let single = peak(&sim::run(s.clone()).samples, AT);
+    let mut s = step_setup(seed);
+    let (_, single) = step_response(&sim::run(s.clone()));
     s.processes = FLEET;
     s.registry = false;
     let tick = tick(&s);
     let trace = sim::run(s);
-    let reached =
-        first_at(&trace.samples, AT, |x| x.workers >= 360).map_or(f64::INFINITY, |t| t - AT);
-    let fleet = peak(&trace.samples, AT);
+    let (reached, fleet) = step_response(&trace);
     let ratio = fleet as f64 / single.max(1) as f64;
     let met = reached <= 3.0 * tick && ratio <= 1.5;
     let figures = vec![

@@ -96,18 +96,16 @@ pub(crate) async fn run(
                 continue;
             }
         };
-        let mut observation = observe(&queue_stats, &backlog, &stats);
+        let mine_now = report(&me, &pool, &stats, max);
+        let mut observation = observe(&queue_stats, &backlog, &mine_now);
         let mut view: Option<View> = None;
         // This process's share of the queue where no registry tells.
         let mut fraction = 1.0;
         if let Some(f) = &mut fleet {
-            match backend
-                .announce(&queue, &report(&me, &pool, &stats, max), ttl)
-                .await
-            {
+            match backend.announce(&queue, &mine_now, ttl).await {
                 Ok(members) => view = Some(f.fold(&me, &members)),
                 Err(QueueError::UnsupportedOperation { .. }) => {
-                    tracing::info!(queue = %queue, "the engine keeps no registry of consumers: this process sizes its pool alone");
+                    tracing::info!(queue = %queue, "the engine keeps no registry of consumers: this process sizes for its share of the messages in flight");
                     fleet = None;
                 }
                 Err(e) => {
@@ -119,16 +117,7 @@ pub(crate) async fn run(
         let previous = match &view {
             Some(v) => {
                 let t = &v.totals;
-                observation = Observation {
-                    busy: t.busy,
-                    received: t.received,
-                    completed: t.completed,
-                    worker_micros: t.worker_micros,
-                    attempts_ok: t.attempts_ok,
-                    attempts_ok_micros: t.attempts_ok_micros,
-                    throttled: t.throttled,
-                    ..observation
-                };
+                observation = observe(&queue_stats, &backlog, t);
                 let members = u32::try_from(v.members).unwrap_or(u32::MAX);
                 let cap = fleet_max.map_or(t.max, |f| f.min(t.max));
                 scaler.set_bounds(min.saturating_mul(members), cap);
@@ -138,7 +127,7 @@ pub(crate) async fn run(
                 // No registry (Amazon SQS): this process's share of the queue
                 // is read as its share of the messages in flight, and it
                 // sizes for that share of the backlog rather than for all of it.
-                let in_hand = stats.received.get().saturating_sub(stats.completed());
+                let in_hand = mine_now.received.saturating_sub(mine_now.completed);
                 fraction = share_in_flight(in_hand, queue_stats.in_flight);
                 observation.backlog = scaled(observation.backlog, fraction);
                 observation.visible = scaled(observation.visible, fraction);
@@ -192,8 +181,9 @@ fn scaled(count: u64, fraction: f64) -> u64 {
     (count as f64 * fraction).ceil() as u64
 }
 
-/// What the queue and the pool show now.
-fn observe(queue: &QueueStats, backlog: &[BacklogCount], stats: &GroupStats) -> Observation {
+/// What the queue shows now, and the pool (this process's, or the fleet's
+/// summed) in `pool`.
+fn observe(queue: &QueueStats, backlog: &[BacklogCount], pool: &ConsumerReport) -> Observation {
     let backlog = backlog
         .iter()
         .map(|count| match count {
@@ -206,13 +196,13 @@ fn observe(queue: &QueueStats, backlog: &[BacklogCount], stats: &GroupStats) -> 
         at: Instant::now(),
         backlog,
         visible: queue.visible,
-        busy: u32::try_from(stats.busy.get()).unwrap_or(u32::MAX),
-        received: stats.received.get(),
-        completed: stats.completed(),
-        worker_micros: stats.worker_micros.get(),
-        attempts_ok: stats.attempts_ok.get(),
-        attempts_ok_micros: stats.attempts_ok_micros.get(),
-        throttled: stats.throttled.get(),
+        busy: pool.busy,
+        received: pool.received,
+        completed: pool.completed,
+        worker_micros: pool.worker_micros,
+        attempts_ok: pool.attempts_ok,
+        attempts_ok_micros: pool.attempts_ok_micros,
+        throttled: pool.throttled,
     }
 }
 

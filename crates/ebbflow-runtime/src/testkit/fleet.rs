@@ -23,7 +23,7 @@ use ebbflow_core::config::Config;
 use ebbflow_core::{QueueAttributes, QueueBackend, SendBatchEntry, SendMessage};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::{sleep, Instant};
@@ -194,19 +194,7 @@ pub async fn fleet_run(
                 Ok(j) => j,
                 Err(e) => panic!("{e}"),
             };
-            let child = Command::new(&exe)
-                .args([
-                    child_test,
-                    "--exact",
-                    "--ignored",
-                    "--nocapture",
-                    "--test-threads=1",
-                ])
-                .env(SPEC_VAR, json)
-                .stdout(Stdio::null())
-                .stderr(Stdio::inherit())
-                .spawn();
-            match child {
+            match super::spawn_child(&exe, child_test, SPEC_VAR, &json, Stdio::inherit()) {
                 Ok(c) => (c, spec.samples),
                 Err(e) => panic!("starting fleet child {i}: {e}"),
             }
@@ -272,4 +260,53 @@ pub async fn fleet_run(
         process_peaks,
         drained_in,
     }
+}
+
+/// The check both shared engines run: one process, then three, take the
+/// same burst; the three's summed pools must peak within 1.3x of the one's,
+/// and every one of the three must take part. `connect` opens the engine.
+pub async fn assert_one_fleet<F, Fut>(engine: &str, connect: F, child_test: &str)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Arc<dyn QueueBackend>>,
+{
+    let run = std::process::id();
+    let one = FleetPlan {
+        processes: 1,
+        ..FleetPlan::default()
+    };
+    let single = fleet_run(
+        connect().await,
+        &format!("fleet-one-{run}"),
+        one,
+        child_test,
+    )
+    .await;
+    let three = FleetPlan::default();
+    let fleet = fleet_run(
+        connect().await,
+        &format!("fleet-three-{run}"),
+        three,
+        child_test,
+    )
+    .await;
+    println!(
+        "{engine}: one process peaked at {} workers (drained in {:.1} s); three at {} summed {:?} (drained in {:.1} s)",
+        single.peak_workers,
+        single.drained_in.as_secs_f64(),
+        fleet.peak_workers,
+        fleet.process_peaks,
+        fleet.drained_in.as_secs_f64()
+    );
+    assert!(
+        fleet.peak_workers as f64 <= 1.3 * single.peak_workers as f64,
+        "the fleet ran {} workers at its peak, one process {}",
+        fleet.peak_workers,
+        single.peak_workers
+    );
+    assert!(
+        fleet.process_peaks.iter().all(|&p| p > 1),
+        "every process took a share: {:?}",
+        fleet.process_peaks
+    );
 }

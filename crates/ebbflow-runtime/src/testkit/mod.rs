@@ -30,10 +30,33 @@
 //! ```
 
 mod fleet;
+
+/// Runs the test binary again as a child running only the ignored test
+/// `child_test`, told what to do by the environment variable `var`.
+fn spawn_child(
+    exe: &std::path::Path,
+    child_test: &str,
+    var: &str,
+    spec: &str,
+    stderr: std::process::Stdio,
+) -> std::io::Result<std::process::Child> {
+    std::process::Command::new(exe)
+        .args([
+            child_test,
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(var, spec)
+        .stdout(std::process::Stdio::null())
+        .stderr(stderr)
+        .spawn()
+}
 mod in_process;
 mod processes;
 
-pub use fleet::{fleet_child, fleet_child_queue, fleet_run, FleetPlan, FleetRun};
+pub use fleet::{assert_one_fleet, fleet_child, fleet_child_queue, fleet_run, FleetPlan, FleetRun};
 pub use in_process::fault_run;
 pub use processes::{kill_child, kill_child_target, kill_run, KillPlan};
 

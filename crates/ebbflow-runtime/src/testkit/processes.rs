@@ -29,7 +29,7 @@ use ebbflow_core::testkit::history::{History, Recorded, Rules, Verdict};
 use ebbflow_core::QueueBackend;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
@@ -203,18 +203,7 @@ impl Worker {
             Ok(f) => f,
             Err(e) => panic!("{}: {e}", stderr.display()),
         };
-        let child = Command::new(exe)
-            .args([
-                child_test,
-                "--exact",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(SPEC_VAR, json)
-            .stdout(Stdio::null())
-            .stderr(file)
-            .spawn();
+        let child = super::spawn_child(&exe, child_test, SPEC_VAR, &json, Stdio::from(file));
         match child {
             Ok(child) => Self {
                 id: spec.worker,
