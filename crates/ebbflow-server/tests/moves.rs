@@ -14,6 +14,18 @@ use std::time::Duration;
 
 const ARN: &str = "arn:aws:sqs:us-east-1:000000000000:";
 
+/// Checks that a call failed with SQS's `code`.
+fn refused<T: std::fmt::Debug, E: ProvideErrorMetadata + std::fmt::Debug>(
+    result: Result<T, E>,
+    code: &str,
+    why: &str,
+) {
+    match result {
+        Ok(v) => panic!("{why}: expected {code}, got {v:?}"),
+        Err(e) => assert_eq!(e.code(), Some(code), "{why}: {e:?}"),
+    }
+}
+
 /// `orders` dead-letters into `orders-dlq`, which holds `n` dead letters.
 async fn setup(n: usize) -> (Arc<ebbflow_memory::MemoryBackend>, aws_sdk_sqs::Client) {
     let backend = Arc::new(ebbflow_memory::MemoryBackend::new());
@@ -160,49 +172,54 @@ async fn a_cancelled_task_stops_with_every_message_in_one_queue() {
     );
     assert_eq!(visible(&b, "orders").await, 0);
 
-    let e = sqs
-        .cancel_message_move_task()
-        .task_handle(&handle)
-        .send()
-        .await
-        .expect_err("an ended task cannot be cancelled");
-    assert_eq!(e.code(), Some("ResourceNotFoundException"), "{e:?}");
+    refused(
+        sqs.cancel_message_move_task()
+            .task_handle(&handle)
+            .send()
+            .await,
+        "ResourceNotFoundException",
+        "an ended task cannot be cancelled",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_refuses_what_sqs_refuses() {
     let (_b, sqs) = setup(1).await;
-    let e = sqs
-        .start_message_move_task()
-        .source_arn(format!("{ARN}elsewhere"))
-        .send()
-        .await
-        .expect_err("not a dead-letter queue");
-    assert_eq!(e.code(), Some("InvalidParameterValue"), "{e:?}");
-    let e = sqs
-        .start_message_move_task()
-        .source_arn(format!("{ARN}nowhere"))
-        .send()
-        .await
-        .expect_err("no such queue");
-    assert_eq!(e.code(), Some("ResourceNotFoundException"), "{e:?}");
-    for rate in [0, 501] {
-        let e = sqs
-            .start_message_move_task()
-            .source_arn(format!("{ARN}orders-dlq"))
-            .max_number_of_messages_per_second(rate)
+    refused(
+        sqs.start_message_move_task()
+            .source_arn(format!("{ARN}elsewhere"))
             .send()
-            .await
-            .expect_err("a rate outside 1..=500");
-        assert_eq!(e.code(), Some("InvalidParameterValue"), "{e:?}");
+            .await,
+        "InvalidParameterValue",
+        "not a dead-letter queue",
+    );
+    refused(
+        sqs.start_message_move_task()
+            .source_arn(format!("{ARN}nowhere"))
+            .send()
+            .await,
+        "ResourceNotFoundException",
+        "no such queue",
+    );
+    for rate in [0, 501] {
+        refused(
+            sqs.start_message_move_task()
+                .source_arn(format!("{ARN}orders-dlq"))
+                .max_number_of_messages_per_second(rate)
+                .send()
+                .await,
+            "InvalidParameterValue",
+            "a rate outside 1..=500",
+        );
     }
-    let e = sqs
-        .cancel_message_move_task()
-        .task_handle("no-such-task")
-        .send()
-        .await
-        .expect_err("no such task");
-    assert_eq!(e.code(), Some("ResourceNotFoundException"), "{e:?}");
+    refused(
+        sqs.cancel_message_move_task()
+            .task_handle("no-such-task")
+            .send()
+            .await,
+        "ResourceNotFoundException",
+        "no such task",
+    );
     let listed = sqs
         .list_message_move_tasks()
         .source_arn(format!("{ARN}orders-dlq"))

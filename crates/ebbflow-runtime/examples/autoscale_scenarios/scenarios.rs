@@ -331,23 +331,35 @@ pub fn cold_start(seed: u64) -> Outcome {
     )
 }
 
-pub fn throttled(seed: u64) -> Outcome {
-    const RUN: f64 = 120.0;
-    let mut s = setup(defaults(100), Latency::Fixed(ms(100)), RUN, seed);
+/// Ample load (1,000 a second of 100 ms) on a downstream that throttles
+/// above 40 calls at once.
+fn throttled_setup(seed: u64) -> Setup {
+    let mut s = setup(defaults(100), Latency::Fixed(ms(100)), THROTTLED_RUN, seed);
     s.phases = vec![Phase {
         start: 0.0,
         rate: 1_000.0,
     }];
     s.throttle_above = Some(40);
-    let tick = tick(&s);
-    let trace = sim::run(s);
-    let second_half: Vec<u64> = trace
-        .samples
+    s
+}
+
+const THROTTLED_RUN: f64 = 120.0;
+
+/// The mean pool over the second half of a throttled run.
+fn plateau(samples: &[Sample]) -> f64 {
+    let half: Vec<u64> = samples
         .iter()
-        .filter(|x| x.t >= RUN / 2.0)
+        .filter(|x| x.t >= THROTTLED_RUN / 2.0)
         .map(|x| x.workers)
         .collect();
-    let plateau = second_half.iter().sum::<u64>() as f64 / second_half.len().max(1) as f64;
+    half.iter().sum::<u64>() as f64 / half.len().max(1) as f64
+}
+
+pub fn throttled(seed: u64) -> Outcome {
+    let s = throttled_setup(seed);
+    let tick = tick(&s);
+    let trace = sim::run(s);
+    let plateau = plateau(&trace.samples);
     let inside = |w: u64| (36..=48).contains(&w);
     let ticks = match trace.first_throttle {
         None => f64::INFINITY,
@@ -460,23 +472,11 @@ pub fn fleet_step(seed: u64) -> Outcome {
 }
 
 pub fn fleet_throttled(seed: u64) -> Outcome {
-    const RUN: f64 = 120.0;
-    let mut s = setup(defaults(100), Latency::Fixed(ms(100)), RUN, seed);
-    s.phases = vec![Phase {
-        start: 0.0,
-        rate: 1_000.0,
-    }];
+    let mut s = throttled_setup(seed);
     // One downstream for the whole fleet: 40 calls at once, in total.
-    s.throttle_above = Some(40);
     s.processes = FLEET;
     let trace = sim::run(s);
-    let second_half: Vec<u64> = trace
-        .samples
-        .iter()
-        .filter(|x| x.t >= RUN / 2.0)
-        .map(|x| x.workers)
-        .collect();
-    let plateau = second_half.iter().sum::<u64>() as f64 / second_half.len().max(1) as f64;
+    let plateau = plateau(&trace.samples);
     let met = (36.0..=48.0).contains(&plateau) && trace.dead_lettered == 0;
     let figures = vec![
         ("processes", FLEET as f64),
