@@ -4,7 +4,7 @@
 //! What is here: both of SQS's wire protocols on every route — AWS JSON 1.0
 //! (`X-Amz-Target: AmazonSQS.<Action>`, read case-insensitively; errors with
 //! `__type` and the `x-amzn-query-error` header the SDKs read) and the query
-//! protocol (`Action=…` forms, XML answers; [`query`](self) reads the forms
+//! protocol (`Action=…` forms, XML answers; the `query` module reads the forms
 //! into the same JSON) — for all 23 actions: queues and their attributes,
 //! tags, permissions, messages and their batches, dead-letter sources, and
 //! message-move tasks (run in the background over [`ebbflow_redrive`]).
