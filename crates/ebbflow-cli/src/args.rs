@@ -115,6 +115,16 @@ pub enum Command {
     },
     /// Serve the Amazon SQS API (AWS JSON 1.0) over the configured backend, per `[server]`.
     Serve,
+    /// Serve the web dashboard (read-only: queues, their settings and messages) over the
+    /// configured backend, until SIGINT/SIGTERM. It has no access control yet: keep it on loopback.
+    Dashboard {
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1:9325")]
+        listen: std::net::SocketAddr,
+        /// The path the pages live under (for a reverse proxy), for example `/ui`.
+        #[arg(long, default_value = "")]
+        base_path: String,
+    },
     /// Run every `[workers.NAME]` whose `handler` is an HTTP endpoint or a command,
     /// with the runtime's retries, dead letters, autoscaling and metrics, until SIGINT/SIGTERM.
     Work,

@@ -674,3 +674,69 @@ fn completions_are_printed_for_a_shell() {
         "{script}"
     );
 }
+
+/// One GET over plain TCP: the status code and the body.
+fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut tcp = std::net::TcpStream::connect(addr).ok()?;
+    write!(
+        tcp,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).ok()?;
+    let status = answer.get(9..12)?.parse().ok()?;
+    Some((status, answer.split_once("\r\n\r\n")?.1.to_owned()))
+}
+
+#[test]
+fn the_dashboard_serves_the_queues_of_the_config_until_sigterm() {
+    let Some(env) = Env::sqlite() else { return };
+    env.ok(&["queue", "create", "jobs"]);
+    env.ok(&["send", "jobs", "hello"]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = env
+        .command(&["dashboard", "--listen", &addr, "--base-path", "/ui"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting the dashboard");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let body = loop {
+        if let Some((200, body)) = http_get(&addr, "/ui/api/queues") {
+            break body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the dashboard did not answer in 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let v: Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(v["queues"][0]["name"], "jobs", "{v}");
+    assert_eq!(v["queues"][0]["visible"], 1, "{v}");
+    let (status, page) = http_get(&addr, "/ui/queues/jobs").expect("the queue's page");
+    assert_eq!(status, 200);
+    assert!(page.contains("hello"), "{page}");
+    let signalled = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(signalled.success());
+    let status = child.wait().expect("waiting for the dashboard");
+    assert!(status.success(), "{status:?}");
+    // Looking received nothing.
+    assert_eq!(env.depth("jobs"), (1, 0));
+
+    let out = env.run(&["dashboard", "--base-path", "ui"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a base path without / is a usage error"
+    );
+}

@@ -1,6 +1,7 @@
 //! One module per group of commands; [`run`] sends each to its own.
 
 mod config;
+mod dashboard;
 mod look;
 mod queues;
 mod redrive;
@@ -48,6 +49,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Work => return work::work(config).await,
         Command::Serve => return serve::serve(config).await,
+        Command::Dashboard { listen, base_path } => {
+            return dashboard::dashboard(config, listen, &base_path).await
+        }
         _ => {}
     }
     let ctx = Ctx {
@@ -88,7 +92,11 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             file,
             restart,
         } => transfer::import(&ctx, &queue, &file, restart).await,
-        Command::Config(_) | Command::Completions { .. } | Command::Work | Command::Serve => Ok(()),
+        Command::Config(_)
+        | Command::Completions { .. }
+        | Command::Work
+        | Command::Serve
+        | Command::Dashboard { .. } => Ok(()),
     }
 }
 

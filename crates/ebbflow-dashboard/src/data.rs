@@ -1,0 +1,231 @@
+//! What the pages show, read from the backend: the same figures for the
+//! HTML views and the JSON API.
+
+use ebbflow_core::{
+    BrowseRequest, MessageState, QueueAttributes, QueueBackend, QueueError, QueueStats,
+};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// One queue in the overview.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueueRow {
+    /// Its name.
+    pub name: String,
+    /// FIFO or standard.
+    pub fifo: bool,
+    /// Messages waiting.
+    pub visible: u64,
+    /// Messages received and not yet deleted.
+    pub in_flight: u64,
+    /// Messages not yet visible.
+    pub delayed: u64,
+    /// Seconds since the oldest message was sent, when the engine knows.
+    pub oldest_age_s: Option<f64>,
+    /// Where its dead letters go.
+    pub dead_letter_queue: Option<String>,
+    /// The queues that dead-letter into it.
+    pub dead_letter_sources: Vec<String>,
+}
+
+/// Every queue, each with its counts and dead-letter relations.
+pub async fn queues(backend: &Arc<dyn QueueBackend>) -> Result<Vec<QueueRow>, QueueError> {
+    let names = backend.list_queues(None).await?;
+    let mut rows = Vec::with_capacity(names.len());
+    for name in names {
+        // A queue deleted between the listing and now is just gone.
+        let (attrs, stats) = match (
+            backend.get_queue_attributes(&name).await,
+            backend.stats(&name).await,
+        ) {
+            (Ok(a), Ok(s)) => (a, s),
+            (Err(QueueError::QueueDoesNotExist(_)), _)
+            | (_, Err(QueueError::QueueDoesNotExist(_))) => continue,
+            (Err(e), _) | (_, Err(e)) => return Err(e),
+        };
+        rows.push(row(name, &attrs, &stats));
+    }
+    let mut sources: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in &rows {
+        if let Some(dlq) = &r.dead_letter_queue {
+            sources.entry(dlq.clone()).or_default().push(r.name.clone());
+        }
+    }
+    for r in &mut rows {
+        r.dead_letter_sources = sources.remove(&r.name).unwrap_or_default();
+    }
+    Ok(rows)
+}
+
+fn row(name: String, attrs: &QueueAttributes, stats: &QueueStats) -> QueueRow {
+    QueueRow {
+        name,
+        fifo: attrs.fifo,
+        visible: stats.visible,
+        in_flight: stats.in_flight,
+        delayed: stats.delayed,
+        oldest_age_s: stats.oldest_message_age.map(|d| d.as_secs_f64()),
+        dead_letter_queue: attrs
+            .redrive_policy
+            .as_ref()
+            .map(|p| ebbflow_core::queue_name_from_arn(&p.dead_letter_queue).to_owned()),
+        dead_letter_sources: Vec::new(),
+    }
+}
+
+/// Sorts the overview by a column (`name`, `visible`, `in_flight`,
+/// `delayed`, `oldest`), largest first for the counts.
+pub fn sort(rows: &mut [QueueRow], by: &str) {
+    match by {
+        "visible" => rows.sort_by_key(|r| std::cmp::Reverse(r.visible)),
+        "in_flight" => rows.sort_by_key(|r| std::cmp::Reverse(r.in_flight)),
+        "delayed" => rows.sort_by_key(|r| std::cmp::Reverse(r.delayed)),
+        "oldest" => rows.sort_by(|a, b| {
+            b.oldest_age_s
+                .unwrap_or(0.0)
+                .total_cmp(&a.oldest_age_s.unwrap_or(0.0))
+        }),
+        _ => rows.sort_by(|a, b| a.name.cmp(&b.name)),
+    }
+}
+
+/// One queue, with its settings.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueueDetail {
+    /// Counts and relations, as in the overview.
+    #[serde(flatten)]
+    pub row: QueueRow,
+    /// Its settings, by SQS's attribute name, as text.
+    pub attributes: BTreeMap<&'static str, String>,
+    /// Its tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// One queue's counts and settings.
+pub async fn queue(backend: &Arc<dyn QueueBackend>, name: &str) -> Result<QueueDetail, QueueError> {
+    let attrs = backend.get_queue_attributes(name).await?;
+    let stats = backend.stats(name).await?;
+    let sources = backend.list_dead_letter_source_queues(name).await?;
+    let mut row = row(name.to_owned(), &attrs, &stats);
+    row.dead_letter_sources = sources;
+    let secs = |d: std::time::Duration| format!("{} s", d.as_secs());
+    let mut attributes = BTreeMap::new();
+    attributes.insert("VisibilityTimeout", secs(attrs.visibility_timeout));
+    attributes.insert(
+        "MessageRetentionPeriod",
+        secs(attrs.message_retention_period),
+    );
+    attributes.insert("DelaySeconds", secs(attrs.delay));
+    attributes.insert(
+        "ReceiveMessageWaitTimeSeconds",
+        secs(attrs.receive_wait_time),
+    );
+    attributes.insert(
+        "MaximumMessageSize",
+        format!("{} bytes", attrs.maximum_message_size),
+    );
+    attributes.insert("FifoQueue", attrs.fifo.to_string());
+    if attrs.fifo {
+        attributes.insert(
+            "ContentBasedDeduplication",
+            attrs.content_based_deduplication.to_string(),
+        );
+    }
+    if let Some(p) = &attrs.redrive_policy {
+        attributes.insert(
+            "RedrivePolicy",
+            format!(
+                "to {} after {} receives",
+                ebbflow_core::queue_name_from_arn(&p.dead_letter_queue),
+                p.max_receive_count
+            ),
+        );
+    }
+    Ok(QueueDetail {
+        row,
+        attributes,
+        tags: attrs.tags,
+    })
+}
+
+/// One message as a page lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageRow {
+    /// Its id.
+    pub message_id: String,
+    /// `visible`, `in_flight` or `delayed`.
+    pub state: &'static str,
+    /// When it was sent, ms since the Unix epoch.
+    pub sent_timestamp: u64,
+    /// Receives so far.
+    pub receive_count: u32,
+    /// Its FIFO group.
+    pub group_id: Option<String>,
+    /// The body.
+    pub body: String,
+    /// Its attributes, as text (binary ones as their size).
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// A page of a queue's messages.
+#[derive(Debug, Clone, Serialize)]
+pub struct MessagePage {
+    /// The messages, in arrival order.
+    pub messages: Vec<MessageRow>,
+    /// The cursor of the next page, if there is one.
+    pub next: Option<String>,
+}
+
+/// Messages per page, by default.
+pub const PAGE: u32 = 50;
+
+/// A page of `name`'s messages from `after` on, read without receiving
+/// them (the browse verb). `Ok(None)` where the engine has no such verb
+/// (Amazon SQS): the page says so rather than receive.
+pub async fn messages(
+    backend: &Arc<dyn QueueBackend>,
+    name: &str,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<Option<MessagePage>, QueueError> {
+    let mut request = BrowseRequest::new(limit.clamp(1, ebbflow_core::MAX_BROWSE_LIMIT));
+    if let Some(cursor) = after {
+        request = request.after(cursor.to_owned());
+    }
+    let page = match backend.browse(name, request).await {
+        Ok(p) => p,
+        Err(QueueError::UnsupportedOperation { .. }) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let messages = page
+        .messages
+        .into_iter()
+        .map(|m| MessageRow {
+            message_id: m.message_id,
+            state: match m.state {
+                MessageState::Visible => "visible",
+                MessageState::InFlight => "in_flight",
+                MessageState::Delayed => "delayed",
+            },
+            sent_timestamp: m.system.sent_timestamp,
+            receive_count: m.system.approximate_receive_count,
+            group_id: m.system.message_group_id,
+            body: m.body,
+            attributes: m
+                .attributes
+                .iter()
+                .map(|(k, v)| {
+                    let text = v
+                        .as_str()
+                        .map_or_else(|| "(binary)".to_owned(), str::to_owned);
+                    (k.clone(), text)
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(Some(MessagePage {
+        messages,
+        next: page.next,
+    }))
+}

@@ -1,0 +1,173 @@
+//! The dashboard through HTTP, over the memory engine: the overview and
+//! its API show each queue's counts and dead-letter relations, a queue's
+//! page shows its settings and messages without receiving them, values are
+//! escaped, and what is not there is a 404.
+
+use ebbflow_core::{
+    MessageAttributeValue, QueueAttributes, QueueBackend, ReceiveRequest, RedrivePolicy,
+    SendMessage,
+};
+use ebbflow_dashboard::{Dashboard, Server};
+use ebbflow_memory::MemoryBackend;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// `orders` (3 waiting, 1 in flight, 1 delayed) dead-letters into `orders-dlq`.
+async fn dashboard() -> (String, Arc<MemoryBackend>) {
+    let b = Arc::new(MemoryBackend::new());
+    b.create_queue("orders-dlq", QueueAttributes::standard())
+        .await
+        .expect("dlq");
+    let attrs = QueueAttributes::standard()
+        .with_redrive_policy(RedrivePolicy::new("orders-dlq", 5))
+        .with_tag("team", "checkout");
+    b.create_queue("orders", attrs).await.expect("orders");
+    for i in 0..4 {
+        let m = SendMessage::new(format!("{{\"order\": {i}}}"))
+            .attribute("tenant", MessageAttributeValue::string("acme"));
+        b.send("orders", m).await.expect("send");
+    }
+    b.send(
+        "orders",
+        SendMessage::new("<script>alert(1)</script>").delay(Duration::from_secs(60)),
+    )
+    .await
+    .expect("send");
+    let got = b
+        .receive("orders", ReceiveRequest::new(1))
+        .await
+        .expect("receive");
+    assert_eq!(got.len(), 1);
+    let backend: Arc<dyn QueueBackend> = b.clone();
+    let server = Server::bind(([127, 0, 0, 1], 0).into(), Dashboard::new(backend, "/ui"))
+        .await
+        .expect("bind");
+    let addr = server.local_addr().expect("addr");
+    tokio::spawn(server.serve(std::future::pending()));
+    (addr.to_string(), b)
+}
+
+/// One GET: the status code and the body.
+async fn get(addr: &str, path: &str) -> (u16, String) {
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    tcp.write_all(request.as_bytes()).await.expect("write");
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).await.expect("read");
+    let status = answer.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_lists_every_queue_with_its_counts_and_dead_letters() {
+    let (addr, _b) = dashboard().await;
+    let (status, body) = get(&addr, "/ui/api/queues").await;
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let queues = v["queues"].as_array().expect("a list");
+    assert_eq!(queues.len(), 2);
+    let orders = &queues[0];
+    assert_eq!(orders["name"], "orders");
+    assert_eq!(
+        (&orders["visible"], &orders["in_flight"], &orders["delayed"]),
+        (
+            &serde_json::json!(3),
+            &serde_json::json!(1),
+            &serde_json::json!(1)
+        )
+    );
+    assert_eq!(orders["dead_letter_queue"], "orders-dlq");
+    assert_eq!(
+        queues[1]["dead_letter_sources"],
+        serde_json::json!(["orders"])
+    );
+
+    let (_, sorted) = get(&addr, "/ui/api/queues?sort=visible").await;
+    let v: serde_json::Value = serde_json::from_str(&sorted).expect("JSON");
+    assert_eq!(v["queues"][0]["name"], "orders", "the most visible first");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overview_page_shows_the_counts_and_the_dead_letter_queue() {
+    let (addr, _b) = dashboard().await;
+    let (status, page) = get(&addr, "/ui/").await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("<a href=\"/ui/queues/orders\">orders</a>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<td class=\"n\">3</td><td class=\"n\">1</td><td class=\"n\">1</td>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<span class=\"tag\">DLQ</span> of <a href=\"/ui/queues/orders\">orders</a>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("prefers-color-scheme: dark"),
+        "dark mode follows the system"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queue_page_shows_messages_without_receiving_them_and_escapes_them() {
+    let (addr, b) = dashboard().await;
+    let before = b.stats("orders").await.expect("stats");
+    let (status, page) = get(&addr, "/ui/queues/orders").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("{&quot;order&quot;: 1}"), "{page}");
+    assert!(page.contains("tenant=acme"));
+    assert!(
+        page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{page}"
+    );
+    assert!(!page.contains("<script>"), "a body is never markup");
+    assert!(page.contains("checkout"), "the tags are shown");
+    assert!(page.contains("to orders-dlq after 5 receives"));
+    let after = b.stats("orders").await.expect("stats");
+    assert_eq!(
+        (before.visible, before.in_flight),
+        (after.visible, after.in_flight),
+        "looking hid nothing"
+    );
+    let (_, api) = get(&addr, "/ui/api/queues/orders/messages").await;
+    let v: serde_json::Value = serde_json::from_str(&api).expect("JSON");
+    let messages = v["messages"].as_array().expect("a list");
+    assert_eq!(messages.len(), 5);
+    let counts: Vec<u64> = messages
+        .iter()
+        .map(|m| m["receive_count"].as_u64().unwrap_or(99))
+        .collect();
+    assert_eq!(counts, [1, 0, 0, 0, 0], "only the one real receive counts");
+    assert_eq!(messages[0]["state"], "in_flight");
+    assert_eq!(messages[4]["state"], "delayed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_is_not_there_is_a_404_and_writes_are_refused() {
+    let (addr, _b) = dashboard().await;
+    assert_eq!(get(&addr, "/ui/queues/nowhere").await.0, 404);
+    let (status, body) = get(&addr, "/ui/api/queues/nowhere").await;
+    assert_eq!(status, 404);
+    assert!(body.contains("No queue is called nowhere"), "{body}");
+    assert_eq!(
+        get(&addr, "/elsewhere").await.0,
+        404,
+        "outside the base path"
+    );
+    assert_eq!(get(&addr, "/ui/queues/orders/purge").await.0, 404);
+    let mut tcp = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    let request = format!("POST /ui/queues/orders HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    tcp.write_all(request.as_bytes()).await.expect("write");
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).await.expect("read");
+    assert!(answer.starts_with("HTTP/1.1 405"), "{answer}");
+}
