@@ -229,3 +229,98 @@ pub async fn messages(
         next: page.next,
     }))
 }
+
+/// The worker processes consuming `name`, from the engine's consumer
+/// registry; `None` where the engine keeps none (Amazon SQS).
+///
+/// Reading is an announcement that ends at once, with no workers (`max`
+/// 0): it leaves no registration behind, and the autoscalers never count a
+/// report without workers as a consumer.
+pub async fn consumers(
+    backend: &Arc<dyn QueueBackend>,
+    name: &str,
+) -> Result<Option<Vec<ebbflow_core::ConsumerReport>>, QueueError> {
+    let reader = ebbflow_core::ConsumerReport {
+        id: "~dashboard".to_owned(),
+        ..Default::default()
+    };
+    match backend
+        .announce(name, &reader, std::time::Duration::ZERO)
+        .await
+    {
+        Ok(members) => Ok(Some(
+            members.into_iter().filter(|m| m.id != reader.id).collect(),
+        )),
+        Err(QueueError::UnsupportedOperation { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Dead letters sharing a reason (`ebbflow.reason`, or `max_receives` for
+/// those the engine moved) and error.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeadLetterGroup {
+    /// Why they failed.
+    pub reason: String,
+    /// The handler's error, when the runtime recorded one.
+    pub error: String,
+    /// The queue they came from, when known.
+    pub source: Option<String>,
+    /// How many of the messages looked at.
+    pub count: u64,
+    /// The first one's id.
+    pub example: String,
+}
+
+/// The most messages a dead-letter summary looks at.
+pub const DEAD_LETTER_SCAN: usize = 10_000;
+
+/// `name`'s messages grouped by why they were dead-lettered, largest group
+/// first, from up to [`DEAD_LETTER_SCAN`] messages read without receiving
+/// them; `None` where the engine has no browse verb. The flag says whether
+/// the queue held more than was looked at.
+pub async fn dead_letters(
+    backend: &Arc<dyn QueueBackend>,
+    name: &str,
+) -> Result<Option<(Vec<DeadLetterGroup>, bool)>, QueueError> {
+    let mut groups: BTreeMap<(String, String, Option<String>), DeadLetterGroup> = BTreeMap::new();
+    let mut request = BrowseRequest::new(ebbflow_core::MAX_BROWSE_LIMIT);
+    let mut seen = 0;
+    loop {
+        let page = match backend.browse(name, request.clone()).await {
+            Ok(p) => p,
+            Err(QueueError::UnsupportedOperation { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        for m in &page.messages {
+            let why = ebbflow_redrive::DeadLetter::read(
+                |n| m.attributes.get(n).and_then(|v| v.as_str()),
+                m.system.dead_letter_queue_source_arn.as_deref(),
+            );
+            let group = groups
+                .entry((why.reason.clone(), why.error.clone(), why.source.clone()))
+                .or_insert_with(|| DeadLetterGroup {
+                    reason: why.reason,
+                    error: why.error,
+                    source: why.source,
+                    count: 0,
+                    example: m.message_id.clone(),
+                });
+            group.count += 1;
+            seen += 1;
+        }
+        match page.next {
+            Some(cursor) if seen < DEAD_LETTER_SCAN => request = request.after(cursor),
+            Some(_) => return Ok(Some((sorted(groups), true))),
+            None => return Ok(Some((sorted(groups), false))),
+        }
+    }
+}
+
+fn sorted(
+    groups: BTreeMap<(String, String, Option<String>), DeadLetterGroup>,
+) -> Vec<DeadLetterGroup> {
+    let mut v: Vec<DeadLetterGroup> = groups.into_values().collect();
+    v.sort_by_key(|g| std::cmp::Reverse(g.count));
+    v
+}

@@ -2,7 +2,8 @@
 //! follows the system's light or dark scheme. Every value from a queue is
 //! escaped.
 
-use crate::data::{MessagePage, QueueDetail, QueueRow};
+use crate::data::{DeadLetterGroup, MessagePage, QueueDetail, QueueRow};
+use ebbflow_core::ConsumerReport;
 use std::fmt::Write;
 
 /// Text made safe for HTML element content and attribute values.
@@ -128,8 +129,67 @@ pub fn queues(base: &str, rows: &[QueueRow]) -> String {
     page(base, "Queues", &body)
 }
 
-/// One queue: counts, settings, tags, and a page of its messages.
-pub fn queue(base: &str, q: &QueueDetail, messages: Option<&MessagePage>) -> String {
+/// What a queue's page shows.
+pub struct QueuePage<'a> {
+    /// Counts, settings, tags.
+    pub detail: &'a QueueDetail,
+    /// A page of messages; `None` where the engine cannot browse.
+    pub messages: Option<&'a MessagePage>,
+    /// The worker processes; `None` where the engine keeps no registry.
+    pub workers: Option<&'a [ConsumerReport]>,
+    /// For a dead-letter queue: its messages grouped by why, and whether
+    /// there were more than were looked at.
+    pub dead_letters: Option<(&'a [DeadLetterGroup], bool)>,
+}
+
+fn workers(members: Option<&[ConsumerReport]>) -> String {
+    let Some(members) = members else {
+        return "<h2>Workers</h2><p class=\"muted\">This engine keeps no registry of consumers (Amazon SQS).</p>".to_owned();
+    };
+    let mut out = String::from("<h2>Workers</h2><table><thead><tr><th>Process</th><th class=\"n\">Pool</th><th class=\"n\">Busy</th><th class=\"n\">Desired</th><th class=\"n\">Max</th><th class=\"n\">Received</th><th class=\"n\">Finished</th></tr></thead><tbody>");
+    for m in members {
+        let _ = write!(
+            out,
+            "<tr><td><code>{}</code></td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+            escape(&m.id), m.pool, m.busy, m.desired, m.max, m.received, m.completed
+        );
+    }
+    if members.is_empty() {
+        out.push_str("<tr><td colspan=\"7\" class=\"muted\">No autoscaled process consumes this queue now.</td></tr>");
+    }
+    out.push_str("</tbody></table>");
+    out
+}
+
+fn dead_letters(base: &str, groups: &[DeadLetterGroup], more: bool) -> String {
+    let mut out = String::from("<h2>Dead letters by reason</h2><table><thead><tr><th class=\"n\">Messages</th><th>Reason</th><th>Error</th><th>From</th></tr></thead><tbody>");
+    for g in groups {
+        let _ = write!(
+            out,
+            "<tr><td class=\"n\">{}</td><td>{}</td><td><pre>{}</pre></td><td>{}</td></tr>",
+            g.count,
+            escape(&g.reason),
+            escape(&g.error),
+            g.source
+                .as_deref()
+                .map(|s| queue_link(base, s))
+                .unwrap_or_default()
+        );
+    }
+    out.push_str("</tbody></table>");
+    if more {
+        let _ = write!(
+            out,
+            "<p class=\"muted\">From the first {} messages.</p>",
+            crate::data::DEAD_LETTER_SCAN
+        );
+    }
+    out
+}
+
+/// One queue: counts, settings, tags, its workers, and a page of its messages.
+pub fn queue(base: &str, p: &QueuePage<'_>) -> String {
+    let (q, messages) = (p.detail, p.messages);
     let r = &q.row;
     let name = escape(&r.name);
     let mut body = format!(
@@ -162,7 +222,12 @@ pub fn queue(base: &str, q: &QueueDetail, messages: Option<&MessagePage>) -> Str
             escape(v)
         );
     }
-    body.push_str("</table><h2>Messages</h2>");
+    body.push_str("</table>");
+    body.push_str(&workers(p.workers));
+    if let Some((groups, more)) = p.dead_letters {
+        body.push_str(&dead_letters(base, groups, more));
+    }
+    body.push_str("<h2>Messages</h2>");
     match messages {
         None => body.push_str(
             "<p class=\"muted\">This engine cannot show messages without receiving them (Amazon SQS has no such verb).</p>",

@@ -91,6 +91,10 @@ impl Dashboard {
                         self.messages(&decode(name), param("after").as_deref())
                             .await
                     }
+                    Some((name, "workers")) if json_api => self.workers(&decode(name)).await,
+                    Some((name, "dead-letters")) if json_api => {
+                        self.dead_letters(&decode(name)).await
+                    }
                     _ => return self.not_found(),
                 },
                 None => return self.not_found(),
@@ -132,11 +136,48 @@ impl Dashboard {
             ));
         }
         let messages = data::messages(&self.backend, name, after, data::PAGE).await?;
-        Ok(Body::Html(html::queue(
-            &self.base,
-            &detail,
-            messages.as_ref(),
-        )))
+        let workers = data::consumers(&self.backend, name).await?;
+        // A dead-letter queue's first page also groups its messages by why.
+        let dead = if detail.row.dead_letter_sources.is_empty() || after.is_some() {
+            None
+        } else {
+            data::dead_letters(&self.backend, name).await?
+        };
+        let page = html::QueuePage {
+            detail: &detail,
+            messages: messages.as_ref(),
+            workers: workers.as_deref(),
+            dead_letters: dead
+                .as_ref()
+                .map(|(groups, more)| (groups.as_slice(), *more)),
+        };
+        Ok(Body::Html(html::queue(&self.base, &page)))
+    }
+
+    async fn workers(&self, name: &str) -> Result<Body, QueueError> {
+        self.backend.get_queue_attributes(name).await?;
+        Ok(Body::Json(
+            match data::consumers(&self.backend, name).await? {
+                Some(members) => serde_json::json!({ "workers": members }),
+                None => serde_json::json!({
+                    "workers": [],
+                    "unsupported": "this engine keeps no registry of consumers",
+                }),
+            },
+        ))
+    }
+
+    async fn dead_letters(&self, name: &str) -> Result<Body, QueueError> {
+        self.backend.get_queue_attributes(name).await?;
+        Ok(Body::Json(
+            match data::dead_letters(&self.backend, name).await? {
+                Some((groups, more)) => serde_json::json!({ "groups": groups, "more": more }),
+                None => serde_json::json!({
+                    "groups": [],
+                    "unsupported": "this engine cannot show messages without receiving them",
+                }),
+            },
+        ))
     }
 
     async fn messages(&self, name: &str, after: Option<&str>) -> Result<Body, QueueError> {

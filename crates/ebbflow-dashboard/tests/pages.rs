@@ -171,3 +171,94 @@ async fn what_is_not_there_is_a_404_and_writes_are_refused() {
     tcp.read_to_string(&mut answer).await.expect("read");
     assert!(answer.starts_with("HTTP/1.1 405"), "{answer}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queue_shows_its_worker_processes_and_looking_registers_nothing() {
+    let (addr, b) = dashboard().await;
+    let report = |id: &str, pool: u32| ebbflow_core::ConsumerReport {
+        id: id.to_owned(),
+        pool,
+        busy: 1,
+        desired: pool,
+        max: 100,
+        ..Default::default()
+    };
+    let minute = Duration::from_secs(60);
+    b.announce("orders", &report("host-a/1", 4), minute)
+        .await
+        .expect("announce");
+    b.announce("orders", &report("host-b/2", 6), minute)
+        .await
+        .expect("announce");
+    let (status, api) = get(&addr, "/ui/api/queues/orders/workers").await;
+    assert_eq!(status, 200, "{api}");
+    let v: serde_json::Value = serde_json::from_str(&api).expect("JSON");
+    let ids: Vec<&str> = v["workers"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|w| w["id"].as_str())
+        .collect();
+    assert_eq!(ids, ["host-a/1", "host-b/2"]);
+    let (_, page) = get(&addr, "/ui/queues/orders").await;
+    assert!(
+        page.contains("<code>host-b/2</code></td><td class=\"n\">6</td>"),
+        "{page}"
+    );
+    let after = b
+        .announce("orders", &report("host-c/3", 1), minute)
+        .await
+        .expect("announce");
+    assert_eq!(
+        after.len(),
+        3,
+        "the dashboard left no registration: {after:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_letter_queue_groups_its_messages_by_why() {
+    let (addr, b) = dashboard().await;
+    let dead = |reason: &str, error: &str| {
+        SendMessage::new("x")
+            .attribute("ebbflow.reason", MessageAttributeValue::string(reason))
+            .attribute("ebbflow.error", MessageAttributeValue::string(error))
+            .attribute(
+                "ebbflow.source_queue",
+                MessageAttributeValue::string("orders"),
+            )
+    };
+    for m in [
+        dead("permanent", "card <declined>"),
+        dead("undecodable", "expected value"),
+        dead("permanent", "card <declined>"),
+    ] {
+        b.send("orders-dlq", m).await.expect("send");
+    }
+    let (status, api) = get(&addr, "/ui/api/queues/orders-dlq/dead-letters").await;
+    assert_eq!(status, 200, "{api}");
+    let v: serde_json::Value = serde_json::from_str(&api).expect("JSON");
+    let groups = v["groups"].as_array().expect("a list");
+    assert_eq!(groups.len(), 2);
+    assert_eq!(
+        (
+            &groups[0]["reason"],
+            &groups[0]["count"],
+            &groups[0]["source"]
+        ),
+        (
+            &serde_json::json!("permanent"),
+            &serde_json::json!(2),
+            &serde_json::json!("orders")
+        )
+    );
+    assert_eq!(v["more"], false);
+    let (_, page) = get(&addr, "/ui/queues/orders-dlq").await;
+    assert!(page.contains("Dead letters by reason"), "{page}");
+    assert!(page.contains("card &lt;declined&gt;"), "{page}");
+    assert_eq!(
+        b.stats("orders-dlq").await.expect("stats").visible,
+        3,
+        "grouping received nothing"
+    );
+}

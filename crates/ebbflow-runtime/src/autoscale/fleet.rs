@@ -31,7 +31,11 @@ pub(crate) struct View {
 
 impl Fleet {
     /// Folds this tick's reports (every member, ordered by id) into the view.
+    /// A report with `max` 0 is a reader (the dashboard), not a consumer.
     pub(crate) fn fold(&mut self, me: &str, members: &[ConsumerReport]) -> View {
+        let consumers: Vec<ConsumerReport> =
+            members.iter().filter(|m| m.max > 0).cloned().collect();
+        let members = consumers.as_slice();
         let t = &mut self.totals;
         for m in members {
             if let Some(before) = self.last.get(&m.id) {
@@ -110,6 +114,15 @@ mod tests {
         // b leaves: its history does not leave with it.
         let v = fleet.fold("a", &[report("a", 125, 1)]);
         assert_eq!((v.totals.received, v.totals.busy, v.members), (55, 1, 1));
+    }
+
+    #[test]
+    fn a_reader_with_no_workers_is_no_member() {
+        let mut fleet = Fleet::default();
+        let mut reader = report("0-dashboard", 0, 0);
+        reader.max = 0;
+        let v = fleet.fold("b", &[reader, report("b", 0, 0)]);
+        assert_eq!((v.members, v.rank), (1, 0));
     }
 
     #[test]
