@@ -36,8 +36,12 @@ impl Key {
     /// Whether its own rules allow `action` on `queue` (`None` for an
     /// action on no one queue, such as `ListQueues`).
     pub fn allows(&self, action: &str, queue: Option<&str>) -> bool {
-        action_matches(&self.actions, action)
-            && queue.is_none_or(|q| self.queues.iter().any(|p| queue_matches(p, q)))
+        action_matches(&self.actions, action) && queue.is_none_or(|q| self.covers(q))
+    }
+
+    /// Whether its queue patterns take in `queue`.
+    pub fn covers(&self, queue: &str) -> bool {
+        self.queues.iter().any(|p| queue_matches(p, queue))
     }
 
     /// Whether it may do everything (no request needs reading to decide).

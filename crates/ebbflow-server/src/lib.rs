@@ -304,6 +304,8 @@ async fn handle(api: &Api, req: Request<Incoming>) -> Response<Full<Bytes>> {
             }
         },
     };
+    // The key's own rules, when they limit it to some queues.
+    let mut limited_to: Option<&Key> = None;
     if let Some(keys) = &api.keys {
         let signed = sigv4::Request {
             method: &method,
@@ -327,9 +329,19 @@ async fn handle(api: &Api, req: Request<Incoming>) -> Response<Full<Bytes>> {
             tracing::info!(action, key = signer.access_key_id, "refused: {}", e.message);
             return failure(protocol, &e);
         }
+        limited_to = keys.get(&signer.access_key_id).filter(|k| !k.is_full());
     }
     match api.call(&action, &request, &host).await {
-        Ok(value) => {
+        Ok(mut value) => {
+            if let Some(key) = limited_to {
+                // A key limited to some queues lists only those.
+                if let Some(urls) = value.get_mut("QueueUrls").and_then(|v| v.as_array_mut()) {
+                    urls.retain(|u| {
+                        u.as_str()
+                            .is_some_and(|u| key.covers(ebbflow_core::queue_name_from_arn(u)))
+                    });
+                }
+            }
             let body = match protocol {
                 Protocol::Json => value.to_string(),
                 Protocol::Query => query::answer(&action, &value, &request_id()),

@@ -78,6 +78,7 @@ async fn server_with_rules() -> String {
                 rule(&["SendMessage", "GetQueueUrl"], &["orders"], "producer"),
             ),
             ("AKIDDASH", rule(&["read"], &["*"], "dash")),
+            ("AKIDTEAM", rule(&["read"], &["orders*"], "team")),
         ]
         .into_iter()
         .map(|(id, key)| (id.to_owned(), key))
@@ -114,6 +115,32 @@ async fn a_key_may_do_only_what_its_rules_allow() {
         .await
         .expect_err("not to billing");
     assert_eq!(e.code(), Some("AccessDenied"), "{e:?}");
+    let listed = producer
+        .list_queues()
+        .send()
+        .await
+        .expect_err("the producer may not list");
+    assert_eq!(listed.code(), Some("AccessDenied"));
+    let dashboard_lists = common::client(&endpoint, "AKIDDASH", "dash")
+        .list_queues()
+        .send()
+        .await
+        .expect("the dashboard lists");
+    assert_eq!(
+        dashboard_lists.queue_urls().len(),
+        2,
+        "a key on every queue sees every queue"
+    );
+    let team_lists = common::client(&endpoint, "AKIDTEAM", "team")
+        .list_queues()
+        .send()
+        .await
+        .expect("the team lists");
+    assert_eq!(
+        team_lists.queue_urls(),
+        [format!("{endpoint}/000000000000/orders")],
+        "a key limited to some queues lists only those"
+    );
     let e = producer
         .receive_message()
         .queue_url(format!("{endpoint}/000000000000/orders"))
