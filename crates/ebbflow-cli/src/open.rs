@@ -29,6 +29,13 @@ pub async fn backend(config: &Config) -> Result<Arc<dyn QueueBackend>, CliError>
                 .to_owned(),
         ));
     }
+    serving(config).await
+}
+
+/// Opens the backend `[backend]` names for a command that serves it to
+/// others (`ebbflow serve`), the memory backend included: that process
+/// then holds the queues for its clients.
+pub async fn serving(config: &Config) -> Result<Arc<dyn QueueBackend>, CliError> {
     ebbflow::connect(&config.backend).await.map_err(|e| {
         CliError::Config(format!(
             "opening the {} backend: {e}",

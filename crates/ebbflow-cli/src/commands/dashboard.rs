@@ -18,12 +18,8 @@ pub async fn dashboard(
             "--base-path {base_path}: a path starting with /, for example /ui"
         )));
     }
-    let backend = ebbflow::connect(&config.backend).await.map_err(|e| {
-        CliError::Config(format!(
-            "opening the {} backend: {e}",
-            config.backend.kind.as_str()
-        ))
-    })?;
+    // The memory backend's queues live in another process: nothing to show.
+    let backend = crate::open::backend(&config).await?;
     let server = Server::bind(listen, Dashboard::new(backend, base_path))
         .await
         .map_err(|e| {

@@ -63,12 +63,7 @@ pub async fn serve(config: Config) -> Result<(), CliError> {
         ));
     }
     // In-process queues are fine here: this process holds them for its clients.
-    let backend = ebbflow::connect(&config.backend).await.map_err(|e| {
-        CliError::Config(format!(
-            "opening the {} backend: {e}",
-            config.backend.kind.as_str()
-        ))
-    })?;
+    let backend = crate::open::serving(&config).await?;
     let mut api = Api::new(backend);
     api.account_id = s.account_id.clone();
     api.region = s.region.clone();
