@@ -22,18 +22,17 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// A path segment made safe for a URL (queue names are `[A-Za-z0-9_.-]`,
-/// cursors digits; anything else is percent-encoded all the same).
+/// What [`url_part`] leaves as it is: letters, digits and `-_.~`.
+const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// A path segment or query value made safe for a URL (queue names are
+/// `[A-Za-z0-9_.-]`, cursors digits; anything else is percent-encoded).
 pub fn url_part(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(text, UNRESERVED).to_string()
 }
 
 const STYLE: &str = "

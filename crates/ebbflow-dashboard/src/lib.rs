@@ -73,10 +73,9 @@ impl Dashboard {
             );
         }
         let param = |name: &str| {
-            query.split('&').find_map(|pair| {
-                let (k, v) = pair.split_once('=')?;
-                (k == name).then(|| decode(v))
-            })
+            form_urlencoded::parse(query.as_bytes())
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.into_owned())
         };
         let json_api = route.starts_with("/api/");
         let result = match route.trim_start_matches("/api").trim_end_matches('/') {
@@ -219,29 +218,11 @@ impl Dashboard {
     }
 }
 
-/// Percent-decoding of a query value or path segment (`+` is a space).
+/// A percent-encoded path segment, decoded.
 fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                match text.get(i + 1..i + 3).map(|h| u8::from_str_radix(h, 16)) {
-                    Some(Ok(b)) => {
-                        out.push(b);
-                        i += 3;
-                        continue;
-                    }
-                    _ => out.push(b'%'),
-                }
-            }
-            b'+' => out.push(b' '),
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 fn respond(status: StatusCode, body: Body) -> Response<Full<Bytes>> {
@@ -316,18 +297,5 @@ impl Server {
                 }
             });
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::decode;
-
-    #[test]
-    fn query_values_are_percent_decoded() {
-        assert_eq!(decode("orders%2Efifo"), "orders.fifo");
-        assert_eq!(decode("a+b"), "a b");
-        assert_eq!(decode("100%"), "100%");
-        assert_eq!(decode("%zz"), "%zz");
     }
 }
