@@ -22,6 +22,7 @@
 
 #![warn(missing_docs)]
 
+pub mod access;
 mod backend;
 mod browse;
 pub mod config;

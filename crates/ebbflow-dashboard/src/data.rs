@@ -2,7 +2,8 @@
 //! HTML views and the JSON API.
 
 use ebbflow_core::{
-    BrowseRequest, MessageState, QueueAttributes, QueueBackend, QueueError, QueueStats,
+    BrowseRequest, BrowsedMessage, MessageState, QueueAttributes, QueueBackend, QueueError,
+    QueueStats,
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -29,23 +30,39 @@ pub struct QueueRow {
     pub dead_letter_sources: Vec<String>,
 }
 
-/// Every queue, each with its counts and dead-letter relations.
-pub async fn queues(backend: &Arc<dyn QueueBackend>) -> Result<Vec<QueueRow>, QueueError> {
-    let names = backend.list_queues(None).await?;
-    let mut rows = Vec::with_capacity(names.len());
-    for name in names {
-        // A queue deleted between the listing and now is just gone.
-        let (attrs, stats) = match (
-            backend.get_queue_attributes(&name).await,
-            backend.stats(&name).await,
-        ) {
-            (Ok(a), Ok(s)) => (a, s),
-            (Err(QueueError::QueueDoesNotExist(_)), _)
-            | (_, Err(QueueError::QueueDoesNotExist(_))) => continue,
-            (Err(e), _) | (_, Err(e)) => return Err(e),
-        };
-        rows.push(row(name, &attrs, &stats));
-    }
+/// How many queues the overview reads at once.
+const READ_AT_ONCE: usize = 32;
+
+/// Every queue `shown` lets through, each with its counts and dead-letter
+/// relations. The queues are read [`READ_AT_ONCE`] at a time, so a network
+/// engine's round trips overlap.
+pub async fn queues(
+    backend: &Arc<dyn QueueBackend>,
+    shown: impl Fn(&str) -> bool,
+) -> Result<Vec<QueueRow>, QueueError> {
+    use futures_util::stream::{self, StreamExt, TryStreamExt};
+    let names: Vec<String> = backend
+        .list_queues(None)
+        .await?
+        .into_iter()
+        .filter(|n| shown(n))
+        .collect();
+    let read: Vec<Option<QueueRow>> = stream::iter(names)
+        .map(|name| async move {
+            // A queue deleted between the listing and now is just gone.
+            let (attrs, stats) =
+                match tokio::join!(backend.get_queue_attributes(&name), backend.stats(&name)) {
+                    (Ok(a), Ok(s)) => (a, s),
+                    (Err(QueueError::QueueDoesNotExist(_)), _)
+                    | (_, Err(QueueError::QueueDoesNotExist(_))) => return Ok(None),
+                    (Err(e), _) | (_, Err(e)) => return Err(e),
+                };
+            Ok(Some(row(name, &attrs, &stats)))
+        })
+        .buffered(READ_AT_ONCE)
+        .try_collect()
+        .await?;
+    let mut rows: Vec<QueueRow> = read.into_iter().flatten().collect();
     let mut sources: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for r in &rows {
         if let Some(dlq) = &r.dead_letter_queue {
@@ -198,36 +215,37 @@ pub async fn messages(
         Err(QueueError::UnsupportedOperation { .. }) => return Ok(None),
         Err(e) => return Err(e),
     };
-    let messages = page
-        .messages
-        .into_iter()
-        .map(|m| MessageRow {
-            message_id: m.message_id,
-            state: match m.state {
-                MessageState::Visible => "visible",
-                MessageState::InFlight => "in_flight",
-                MessageState::Delayed => "delayed",
-            },
-            sent_timestamp: m.system.sent_timestamp,
-            receive_count: m.system.approximate_receive_count,
-            group_id: m.system.message_group_id,
-            body: m.body,
-            attributes: m
-                .attributes
-                .iter()
-                .map(|(k, v)| {
-                    let text = v
-                        .as_str()
-                        .map_or_else(|| "(binary)".to_owned(), str::to_owned);
-                    (k.clone(), text)
-                })
-                .collect(),
-        })
-        .collect();
+    let messages = page.messages.into_iter().map(message_row).collect();
     Ok(Some(MessagePage {
         messages,
         next: page.next,
     }))
+}
+
+/// A browsed message as the pages show it.
+pub fn message_row(m: BrowsedMessage) -> MessageRow {
+    MessageRow {
+        message_id: m.message_id,
+        state: match m.state {
+            MessageState::Visible => "visible",
+            MessageState::InFlight => "in_flight",
+            MessageState::Delayed => "delayed",
+        },
+        sent_timestamp: m.system.sent_timestamp,
+        receive_count: m.system.approximate_receive_count,
+        group_id: m.system.message_group_id,
+        body: m.body,
+        attributes: m
+            .attributes
+            .iter()
+            .map(|(k, v)| {
+                let text = v
+                    .as_str()
+                    .map_or_else(|| "(binary)".to_owned(), str::to_owned);
+                (k.clone(), text)
+            })
+            .collect(),
+    }
 }
 
 /// The worker processes consuming `name`, from the engine's consumer

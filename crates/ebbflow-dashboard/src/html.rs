@@ -2,7 +2,9 @@
 //! follows the system's light or dark scheme. Every value from a queue is
 //! escaped.
 
-use crate::data::{DeadLetterGroup, MessagePage, QueueDetail, QueueRow};
+use crate::actions::RedriveStatus;
+use crate::data::{DeadLetterGroup, MessagePage, MessageRow, QueueDetail, QueueRow};
+use crate::search::Found;
 use ebbflow_core::ConsumerReport;
 use std::fmt::Write;
 
@@ -36,11 +38,14 @@ pub fn url_part(text: &str) -> String {
 }
 
 const STYLE: &str = "
-:root { color-scheme: light dark; --fg: #1d232b; --bg: #ffffff; --muted: #5b6776; --line: #d8dee6; --accent: #1f6feb; }
-@media (prefers-color-scheme: dark) { :root { --fg: #e6edf3; --bg: #0d1117; --muted: #8b949e; --line: #30363d; --accent: #58a6ff; } }
+:root { color-scheme: light dark; --fg: #1d232b; --bg: #ffffff; --muted: #5b6776; --line: #d8dee6; --accent: #1f6feb; --warn: #b42318; --box: #f6f8fa; }
+@media (prefers-color-scheme: dark) { :root:not([data-theme=light]) { color-scheme: dark; --fg: #e6edf3; --bg: #0d1117; --muted: #8b949e; --line: #30363d; --accent: #58a6ff; --warn: #f85149; --box: #161b22; } }
+:root[data-theme=dark] { color-scheme: dark; --fg: #e6edf3; --bg: #0d1117; --muted: #8b949e; --line: #30363d; --accent: #58a6ff; --warn: #f85149; --box: #161b22; }
+:root[data-theme=light] { color-scheme: light; }
 body { font: 14px/1.45 system-ui, sans-serif; color: var(--fg); background: var(--bg); margin: 0 2rem 2rem; }
 header { display: flex; gap: 1.5rem; align-items: baseline; border-bottom: 1px solid var(--line); padding: .8rem 0; margin-bottom: 1rem; }
 header b { font-size: 1.1rem; }
+header .end { margin-left: auto; display: flex; gap: 1rem; align-items: baseline; }
 a { color: var(--accent); text-decoration: none; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .35rem .6rem; border-bottom: 1px solid var(--line); vertical-align: top; }
@@ -48,16 +53,84 @@ td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
 .muted { color: var(--muted); }
 pre { white-space: pre-wrap; word-break: break-all; margin: 0; max-height: 12rem; overflow: auto; }
 .tag { border: 1px solid var(--line); border-radius: 3px; padding: 0 .3rem; font-size: 12px; }
+.notice { border-left: 3px solid var(--accent); padding: .3rem .8rem; background: var(--box); }
+.danger { color: var(--warn); }
+details.action { border: 1px solid var(--line); border-radius: 4px; padding: .4rem .8rem; margin: .6rem 0; background: var(--box); }
+details.action summary { cursor: pointer; font-weight: 600; }
+form.inline { display: inline; }
+label { display: block; margin: .4rem 0 .1rem; }
+input[type=text], input[type=password], input[type=number], textarea { font: inherit; width: 100%; max-width: 40rem; box-sizing: border-box; background: var(--bg); color: var(--fg); border: 1px solid var(--line); border-radius: 3px; padding: .25rem .4rem; }
+button { font: inherit; margin-top: .5rem; padding: .25rem .9rem; border: 1px solid var(--line); border-radius: 4px; background: var(--bg); color: var(--fg); cursor: pointer; }
+button.danger { border-color: var(--warn); }
+.bar { height: .6rem; background: var(--line); border-radius: 3px; max-width: 40rem; }
+.bar > div { height: 100%; background: var(--accent); border-radius: 3px; }
 ";
 
+/// What every page carries besides its content: where the dashboard lives,
+/// who is signed in, the CSRF token its forms send, the chosen theme.
+#[derive(Debug, Clone, Default)]
+pub struct Chrome {
+    /// The base path (`""` or `/ui`).
+    pub base: String,
+    /// The signed-in key id, if keys are in use.
+    pub who: Option<String>,
+    /// The token every form carries.
+    pub csrf: String,
+    /// `light`, `dark`, or empty to follow the system.
+    pub theme: String,
+    /// Whether the visitor may change nothing (no action is shown).
+    pub read_only: bool,
+}
+
+impl Chrome {
+    /// The hidden field with the CSRF token, for a form.
+    pub fn csrf_field(&self) -> String {
+        format!(
+            "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
+            escape(&self.csrf)
+        )
+    }
+}
+
 /// The page around `body`.
-pub fn page(base: &str, title: &str, body: &str) -> String {
+pub fn page(c: &Chrome, title: &str, body: &str) -> String {
+    page_with(c, title, body, "")
+}
+
+/// The page around `body`, with more in its head (a refresh, say).
+fn page_with(c: &Chrome, title: &str, body: &str, head: &str) -> String {
+    let base = &c.base;
+    let theme = match c.theme.as_str() {
+        t @ ("light" | "dark") => format!(" data-theme=\"{t}\""),
+        _ => String::new(),
+    };
+    let mut end = String::new();
+    if c.read_only {
+        end.push_str("<span class=\"tag\">read-only</span>");
+    }
+    // Cycles follow-the-system → dark → light → follow-the-system.
+    let (next, label) = match c.theme.as_str() {
+        "dark" => ("light", "Theme: dark"),
+        "light" => ("", "Theme: light"),
+        _ => ("dark", "Theme: system"),
+    };
+    let _ = write!(
+        end,
+        "<a href=\"{base}/theme?set={next}&amp;back={base}/\" id=\"theme\">{label}</a>"
+    );
+    if let Some(who) = &c.who {
+        let _ = write!(
+            end,
+            "<span>Key <code>{}</code></span><form class=\"inline\" method=\"post\" action=\"{base}/logout\">{}<button type=\"submit\">Sign out</button></form>",
+            escape(who),
+            c.csrf_field()
+        );
+    }
     format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+        "<!doctype html><html lang=\"en\"{theme}><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">{head}\
          <title>{} · ebbflow</title><style>{STYLE}</style></head><body>\
-         <header><b>ebbflow</b><a href=\"{base}/\">Queues</a>\
-         <span class=\"muted\">read-only</span></header>{body}</body></html>",
+         <header><b>ebbflow</b><a href=\"{base}/\">Queues</a><span class=\"end\">{end}</span></header>{body}</body></html>",
         escape(title)
     )
 }
@@ -81,7 +154,8 @@ fn queue_link(base: &str, name: &str) -> String {
 }
 
 /// Every queue, sortable by its columns.
-pub fn queues(base: &str, rows: &[QueueRow]) -> String {
+pub fn queues(c: &Chrome, rows: &[QueueRow]) -> String {
+    let base = &c.base;
     let mut body = String::from("<h1>Queues</h1><table><thead><tr>");
     for (key, label, numeric) in [
         ("name", "Queue", false),
@@ -125,7 +199,7 @@ pub fn queues(base: &str, rows: &[QueueRow]) -> String {
         body.push_str("<tr><td colspan=\"6\" class=\"muted\">No queues.</td></tr>");
     }
     body.push_str("</tbody></table>");
-    page(base, "Queues", &body)
+    page(c, "Queues", &body)
 }
 
 /// What a queue's page shows.
@@ -139,6 +213,16 @@ pub struct QueuePage<'a> {
     /// For a dead-letter queue: its messages grouped by why, and whether
     /// there were more than were looked at.
     pub dead_letters: Option<(&'a [DeadLetterGroup], bool)>,
+    /// The redrives started from this dashboard, newest first.
+    pub redrives: &'a [RedriveStatus],
+    /// Whether the send form is shown.
+    pub can_send: bool,
+    /// Whether the purge form is shown.
+    pub can_purge: bool,
+    /// Whether the redrive form (and the selection boxes) are shown.
+    pub can_redrive: bool,
+    /// What the last change did.
+    pub notice: Option<String>,
 }
 
 fn workers(members: Option<&[ConsumerReport]>) -> String {
@@ -186,18 +270,194 @@ fn dead_letters(base: &str, groups: &[DeadLetterGroup], more: bool) -> String {
     out
 }
 
-/// One queue: counts, settings, tags, its workers, and a page of its messages.
-pub fn queue(base: &str, p: &QueuePage<'_>) -> String {
+fn send_form(c: &Chrome, queue: &str, fifo: bool) -> String {
+    let fifo_fields = if fifo {
+        "<label for=\"group\">Message group</label><input type=\"text\" id=\"group\" name=\"group\" required>\
+         <label for=\"deduplication_id\">Deduplication id (empty with content-based deduplication)</label><input type=\"text\" id=\"deduplication_id\" name=\"deduplication_id\">"
+    } else {
+        ""
+    };
+    format!(
+        "<details class=\"action\"><summary>Send a test message</summary>\
+         <form method=\"post\" action=\"{}/queues/{}/send\">{}\
+         <label for=\"body\">Body</label><textarea id=\"body\" name=\"body\" rows=\"4\" required></textarea>\
+         <label for=\"attributes\">Attributes, one NAME=VALUE a line</label><textarea id=\"attributes\" name=\"attributes\" rows=\"2\"></textarea>\
+         <label for=\"delay\">Delay, seconds</label><input type=\"number\" id=\"delay\" name=\"delay\" min=\"0\" max=\"900\" value=\"0\">\
+         {fifo_fields}<button type=\"submit\" id=\"send\">Send</button></form></details>",
+        c.base,
+        url_part(queue),
+        c.csrf_field()
+    )
+}
+
+fn purge_form(c: &Chrome, queue: &str) -> String {
+    format!(
+        "<details class=\"action\"><summary class=\"danger\">Purge</summary>\
+         <form method=\"post\" action=\"{}/queues/{}/purge\">{}\
+         <p>Every message of this queue is deleted, at once and for good. Type <code>{}</code> to confirm.</p>\
+         <input type=\"text\" name=\"confirm\" id=\"confirm\" autocomplete=\"off\" required>\
+         <button type=\"submit\" class=\"danger\" id=\"purge\">Purge</button></form></details>",
+        c.base,
+        url_part(queue),
+        c.csrf_field(),
+        escape(queue)
+    )
+}
+
+/// The redrive form; the message table's boxes belong to it (`form=redrive`).
+fn redrive_form(c: &Chrome, queue: &str) -> String {
+    format!(
+        "<details class=\"action\" open><summary>Redrive</summary>\
+         <form method=\"post\" action=\"{}/queues/{}/redrive\" id=\"redrive\">{}\
+         <p class=\"muted\">Moves the messages ticked below, or, with none ticked, every message matching the filter (all of them without one).</p>\
+         <label for=\"to\">To (empty: each message back to the queue it came from)</label><input type=\"text\" id=\"to\" name=\"to\">\
+         <label for=\"filter\">Filter, one NAME=VALUE a line: reason, error, source, or an attribute</label><textarea id=\"filter\" name=\"filter\" rows=\"2\"></textarea>\
+         <label for=\"rate\">Messages per second at most (empty: no limit)</label><input type=\"number\" id=\"rate\" name=\"rate\" min=\"1\" step=\"any\">\
+         <button type=\"submit\" id=\"start-redrive\">Redrive</button></form></details>",
+        c.base,
+        url_part(queue),
+        c.csrf_field()
+    )
+}
+
+fn redrive_list(c: &Chrome, queue: &str, redrives: &[RedriveStatus]) -> String {
+    if redrives.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("<h2>Redrives</h2><table><thead><tr><th>Redrive</th><th>State</th><th class=\"n\">Moved</th><th class=\"n\">Left</th><th class=\"n\">Failed</th><th>By</th></tr></thead><tbody>");
+    for r in redrives {
+        let _ = write!(
+            out,
+            "<tr><td><a href=\"{}/queues/{}/redrives/{}\">#{}</a></td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
+            c.base,
+            url_part(queue),
+            r.id,
+            r.id,
+            r.state,
+            r.moved,
+            r.left_alone,
+            r.failed,
+            escape(&r.started_by)
+        );
+    }
+    out.push_str("</tbody></table>");
+    out
+}
+
+/// A table of messages; with `select`, a box per message for the redrive form.
+fn message_table(messages: &[MessageRow], select: bool) -> String {
+    let mut out = String::from("<table id=\"messages\"><thead><tr>");
+    if select {
+        out.push_str("<th></th>");
+    }
+    out.push_str("<th>Message</th><th>State</th><th class=\"n\">Receives</th><th>Body</th><th>Attributes</th></tr></thead><tbody>");
+    for m in messages {
+        let attributes = m
+            .attributes
+            .iter()
+            .map(|(k, v)| format!("{}={}", escape(k), escape(v)))
+            .collect::<Vec<_>>()
+            .join("<br>");
+        out.push_str("<tr>");
+        if select {
+            let _ = write!(
+                out,
+                "<td><input type=\"checkbox\" name=\"id\" value=\"{}\" form=\"redrive\" aria-label=\"select\"></td>",
+                escape(&m.message_id)
+            );
+        }
+        let _ = write!(
+            out,
+            "<td><code>{}</code>{}<br><span class=\"muted\">{}</span></td><td>{}</td><td class=\"n\">{}</td><td><pre>{}</pre></td><td>{attributes}</td></tr>",
+            escape(&m.message_id),
+            m.group_id
+                .as_deref()
+                .map(|g| format!("<br><span class=\"muted\">group {}</span>", escape(g)))
+                .unwrap_or_default(),
+            sent_at(m.sent_timestamp),
+            m.state,
+            m.receive_count,
+            escape(&pretty(&m.body)),
+        );
+    }
+    if messages.is_empty() {
+        let _ = write!(
+            out,
+            "<tr><td colspan=\"{}\" class=\"muted\">No messages here.</td></tr>",
+            if select { 6 } else { 5 }
+        );
+    }
+    out.push_str("</tbody></table>");
+    out
+}
+
+/// A JSON body indented; any other body as it is.
+fn pretty(body: &str) -> String {
+    let trimmed = body.trim_start();
+    if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(body) {
+            if let Ok(p) = serde_json::to_string_pretty(&v) {
+                return p;
+            }
+        }
+    }
+    body.to_owned()
+}
+
+/// Milliseconds since the epoch as `YYYY-MM-DD HH:MM:SS UTC`.
+fn sent_at(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Howard Hinnant's days-to-civil-date.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+fn search_box(c: &Chrome, queue: &str, text: &str) -> String {
+    format!(
+        "<form method=\"get\" action=\"{}/queues/{}/search\" role=\"search\">\
+         <input type=\"text\" name=\"q\" id=\"q\" value=\"{}\" placeholder=\"Search: text in the body, id:MESSAGE-ID, or attribute=value\" aria-label=\"search\">\
+         <button type=\"submit\" id=\"search\">Search</button></form>",
+        c.base,
+        url_part(queue),
+        escape(text)
+    )
+}
+
+/// One queue: counts, settings, tags, its workers, its actions, and a page
+/// of its messages.
+pub fn queue(c: &Chrome, p: &QueuePage<'_>) -> String {
+    let base = &c.base;
     let (q, messages) = (p.detail, p.messages);
     let r = &q.row;
     let name = escape(&r.name);
     let mut body = format!(
-        "<h1>{name}</h1><p>{} visible · {} in flight · {} delayed · oldest {}</p>",
+        "<h1>{name}</h1><p id=\"counts\">{} visible · {} in flight · {} delayed · oldest {}</p>",
         r.visible,
         r.in_flight,
         r.delayed,
         age(r.oldest_age_s)
     );
+    if let Some(notice) = &p.notice {
+        let _ = write!(
+            body,
+            "<p class=\"notice\" id=\"notice\">{}</p>",
+            escape(notice)
+        );
+    }
     if !r.dead_letter_sources.is_empty() {
         let _ = write!(
             body,
@@ -209,6 +469,16 @@ pub fn queue(base: &str, p: &QueuePage<'_>) -> String {
                 .join(", ")
         );
     }
+    if p.can_send {
+        body.push_str(&send_form(c, &r.name, r.fifo));
+    }
+    if p.can_redrive {
+        body.push_str(&redrive_form(c, &r.name));
+    }
+    if p.can_purge {
+        body.push_str(&purge_form(c, &r.name));
+    }
+    body.push_str(&redrive_list(c, &r.name, p.redrives));
     body.push_str("<h2>Attributes</h2><table>");
     for (k, v) in &q.attributes {
         let _ = write!(body, "<tr><th>{k}</th><td>{}</td></tr>", escape(v));
@@ -232,48 +502,134 @@ pub fn queue(base: &str, p: &QueuePage<'_>) -> String {
             "<p class=\"muted\">This engine cannot show messages without receiving them (Amazon SQS has no such verb).</p>",
         ),
         Some(page) => {
-            body.push_str("<table><thead><tr><th>Message</th><th>State</th><th class=\"n\">Receives</th><th>Body</th><th>Attributes</th></tr></thead><tbody>");
-            for m in &page.messages {
-                let attributes = m
-                    .attributes
-                    .iter()
-                    .map(|(k, v)| format!("{}={}", escape(k), escape(v)))
-                    .collect::<Vec<_>>()
-                    .join("<br>");
-                let _ = write!(
-                    body,
-                    "<tr><td><code>{}</code>{}</td><td>{}</td><td class=\"n\">{}</td><td><pre>{}</pre></td><td>{attributes}</td></tr>",
-                    escape(&m.message_id),
-                    m.group_id
-                        .as_deref()
-                        .map(|g| format!("<br><span class=\"muted\">group {}</span>", escape(g)))
-                        .unwrap_or_default(),
-                    m.state,
-                    m.receive_count,
-                    escape(&m.body),
-                );
-            }
-            if page.messages.is_empty() {
-                body.push_str("<tr><td colspan=\"5\" class=\"muted\">No messages here.</td></tr>");
-            }
-            body.push_str("</tbody></table>");
+            body.push_str(&search_box(c, &r.name, ""));
+            body.push_str(&message_table(&page.messages, p.can_redrive));
             if let Some(next) = &page.next {
                 let _ = write!(
                     body,
-                    "<p><a href=\"{base}/queues/{}?after={}\">Next page</a></p>",
+                    "<p><a href=\"{base}/queues/{}?after={}\" id=\"next\">Next page</a></p>",
                     url_part(&r.name),
                     url_part(next)
                 );
             }
         }
     }
-    page(base, &r.name, &body)
+    page(c, &r.name, &body)
+}
+
+/// A search's results.
+pub fn search(c: &Chrome, queue: &str, text: &str, found: Option<&Found>) -> String {
+    let mut body = format!(
+        "<h1>Search {}</h1><p><a href=\"{}/queues/{}\">Back to the queue</a></p>",
+        escape(queue),
+        c.base,
+        url_part(queue)
+    );
+    body.push_str(&search_box(c, queue, text));
+    match found {
+        None if text.trim().is_empty() => {}
+        None => body.push_str(
+            "<p class=\"muted\">This engine cannot show messages without receiving them (Amazon SQS has no such verb).</p>",
+        ),
+        Some(f) => {
+            let _ = write!(
+                body,
+                "<p id=\"found\">{} found in {} messages looked at{}.</p>",
+                f.messages.len(),
+                f.scanned,
+                if f.complete { ", the whole queue" } else { "" }
+            );
+            body.push_str(&message_table(&f.messages, false));
+            if let Some(next) = &f.next {
+                let _ = write!(
+                    body,
+                    "<p><a href=\"{}/queues/{}/search?q={}&amp;after={}\">Search further</a></p>",
+                    c.base,
+                    url_part(queue),
+                    url_part(text),
+                    url_part(next)
+                );
+            }
+        }
+    }
+    page(c, &format!("Search {queue}"), &body)
+}
+
+/// A redrive's progress; the page reloads itself each second until it ends.
+pub fn redrive(c: &Chrome, r: &RedriveStatus) -> String {
+    let running = matches!(r.state, "running" | "stopping");
+    let mut body = format!(
+        "<h1>Redrive #{} of {}</h1><p>Started by <code>{}</code> at {}, to {}{}.</p>\
+         <p id=\"state\">State: <b>{}</b></p>\
+         <table><tr><th>Moved</th><td class=\"n\" id=\"moved\">{}</td></tr>\
+         <tr><th>Left in the queue</th><td class=\"n\">{}</td></tr>\
+         <tr><th>Failed</th><td class=\"n\">{}</td></tr></table>",
+        r.id,
+        queue_link(&c.base, &r.queue),
+        escape(&r.started_by),
+        sent_at(r.started_ms),
+        r.to.as_deref().map_or_else(
+            || "each message's source".to_owned(),
+            |t| queue_link(&c.base, t)
+        ),
+        r.rate
+            .map(|r| format!(", at most {r} a second"))
+            .unwrap_or_default(),
+        r.state,
+        r.moved,
+        r.left_alone,
+        r.failed
+    );
+    for (to, n) in &r.moved_to {
+        let _ = write!(body, "<p>{n} to {}</p>", queue_link(&c.base, to));
+    }
+    for p in &r.problems {
+        let _ = write!(body, "<p class=\"danger\">{}</p>", escape(p));
+    }
+    if running && !c.read_only {
+        let _ = write!(
+            body,
+            "<form method=\"post\" action=\"{}/queues/{}/redrives/{}/stop\">{}<button type=\"submit\" class=\"danger\">Stop</button></form>",
+            c.base,
+            url_part(&r.queue),
+            r.id,
+            c.csrf_field()
+        );
+    }
+    let head = if running {
+        "<meta http-equiv=\"refresh\" content=\"1\">"
+    } else {
+        ""
+    };
+    page_with(c, &format!("Redrive #{}", r.id), &body, head)
+}
+
+/// The sign-in form, with why the last attempt failed.
+pub fn login(c: &Chrome, failed: Option<&str>) -> String {
+    let mut body = String::from("<h1>Sign in</h1>");
+    if let Some(why) = failed {
+        let _ = write!(
+            body,
+            "<p class=\"danger\" id=\"refused\">{}</p>",
+            escape(why)
+        );
+    }
+    let _ = write!(
+        body,
+        "<form method=\"post\" action=\"{}/login\">\
+         <label for=\"access_key_id\">Access key id</label><input type=\"text\" id=\"access_key_id\" name=\"access_key_id\" autocomplete=\"username\" required>\
+         <label for=\"secret\">Secret access key</label><input type=\"password\" id=\"secret\" name=\"secret\" autocomplete=\"current-password\" required>\
+         <button type=\"submit\" id=\"sign-in\">Sign in</button></form>\
+         <p class=\"muted\">The keys of <code>[server.keys.NAME]</code>; each sees and does what its rules allow.</p>",
+        c.base
+    );
+    page(c, "Sign in", &body)
 }
 
 /// A page for an error.
-pub fn error(base: &str, title: &str, message: &str) -> String {
+pub fn error(c: &Chrome, title: &str, message: &str) -> String {
     page(
-        base,
+        c,
         title,
         &format!("<h1>{}</h1><p>{}</p>", escape(title), escape(message)),
     )
@@ -291,5 +647,13 @@ mod tests {
         );
         assert_eq!(url_part("orders.fifo"), "orders.fifo");
         assert_eq!(url_part("a b/c"), "a%20b%2Fc");
+    }
+
+    #[test]
+    fn times_and_json_bodies_are_shown_for_people() {
+        assert_eq!(sent_at(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(sent_at(1_796_300_000_000), "2026-12-03 12:13:20 UTC");
+        assert_eq!(pretty("{\"a\":1}"), "{\n  \"a\": 1\n}");
+        assert_eq!(pretty("{not json"), "{not json");
     }
 }

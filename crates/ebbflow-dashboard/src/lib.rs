@@ -1,12 +1,20 @@
-//! A web dashboard over any ebbflow backend, served by `ebbflow dashboard`:
-//! every queue with its counts and dead-letter relations (sortable), and
-//! each queue's settings, tags and messages, paged with the browse verb —
-//! never a receive, so looking changes nothing. A JSON API stands behind
-//! every page (`/api/queues`, `/api/queues/NAME`, `/api/queues/NAME/messages`).
+//! A web dashboard over any ebbflow backend, served by `ebbflow dashboard`
+//! and by `ebbflow serve` under `/ui`:
 //!
-//! This first part is read-only and has no access control of its own: it
-//! listens on loopback by default. Sending, purging, redriving, the
-//! workers view, charts and keys are to come (issue 19).
+//! - every queue with its counts and dead-letter relations, sortable;
+//! - a queue's settings, tags, worker processes and messages, paged and
+//!   searched with the browse verb (never a receive, so looking changes
+//!   nothing); a test message sent; the queue purged, after its name is typed;
+//! - a dead-letter queue's messages grouped by why, and redriven (all, a
+//!   selection, or a filter; to their source or another queue; at a rate)
+//!   in the background, with a progress page.
+//!
+//! A JSON API stands behind every page (`/api/queues`, `/api/queues/NAME`,
+//! `…/messages`, `…/search`, `…/workers`, `…/dead-letters`, `…/redrives`,
+//! and `POST …/send`, `…/purge`, `…/redrive`). Access is that of
+//! `ebbflow serve` ([`access`]): the same keys and per-queue rules, a
+//! session cookie or HTTP Basic credentials, a CSRF token on every form, an
+//! audit line (target `ebbflow::audit`) for every change.
 //!
 //! ```no_run
 //! # async fn demo(backend: std::sync::Arc<dyn ebbflow_core::QueueBackend>) -> std::io::Result<()> {
@@ -18,15 +26,25 @@
 
 #![warn(missing_docs)]
 
+pub mod access;
+pub mod actions;
 pub mod data;
 pub mod html;
+mod request;
+pub mod search;
 
+use access::{Access, Visitor, SESSION_COOKIE, SESSION_LIFETIME, VISITOR_COOKIE};
+use actions::{Redrives, TestMessage};
+use ebbflow_core::access::Key;
 use ebbflow_core::{QueueBackend, QueueError};
+use html::Chrome;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::header::{HeaderValue, CONTENT_TYPE, LOCATION, SET_COOKIE};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use request::Form;
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -36,112 +54,317 @@ use tokio::net::TcpListener;
 /// How long a client may take to send its request headers.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The theme cookie: `light`, `dark`, or absent to follow the system.
+const THEME_COOKIE: &str = "ebbflow_theme";
+
 /// The dashboard's pages and API over one backend, under a base path.
 pub struct Dashboard {
     backend: Arc<dyn QueueBackend>,
     base: String,
+    access: Access,
+    redrives: Arc<Redrives>,
+    secure_cookies: bool,
 }
 
-/// What a route answers: a page, or JSON.
+/// What a route answers.
 enum Body {
     Html(String),
     Json(serde_json::Value),
 }
 
+/// A route's answer: a status and a body, or a redirect; cookies to set.
+struct Reply {
+    status: StatusCode,
+    body: Body,
+    location: Option<String>,
+    cookies: Vec<String>,
+}
+
+impl Reply {
+    fn ok(body: Body) -> Self {
+        Self {
+            status: StatusCode::OK,
+            body,
+            location: None,
+            cookies: Vec::new(),
+        }
+    }
+
+    fn see(location: String) -> Self {
+        Self {
+            status: StatusCode::SEE_OTHER,
+            body: Body::Html(String::new()),
+            location: Some(location),
+            cookies: Vec::new(),
+        }
+    }
+}
+
+/// Why a route failed.
+enum Failure {
+    Queue(QueueError),
+    NotFound,
+    SignIn,
+    Forbidden(String),
+    Csrf,
+}
+
+impl From<QueueError> for Failure {
+    fn from(e: QueueError) -> Self {
+        Failure::Queue(e)
+    }
+}
+
+/// One request, read.
+struct Call<'a> {
+    method: &'a Method,
+    route: &'a str,
+    query: &'a Form,
+    form: &'a Form,
+    visitor: &'a Visitor,
+    json: bool,
+    chrome: &'a Chrome,
+}
+
 impl Dashboard {
-    /// The dashboard of `backend`, its pages under `base` (`""` or `/ui`).
+    /// The dashboard of `backend`, its pages under `base` (`""` or `/ui`),
+    /// open to anyone who reaches it (see [`Dashboard::with_keys`]).
     pub fn new(backend: Arc<dyn QueueBackend>, base: &str) -> Self {
         Self {
             backend,
             base: base.trim_end_matches('/').to_owned(),
+            access: Access::new(None),
+            redrives: Arc::default(),
+            secure_cookies: false,
         }
     }
 
-    /// Answers one request: `GET` on a page or an API route.
-    pub async fn handle(&self, method: &Method, path: &str, query: &str) -> Response<Full<Bytes>> {
-        let Some(route) = path.strip_prefix(self.base.as_str()) else {
-            return self.not_found();
+    /// Only these keys (access key id → rules) may sign in, each limited to
+    /// what its rules allow; `None` keeps it open.
+    pub fn with_keys(mut self, keys: Option<HashMap<String, Key>>) -> Self {
+        self.access = Access::new(keys);
+        self
+    }
+
+    /// Marks its cookies `Secure`, for a dashboard served over HTTPS.
+    pub fn with_secure_cookies(mut self, secure: bool) -> Self {
+        self.secure_cookies = secure;
+        self
+    }
+
+    /// Answers one request.
+    pub async fn handle<B>(&self, req: Request<B>) -> Response<Full<Bytes>>
+    where
+        B: hyper::body::Body,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let incoming = match request::read(req).await {
+            Ok(r) => r,
+            Err(why) => return self.error_page(StatusCode::BAD_REQUEST, "Bad request", &why),
         };
-        if method != Method::GET && method != Method::HEAD {
-            return respond(
-                StatusCode::METHOD_NOT_ALLOWED,
-                Body::Html(html::error(
-                    &self.base,
-                    "Not allowed",
-                    "This dashboard is read-only.",
-                )),
-            );
+        let Some(route) = incoming.path.strip_prefix(self.base.as_str()) else {
+            return self.error_page(StatusCode::NOT_FOUND, "Not found", "There is no such page.");
+        };
+        if !route.is_empty() && !route.starts_with('/') {
+            return self.error_page(StatusCode::NOT_FOUND, "Not found", "There is no such page.");
         }
-        let param = |name: &str| {
-            form_urlencoded::parse(query.as_bytes())
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.into_owned())
-        };
-        let json_api = route.starts_with("/api/");
-        let result = match route.trim_start_matches("/api").trim_end_matches('/') {
-            "" | "/queues" => self.queues(json_api, param("sort").as_deref()).await,
-            r => match r.strip_prefix("/queues/") {
-                Some(rest) => match rest.split_once('/') {
-                    None => {
-                        self.queue(json_api, &decode(rest), param("after").as_deref())
-                            .await
-                    }
-                    Some((name, "messages")) if json_api => {
-                        self.messages(&decode(name), param("after").as_deref())
-                            .await
-                    }
-                    Some((name, "workers")) if json_api => self.workers(&decode(name)).await,
-                    Some((name, "dead-letters")) if json_api => {
-                        self.dead_letters(&decode(name)).await
-                    }
-                    _ => return self.not_found(),
-                },
-                None => return self.not_found(),
+        let mut cookies = incoming.cookies.clone();
+        let mut set_cookies = Vec::new();
+        if self.access.is_open() && !cookies.contains_key(VISITOR_COOKIE) {
+            let value = self.access.new_visitor();
+            set_cookies.push(self.cookie(VISITOR_COOKIE, &value, None));
+            cookies.insert(VISITOR_COOKIE.to_owned(), value);
+        }
+        let visitor = self
+            .access
+            .visitor(&cookies, incoming.authorization.as_deref());
+        let json = route.starts_with("/api/");
+        let chrome = Chrome {
+            base: self.base.clone(),
+            who: match &visitor {
+                Visitor::Key { id, .. } => Some(id.clone()),
+                _ => None,
             },
+            csrf: self.access.csrf(&visitor).unwrap_or_default(),
+            theme: cookies.get(THEME_COOKIE).cloned().unwrap_or_default(),
+            read_only: !["SendMessage", "PurgeQueue", "StartMessageMoveTask"]
+                .iter()
+                .any(|a| visitor.allows(a, None)),
         };
-        match result {
-            Ok(body) => respond(StatusCode::OK, body),
-            Err(QueueError::QueueDoesNotExist(q)) => {
-                let message = format!("No queue is called {q}.");
-                self.failure(json_api, StatusCode::NOT_FOUND, "No such queue", &message)
+        let call = Call {
+            method: &incoming.method,
+            route: route.trim_end_matches('/'),
+            query: &incoming.query,
+            form: &incoming.form,
+            visitor: &visitor,
+            json,
+            chrome: &chrome,
+        };
+        let mut response = match self.route(&call).await {
+            Ok(reply) => {
+                set_cookies.extend(reply.cookies);
+                let mut r = respond(reply.status, reply.body);
+                if let Some(location) = reply.location.and_then(|l| HeaderValue::from_str(&l).ok())
+                {
+                    r.headers_mut().insert(LOCATION, location);
+                }
+                r
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "dashboard: the backend failed");
-                self.failure(
-                    json_api,
-                    StatusCode::BAD_GATEWAY,
-                    "The backend failed",
-                    &e.to_string(),
-                )
+            Err(failure) => self.failure(&call, failure),
+        };
+        for c in set_cookies {
+            if let Ok(v) = HeaderValue::from_str(&c) {
+                response.headers_mut().append(SET_COOKIE, v);
+            }
+        }
+        response
+    }
+
+    async fn route(&self, c: &Call<'_>) -> Result<Reply, Failure> {
+        let path = c.route.strip_prefix("/api").unwrap_or(c.route);
+        let get = c.method == Method::GET || c.method == Method::HEAD;
+        let post = c.method == Method::POST;
+        // Signing in and the theme need no one signed in.
+        match (path, get, post) {
+            ("/login", true, _) => return Ok(Reply::ok(Body::Html(html::login(c.chrome, None)))),
+            ("/login", _, true) => return Ok(self.sign_in(c)),
+            ("/logout", _, true) => {
+                let mut reply = Reply::see(format!("{}/login", self.base));
+                reply
+                    .cookies
+                    .push(self.cookie(SESSION_COOKIE, "", Some(Duration::ZERO)));
+                return Ok(reply);
+            }
+            ("/theme", true, _) => return Ok(self.theme(c)),
+            _ => {}
+        }
+        if matches!(c.visitor, Visitor::Anonymous) {
+            return Err(Failure::SignIn);
+        }
+        if post && !self.access.csrf_holds(c.visitor, c.form.get("csrf")) {
+            return Err(Failure::Csrf);
+        }
+        let segments: Vec<String> = path.split('/').skip(1).map(request::decode).collect();
+        let parts: Vec<&str> = segments.iter().map(String::as_str).collect();
+        match (parts.as_slice(), get, post) {
+            ([] | [""] | ["queues"], true, _) => self.queues(c).await,
+            (["queues", name], true, _) => self.queue(c, name).await,
+            (["queues", name, "messages"], true, _) if c.json => self.messages(c, name).await,
+            (["queues", name, "search"], true, _) => self.search(c, name).await,
+            (["queues", name, "workers"], true, _) if c.json => self.workers(c, name).await,
+            (["queues", name, "dead-letters"], true, _) if c.json => {
+                self.dead_letters(c, name).await
+            }
+            (["queues", name, "redrives"], true, _) if c.json => {
+                self.allow(c, "GetQueueAttributes", name)?;
+                let list = self.redrives.of_queue(name);
+                Ok(Reply::ok(Body::Json(
+                    serde_json::json!({ "redrives": list }),
+                )))
+            }
+            (["queues", name, "redrives", id], true, _) => self.redrive_status(c, name, id),
+            (["queues", name, "send"], _, true) => self.send(c, name).await,
+            (["queues", name, "purge"], _, true) => self.purge(c, name).await,
+            (["queues", name, "redrive"], _, true) => self.redrive(c, name).await,
+            (["queues", name, "redrives", id, "stop"], _, true) => self.stop(c, name, id),
+            _ if !get && !post => Err(Failure::Forbidden(
+                "Only GET and POST are served here.".to_owned(),
+            )),
+            _ => Err(Failure::NotFound),
+        }
+    }
+
+    fn allow(&self, c: &Call<'_>, action: &str, queue: &str) -> Result<(), Failure> {
+        if c.visitor.allows(action, Some(queue)) {
+            Ok(())
+        } else {
+            Err(Failure::Forbidden(format!(
+                "Your key may not {action} on {queue}."
+            )))
+        }
+    }
+
+    fn sign_in(&self, c: &Call<'_>) -> Reply {
+        let id = c.form.get("access_key_id").unwrap_or_default();
+        let secret = c.form.get("secret").unwrap_or_default();
+        match self.access.sign_in(id, secret) {
+            Some(session) => {
+                tracing::info!(target: "ebbflow::audit", key = %id, "signed in to the dashboard");
+                let mut reply = Reply::see(format!("{}/", self.base));
+                reply
+                    .cookies
+                    .push(self.cookie(SESSION_COOKIE, &session, Some(SESSION_LIFETIME)));
+                reply
+            }
+            None => {
+                tracing::info!(target: "ebbflow::audit", key = %id, "a sign-in to the dashboard was refused");
+                let mut reply = Reply::ok(Body::Html(html::login(
+                    c.chrome,
+                    Some("That key id and secret do not match a key of this server."),
+                )));
+                reply.status = StatusCode::UNAUTHORIZED;
+                reply
             }
         }
     }
 
-    async fn queues(&self, json: bool, sort: Option<&str>) -> Result<Body, QueueError> {
-        let mut rows = data::queues(&self.backend).await?;
-        data::sort(&mut rows, sort.unwrap_or("name"));
-        Ok(if json {
-            Body::Json(serde_json::json!({ "queues": rows }))
+    fn theme(&self, c: &Call<'_>) -> Reply {
+        let set = match c.query.get("set") {
+            Some(t @ ("light" | "dark")) => t,
+            _ => "",
+        };
+        // Only back to a page of this dashboard.
+        let back = c
+            .query
+            .get("back")
+            .filter(|b| b.starts_with(&format!("{}/", self.base)) && !b.starts_with("//"))
+            .map_or_else(|| format!("{}/", self.base), str::to_owned);
+        let mut reply = Reply::see(back);
+        let lifetime = if set.is_empty() {
+            Duration::ZERO
         } else {
-            Body::Html(html::queues(&self.base, &rows))
-        })
+            Duration::from_secs(365 * 86_400)
+        };
+        reply
+            .cookies
+            .push(self.cookie(THEME_COOKIE, set, Some(lifetime)));
+        reply
     }
 
-    async fn queue(&self, json: bool, name: &str, after: Option<&str>) -> Result<Body, QueueError> {
-        let detail = data::queue(&self.backend, name).await?;
-        if json {
-            return Ok(Body::Json(
-                serde_json::to_value(&detail).unwrap_or_default(),
+    async fn queues(&self, c: &Call<'_>) -> Result<Reply, Failure> {
+        if !c.visitor.allows("ListQueues", None) {
+            return Err(Failure::Forbidden(
+                "Your key may not list queues.".to_owned(),
             ));
         }
+        let mut rows = data::queues(&self.backend, |q| c.visitor.sees(q)).await?;
+        data::sort(&mut rows, c.query.get("sort").unwrap_or("name"));
+        Ok(Reply::ok(if c.json {
+            Body::Json(serde_json::json!({ "queues": rows }))
+        } else {
+            Body::Html(html::queues(c.chrome, &rows))
+        }))
+    }
+
+    async fn queue(&self, c: &Call<'_>, name: &str) -> Result<Reply, Failure> {
+        self.allow(c, "GetQueueAttributes", name)?;
+        let detail = data::queue(&self.backend, name).await?;
+        if c.json {
+            return Ok(Reply::ok(Body::Json(
+                serde_json::to_value(&detail).unwrap_or_default(),
+            )));
+        }
+        let after = c.query.get("after");
         let messages = data::messages(&self.backend, name, after, data::PAGE).await?;
         let workers = data::consumers(&self.backend, name).await?;
+        let is_dlq = !detail.row.dead_letter_sources.is_empty();
         // A dead-letter queue's first page also groups its messages by why.
-        let dead = if detail.row.dead_letter_sources.is_empty() || after.is_some() {
-            None
-        } else {
+        let dead = if is_dlq && after.is_none() {
             data::dead_letters(&self.backend, name).await?
+        } else {
+            None
         };
+        let allowed = |action: &str| c.visitor.allows(action, Some(name));
         let page = html::QueuePage {
             detail: &detail,
             messages: messages.as_ref(),
@@ -149,13 +372,19 @@ impl Dashboard {
             dead_letters: dead
                 .as_ref()
                 .map(|(groups, more)| (groups.as_slice(), *more)),
+            redrives: &self.redrives.of_queue(name),
+            can_send: allowed("SendMessage"),
+            can_purge: allowed("PurgeQueue"),
+            can_redrive: is_dlq && allowed("StartMessageMoveTask"),
+            notice: notice(c.query),
         };
-        Ok(Body::Html(html::queue(&self.base, &page)))
+        Ok(Reply::ok(Body::Html(html::queue(c.chrome, &page))))
     }
 
-    async fn workers(&self, name: &str) -> Result<Body, QueueError> {
+    async fn workers(&self, c: &Call<'_>, name: &str) -> Result<Reply, Failure> {
+        self.allow(c, "GetQueueAttributes", name)?;
         self.backend.get_queue_attributes(name).await?;
-        Ok(Body::Json(
+        Ok(Reply::ok(Body::Json(
             match data::consumers(&self.backend, name).await? {
                 Some(members) => serde_json::json!({ "workers": members }),
                 None => serde_json::json!({
@@ -163,12 +392,13 @@ impl Dashboard {
                     "unsupported": "this engine keeps no registry of consumers",
                 }),
             },
-        ))
+        )))
     }
 
-    async fn dead_letters(&self, name: &str) -> Result<Body, QueueError> {
+    async fn dead_letters(&self, c: &Call<'_>, name: &str) -> Result<Reply, Failure> {
+        self.allow(c, "GetQueueAttributes", name)?;
         self.backend.get_queue_attributes(name).await?;
-        Ok(Body::Json(
+        Ok(Reply::ok(Body::Json(
             match data::dead_letters(&self.backend, name).await? {
                 Some((groups, more)) => serde_json::json!({ "groups": groups, "more": more }),
                 None => serde_json::json!({
@@ -176,53 +406,278 @@ impl Dashboard {
                     "unsupported": "this engine cannot show messages without receiving them",
                 }),
             },
-        ))
+        )))
     }
 
-    async fn messages(&self, name: &str, after: Option<&str>) -> Result<Body, QueueError> {
-        let page = data::messages(&self.backend, name, after, data::PAGE).await?;
-        Ok(Body::Json(match page {
+    async fn messages(&self, c: &Call<'_>, name: &str) -> Result<Reply, Failure> {
+        self.allow(c, "GetQueueAttributes", name)?;
+        let page = data::messages(&self.backend, name, c.query.get("after"), data::PAGE).await?;
+        Ok(Reply::ok(Body::Json(match page {
             Some(page) => serde_json::to_value(&page).unwrap_or_default(),
             None => serde_json::json!({
                 "messages": [],
                 "next": null,
                 "unsupported": "this engine cannot show messages without receiving them",
             }),
+        })))
+    }
+
+    async fn search(&self, c: &Call<'_>, name: &str) -> Result<Reply, Failure> {
+        self.allow(c, "GetQueueAttributes", name)?;
+        self.backend.get_queue_attributes(name).await?;
+        let text = c.query.get("q").unwrap_or_default();
+        let found = match search::Query::parse(text) {
+            Some(query) => {
+                search::search(
+                    &self.backend,
+                    name,
+                    &query,
+                    c.query.get("after"),
+                    data::PAGE as usize,
+                )
+                .await?
+            }
+            None => None,
+        };
+        if c.json {
+            return Ok(Reply::ok(Body::Json(match &found {
+                Some(f) => serde_json::to_value(f).unwrap_or_default(),
+                None if text.trim().is_empty() => {
+                    serde_json::json!({ "error": "q: what to search for" })
+                }
+                None => serde_json::json!({
+                    "messages": [],
+                    "unsupported": "this engine cannot show messages without receiving them",
+                }),
+            })));
+        }
+        Ok(Reply::ok(Body::Html(html::search(
+            c.chrome,
+            name,
+            text,
+            found.as_ref(),
+        ))))
+    }
+
+    fn redrive_status(&self, c: &Call<'_>, name: &str, id: &str) -> Result<Reply, Failure> {
+        self.allow(c, "GetQueueAttributes", name)?;
+        let status = id
+            .parse()
+            .ok()
+            .and_then(|id| self.redrives.status(id))
+            .filter(|s| s.queue == name)
+            .ok_or(Failure::NotFound)?;
+        Ok(Reply::ok(if c.json {
+            Body::Json(serde_json::to_value(&status).unwrap_or_default())
+        } else {
+            Body::Html(html::redrive(c.chrome, &status))
         }))
     }
 
-    fn not_found(&self) -> Response<Full<Bytes>> {
-        respond(
-            StatusCode::NOT_FOUND,
-            Body::Html(html::error(
-                &self.base,
-                "Not found",
-                "There is no such page.",
-            )),
-        )
+    /// Where a change sends a browser afterwards; an API caller gets `body`.
+    fn done(&self, c: &Call<'_>, location: String, body: serde_json::Value) -> Reply {
+        if c.json {
+            Reply::ok(Body::Json(body))
+        } else {
+            Reply::see(location)
+        }
     }
 
-    fn failure(
-        &self,
-        json: bool,
-        status: StatusCode,
-        title: &str,
-        message: &str,
-    ) -> Response<Full<Bytes>> {
-        let body = if json {
+    fn queue_url(&self, name: &str) -> String {
+        format!("{}/queues/{}", self.base, html::url_part(name))
+    }
+
+    async fn send(&self, c: &Call<'_>, name: &str) -> Result<Reply, Failure> {
+        self.allow(c, "SendMessage", name)?;
+        let form = TestMessage {
+            body: c.form.get("body").unwrap_or_default().to_owned(),
+            attributes: c.form.get("attributes").unwrap_or_default().to_owned(),
+            delay_s: match c.form.get("delay").map(str::trim) {
+                None | Some("") => 0,
+                Some(d) => d.parse().map_err(|_| {
+                    QueueError::invalid("delay", format!("`{d}`: whole seconds, 0 to 900"))
+                })?,
+            },
+            group: c.form.get("group").unwrap_or_default().to_owned(),
+            deduplication_id: c
+                .form
+                .get("deduplication_id")
+                .unwrap_or_default()
+                .to_owned(),
+        };
+        let receipt = self.backend.send(name, form.to_message()?).await;
+        audit(c.visitor, "SendMessage", name, receipt.as_ref().err());
+        let receipt = receipt?;
+        Ok(self.done(
+            c,
+            format!(
+                "{}?sent={}",
+                self.queue_url(name),
+                html::url_part(&receipt.message_id)
+            ),
+            serde_json::json!({ "message_id": receipt.message_id }),
+        ))
+    }
+
+    async fn purge(&self, c: &Call<'_>, name: &str) -> Result<Reply, Failure> {
+        self.allow(c, "PurgeQueue", name)?;
+        if c.form.get("confirm") != Some(name) {
+            return Err(Failure::Queue(QueueError::invalid(
+                "confirm",
+                format!("type the queue's name, {name}, to purge it"),
+            )));
+        }
+        let purged = self.backend.purge(name).await;
+        audit(c.visitor, "PurgeQueue", name, purged.as_ref().err());
+        purged?;
+        Ok(self.done(
+            c,
+            format!("{}?purged=1", self.queue_url(name)),
+            serde_json::json!({ "purged": name }),
+        ))
+    }
+
+    async fn redrive(&self, c: &Call<'_>, name: &str) -> Result<Reply, Failure> {
+        self.allow(c, "StartMessageMoveTask", name)?;
+        let to = c.form.get("to").unwrap_or_default();
+        if !to.trim().is_empty() {
+            self.allow(c, "SendMessage", to.trim())?;
+        }
+        self.backend.get_queue_attributes(name).await?;
+        let ids = c.form.all("id");
+        let redrive = actions::redrive_of(
+            to,
+            c.form.get("rate").unwrap_or_default(),
+            c.form.get("filter").unwrap_or_default(),
+            &ids,
+        )?;
+        if let Some(to) = &redrive.to {
+            self.backend.get_queue_attributes(to).await?;
+        }
+        audit(c.visitor, "StartMessageMoveTask", name, None);
+        let id = self
+            .redrives
+            .start(self.backend.clone(), name, redrive, c.visitor.name());
+        Ok(self.done(
+            c,
+            format!("{}/redrives/{id}", self.queue_url(name)),
+            serde_json::json!({ "redrive": id }),
+        ))
+    }
+
+    fn stop(&self, c: &Call<'_>, name: &str, id: &str) -> Result<Reply, Failure> {
+        self.allow(c, "CancelMessageMoveTask", name)?;
+        let id: u64 = id.parse().map_err(|_| Failure::NotFound)?;
+        match self.redrives.status(id) {
+            Some(s) if s.queue == name => {
+                self.redrives.stop(id);
+                audit(c.visitor, "CancelMessageMoveTask", name, None);
+                Ok(self.done(
+                    c,
+                    format!("{}/redrives/{id}", self.queue_url(name)),
+                    serde_json::json!({ "stopping": id }),
+                ))
+            }
+            _ => Err(Failure::NotFound),
+        }
+    }
+
+    fn cookie(&self, name: &str, value: &str, max_age: Option<Duration>) -> String {
+        let path = if self.base.is_empty() {
+            "/"
+        } else {
+            &self.base
+        };
+        let mut c = format!("{name}={value}; Path={path}; HttpOnly; SameSite=Strict");
+        if let Some(age) = max_age {
+            c.push_str(&format!("; Max-Age={}", age.as_secs()));
+        }
+        if self.secure_cookies {
+            c.push_str("; Secure");
+        }
+        c
+    }
+
+    fn error_page(&self, status: StatusCode, title: &str, message: &str) -> Response<Full<Bytes>> {
+        let chrome = Chrome {
+            base: self.base.clone(),
+            ..Chrome::default()
+        };
+        respond(status, Body::Html(html::error(&chrome, title, message)))
+    }
+
+    fn failure(&self, c: &Call<'_>, failure: Failure) -> Response<Full<Bytes>> {
+        let (status, title, message) = match failure {
+            Failure::SignIn if !c.json => {
+                let mut r = respond(StatusCode::SEE_OTHER, Body::Html(String::new()));
+                if let Ok(v) = HeaderValue::from_str(&format!("{}/login", self.base)) {
+                    r.headers_mut().insert(LOCATION, v);
+                }
+                return r;
+            }
+            Failure::SignIn => (
+                StatusCode::UNAUTHORIZED,
+                "Sign in",
+                "Send an access key id and its secret as HTTP Basic credentials.".to_owned(),
+            ),
+            Failure::NotFound => (
+                StatusCode::NOT_FOUND,
+                "Not found",
+                "There is no such page.".to_owned(),
+            ),
+            Failure::Forbidden(why) => (StatusCode::FORBIDDEN, "Not allowed", why),
+            Failure::Csrf => (
+                StatusCode::FORBIDDEN,
+                "Not allowed",
+                "The form's token is missing or stale: reload the page and try again.".to_owned(),
+            ),
+            Failure::Queue(QueueError::QueueDoesNotExist(q)) => (
+                StatusCode::NOT_FOUND,
+                "No such queue",
+                format!("No queue is called {q}."),
+            ),
+            Failure::Queue(e) if is_request_error(&e) => {
+                (StatusCode::BAD_REQUEST, "Not done", e.to_string())
+            }
+            Failure::Queue(e) => {
+                tracing::warn!(error = %e, "dashboard: the backend failed");
+                (StatusCode::BAD_GATEWAY, "The backend failed", e.to_string())
+            }
+        };
+        let body = if c.json {
             Body::Json(serde_json::json!({ "error": title, "message": message }))
         } else {
-            Body::Html(html::error(&self.base, title, message))
+            Body::Html(html::error(c.chrome, title, &message))
         };
         respond(status, body)
     }
 }
 
-/// A percent-encoded path segment, decoded.
-fn decode(text: &str) -> String {
-    percent_encoding::percent_decode_str(text)
-        .decode_utf8_lossy()
-        .into_owned()
+/// Errors that are the request's fault, not the backend's.
+fn is_request_error(e: &QueueError) -> bool {
+    !matches!(e, QueueError::Backend { .. })
+}
+
+/// The line a page shows after a change it redirected from.
+fn notice(query: &Form) -> Option<String> {
+    if let Some(id) = query.get("sent") {
+        return Some(format!("Sent message {id}."));
+    }
+    query
+        .get("purged")
+        .map(|_| "Purged: every message is gone.".to_owned())
+}
+
+/// One line in the audit log for a change.
+fn audit(visitor: &Visitor, action: &str, queue: &str, error: Option<&QueueError>) {
+    match error {
+        None => {
+            tracing::info!(target: "ebbflow::audit", key = %visitor.name(), action, queue, "dashboard")
+        }
+        Some(e) => {
+            tracing::info!(target: "ebbflow::audit", key = %visitor.name(), action, queue, error = %e, "dashboard: refused by the backend")
+        }
+    }
 }
 
 fn respond(status: StatusCode, body: Body) -> Response<Full<Bytes>> {
@@ -232,9 +687,18 @@ fn respond(status: StatusCode, body: Body) -> Response<Full<Bytes>> {
     };
     let mut response = Response::new(Full::new(Bytes::from(text)));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    // Pages run no script but our own, and are never framed by another site.
+    headers.insert(
+        "content-security-policy",
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'",
+        ),
+    );
+    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    headers.insert("referrer-policy", HeaderValue::from_static("same-origin"));
+    headers.insert("cache-control", HeaderValue::from_static("no-store"));
     response
 }
 
@@ -277,15 +741,7 @@ impl Server {
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                     let dashboard = dashboard.clone();
-                    async move {
-                        let (path, query) = (
-                            req.uri().path().to_owned(),
-                            req.uri().query().unwrap_or_default().to_owned(),
-                        );
-                        Ok::<_, std::convert::Infallible>(
-                            dashboard.handle(req.method(), &path, &query).await,
-                        )
-                    }
+                    async move { Ok::<_, std::convert::Infallible>(dashboard.handle(req).await) }
                 });
                 let served = hyper::server::conn::http1::Builder::new()
                     .timer(TokioTimer::new())

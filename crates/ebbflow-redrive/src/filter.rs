@@ -5,7 +5,8 @@ use ebbflow_core::ReceivedMessage;
 use std::str::FromStr;
 
 /// One `NAME=VALUE` condition: `reason`, `error` and `source` (or
-/// `source_queue`) read [`DeadLetter`]; any other name is a message attribute.
+/// `source_queue`) read [`DeadLetter`]; `id` takes message ids separated by
+/// commas (a selection); any other name is a message attribute.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Filter {
     /// What is compared.
@@ -34,8 +35,24 @@ impl FromStr for Filter {
 }
 
 impl Filter {
+    /// Only the messages with these ids: a selection.
+    ///
+    /// ```
+    /// let f = ebbflow_redrive::Filter::ids(["a1", "b2"]);
+    /// assert_eq!((f.name.as_str(), f.value.as_str()), ("id", "a1,b2"));
+    /// ```
+    pub fn ids<'a>(ids: impl IntoIterator<Item = &'a str>) -> Self {
+        Filter {
+            name: "id".to_owned(),
+            value: ids.into_iter().collect::<Vec<_>>().join(","),
+        }
+    }
+
     /// Whether `m`, dead-lettered for `why`, matches.
     pub fn matches(&self, m: &ReceivedMessage, why: &DeadLetter) -> bool {
+        if self.name == "id" {
+            return self.value.split(',').any(|id| id.trim() == m.message_id);
+        }
         let found = match self.name.as_str() {
             "reason" => Some(why.reason.as_str()),
             "error" => Some(why.error.as_str()),

@@ -115,6 +115,37 @@ async fn filtered_out_and_sourceless_messages_stay_and_are_visible_again() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_selection_moves_only_the_messages_named() {
+    let b = queues().await;
+    for body in ["a", "b", "c"] {
+        dead_letter(&b, body, "permanent", Some("orders")).await;
+    }
+    let page = b
+        .browse("dlq", ebbflow_core::BrowseRequest::new(10))
+        .await
+        .expect("browse");
+    let id_of = |body: &str| {
+        page.messages
+            .iter()
+            .find(|m| m.body == body)
+            .map(|m| m.message_id.clone())
+            .expect("sent")
+    };
+    let (a, c) = (id_of("a"), id_of("c"));
+    let redrive = Redrive {
+        filters: vec![Filter::ids([a.as_str(), c.as_str()])],
+        ..Redrive::default()
+    };
+    let report = redrive
+        .run(&b, "dlq", &Progress::default())
+        .await
+        .expect("redrive");
+    assert_eq!((report.moved(), report.filtered_out), (2, 1));
+    assert_eq!(bodies(&b, "orders").await, ["a", "c"]);
+    assert_eq!(bodies(&b, "dlq").await, ["b"]);
+}
+
+#[tokio::test(start_paused = true)]
 async fn to_sends_every_message_to_one_queue() {
     let b = queues().await;
     exhaust(&b, "orders", "o").await;

@@ -1,10 +1,11 @@
 //! The SQS actions, each read from its JSON request and answered from the backend.
 
-use crate::access::{policy_grants, queue_named, Key};
+use crate::access::{policy_grants, queue_named};
 use crate::attributes;
 use crate::digest::md5_of_message_attributes;
 use crate::errors::WireError;
 use crate::moves::{MoveError, MoveRequest, MoveTasks, MAX_MOVE_RATE};
+use ebbflow_core::access::Key;
 use ebbflow_core::{
     attributes_to_json, queue_name_from_arn, BatchResult, ChangeVisibilityBatchEntry,
     DeleteBatchEntry, JsonAttribute, MessageAttributeValue, MessageAttributes, QueueAttributes,

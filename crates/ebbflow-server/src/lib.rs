@@ -28,9 +28,9 @@ mod moves;
 mod query;
 pub mod sigv4;
 
-pub use access::Key;
 pub use actions::Api;
 pub use digest::md5_of_message_attributes;
+pub use ebbflow_core::access::Key;
 pub use errors::WireError;
 
 use http_body_util::{BodyExt, Full, Limited};
