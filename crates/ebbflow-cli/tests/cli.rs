@@ -677,17 +677,88 @@ fn completions_are_printed_for_a_shell() {
 
 /// One GET over plain TCP: the status code and the body.
 fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
+    http(addr, "GET", path, "")
+}
+
+/// One request over plain TCP, with more header lines (each ending in
+/// `\r\n`): the status code and the rest of the answer (headers and body).
+fn http(addr: &str, method: &str, path: &str, headers: &str) -> Option<(u16, String)> {
     use std::io::{Read, Write};
     let mut tcp = std::net::TcpStream::connect(addr).ok()?;
     write!(
         tcp,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Content-Length: 0\r\nConnection: close\r\n\r\n"
     )
     .ok()?;
     let mut answer = String::new();
     tcp.read_to_string(&mut answer).ok()?;
     let status = answer.get(9..12)?.parse().ok()?;
-    Some((status, answer.split_once("\r\n\r\n")?.1.to_owned()))
+    let rest = if headers.is_empty() && method == "GET" {
+        answer.split_once("\r\n\r\n")?.1.to_owned()
+    } else {
+        answer
+    };
+    Some((status, rest))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+#[test]
+fn serve_also_serves_the_dashboard_under_ui_with_the_same_keys() {
+    let Some(env) = Env::sqlite() else { return };
+    env.ok(&["queue", "create", "jobs"]);
+    let addr = format!("127.0.0.1:{}", free_port());
+    let config = std::fs::read_to_string(&env.config).expect("config");
+    std::fs::write(
+        &env.config,
+        format!(
+            "{config}[server]\nlisten = \"{addr}\"\n[server.keys.ops]\naccess_key_id = \"ops\"\nsecret_env = \"OPS_SECRET\"\n"
+        ),
+    )
+    .expect("config");
+    let mut child = env
+        .command(&["serve"])
+        .env("OPS_SECRET", "ops-secret")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting ebbflow serve");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let anonymous = loop {
+        if let Some(answer) = http(&addr, "GET", "/ui/", "x-probe: 1\r\n") {
+            break answer;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "ebbflow serve did not answer in 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let sign_in = anonymous.1.to_ascii_lowercase();
+    assert_eq!(anonymous.0, 303, "{sign_in}");
+    assert!(sign_in.contains("location: /ui/login"), "{sign_in}");
+    // "ops:ops-secret", as HTTP Basic credentials.
+    let basic = "Authorization: Basic b3BzOm9wcy1zZWNyZXQ=\r\n";
+    let (status, answer) = http(&addr, "GET", "/ui/api/queues", basic).expect("the API");
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer.contains("\"name\":\"jobs\""), "{answer}");
+    // The SQS API beside it still wants a signature.
+    let target =
+        "X-Amz-Target: AmazonSQS.ListQueues\r\nContent-Type: application/x-amz-json-1.0\r\n";
+    let (status, answer) = http(&addr, "POST", "/", target).expect("the SQS API");
+    assert!(
+        answer.contains("MissingAuthenticationToken") || status == 403,
+        "{status} {answer}"
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
 }
 
 #[test]

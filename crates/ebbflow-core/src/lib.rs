@@ -29,6 +29,7 @@ pub mod config;
 mod digest;
 mod error;
 pub mod fleet;
+pub mod history;
 mod hook;
 pub mod limits;
 pub mod local;

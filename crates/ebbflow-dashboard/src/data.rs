@@ -1,6 +1,7 @@
 //! What the pages show, read from the backend: the same figures for the
 //! HTML views and the JSON API.
 
+use ebbflow_core::history::{history_queue, is_history_queue, Rollup};
 use ebbflow_core::{
     BrowseRequest, BrowsedMessage, MessageState, QueueAttributes, QueueBackend, QueueError,
     QueueStats,
@@ -45,7 +46,7 @@ pub async fn queues(
         .list_queues(None)
         .await?
         .into_iter()
-        .filter(|n| shown(n))
+        .filter(|n| !is_history_queue(n) && shown(n))
         .collect();
     let read: Vec<Option<QueueRow>> = stream::iter(names)
         .map(|name| async move {
@@ -341,4 +342,79 @@ fn sorted(
     let mut v: Vec<DeadLetterGroup> = groups.into_values().collect();
     v.sort_by_key(|g| std::cmp::Reverse(g.count));
     v
+}
+
+/// A queue's history over a window: one merged [`Rollup`] a minute, oldest
+/// first, from every process that wrote one.
+#[derive(Debug, Clone, Serialize)]
+pub struct History {
+    /// The window's length, in seconds.
+    pub window_s: u64,
+    /// The minutes with a rollup, oldest first.
+    pub minutes: Vec<Rollup>,
+    /// The autoscaler's changes in the window, newest first.
+    pub decisions: Vec<ebbflow_core::history::ScalingNote>,
+    /// Rollups read (the history queue's messages looked at).
+    pub scanned: u64,
+}
+
+/// The most rollups one history read looks at.
+pub const HISTORY_SCAN: u64 = 100_000;
+
+/// `name`'s history over the last `window`; `None` when no process keeps
+/// one (`[history] enabled`), or the engine cannot browse.
+pub async fn history(
+    backend: &Arc<dyn QueueBackend>,
+    name: &str,
+    window: std::time::Duration,
+    now_ms: u64,
+) -> Result<Option<History>, QueueError> {
+    let Some(queue) = history_queue(name) else {
+        return Ok(None);
+    };
+    let since = now_ms.saturating_sub(window.as_millis() as u64);
+    let mut by_minute: BTreeMap<u64, Rollup> = BTreeMap::new();
+    let mut request = BrowseRequest::new(ebbflow_core::MAX_BROWSE_LIMIT);
+    let mut scanned = 0;
+    loop {
+        let page = match backend.browse(&queue, request.clone()).await {
+            Ok(p) => p,
+            Err(QueueError::QueueDoesNotExist(_) | QueueError::UnsupportedOperation { .. }) => {
+                return Ok(None)
+            }
+            Err(e) => return Err(e),
+        };
+        for m in &page.messages {
+            scanned += 1;
+            // A body that is not a rollup (someone sent it by hand) is skipped.
+            let Ok(r) = serde_json::from_str::<Rollup>(&m.body) else {
+                continue;
+            };
+            if r.minute_ms < since {
+                continue;
+            }
+            match by_minute.get_mut(&r.minute_ms) {
+                Some(minute) => minute.merge(&r),
+                None => {
+                    by_minute.insert(r.minute_ms, r);
+                }
+            }
+        }
+        match page.next {
+            Some(cursor) if scanned < HISTORY_SCAN => request = request.after(cursor),
+            _ => break,
+        }
+    }
+    let minutes: Vec<Rollup> = by_minute.into_values().collect();
+    let mut decisions: Vec<_> = minutes
+        .iter()
+        .flat_map(|m| m.decisions.iter().cloned())
+        .collect();
+    decisions.sort_by_key(|d| std::cmp::Reverse(d.at_ms));
+    Ok(Some(History {
+        window_s: window.as_secs(),
+        minutes,
+        decisions,
+        scanned,
+    }))
 }

@@ -3,6 +3,7 @@
 //! escaped.
 
 use crate::actions::RedriveStatus;
+use crate::data::History;
 use crate::data::{DeadLetterGroup, MessagePage, MessageRow, QueueDetail, QueueRow};
 use crate::search::Found;
 use ebbflow_core::ConsumerReport;
@@ -64,7 +65,29 @@ button { font: inherit; margin-top: .5rem; padding: .25rem .9rem; border: 1px so
 button.danger { border-color: var(--warn); }
 .bar { height: .6rem; background: var(--line); border-radius: 3px; max-width: 40rem; }
 .bar > div { height: 100%; background: var(--accent); border-radius: 3px; }
+.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(26rem, 1fr)); gap: 1rem; }
+figure.chart { margin: 0; border: 1px solid var(--line); border-radius: 4px; padding: .5rem; }
+figure.chart figcaption { font-weight: 600; }
+figure.chart svg { width: 100%; height: auto; display: block; }
+figure.chart svg text { fill: var(--muted); font-size: 10px; }
+figure.chart .grid { stroke: var(--line); stroke-width: 1; }
+figure.chart polyline { fill: none; stroke-width: 1.6; }
+.s0 { stroke: #2f81f7; background: #2f81f7; } .s1 { stroke: #d1242f; background: #d1242f; }
+.s2 { stroke: #bf8700; background: #bf8700; } .s3 { stroke: #8250df; background: #8250df; }
+.legend { display: flex; flex-wrap: wrap; gap: .8rem; font-size: 12px; }
+.legend i { display: inline-block; width: .8rem; height: .2rem; margin-right: .3rem; vertical-align: middle; }
+.windows a { margin-right: .6rem; } .windows a.on { font-weight: 700; }
 ";
+
+/// The history windows a queue's charts offer, by their label.
+pub const WINDOWS: [(&str, u64); 6] = [
+    ("1h", 3_600),
+    ("6h", 6 * 3_600),
+    ("24h", 86_400),
+    ("2d", 2 * 86_400),
+    ("7d", 7 * 86_400),
+    ("14d", 14 * 86_400),
+];
 
 /// What every page carries besides its content: where the dashboard lives,
 /// who is signed in, the CSRF token its forms send, the chosen theme.
@@ -129,7 +152,7 @@ fn page_with(c: &Chrome, title: &str, body: &str, head: &str) -> String {
     format!(
         "<!doctype html><html lang=\"en\"{theme}><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">{head}\
-         <title>{} · ebbflow</title><style>{STYLE}</style></head><body>\
+         <title>{} · ebbflow</title><style>{STYLE}</style><script src=\"{base}/assets/live.js\" defer></script></head><body>\
          <header><b>ebbflow</b><a href=\"{base}/\">Queues</a><span class=\"end\">{end}</span></header>{body}</body></html>",
         escape(title)
     )
@@ -202,6 +225,17 @@ pub fn queues(c: &Chrome, rows: &[QueueRow]) -> String {
     page(c, "Queues", &body)
 }
 
+/// A queue's counts in one line (the live fragment of its page).
+pub fn counts(r: &QueueRow) -> String {
+    format!(
+        "{} visible · {} in flight · {} delayed · oldest {}",
+        r.visible,
+        r.in_flight,
+        r.delayed,
+        age(r.oldest_age_s)
+    )
+}
+
 /// What a queue's page shows.
 pub struct QueuePage<'a> {
     /// Counts, settings, tags.
@@ -223,6 +257,42 @@ pub struct QueuePage<'a> {
     pub can_redrive: bool,
     /// What the last change did.
     pub notice: Option<String>,
+    /// The charts' window label (`1h`) and the history read for it;
+    /// `None` where no process keeps one.
+    pub history: (&'a str, Option<&'a History>),
+    /// Now, ms since the epoch: the charts' right edge.
+    pub now_ms: u64,
+}
+
+/// The history section: window links, charts (refreshed by `live.js`) or
+/// why there are none.
+fn history(c: &Chrome, queue: &str, window: &str, h: Option<&History>, now_ms: u64) -> String {
+    let mut out = String::from("<h2>History</h2><p class=\"windows\">");
+    for (label, _) in WINDOWS {
+        let _ = write!(
+            out,
+            "<a href=\"{}/queues/{}?window={label}#history\"{}>{label}</a>",
+            c.base,
+            url_part(queue),
+            if label == window { " class=\"on\"" } else { "" }
+        );
+    }
+    out.push_str("</p>");
+    match h {
+        Some(h) => {
+            let _ = write!(
+                out,
+                "<div id=\"history\" data-live=\"{}/queues/{}/charts?window={window}\">{}</div>",
+                c.base,
+                url_part(queue),
+                crate::charts::charts(h, now_ms)
+            );
+        }
+        None => out.push_str(
+            "<p class=\"muted\" id=\"history\">No history is kept for this queue: set <code>[history] enabled = true</code> in the workers' configuration, and each process writes a rollup a minute (on Amazon SQS too, though this engine cannot show them here).</p>",
+        ),
+    }
+    out
 }
 
 fn workers(members: Option<&[ConsumerReport]>) -> String {
@@ -348,7 +418,9 @@ fn redrive_list(c: &Chrome, queue: &str, redrives: &[RedriveStatus]) -> String {
 fn message_table(messages: &[MessageRow], select: bool) -> String {
     let mut out = String::from("<table id=\"messages\"><thead><tr>");
     if select {
-        out.push_str("<th></th>");
+        out.push_str(
+            "<th><input type=\"checkbox\" data-select-all aria-label=\"select all\"></th>",
+        );
     }
     out.push_str("<th>Message</th><th>State</th><th class=\"n\">Receives</th><th>Body</th><th>Attributes</th></tr></thead><tbody>");
     for m in messages {
@@ -405,7 +477,7 @@ fn pretty(body: &str) -> String {
 }
 
 /// Milliseconds since the epoch as `YYYY-MM-DD HH:MM:SS UTC`.
-fn sent_at(ms: u64) -> String {
+pub(crate) fn sent_at(ms: u64) -> String {
     let secs = ms / 1000;
     let (days, rest) = (secs / 86_400, secs % 86_400);
     // Howard Hinnant's days-to-civil-date.
@@ -445,11 +517,9 @@ pub fn queue(c: &Chrome, p: &QueuePage<'_>) -> String {
     let r = &q.row;
     let name = escape(&r.name);
     let mut body = format!(
-        "<h1>{name}</h1><p id=\"counts\">{} visible · {} in flight · {} delayed · oldest {}</p>",
-        r.visible,
-        r.in_flight,
-        r.delayed,
-        age(r.oldest_age_s)
+        "<h1>{name}</h1><p id=\"counts\" data-live=\"{base}/queues/{}/counts\">{}</p>",
+        url_part(&r.name),
+        counts(r)
     );
     if let Some(notice) = &p.notice {
         let _ = write!(
@@ -493,6 +563,7 @@ pub fn queue(c: &Chrome, p: &QueuePage<'_>) -> String {
     }
     body.push_str("</table>");
     body.push_str(&workers(p.workers));
+    body.push_str(&history(c, &r.name, p.history.0, p.history.1, p.now_ms));
     if let Some((groups, more)) = p.dead_letters {
         body.push_str(&dead_letters(base, groups, more));
     }

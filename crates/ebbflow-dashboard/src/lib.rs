@@ -28,6 +28,7 @@
 
 pub mod access;
 pub mod actions;
+pub mod charts;
 pub mod data;
 pub mod html;
 mod request;
@@ -70,7 +71,11 @@ pub struct Dashboard {
 enum Body {
     Html(String),
     Json(serde_json::Value),
+    Script(&'static str),
 }
+
+/// The dashboard's one script: live charts and counts, select-all.
+const LIVE_JS: &str = include_str!("../assets/live.js");
 
 /// A route's answer: a status and a body, or a redirect; cookies to set.
 struct Reply {
@@ -236,6 +241,7 @@ impl Dashboard {
                 return Ok(reply);
             }
             ("/theme", true, _) => return Ok(self.theme(c)),
+            ("/assets/live.js", true, _) => return Ok(Reply::ok(Body::Script(LIVE_JS))),
             _ => {}
         }
         if matches!(c.visitor, Visitor::Anonymous) {
@@ -251,6 +257,13 @@ impl Dashboard {
             (["queues", name], true, _) => self.queue(c, name).await,
             (["queues", name, "messages"], true, _) if c.json => self.messages(c, name).await,
             (["queues", name, "search"], true, _) => self.search(c, name).await,
+            (["queues", name, "history"], true, _) if c.json => self.history(c, name).await,
+            (["queues", name, "charts"], true, _) if !c.json => self.charts(c, name).await,
+            (["queues", name, "counts"], true, _) if !c.json => {
+                self.allow(c, "GetQueueAttributes", name)?;
+                let detail = data::queue(&self.backend, name).await?;
+                Ok(Reply::ok(Body::Html(html::counts(&detail.row))))
+            }
             (["queues", name, "workers"], true, _) if c.json => self.workers(c, name).await,
             (["queues", name, "dead-letters"], true, _) if c.json => {
                 self.dead_letters(c, name).await
@@ -364,6 +377,9 @@ impl Dashboard {
         } else {
             None
         };
+        let (window, length) = window(c.query);
+        let now = now_ms();
+        let history = data::history(&self.backend, name, length, now).await?;
         let allowed = |action: &str| c.visitor.allows(action, Some(name));
         let page = html::QueuePage {
             detail: &detail,
@@ -377,8 +393,37 @@ impl Dashboard {
             can_purge: allowed("PurgeQueue"),
             can_redrive: is_dlq && allowed("StartMessageMoveTask"),
             notice: notice(c.query),
+            history: (window, history.as_ref()),
+            now_ms: now,
         };
         Ok(Reply::ok(Body::Html(html::queue(c.chrome, &page))))
+    }
+
+    async fn history(&self, c: &Call<'_>, name: &str) -> Result<Reply, Failure> {
+        self.allow(c, "GetQueueAttributes", name)?;
+        self.backend.get_queue_attributes(name).await?;
+        let (_, length) = window(c.query);
+        Ok(Reply::ok(Body::Json(
+            match data::history(&self.backend, name, length, now_ms()).await? {
+                Some(h) => serde_json::to_value(&h).unwrap_or_default(),
+                None => serde_json::json!({
+                    "minutes": [],
+                    "unsupported": "no history is kept for this queue ([history] enabled = true), or this engine cannot show it",
+                }),
+            },
+        )))
+    }
+
+    /// The charts alone, for `live.js` to swap in.
+    async fn charts(&self, c: &Call<'_>, name: &str) -> Result<Reply, Failure> {
+        self.allow(c, "GetQueueAttributes", name)?;
+        let (_, length) = window(c.query);
+        let now = now_ms();
+        let body = match data::history(&self.backend, name, length, now).await? {
+            Some(h) => charts::charts(&h, now),
+            None => String::new(),
+        };
+        Ok(Reply::ok(Body::Html(body)))
     }
 
     async fn workers(&self, c: &Call<'_>, name: &str) -> Result<Reply, Failure> {
@@ -658,6 +703,24 @@ fn is_request_error(e: &QueueError) -> bool {
     !matches!(e, QueueError::Backend { .. })
 }
 
+/// The charts' window a query asks for (`?window=6h`), by label and length;
+/// an hour by default.
+fn window(query: &Form) -> (&'static str, Duration) {
+    let wanted = query.get("window").unwrap_or("1h");
+    let (label, secs) = html::WINDOWS
+        .iter()
+        .find(|(label, _)| *label == wanted)
+        .copied()
+        .unwrap_or(html::WINDOWS[0]);
+    (label, Duration::from_secs(secs))
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// The line a page shows after a change it redirected from.
 fn notice(query: &Form) -> Option<String> {
     if let Some(id) = query.get("sent") {
@@ -684,6 +747,7 @@ fn respond(status: StatusCode, body: Body) -> Response<Full<Bytes>> {
     let (text, content_type) = match body {
         Body::Html(h) => (h, "text/html; charset=utf-8"),
         Body::Json(v) => (v.to_string(), "application/json"),
+        Body::Script(s) => (s.to_owned(), "text/javascript; charset=utf-8"),
     };
     let mut response = Response::new(Full::new(Bytes::from(text)));
     *response.status_mut() = status;
@@ -693,7 +757,7 @@ fn respond(status: StatusCode, body: Body) -> Response<Full<Bytes>> {
     headers.insert(
         "content-security-policy",
         HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'",
+            "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'",
         ),
     );
     headers.insert("x-frame-options", HeaderValue::from_static("DENY"));

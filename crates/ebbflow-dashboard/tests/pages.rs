@@ -265,3 +265,75 @@ async fn a_dead_letter_queue_groups_its_messages_by_why() {
         "grouping received nothing"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_history_of_every_process_is_merged_by_minute_and_charted() {
+    use ebbflow_core::history::{history_queue, Rollup, ScalingNote};
+    let (addr, b) = dashboard().await;
+    let (_, page) = get(&addr, "/ui/queues/orders").await;
+    assert!(page.contains("No history is kept for this queue"), "{page}");
+
+    let history = history_queue("orders").expect("name");
+    b.create_queue(&history, QueueAttributes::standard())
+        .await
+        .expect("history queue");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as u64;
+    let minute = now - now % 60_000;
+    let rollup = |consumer: &str, at: u64, succeeded: u64, pool: u32| Rollup {
+        minute_ms: at,
+        consumer: consumer.to_owned(),
+        succeeded,
+        dead_lettered: 1,
+        latency_bounds: vec![0.1, 1.0],
+        latency_counts: vec![succeeded, 1, 0],
+        pool,
+        desired: pool,
+        visible: 40,
+        ..Default::default()
+    };
+    let mut grew = rollup("a", minute - 60_000, 100, 4);
+    grew.decisions.push(ScalingNote {
+        at_ms: minute - 30_000,
+        from: 4,
+        to: 9,
+        reason: "backlog <growing>".to_owned(),
+        backlog: 40,
+    });
+    let old = rollup("a", minute - 3 * 3_600_000, 999, 1);
+    for r in [old, grew, rollup("a", minute, 50, 5), rollup("b", minute, 70, 4)] {
+        let body = serde_json::to_string(&r).expect("JSON");
+        b.send(&history, SendMessage::new(body)).await.expect("send");
+    }
+    b.send(&history, SendMessage::new("not a rollup")).await.expect("send");
+
+    let (status, api) = get(&addr, "/ui/api/queues/orders/history?window=1h").await;
+    assert_eq!(status, 200, "{api}");
+    let v: serde_json::Value = serde_json::from_str(&api).expect("JSON");
+    let minutes = v["minutes"].as_array().expect("a list");
+    assert_eq!(minutes.len(), 2, "the old minute is outside the hour: {v}");
+    assert_eq!(minutes[1]["succeeded"], 120, "two processes, one minute");
+    assert_eq!(minutes[1]["pool"], 9);
+    let (_, wider) = get(&addr, "/ui/api/queues/orders/history?window=6h").await;
+    let v: serde_json::Value = serde_json::from_str(&wider).expect("JSON");
+    assert_eq!(v["minutes"].as_array().map(Vec::len), Some(3));
+
+    let (_, page) = get(&addr, "/ui/queues/orders?window=1h").await;
+    for chart in ["throughput", "depth", "latency", "workers"] {
+        assert!(
+            page.contains(&format!("<figure class=\"chart\" id=\"{chart}\">")),
+            "{chart}: {page}"
+        );
+    }
+    assert!(page.contains("<polyline class=\"s0\""), "{page}");
+    assert!(page.contains("backlog &lt;growing&gt;"), "{page}");
+    assert!(
+        !get(&addr, "/ui/api/queues").await.1.contains("ebbflow_history__"),
+        "history queues are not listed"
+    );
+    let (status, fragment) = get(&addr, "/ui/queues/orders/charts?window=1h").await;
+    assert_eq!(status, 200);
+    assert!(fragment.starts_with("<div id=\"charts\""), "{fragment}");
+}

@@ -102,6 +102,8 @@ pub(crate) struct GroupPlan {
     pub(crate) stats: Arc<GroupStats>,
     /// Whether the queue is FIFO: a group's messages then run one at a time, in order.
     pub(crate) fifo: bool,
+    /// Where and how long per-minute rollups are kept; `None` for none.
+    pub(crate) history: Option<ebbflow_core::config::HistoryConfig>,
 }
 
 /// How a group's worker tasks process what the poller hands them.
@@ -189,6 +191,17 @@ pub(crate) async fn run(
             pool
         }
     };
+    // The writer stops after the drain below, so its last rollup has every outcome.
+    let history_done = CancellationToken::new();
+    let history = plan.history.clone().map(|config| {
+        tokio::spawn(crate::history::run(
+            plan.queue.clone(),
+            backend.clone(),
+            plan.stats.clone(),
+            config,
+            history_done.clone(),
+        ))
+    });
     plan.stats.polling.set(1);
     let orphans: Orphans = Arc::default();
     let shared = Arc::new(Shared {
@@ -426,6 +439,10 @@ pub(crate) async fn run(
     drop((tasks, shared));
     acker.close().await;
     plan.stats.workers.set(0);
+    history_done.cancel();
+    if let Some(writer) = history {
+        let _ = writer.await;
+    }
 }
 
 /// What every worker task of a group shares.

@@ -27,6 +27,7 @@ mod delivery;
 mod error;
 mod group;
 mod handler;
+mod history;
 pub mod layers;
 mod listener;
 mod load;

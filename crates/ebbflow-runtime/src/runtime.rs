@@ -117,7 +117,9 @@ impl Runtime {
         let mut plans = Vec::new();
         for (name, group) in self.groups {
             let config = self.config.workers.get(&name).cloned().unwrap_or_default();
-            let plan = plan(backend.as_ref(), telemetry.as_ref(), name, config, group).await?;
+            let mut plan = plan(backend.as_ref(), telemetry.as_ref(), name, config, group).await?;
+            let history = &self.config.history;
+            plan.history = history.enabled.then(|| history.clone());
             running.stats.insert(plan.name.clone(), plan.stats.clone());
             plans.push(plan);
         }
@@ -281,6 +283,7 @@ async fn plan(
         .unwrap_or(attrs.visibility_timeout);
     let stats = telemetry.map_or_else(Arc::default, |t| t.group(&queue));
     Ok(GroupPlan {
+        history: None,
         name,
         queue: Arc::from(queue),
         config,

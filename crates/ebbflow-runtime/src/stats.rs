@@ -106,7 +106,12 @@ pub struct GroupStats {
     /// Worker tasks that panicked outside the handler's catch (their messages were released).
     pub task_failures: Counter,
     pub(crate) histograms: Histograms,
+    /// The autoscaler's recent changes, until the history writer takes them.
+    pub(crate) decisions: std::sync::Mutex<Vec<ebbflow_core::history::ScalingNote>>,
 }
+
+/// The most autoscaler changes kept between two history rollups.
+pub(crate) const KEPT_DECISIONS: usize = 60;
 
 /// Why a message was dead-lettered, as metrics label it.
 pub const DEAD_LETTER_REASONS: [&str; 3] = ["permanent", "undecodable", "max_receives"];
@@ -140,6 +145,19 @@ impl GroupStats {
             Err(e) if e.kind() == crate::ErrorKind::Throttled => self.throttled.inc(),
             Err(_) => {}
         }
+    }
+
+    /// Keeps an autoscaler change for the next history rollup (the oldest
+    /// go past [`KEPT_DECISIONS`]).
+    pub(crate) fn note_decision(&self, note: ebbflow_core::history::ScalingNote) {
+        let mut notes = self
+            .decisions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if notes.len() >= KEPT_DECISIONS {
+            notes.remove(0);
+        }
+        notes.push(note);
     }
 
     /// Counts a message dead-lettered for `reason` (one of [`DEAD_LETTER_REASONS`]).

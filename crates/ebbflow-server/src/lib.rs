@@ -59,6 +59,29 @@ pub struct Server {
     listener: TcpListener,
     api: Arc<Api>,
     tls: Option<TlsAcceptor>,
+    mounted: Option<Arc<Mounted>>,
+}
+
+/// A service served beside the SQS API under a path prefix: the dashboard
+/// under `/ui`. It answers every request whose path is the prefix or below.
+pub trait Mount: Send + Sync + 'static {
+    /// Answers one request.
+    fn call(
+        &self,
+        req: Request<Incoming>,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Response<Full<Bytes>>> + Send + '_>>;
+}
+
+struct Mounted {
+    prefix: String,
+    service: Arc<dyn Mount>,
+}
+
+impl Mounted {
+    fn takes(&self, path: &str) -> bool {
+        path.strip_prefix(self.prefix.as_str())
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    }
 }
 
 /// A certificate or key that cannot be used.
@@ -84,7 +107,19 @@ impl Server {
             listener: TcpListener::bind(addr).await?,
             api: Arc::new(api),
             tls: None,
+            mounted: None,
         })
+    }
+
+    /// Serves `service` under `prefix` (`/ui`, say) beside the SQS API: no
+    /// SQS request goes there, since SDKs post to `/` or to a queue's URL
+    /// (`/ACCOUNT/QUEUE`), never under a prefix that is not an account id.
+    pub fn mount(mut self, prefix: &str, service: Arc<dyn Mount>) -> Self {
+        self.mounted = Some(Arc::new(Mounted {
+            prefix: prefix.trim_end_matches('/').to_owned(),
+            service,
+        }));
+        self
     }
 
     /// Serves HTTPS only, with the certificate chain and private key in
@@ -136,13 +171,14 @@ impl Server {
             };
             let api = self.api.clone();
             let tls = self.tls.clone();
+            let mounted = self.mounted.clone();
             tokio::spawn(async move {
                 match tls {
-                    None => serve_connection(stream, api).await,
+                    None => serve_connection(stream, api, mounted).await,
                     Some(tls) => {
                         // The handshake gets the time the headers get.
                         match tokio::time::timeout(HEADER_TIMEOUT, tls.accept(stream)).await {
-                            Ok(Ok(stream)) => serve_connection(stream, api).await,
+                            Ok(Ok(stream)) => serve_connection(stream, api, mounted).await,
                             Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
                             Err(_) => tracing::debug!("TLS handshake timed out"),
                         }
@@ -154,13 +190,20 @@ impl Server {
 }
 
 /// Serves HTTP/1.1 requests on one connection, plain or TLS.
-async fn serve_connection<S>(stream: S, api: Arc<Api>)
+async fn serve_connection<S>(stream: S, api: Arc<Api>, mounted: Option<Arc<Mounted>>)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let service = hyper::service::service_fn(move |req| {
+    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         let api = api.clone();
-        async move { Ok::<_, std::convert::Infallible>(handle(&api, req).await) }
+        let mounted = mounted.clone();
+        async move {
+            let response = match mounted.filter(|m| m.takes(req.uri().path())) {
+                Some(m) => m.service.call(req).await,
+                None => handle(&api, req).await,
+            };
+            Ok::<_, std::convert::Infallible>(response)
+        }
     });
     let served = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())

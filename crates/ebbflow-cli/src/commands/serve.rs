@@ -3,11 +3,32 @@
 use crate::error::CliError;
 use ebbflow::config::{Config, ServerAuth};
 use ebbflow::runtime::{init_logging, shutdown_signal};
-use ebbflow_server::{Api, Key, Server};
+use ebbflow_dashboard::Dashboard;
+use ebbflow_server::{Api, Key, Mount, Server};
+use hyper::body::{Bytes, Incoming};
 use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The dashboard, served by the SQS API's listener under its path.
+struct Ui(Dashboard);
+
+impl Mount for Ui {
+    fn call(
+        &self,
+        req: hyper::Request<Incoming>,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = hyper::Response<http_body_util::Full<Bytes>>>
+                + Send
+                + '_,
+        >,
+    > {
+        Box::pin(self.0.handle(req))
+    }
+}
 
 /// Each key with its rules, and its secret read from its file or environment variable.
-fn secrets(config: &Config) -> Result<Option<HashMap<String, Key>>, CliError> {
+pub(crate) fn secrets(config: &Config) -> Result<Option<HashMap<String, Key>>, CliError> {
     let keys = &config.server.keys;
     if keys.is_empty() {
         return Ok(None);
@@ -64,7 +85,7 @@ pub async fn serve(config: Config) -> Result<(), CliError> {
     }
     // In-process queues are fine here: this process holds them for its clients.
     let backend = crate::open::serving(&config).await?;
-    let mut api = Api::new(backend);
+    let mut api = Api::new(backend.clone());
     api.account_id = s.account_id.clone();
     api.region = s.region.clone();
     api.advertised_url = s.advertised_url.clone();
@@ -76,6 +97,12 @@ pub async fn serve(config: Config) -> Result<(), CliError> {
             s.listen
         ))
     })?;
+    if !s.dashboard_path.is_empty() {
+        let ui = Dashboard::new(backend, &s.dashboard_path)
+            .with_keys(keys.clone())
+            .with_secure_cookies(s.tls_cert.is_some());
+        server = server.mount(&s.dashboard_path, Arc::new(Ui(ui)));
+    }
     if let (Some(cert), Some(key)) = (&s.tls_cert, &s.tls_key) {
         server = server
             .with_tls(cert, key)
@@ -104,6 +131,12 @@ pub async fn serve(config: Config) -> Result<(), CliError> {
         }
     }
     tracing::info!(%addr, backend = config.backend.kind.as_str(), "serving the SQS API on {scheme}://{addr}");
+    if !s.dashboard_path.is_empty() {
+        tracing::info!(
+            "serving the dashboard on {scheme}://{addr}{}/",
+            s.dashboard_path
+        );
+    }
     server.serve(shutdown_signal()).await;
     Ok(())
 }

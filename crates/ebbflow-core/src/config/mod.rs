@@ -49,6 +49,35 @@ pub struct Config {
     /// `ebbflow serve`: the SQS wire API over the backend.
     #[serde(default)]
     pub server: ServerConfig,
+    /// Per-minute rollups of each worker group, kept in the backend for the
+    /// dashboard's charts.
+    #[serde(default)]
+    pub history: HistoryConfig,
+}
+
+/// `[history]`: each worker group writes a rollup of its minute (outcomes,
+/// processing times, pool, the queue's counts, the autoscaler's changes)
+/// to its queue's history queue ([`crate::history`]), kept for `retention`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HistoryConfig {
+    /// Write the rollups. Off by default: it creates a companion queue
+    /// (`ebbflow_history__NAME`) beside each queue a group consumes.
+    pub enabled: bool,
+    /// How long rollups are kept (the history queue's retention: 1 min to 14 d).
+    pub retention: HumanDuration,
+    /// How often a rollup is written.
+    pub interval: HumanDuration,
+}
+
+impl Default for HistoryConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            retention: HumanDuration(std::time::Duration::from_secs(2 * 86_400)),
+            interval: HumanDuration(std::time::Duration::from_secs(60)),
+        }
+    }
 }
 
 /// `[server]`: where `ebbflow serve` listens and how it names queues.
@@ -74,6 +103,9 @@ pub struct ServerConfig {
     /// Access keys by name; each secret comes from a file or the environment,
     /// never from this file.
     pub keys: BTreeMap<String, KeyConfig>,
+    /// Where the web dashboard is served beside the SQS API (`/ui`);
+    /// empty for no dashboard. It signs in with the same keys.
+    pub dashboard_path: String,
 }
 
 /// `[server.keys.NAME]`: one access key `ebbflow serve` accepts.
@@ -151,6 +183,7 @@ impl Default for ServerConfig {
             region: "us-east-1".to_owned(),
             auth: None,
             keys: BTreeMap::new(),
+            dashboard_path: "/ui".to_owned(),
         }
     }
 }
@@ -724,6 +757,28 @@ impl Config {
                 "both tls_cert and tls_key (PEM files), or neither".into(),
             );
         }
+        let history = &self.history;
+        if !(60..=14 * 86_400).contains(&history.retention.0.as_secs()) {
+            problem(
+                "history.retention".into(),
+                "from 1 min to 14 d (the longest a queue keeps a message)".into(),
+            );
+        }
+        if history.interval.0 < std::time::Duration::from_secs(1) {
+            problem("history.interval".into(), "at least 1 s".into());
+        }
+        let path = &server.dashboard_path;
+        let clean = path.starts_with('/')
+            && path.len() > 1
+            && path[1..]
+                .split('/')
+                .all(|seg| !seg.is_empty() && !seg.bytes().all(|b| b.is_ascii_digit()));
+        if !path.is_empty() && !clean {
+            problem(
+                "server.dashboard_path".into(),
+                format!("`{path}`: a path such as /ui (not all digits, which queue URLs use), or empty for no dashboard"),
+            );
+        }
         let mut ids = std::collections::BTreeSet::new();
         for (name, key) in &server.keys {
             if key.secret_file.is_some() == key.secret_env.is_some() {
@@ -1070,6 +1125,21 @@ mod tests {
             problems(&format!(r#"{{"server": {{{open}, "tls_cert": "c.pem"}}}}"#)),
             ["server.tls_cert"]
         );
+    }
+
+    #[test]
+    fn the_dashboard_path_cannot_look_like_a_queue_url() {
+        let problems = problem_keys;
+        let with = |path: &str| {
+            problems(&format!(
+                r#"{{"server": {{"auth": "none", "dashboard_path": "{path}"}}}}"#
+            ))
+        };
+        assert!(with("/ui").is_empty());
+        assert!(with("").is_empty(), "empty: no dashboard");
+        for bad in ["/000000000000", "ui", "/", "/ui//x"] {
+            assert_eq!(with(bad), ["server.dashboard_path"], "{bad}");
+        }
     }
 
     #[test]

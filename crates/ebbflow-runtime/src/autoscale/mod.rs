@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 const REGISTRATION_TICKS: u32 = 3;
 
 /// An id for this process's group on `queue`, unique among its consumers.
-fn consumer_id(queue: &str) -> String {
+pub(crate) fn consumer_id(queue: &str) -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let host = std::env::var("HOSTNAME").unwrap_or_default();
     format!(
@@ -152,6 +152,15 @@ pub(crate) async fn run(
         stats.fleet_desired.set(fleet_desired);
         stats.fleet_consumers.set(members as u64);
         log(&queue, &decision, mine, members);
+        if decision.desired != decision.previous {
+            stats.note_decision(ebbflow_core::history::ScalingNote {
+                at_ms: crate::history::now_ms(),
+                from: decision.previous,
+                to: decision.desired,
+                reason: decision.why.as_str().to_owned(),
+                backlog: decision.backlog,
+            });
+        }
         if mine != pool.desired() {
             pool.resize(mine);
         }

@@ -133,6 +133,22 @@ impl Histogram {
             buckets.record(seconds, count as u64);
         }
     }
+
+    /// The bucket bounds and the samples per bucket so far (not cumulative;
+    /// one more count than bounds); `None` when metrics are off.
+    pub(crate) fn counts(&self) -> Option<(&'static [f64], Vec<u64>)> {
+        let buckets = self.0.as_ref()?;
+        let counts = (0..=buckets.bounds.len())
+            .map(|bucket| {
+                buckets
+                    .shards
+                    .iter()
+                    .map(|s| s.counts[bucket].load(Ordering::Relaxed))
+                    .sum()
+            })
+            .collect();
+        Some((buckets.bounds, counts))
+    }
 }
 
 #[cfg(test)]
