@@ -76,6 +76,7 @@ figure.chart polyline { fill: none; stroke-width: 1.6; }
 .s2 { stroke: #bf8700; background: #bf8700; } .s3 { stroke: #8250df; background: #8250df; }
 .legend { display: flex; flex-wrap: wrap; gap: .8rem; font-size: 12px; }
 .legend i { display: inline-block; width: .8rem; height: .2rem; margin-right: .3rem; vertical-align: middle; }
+.row { display: flex; gap: 1rem; flex-wrap: wrap; } .row > div { flex: 1 1 16rem; }
 .windows a { margin-right: .6rem; } .windows a.on { font-weight: 700; }
 ";
 
@@ -380,9 +381,9 @@ fn redrive_form(c: &Chrome, queue: &str) -> String {
         "<details class=\"action\" open><summary>Redrive</summary>\
          <form method=\"post\" action=\"{}/queues/{}/redrive\" id=\"redrive\">{}\
          <p class=\"muted\">Moves the messages ticked below, or, with none ticked, every message matching the filter (all of them without one).</p>\
-         <label for=\"to\">To (empty: each message back to the queue it came from)</label><input type=\"text\" id=\"to\" name=\"to\">\
-         <label for=\"filter\">Filter, one NAME=VALUE a line: reason, error, source, or an attribute</label><textarea id=\"filter\" name=\"filter\" rows=\"2\"></textarea>\
-         <label for=\"rate\">Messages per second at most (empty: no limit)</label><input type=\"number\" id=\"rate\" name=\"rate\" min=\"1\" step=\"any\">\
+         <div class=\"row\"><div><label for=\"to\">To (empty: each message back to the queue it came from)</label><input type=\"text\" id=\"to\" name=\"to\"></div>\
+         <div><label for=\"rate\">Messages per second at most (empty: no limit)</label><input type=\"number\" id=\"rate\" name=\"rate\" min=\"1\" step=\"any\"></div>\
+         <div><label for=\"filter\">Filter, NAME=VALUE a line: reason, error, source, an attribute</label><textarea id=\"filter\" name=\"filter\" rows=\"1\"></textarea></div></div>\
          <button type=\"submit\" id=\"start-redrive\">Redrive</button></form></details>",
         c.base,
         url_part(queue),
@@ -539,6 +540,10 @@ pub fn queue(c: &Chrome, p: &QueuePage<'_>) -> String {
                 .join(", ")
         );
     }
+    // A dead-letter queue's groups come first: they are why one looks.
+    if let Some((groups, more)) = p.dead_letters {
+        body.push_str(&dead_letters(base, groups, more));
+    }
     if p.can_send {
         body.push_str(&send_form(c, &r.name, r.fifo));
     }
@@ -549,24 +554,6 @@ pub fn queue(c: &Chrome, p: &QueuePage<'_>) -> String {
         body.push_str(&purge_form(c, &r.name));
     }
     body.push_str(&redrive_list(c, &r.name, p.redrives));
-    body.push_str("<h2>Attributes</h2><table>");
-    for (k, v) in &q.attributes {
-        let _ = write!(body, "<tr><th>{k}</th><td>{}</td></tr>", escape(v));
-    }
-    for (k, v) in &q.tags {
-        let _ = write!(
-            body,
-            "<tr><th>tag <span class=\"tag\">{}</span></th><td>{}</td></tr>",
-            escape(k),
-            escape(v)
-        );
-    }
-    body.push_str("</table>");
-    body.push_str(&workers(p.workers));
-    body.push_str(&history(c, &r.name, p.history.0, p.history.1, p.now_ms));
-    if let Some((groups, more)) = p.dead_letters {
-        body.push_str(&dead_letters(base, groups, more));
-    }
     body.push_str("<h2>Messages</h2>");
     match messages {
         None => body.push_str(
@@ -585,6 +572,21 @@ pub fn queue(c: &Chrome, p: &QueuePage<'_>) -> String {
             }
         }
     }
+    body.push_str(&history(c, &r.name, p.history.0, p.history.1, p.now_ms));
+    body.push_str(&workers(p.workers));
+    body.push_str("<h2>Attributes</h2><table>");
+    for (k, v) in &q.attributes {
+        let _ = write!(body, "<tr><th>{k}</th><td>{}</td></tr>", escape(v));
+    }
+    for (k, v) in &q.tags {
+        let _ = write!(
+            body,
+            "<tr><th>tag <span class=\"tag\">{}</span></th><td>{}</td></tr>",
+            escape(k),
+            escape(v)
+        );
+    }
+    body.push_str("</table>");
     page(c, &r.name, &body)
 }
 
