@@ -4,10 +4,12 @@
 //! through [`Dashboard::handle`] (no network), several times; the median
 //! and the slowest are printed.
 //!
-//! `cargo bench -p ebbflow-dashboard --bench pages [-- QUEUES MESSAGES] [memory|sqlite]…`
+//! `cargo bench -p ebbflow-dashboard --bench pages [-- QUEUES MESSAGES] [memory|sqlite]…`;
+//! with `EBBFLOW_BENCH_CALLS=1` it first times the backend calls behind the pages one by one.
 
 use ebbflow_core::history::{history_queue, Rollup};
-use ebbflow_core::{QueueAttributes, QueueBackend, RedrivePolicy, SendMessage, MAX_BATCH_ENTRIES};
+use ebbflow_core::limits::MAX_BATCH_ENTRIES;
+use ebbflow_core::{QueueAttributes, QueueBackend, RedrivePolicy, SendBatchEntry, SendMessage};
 use ebbflow_dashboard::Dashboard;
 use ebbflow_memory::MemoryBackend;
 use ebbflow_sqlite::{SqliteBackend, SqliteOptions};
@@ -20,13 +22,19 @@ const RUNS: usize = 7;
 
 async fn fill(b: &Arc<dyn QueueBackend>, queues: usize, messages: usize) {
     let started = Instant::now();
-    b.create_queue("big-dlq", QueueAttributes::standard()).await.expect("dlq");
+    b.create_queue("big-dlq", QueueAttributes::standard())
+        .await
+        .expect("dlq");
     let big = QueueAttributes::standard().with_redrive_policy(RedrivePolicy::new("big-dlq", 5));
     b.create_queue("big", big).await.expect("big");
     for i in 0..queues.saturating_sub(2) {
         let name = format!("q-{i:04}");
-        b.create_queue(&name, QueueAttributes::standard()).await.expect("queue");
-        b.send(&name, SendMessage::new(format!("{{\"n\": {i}}}"))).await.expect("send");
+        b.create_queue(&name, QueueAttributes::standard())
+            .await
+            .expect("queue");
+        b.send(&name, SendMessage::new(format!("{{\"n\": {i}}}")))
+            .await
+            .expect("send");
     }
     let batch = |queue: &'static str, n: usize, extra: bool| {
         let b = b.clone();
@@ -34,7 +42,7 @@ async fn fill(b: &Arc<dyn QueueBackend>, queues: usize, messages: usize) {
             let mut sent = 0;
             while sent < n {
                 let k = (n - sent).min(MAX_BATCH_ENTRIES);
-                let entries: Vec<(String, SendMessage)> = (0..k)
+                let entries: Vec<SendBatchEntry> = (0..k)
                     .map(|j| {
                         let mut m = SendMessage::new(format!(
                             "{{\"order\": {}, \"customer\": \"c-{}\", \"lines\": [1, 2, 3]}}",
@@ -43,10 +51,21 @@ async fn fill(b: &Arc<dyn QueueBackend>, queues: usize, messages: usize) {
                         ));
                         if extra {
                             m = m
-                                .attribute("ebbflow.reason", ebbflow_core::MessageAttributeValue::string(["permanent", "undecodable"][(sent + j) % 2]))
-                                .attribute("ebbflow.source_queue", ebbflow_core::MessageAttributeValue::string("big"));
+                                .attribute(
+                                    "ebbflow.reason",
+                                    ebbflow_core::MessageAttributeValue::string(
+                                        ["permanent", "undecodable"][(sent + j) % 2],
+                                    ),
+                                )
+                                .attribute(
+                                    "ebbflow.source_queue",
+                                    ebbflow_core::MessageAttributeValue::string("big"),
+                                );
                         }
-                        (j.to_string(), m)
+                        SendBatchEntry {
+                            id: j.to_string(),
+                            message: m,
+                        }
                     })
                     .collect();
                 b.send_batch(queue, entries).await.expect("send_batch");
@@ -62,7 +81,9 @@ async fn fill(b: &Arc<dyn QueueBackend>, queues: usize, messages: usize) {
     }
     batch("big-dlq", messages / 10, true).await;
     let history = history_queue("big").expect("name");
-    b.create_queue(&history, QueueAttributes::standard()).await.expect("history");
+    b.create_queue(&history, QueueAttributes::standard())
+        .await
+        .expect("history");
     let now = now_ms();
     let minutes = 2 * 24 * 60;
     for m in 0..minutes {
@@ -71,7 +92,9 @@ async fn fill(b: &Arc<dyn QueueBackend>, queues: usize, messages: usize) {
                 minute_ms: now - now % 60_000 - (minutes - 1 - m) * 60_000,
                 consumer: consumer.to_owned(),
                 succeeded: 1_000 + m % 300,
-                latency_bounds: vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0],
+                latency_bounds: vec![
+                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ],
                 latency_counts: vec![0, 0, 0, 600, 300, 0, 100, 0, 0, 0, 0, 0],
                 pool: 8,
                 desired: 8,
@@ -79,7 +102,9 @@ async fn fill(b: &Arc<dyn QueueBackend>, queues: usize, messages: usize) {
                 ..Default::default()
             };
             let body = serde_json::to_string(&r).expect("JSON");
-            b.send(&history, SendMessage::new(body)).await.expect("send");
+            b.send(&history, SendMessage::new(body))
+                .await
+                .expect("send");
         }
     }
     println!(
@@ -100,13 +125,24 @@ async fn time(d: &Dashboard, path: &str) -> (Duration, Duration, usize) {
     let mut times = Vec::new();
     let mut size = 0;
     for _ in 0..RUNS {
-        let req = hyper::Request::get(path).body(Full::new(Bytes::new())).expect("request");
+        let req = hyper::Request::get(path)
+            .body(Full::new(Bytes::new()))
+            .expect("request");
         let started = Instant::now();
         let response = d.handle(req).await;
         let status = response.status();
-        let body = response.into_body().collect().await.expect("body").to_bytes();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
         times.push(started.elapsed());
-        assert!(status.is_success(), "{path}: {status} {}", String::from_utf8_lossy(&body));
+        assert!(
+            status.is_success(),
+            "{path}: {status} {}",
+            String::from_utf8_lossy(&body)
+        );
         size = body.len();
     }
     times.sort();
@@ -117,6 +153,72 @@ async fn measure(engine: &str, b: Arc<dyn QueueBackend>, queues: usize, messages
     println!("{engine}:");
     fill(&b, queues, messages).await;
     let d = Dashboard::new(b.clone(), "/ui");
+    if std::env::var_os("EBBFLOW_BENCH_CALLS").is_some() {
+        let t = Instant::now();
+        b.get_queue_attributes("q-0500").await.expect("attrs");
+        println!("  get_queue_attributes {:?}", t.elapsed());
+        let t = Instant::now();
+        b.stats("q-0500").await.expect("stats");
+        println!("  stats {:?}", t.elapsed());
+        let t = Instant::now();
+        b.list_dead_letter_source_queues("q-0500")
+            .await
+            .expect("sources");
+        println!("  list_dead_letter_source_queues {:?}", t.elapsed());
+        let t = Instant::now();
+        b.browse("q-0500", ebbflow_core::BrowseRequest::new(50))
+            .await
+            .expect("browse");
+        println!("  browse {:?}", t.elapsed());
+        let t = Instant::now();
+        let _ = b
+            .announce(
+                "q-0500",
+                &ebbflow_core::ConsumerReport::default(),
+                Duration::ZERO,
+            )
+            .await;
+        println!("  announce {:?}", t.elapsed());
+        let t = Instant::now();
+        let _ = b
+            .browse(
+                "ebbflow_history__q-0500",
+                ebbflow_core::BrowseRequest::new(50),
+            )
+            .await;
+        println!("  browse of a missing queue {:?}", t.elapsed());
+        let t = Instant::now();
+        b.stats("big").await.expect("stats");
+        println!("  stats of big {:?}", t.elapsed());
+        let t = Instant::now();
+        b.list_queues(None).await.expect("list");
+        println!("  list_queues {:?}", t.elapsed());
+        let t = Instant::now();
+        ebbflow_dashboard::data::queue(&b, "big")
+            .await
+            .expect("queue");
+        println!("  data::queue(big) {:?}", t.elapsed());
+        let t = Instant::now();
+        ebbflow_dashboard::data::messages(&b, "big", None, 50)
+            .await
+            .expect("messages");
+        println!("  data::messages(big) {:?}", t.elapsed());
+        let t = Instant::now();
+        ebbflow_dashboard::data::history(&b, "big", Duration::from_secs(3600), now_ms())
+            .await
+            .expect("history");
+        println!("  data::history(big, 1h) {:?}", t.elapsed());
+        let t = Instant::now();
+        ebbflow_dashboard::data::consumers(&b, "big")
+            .await
+            .expect("consumers");
+        println!("  data::consumers(big) {:?}", t.elapsed());
+        let t = Instant::now();
+        ebbflow_dashboard::data::dead_letters(&b, "big-dlq")
+            .await
+            .expect("dead letters");
+        println!("  data::dead_letters(big-dlq) {:?}", t.elapsed());
+    }
     // A cursor deep in the big queue: the page after 900,000 messages.
     let deep = {
         let mut request = ebbflow_core::BrowseRequest::new(ebbflow_core::MAX_BROWSE_LIMIT);
@@ -135,10 +237,22 @@ async fn measure(engine: &str, b: Arc<dyn QueueBackend>, queues: usize, messages
         ("queues (overview)", "/ui/".to_owned()),
         ("queues, JSON", "/ui/api/queues".to_owned()),
         ("the big queue (1 h of charts)", "/ui/queues/big".to_owned()),
-        ("the big queue, 2 d of charts", "/ui/queues/big?window=2d".to_owned()),
-        ("the big queue, a page 900,000 in", format!("/ui/queues/big?after={deep}")),
-        ("its dead-letter queue (grouped)", "/ui/queues/big-dlq".to_owned()),
-        ("search, a body text near the head", "/ui/queues/big/search?q=c-976".to_owned()),
+        (
+            "the big queue, 2 d of charts",
+            "/ui/queues/big?window=2d".to_owned(),
+        ),
+        (
+            "the big queue, a page 900,000 in",
+            format!("/ui/queues/big?after={deep}"),
+        ),
+        (
+            "its dead-letter queue (grouped)",
+            "/ui/queues/big-dlq".to_owned(),
+        ),
+        (
+            "search, a body text near the head",
+            "/ui/queues/big/search?q=c-976".to_owned(),
+        ),
         ("a small queue", "/ui/queues/q-0500".to_owned()),
     ];
     for (what, path) in pages {
@@ -154,18 +268,32 @@ async fn measure(engine: &str, b: Arc<dyn QueueBackend>, queues: usize, messages
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     let numbers: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
     let queues = numbers.first().copied().unwrap_or(1_000);
     let messages = numbers.get(1).copied().unwrap_or(1_000_000);
-    let engines: Vec<&str> = args.iter().map(String::as_str).filter(|a| a.parse::<usize>().is_err()).collect();
+    let engines: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .filter(|a| a.parse::<usize>().is_err())
+        .collect();
     let wants = |e: &str| engines.is_empty() || engines.contains(&e);
     if wants("memory") {
         measure("memory", Arc::new(MemoryBackend::new()), queues, messages).await;
     }
     if wants("sqlite") {
         let dir = tempfile::tempdir().expect("temp dir");
-        let backend = SqliteBackend::open(&SqliteOptions::new(dir.path().join("dashboard.db"))).expect("open");
-        measure("sqlite (synchronous = full)", Arc::new(backend), queues, messages).await;
+        let backend = SqliteBackend::open(&SqliteOptions::new(dir.path().join("dashboard.db")))
+            .expect("open");
+        measure(
+            "sqlite (synchronous = full)",
+            Arc::new(backend),
+            queues,
+            messages,
+        )
+        .await;
     }
 }

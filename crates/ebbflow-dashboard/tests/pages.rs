@@ -303,11 +303,20 @@ async fn the_history_of_every_process_is_merged_by_minute_and_charted() {
         backlog: 40,
     });
     let old = rollup("a", minute - 3 * 3_600_000, 999, 1);
-    for r in [old, grew, rollup("a", minute, 50, 5), rollup("b", minute, 70, 4)] {
+    for r in [
+        old,
+        grew,
+        rollup("a", minute, 50, 5),
+        rollup("b", minute, 70, 4),
+    ] {
         let body = serde_json::to_string(&r).expect("JSON");
-        b.send(&history, SendMessage::new(body)).await.expect("send");
+        b.send(&history, SendMessage::new(body))
+            .await
+            .expect("send");
     }
-    b.send(&history, SendMessage::new("not a rollup")).await.expect("send");
+    b.send(&history, SendMessage::new("not a rollup"))
+        .await
+        .expect("send");
 
     let (status, api) = get(&addr, "/ui/api/queues/orders/history?window=1h").await;
     assert_eq!(status, 200, "{api}");
@@ -330,7 +339,10 @@ async fn the_history_of_every_process_is_merged_by_minute_and_charted() {
     assert!(page.contains("<polyline class=\"s0\""), "{page}");
     assert!(page.contains("backlog &lt;growing&gt;"), "{page}");
     assert!(
-        !get(&addr, "/ui/api/queues").await.1.contains("ebbflow_history__"),
+        !get(&addr, "/ui/api/queues")
+            .await
+            .1
+            .contains("ebbflow_history__"),
         "history queues are not listed"
     );
     let (status, fragment) = get(&addr, "/ui/queues/orders/charts?window=1h").await;

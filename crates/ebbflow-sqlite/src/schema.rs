@@ -74,6 +74,11 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (queue, id)
     ) WITHOUT ROWID;
     ",
+    // 3: a queue's messages in id order (the rowid rides along), so that a
+    // browse reads one page of its queue whatever else the table holds.
+    "
+    CREATE INDEX messages_queue ON messages (queue);
+    ",
 ];
 
 /// The newest schema version this build knows.

@@ -910,8 +910,8 @@ pub(crate) fn browse(
         .prepare_cached(concat!(
             "SELECT id, state, visible_at, ",
             delivered_columns!(),
-            " FROM messages NOT INDEXED
-             WHERE id >= ?2 AND queue = ?1 AND sent_ms > ?3 ORDER BY id LIMIT ?4"
+            " FROM messages INDEXED BY messages_queue
+             WHERE queue = ?1 AND id >= ?2 AND sent_ms > ?3 ORDER BY id LIMIT ?4"
         ))
         .map_err(sql)?;
     let first = i64::try_from(first).unwrap_or(i64::MAX);
