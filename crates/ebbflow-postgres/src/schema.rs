@@ -18,6 +18,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "each queue's consumers",
         include_str!("../migrations/0003_consumers.sql"),
     ),
+    (
+        "each queue's messages in id order, for browsing",
+        include_str!("../migrations/0004_messages_by_queue.sql"),
+    ),
 ];
 
 /// The schema version this build writes.
