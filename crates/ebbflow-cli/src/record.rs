@@ -146,6 +146,7 @@ mod tests {
                 ..SystemAttributes::default()
             },
             state: MessageState::Visible,
+            position: None,
         };
         let line = serde_json::to_string(&Record::from(&m)).unwrap();
         let back = Record::parse(&line, 1).unwrap().to_send(true, 1).unwrap();

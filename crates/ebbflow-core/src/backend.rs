@@ -157,6 +157,24 @@ pub trait QueueBackend: Send + Sync + 'static {
         })
     }
 
+    /// Deletes the message a browse showed at `position`
+    /// ([`BrowsedMessage::position`](crate::BrowsedMessage::position)), if
+    /// it is still the message `message_id`, whatever its state: an
+    /// operator removing one message (the dashboard's delete). `Ok(false)`
+    /// when it is gone already. A consumer holding it in flight finds its
+    /// receipt handle stale, as after any delete.
+    ///
+    /// Engines that own their storage implement it; by default (and on
+    /// Amazon SQS, which deletes only by receipt handle) it is
+    /// `UnsupportedOperation`.
+    async fn delete_browsed(&self, queue: &str, position: &str, message_id: &str) -> Result<bool> {
+        let _ = (queue, position, message_id);
+        Err(crate::QueueError::UnsupportedOperation {
+            backend: self.backend_name(),
+            operation: "delete_browsed",
+        })
+    }
+
     /// Registers (or refreshes) `me` as a consumer of `queue` until `ttl`
     /// from now, and returns every consumer whose registration has not run
     /// out, `me` included, ordered by id: the worker fleet of the queue, for

@@ -53,6 +53,17 @@ impl BrowseRequest {
         Ok(())
     }
 
+    /// For an engine that pages by an increasing integer key: the key a
+    /// [`BrowsedMessage::position`] names.
+    pub fn position_key(position: &str) -> Result<u64> {
+        position.parse::<u64>().map_err(|_| {
+            QueueError::invalid(
+                "position",
+                format!("`{position}` is not a position this backend returned"),
+            )
+        })
+    }
+
     /// For an engine that pages by an increasing integer key (its cursor is
     /// the key of the last message returned): the first key this page may hold.
     pub fn first_key(&self) -> Result<u64> {
@@ -110,6 +121,10 @@ pub struct BrowsedMessage {
     pub system: SystemAttributes,
     /// Visible, in flight or delayed.
     pub state: MessageState,
+    /// Where the engine keeps it, for
+    /// [`QueueBackend::delete_browsed`](crate::QueueBackend::delete_browsed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<String>,
 }
 
 impl BrowsedMessage {
@@ -123,6 +138,7 @@ impl BrowsedMessage {
             attributes: message.attributes,
             system: message.system,
             state,
+            position: None,
         }
     }
 }
@@ -150,7 +166,13 @@ impl BrowsePage {
             None
         };
         BrowsePage {
-            messages: rows.into_iter().map(|(_, m)| m).collect(),
+            messages: rows
+                .into_iter()
+                .map(|(key, mut m)| {
+                    m.position = Some(key.to_string());
+                    m
+                })
+                .collect(),
             next,
         }
     }
@@ -168,6 +190,7 @@ mod tests {
             attributes: MessageAttributes::new(),
             system: SystemAttributes::default(),
             state: MessageState::Visible,
+            position: None,
         }
     }
 

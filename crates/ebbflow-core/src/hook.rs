@@ -47,11 +47,12 @@ pub enum Operation {
     MoveMessages,
     Browse,
     Announce,
+    DeleteBrowsed,
 }
 
 impl Operation {
     /// How many operations there are.
-    pub const COUNT: usize = 19;
+    pub const COUNT: usize = 20;
 
     /// Every operation, in declaration order (`ALL[op.index()] == op`).
     pub const ALL: [Operation; Operation::COUNT] = [
@@ -74,6 +75,7 @@ impl Operation {
         Operation::MoveMessages,
         Operation::Browse,
         Operation::Announce,
+        Operation::DeleteBrowsed,
     ];
 
     /// The operation's position in [`Operation::ALL`], for per-operation tables.
@@ -103,6 +105,7 @@ impl Operation {
             Operation::MoveMessages => "move_messages",
             Operation::Browse => "browse",
             Operation::Announce => "announce",
+            Operation::DeleteBrowsed => "delete_browsed",
         }
     }
 }
@@ -298,6 +301,11 @@ impl<H: BackendHook> QueueBackend for Hooked<H> {
     async fn browse(&self, queue: &str, request: BrowseRequest) -> Result<BrowsePage> {
         let call = self.inner.browse(queue, request);
         self.hook.around(Operation::Browse, call).await
+    }
+
+    async fn delete_browsed(&self, queue: &str, position: &str, message_id: &str) -> Result<bool> {
+        let call = self.inner.delete_browsed(queue, position, message_id);
+        self.hook.around(Operation::DeleteBrowsed, call).await
     }
 }
 

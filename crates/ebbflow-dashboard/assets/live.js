@@ -21,3 +21,8 @@
     for (const box of document.querySelectorAll('input[type=checkbox][name=id]')) box.checked = all.checked;
   });
 })();
+// A form that asks before it acts (deleting a message).
+document.addEventListener("submit", (e) => {
+  const ask = e.target.dataset && e.target.dataset.confirm;
+  if (ask && !window.confirm(ask)) e.preventDefault();
+});

@@ -127,6 +127,10 @@ pub fn charts(h: &History, now_ms: u64) -> String {
     let per_minute = |f: &dyn Fn(&ebbflow_core::history::Rollup) -> f64| -> Vec<(u64, f64)> {
         h.minutes.iter().map(|m| (m.minute_ms, f(m))).collect()
     };
+    let line = |label: &'static str, f: &dyn Fn(&ebbflow_core::history::Rollup) -> f64| Series {
+        label,
+        points: per_minute(f),
+    };
     let quantile = |q: f64| -> Vec<(u64, f64)> {
         h.minutes
             .iter()
@@ -142,22 +146,10 @@ pub fn charts(h: &History, now_ms: u64) -> String {
         "Throughput by outcome",
         "messages a minute",
         &[
-            Series {
-                label: "succeeded",
-                points: per_minute(&|m| m.succeeded as f64),
-            },
-            Series {
-                label: "dead-lettered",
-                points: per_minute(&|m| m.dead_lettered as f64),
-            },
-            Series {
-                label: "released or failed",
-                points: per_minute(&|m| (m.released + m.failed) as f64),
-            },
-            Series {
-                label: "retried",
-                points: per_minute(&|m| m.retried as f64),
-            },
+            line("succeeded", &|m| m.succeeded as f64),
+            line("dead-lettered", &|m| m.dead_lettered as f64),
+            line("released or failed", &|m| (m.released + m.failed) as f64),
+            line("retried", &|m| m.retried as f64),
         ],
         from,
         to,
@@ -167,18 +159,9 @@ pub fn charts(h: &History, now_ms: u64) -> String {
         "Queue depth",
         "messages",
         &[
-            Series {
-                label: "visible",
-                points: per_minute(&|m| m.visible as f64),
-            },
-            Series {
-                label: "in flight",
-                points: per_minute(&|m| m.in_flight as f64),
-            },
-            Series {
-                label: "delayed",
-                points: per_minute(&|m| m.delayed as f64),
-            },
+            line("visible", &|m| m.visible as f64),
+            line("in flight", &|m| m.in_flight as f64),
+            line("delayed", &|m| m.delayed as f64),
         ],
         from,
         to,
@@ -209,18 +192,9 @@ pub fn charts(h: &History, now_ms: u64) -> String {
         "Workers",
         "all processes",
         &[
-            Series {
-                label: "workers",
-                points: per_minute(&|m| f64::from(m.pool)),
-            },
-            Series {
-                label: "desired",
-                points: per_minute(&|m| f64::from(m.desired)),
-            },
-            Series {
-                label: "busy",
-                points: per_minute(&|m| f64::from(m.busy)),
-            },
+            line("workers", &|m| f64::from(m.pool)),
+            line("desired", &|m| f64::from(m.desired)),
+            line("busy", &|m| f64::from(m.busy)),
         ],
         from,
         to,

@@ -184,6 +184,8 @@ pub struct MessageRow {
     pub body: String,
     /// Its attributes, as text (binary ones as their size).
     pub attributes: BTreeMap<String, String>,
+    /// Where the engine keeps it: what deleting this one message names.
+    pub position: Option<String>,
 }
 
 /// A page of a queue's messages.
@@ -235,6 +237,7 @@ pub fn message_row(m: BrowsedMessage) -> MessageRow {
         sent_timestamp: m.system.sent_timestamp,
         receive_count: m.system.approximate_receive_count,
         group_id: m.system.message_group_id,
+        position: m.position,
         body: m.body,
         attributes: m
             .attributes

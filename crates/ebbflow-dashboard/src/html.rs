@@ -254,6 +254,8 @@ pub struct QueuePage<'a> {
     pub can_send: bool,
     /// Whether the purge form is shown.
     pub can_purge: bool,
+    /// Whether each message has a delete button.
+    pub can_delete: bool,
     /// Whether the redrive form (and the selection boxes) are shown.
     pub can_redrive: bool,
     /// What the last change did.
@@ -416,14 +418,20 @@ fn redrive_list(c: &Chrome, queue: &str, redrives: &[RedriveStatus]) -> String {
 }
 
 /// A table of messages; with `select`, a box per message for the redrive form.
-fn message_table(messages: &[MessageRow], select: bool) -> String {
+/// A table of messages; with `select`, a box per message for the redrive
+/// form; with `delete` (the page's chrome and the queue), a delete button each.
+fn message_table(messages: &[MessageRow], select: bool, delete: Option<(&Chrome, &str)>) -> String {
     let mut out = String::from("<table id=\"messages\"><thead><tr>");
     if select {
         out.push_str(
             "<th><input type=\"checkbox\" data-select-all aria-label=\"select all\"></th>",
         );
     }
-    out.push_str("<th>Message</th><th>State</th><th class=\"n\">Receives</th><th>Body</th><th>Attributes</th></tr></thead><tbody>");
+    out.push_str("<th>Message</th><th>State</th><th class=\"n\">Receives</th><th>Body</th><th>Attributes</th>");
+    if delete.is_some() {
+        out.push_str("<th></th>");
+    }
+    out.push_str("</tr></thead><tbody>");
     for m in messages {
         let attributes = m
             .attributes
@@ -441,7 +449,7 @@ fn message_table(messages: &[MessageRow], select: bool) -> String {
         }
         let _ = write!(
             out,
-            "<td><code>{}</code>{}<br><span class=\"muted\">{}</span></td><td>{}</td><td class=\"n\">{}</td><td><pre>{}</pre></td><td>{attributes}</td></tr>",
+            "<td><code>{}</code>{}<br><span class=\"muted\">{}</span></td><td>{}</td><td class=\"n\">{}</td><td><pre>{}</pre></td><td>{attributes}</td>",
             escape(&m.message_id),
             m.group_id
                 .as_deref()
@@ -452,12 +460,31 @@ fn message_table(messages: &[MessageRow], select: bool) -> String {
             m.receive_count,
             escape(&pretty(&m.body)),
         );
+        if let Some((c, queue)) = delete {
+            out.push_str("<td>");
+            if let Some(position) = &m.position {
+                let _ = write!(
+                    out,
+                    "<form method=\"post\" action=\"{}/queues/{}/delete\" data-confirm=\"Delete this message for good?\">{}\
+                     <input type=\"hidden\" name=\"position\" value=\"{}\"><input type=\"hidden\" name=\"message_id\" value=\"{}\">\
+                     <button type=\"submit\" class=\"danger\" data-delete=\"{}\">Delete</button></form>",
+                    c.base,
+                    url_part(queue),
+                    c.csrf_field(),
+                    escape(position),
+                    escape(&m.message_id),
+                    escape(&m.message_id)
+                );
+            }
+            out.push_str("</td>");
+        }
+        out.push_str("</tr>");
     }
     if messages.is_empty() {
         let _ = write!(
             out,
             "<tr><td colspan=\"{}\" class=\"muted\">No messages here.</td></tr>",
-            if select { 6 } else { 5 }
+            5 + usize::from(select) + usize::from(delete.is_some())
         );
     }
     out.push_str("</tbody></table>");
@@ -561,7 +588,8 @@ pub fn queue(c: &Chrome, p: &QueuePage<'_>) -> String {
         ),
         Some(page) => {
             body.push_str(&search_box(c, &r.name, ""));
-            body.push_str(&message_table(&page.messages, p.can_redrive));
+            let delete = p.can_delete.then_some((c, r.name.as_str()));
+            body.push_str(&message_table(&page.messages, p.can_redrive, delete));
             if let Some(next) = &page.next {
                 let _ = write!(
                     body,
@@ -591,7 +619,13 @@ pub fn queue(c: &Chrome, p: &QueuePage<'_>) -> String {
 }
 
 /// A search's results.
-pub fn search(c: &Chrome, queue: &str, text: &str, found: Option<&Found>) -> String {
+pub fn search(
+    c: &Chrome,
+    queue: &str,
+    text: &str,
+    found: Option<&Found>,
+    can_delete: bool,
+) -> String {
     let mut body = format!(
         "<h1>Search {}</h1><p><a href=\"{}/queues/{}\">Back to the queue</a></p>",
         escape(queue),
@@ -612,7 +646,8 @@ pub fn search(c: &Chrome, queue: &str, text: &str, found: Option<&Found>) -> Str
                 f.scanned,
                 if f.complete { ", the whole queue" } else { "" }
             );
-            body.push_str(&message_table(&f.messages, false));
+            let delete = can_delete.then_some((c, queue));
+            body.push_str(&message_table(&f.messages, false, delete));
             if let Some(next) = &f.next {
                 let _ = write!(
                     body,

@@ -278,6 +278,7 @@ impl Dashboard {
             (["queues", name, "redrives", id], true, _) => self.redrive_status(c, name, id),
             (["queues", name, "send"], _, true) => self.send(c, name).await,
             (["queues", name, "purge"], _, true) => self.purge(c, name).await,
+            (["queues", name, "delete"], _, true) => self.delete(c, name).await,
             (["queues", name, "redrive"], _, true) => self.redrive(c, name).await,
             (["queues", name, "redrives", id, "stop"], _, true) => self.stop(c, name, id),
             _ if !get && !post => Err(Failure::Forbidden(
@@ -322,10 +323,11 @@ impl Dashboard {
     }
 
     fn theme(&self, c: &Call<'_>) -> Reply {
-        let set = match c.query.get("set") {
-            Some(t @ ("light" | "dark")) => t,
-            _ => "",
-        };
+        let set = c
+            .query
+            .get("set")
+            .filter(|t| matches!(*t, "light" | "dark"))
+            .unwrap_or_default();
         // Only back to a page of this dashboard.
         let back = c
             .query
@@ -391,6 +393,7 @@ impl Dashboard {
             redrives: &self.redrives.of_queue(name),
             can_send: allowed("SendMessage"),
             can_purge: allowed("PurgeQueue"),
+            can_delete: allowed("DeleteMessage"),
             can_redrive: is_dlq && allowed("StartMessageMoveTask"),
             notice: notice(c.query),
             history: (window, history.as_ref()),
@@ -501,6 +504,7 @@ impl Dashboard {
             name,
             text,
             found.as_ref(),
+            c.visitor.allows("DeleteMessage", Some(name)),
         ))))
     }
 
@@ -561,6 +565,29 @@ impl Dashboard {
                 html::url_part(&receipt.message_id)
             ),
             serde_json::json!({ "message_id": receipt.message_id }),
+        ))
+    }
+
+    async fn delete(&self, c: &Call<'_>, name: &str) -> Result<Reply, Failure> {
+        self.allow(c, "DeleteMessage", name)?;
+        let (Some(position), Some(id)) = (c.form.get("position"), c.form.get("message_id")) else {
+            return Err(Failure::Queue(QueueError::missing(
+                "position",
+                "the position and message_id a browse gave",
+            )));
+        };
+        let deleted = self.backend.delete_browsed(name, position, id).await;
+        audit(c.visitor, "DeleteMessage", name, deleted.as_ref().err());
+        let deleted = deleted?;
+        Ok(self.done(
+            c,
+            format!(
+                "{}?{}={}",
+                self.queue_url(name),
+                if deleted { "deleted" } else { "gone" },
+                html::url_part(id)
+            ),
+            serde_json::json!({ "deleted": deleted, "message_id": id }),
         ))
     }
 
@@ -725,6 +752,14 @@ fn now_ms() -> u64 {
 fn notice(query: &Form) -> Option<String> {
     if let Some(id) = query.get("sent") {
         return Some(format!("Sent message {id}."));
+    }
+    if let Some(id) = query.get("deleted") {
+        return Some(format!("Deleted message {id}."));
+    }
+    if let Some(id) = query.get("gone") {
+        return Some(format!(
+            "Message {id} was gone already (received and deleted, or moved)."
+        ));
     }
     query
         .get("purged")

@@ -476,3 +476,64 @@ async fn with_keys_a_visitor_signs_in_and_sees_what_the_key_allows() {
     assert_eq!(out.status, 303);
     assert_eq!(team.get("/ui/").await.status, 303);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_message_is_deleted_from_its_row_whatever_its_state() {
+    let b = queues().await;
+    for body in ["keep", "drop"] {
+        b.send("orders", SendMessage::new(body))
+            .await
+            .expect("send");
+    }
+    let addr = serve(&b, None).await;
+    let mut browser = Browser::new(&addr);
+    let page = browser.get("/ui/queues/orders").await.body;
+    let listed = b
+        .browse("orders", ebbflow_core::BrowseRequest::new(10))
+        .await
+        .expect("browse");
+    let drop = listed
+        .messages
+        .iter()
+        .find(|m| m.body == "drop")
+        .expect("sent");
+    let position = drop.position.clone().expect("a position");
+    assert!(
+        page.contains(&format!("data-delete=\"{}\"", drop.message_id)),
+        "{page}"
+    );
+    let form = [
+        ("position", position.as_str()),
+        ("message_id", drop.message_id.as_str()),
+    ];
+    let deleted = browser
+        .submit("/ui/queues/orders", "/ui/queues/orders/delete", &form)
+        .await;
+    assert_eq!(deleted.status, 303, "{}", deleted.body);
+    assert!(
+        deleted
+            .header("location")
+            .is_some_and(|l| l.contains("?deleted=")),
+        "{:?}",
+        deleted.headers
+    );
+    let left: Vec<String> = b
+        .browse("orders", ebbflow_core::BrowseRequest::new(10))
+        .await
+        .expect("browse")
+        .messages
+        .into_iter()
+        .map(|m| m.body)
+        .collect();
+    assert_eq!(left, ["keep"]);
+    let again = browser
+        .submit("/ui/queues/orders", "/ui/queues/orders/delete", &form)
+        .await;
+    assert!(
+        again
+            .header("location")
+            .is_some_and(|l| l.contains("?gone=")),
+        "{:?}",
+        again.headers
+    );
+}

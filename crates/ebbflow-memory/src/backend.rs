@@ -421,6 +421,20 @@ impl QueueBackend for MemoryBackend {
         Ok(announce_in(members, me, expires, now_ms))
     }
 
+    async fn delete_browsed(&self, queue: &str, position: &str, message_id: &str) -> Result<bool> {
+        let key = ebbflow_core::BrowseRequest::position_key(position)?;
+        let q = self.queue(queue)?;
+        let (deleted, fifo) = {
+            let mut state = q.state.lock();
+            (state.delete_at(key, message_id), state.attrs.fifo)
+        };
+        if deleted && fifo {
+            // It may have held its group back.
+            q.wake();
+        }
+        Ok(deleted)
+    }
+
     async fn browse(&self, queue: &str, request: BrowseRequest) -> Result<BrowsePage> {
         request.validate()?;
         let first = request.first_key()?;

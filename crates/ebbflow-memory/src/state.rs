@@ -548,6 +548,15 @@ impl QueueState {
         Ok(())
     }
 
+    /// Removes the message at `key` if it is `message_id`, in any phase.
+    pub(crate) fn delete_at(&mut self, key: u64, message_id: &str) -> bool {
+        let found = self.messages.get(&key).is_some_and(|m| m.id == message_id);
+        if found {
+            self.remove(key);
+        }
+        found
+    }
+
     /// Changes the visibility of an in-flight message, counting from now.
     pub(crate) fn change_visibility(
         &mut self,
@@ -701,6 +710,7 @@ fn browsed(m: &StoredMessage) -> BrowsedMessage {
             Phase::InFlight => MessageState::InFlight,
             Phase::Delayed => MessageState::Delayed,
         },
+        position: None,
     }
 }
 

@@ -323,6 +323,25 @@ impl QueueBackend for PostgresBackend {
         Ok(result)
     }
 
+    async fn delete_browsed(&self, queue: &str, position: &str, message_id: &str) -> Result<bool> {
+        let key =
+            i64::try_from(ebbflow_core::BrowseRequest::position_key(position)?).map_err(|_| {
+                ebbflow_core::QueueError::invalid(
+                    "position",
+                    format!("`{position}` is out of range"),
+                )
+            })?;
+        let q = self.queue(queue).await?;
+        let id = message_id.to_owned();
+        let deleted = self
+            .call(move |s| async move { s.delete_browsed(&q, key, &id).await })
+            .await?;
+        if deleted && queue.ends_with(limits::FIFO_SUFFIX) {
+            self.inner.polls.wake(queue);
+        }
+        Ok(deleted)
+    }
+
     async fn change_visibility_batch(
         &self,
         queue: &str,

@@ -610,6 +610,33 @@ impl Store {
         Ok(result)
     }
 
+    /// Deletes the message at row `key` if it is `message_id`, in any state.
+    pub(crate) async fn delete_browsed(
+        &self,
+        q: &QueueRow,
+        key: i64,
+        message_id: &str,
+    ) -> Result<bool> {
+        let client = self.pool.get().await.map_err(pool)?;
+        // A FIFO delete may unblock a group: tell other processes' long polls.
+        let stmt = client
+            .prepare_cached(
+                "WITH gone AS (
+                    DELETE FROM ebbflow_messages WHERE id = $2 AND queue = $1 AND message_id = $3
+                    RETURNING group_id),
+                 woken AS (SELECT pg_notify($4, $5) FROM gone WHERE group_id IS NOT NULL)
+                 SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM woken)",
+            )
+            .await
+            .map_err(db)?;
+        let row = client
+            .query_one(&stmt, &[&q.id, &key, &message_id, &CHANNEL, &q.name])
+            .await
+            .map_err(db)?;
+        let gone: i64 = row.get(0);
+        Ok(gone > 0)
+    }
+
     /// Changes the visibility of in-flight messages, counting from now.
     pub(crate) async fn change_visibility(
         &self,

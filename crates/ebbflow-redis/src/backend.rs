@@ -285,6 +285,19 @@ impl QueueBackend for RedisBackend {
             .await
     }
 
+    async fn delete_browsed(&self, queue: &str, position: &str, message_id: &str) -> Result<bool> {
+        let key = ebbflow_core::BrowseRequest::position_key(position)?;
+        let q = self.queue(queue).await?;
+        let id = message_id.to_owned();
+        let deleted = self
+            .call(move |s| async move { s.delete_browsed(&q, key, &id).await })
+            .await?;
+        if deleted && queue.ends_with(limits::FIFO_SUFFIX) {
+            self.inner.polls.wake(queue);
+        }
+        Ok(deleted)
+    }
+
     async fn delete_batch(
         &self,
         queue: &str,

@@ -17,6 +17,7 @@ script!(SEND, "lua/send.lua");
 script!(RECEIVE, "lua/receive.lua");
 script!(REPLAY, "lua/replay.lua");
 script!(DELETE, "lua/delete.lua");
+script!(DELETE_BROWSED, "lua/delete_browsed.lua");
 script!(VISIBILITY, "lua/visibility.lua");
 script!(STATS, "lua/stats.lua");
 script!(CLEAR, "lua/clear.lua");

@@ -387,6 +387,24 @@ impl Store {
         Ok(result)
     }
 
+    /// Deletes the message at `key` if it is `message_id`, in any state.
+    pub(crate) async fn delete_browsed(
+        &self,
+        q: &QueueRow,
+        key: u64,
+        message_id: &str,
+    ) -> Result<bool> {
+        let deleted: i64 = scripts::DELETE_BROWSED
+            .key(&q.meta)
+            .arg(&q.name)
+            .arg(key)
+            .arg(message_id)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(redis_error)?;
+        Ok(deleted == 1)
+    }
+
     pub(crate) async fn change_visibility(
         &self,
         q: &QueueRow,
@@ -566,10 +584,9 @@ impl Store {
             return Ok(BrowsePage::from_keyed(found, limit));
         }
         let looked_at_last_key = int(&out[1]) == 1;
-        Ok(BrowsePage {
-            messages: found.into_iter().map(|(_, m)| m).collect(),
-            next: (!looked_at_last_key).then(|| int(&out[0]).to_string()),
-        })
+        let mut page = BrowsePage::from_keyed(found, limit);
+        page.next = (!looked_at_last_key).then(|| int(&out[0]).to_string());
+        Ok(page)
     }
 
     /// The dead-letter sources of a DLQ's waiting messages, with counts ("" = none).

@@ -529,6 +529,19 @@ impl QueueBackend for SqliteBackend {
         self.read(move |conn| store::stats(conn, &name, now)).await
     }
 
+    async fn delete_browsed(&self, queue: &str, position: &str, message_id: &str) -> Result<bool> {
+        let key = BrowseRequest::position_key(position)?;
+        let (name, id) = (queue.to_owned(), message_id.to_owned());
+        let deleted = self
+            .write(move |tx| store::delete_browsed(tx, &name, key, &id))
+            .await?;
+        if deleted && queue.ends_with(limits::FIFO_SUFFIX) {
+            // It may have held its group back.
+            self.wake(queue);
+        }
+        Ok(deleted)
+    }
+
     async fn browse(&self, queue: &str, request: BrowseRequest) -> Result<BrowsePage> {
         request.validate()?;
         let first = request.first_key()?;

@@ -755,6 +755,32 @@ pub(crate) fn delete(
     Ok(result)
 }
 
+/// Deletes the message at row `key` if it is `message_id`, in any state.
+pub(crate) fn delete_browsed(
+    tx: &mut Tx<'_>,
+    name: &str,
+    key: u64,
+    message_id: &str,
+) -> Result<bool> {
+    let q = queue(tx, name)?;
+    let state: Option<i64> = tx
+        .conn
+        .prepare_cached(
+            "DELETE FROM messages WHERE id = ?1 AND queue = ?2 AND message_id = ?3 RETURNING state",
+        )
+        .and_then(|mut s| {
+            s.query_row(params![key as i64, q.id, message_id], |r| r.get(0))
+                .optional()
+        })
+        .map_err(sql)?;
+    if let Some(state) = state {
+        let mut counts = Counts::default();
+        counts.add(state, -1);
+        tx.count(q.id, counts);
+    }
+    Ok(state.is_some())
+}
+
 /// Changes the visibility of in-flight messages, counting from now.
 pub(crate) fn change_visibility(
     tx: &mut Tx<'_>,

@@ -74,6 +74,10 @@ pub const UNSUPPORTED_BY_SQS: &[(&str, &str)] = &[
         "browse_shows_fifo_groups_in_order",
         "SQS has no verb that reads a message without receiving it",
     ),
+    (
+        "browsed_messages_are_deleted_one_by_one",
+        "SQS deletes a message only by the receipt handle of a receive",
+    ),
 ];
 
 /// Clauses of conformance rules Amazon SQS cannot honour through its API,

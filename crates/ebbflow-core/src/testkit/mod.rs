@@ -145,6 +145,7 @@ macro_rules! __conformance_tests {
             in_flight_is_limited,
             browse_leaves_messages_untouched,
             browse_shows_fifo_groups_in_order,
+            browsed_messages_are_deleted_one_by_one,
         );
     };
 }

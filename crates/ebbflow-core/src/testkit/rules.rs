@@ -1509,6 +1509,95 @@ pub async fn browse_leaves_messages_untouched(h: &dyn Harness) {
     assert_eq!(code(missing), "QueueDoesNotExist");
 }
 
+/// An operator deletes one browsed message by its position, whatever its
+/// state; a position that holds another message (or none) deletes nothing;
+/// a FIFO group held back by a deleted message in flight moves on.
+pub async fn browsed_messages_are_deleted_one_by_one(h: &dyn Harness) {
+    let b = h.backend().await;
+    let b = b.as_ref();
+    let q = create(b, "delbrowsed", QueueAttributes::standard()).await;
+    for i in 0..3 {
+        send(b, &q, &format!("m{i}")).await;
+    }
+    let delayed = SendMessage::new("m3").delay(secs(60));
+    ok("send", b.send(&q, delayed).await);
+    let taken = recv_vis(b, &q, 1, secs(120)).await;
+    assert_eq!(taken.len(), 1);
+    let seen = browse_all(b, &q, 10).await;
+    let at = |body: &str| {
+        let m = seen.iter().find(|m| m.body == body).expect("browsed");
+        (
+            m.position.clone().expect("a position"),
+            m.message_id.clone(),
+        )
+    };
+    let (p1, id1) = at("m1");
+    assert!(ok("delete_browsed", b.delete_browsed(&q, &p1, &id1).await));
+    assert!(
+        !ok("delete_browsed", b.delete_browsed(&q, &p1, &id1).await),
+        "gone already"
+    );
+    let (p2, _) = at("m2");
+    assert!(
+        !ok("delete_browsed", b.delete_browsed(&q, &p2, &id1).await),
+        "another message's position deletes nothing"
+    );
+    let (p0, id0) = at(&taken[0].body);
+    assert!(
+        ok("delete_browsed", b.delete_browsed(&q, &p0, &id0).await),
+        "in flight"
+    );
+    let (p3, id3) = at("m3");
+    assert!(
+        ok("delete_browsed", b.delete_browsed(&q, &p3, &id3).await),
+        "delayed"
+    );
+    let left: Vec<String> = browse_all(b, &q, 10)
+        .await
+        .into_iter()
+        .map(|m| m.body)
+        .collect();
+    assert_eq!(left, ["m2"]);
+    let stats = ok("stats", b.stats(&q).await);
+    assert_eq!((stats.visible, stats.in_flight, stats.delayed), (1, 0, 0));
+    // The consumer that held m0 finds its handle stale, or its delete a no-op.
+    let _ = b.delete(&q, &taken[0].receipt_handle).await;
+    assert_eq!(ok("stats", b.stats(&q).await).visible, 1);
+
+    let f = create(b, "delbrowsedfifo", QueueAttributes::fifo()).await;
+    for (body, dedup) in [("a", "1"), ("b", "2")] {
+        let m = SendMessage::new(body).group_id("g").deduplication_id(dedup);
+        ok("send", b.send(&f, m).await);
+    }
+    let first = recv_vis(b, &f, 1, secs(120)).await;
+    assert_eq!(first[0].body, "a");
+    assert!(
+        recv_vis(b, &f, 1, secs(120)).await.is_empty(),
+        "the group waits for a"
+    );
+    let (pa, ida) = {
+        let seen = browse_all(b, &f, 10).await;
+        let m = &seen[0];
+        (
+            m.position.clone().expect("a position"),
+            m.message_id.clone(),
+        )
+    };
+    assert!(ok("delete_browsed", b.delete_browsed(&f, &pa, &ida).await));
+    let next = recv_vis(b, &f, 1, secs(120)).await;
+    assert_eq!(next.len(), 1, "the group moved on");
+    assert_eq!(next[0].body, "b");
+
+    assert_eq!(
+        code(b.delete_browsed(&q, "not-a-position", &id1).await),
+        "InvalidParameterValue"
+    );
+    assert_eq!(
+        code(b.delete_browsed(&unique("nosuch"), "1", "x").await),
+        "QueueDoesNotExist"
+    );
+}
+
 /// Browse on a FIFO queue: each group's messages in order, with their group
 /// ids and sequence numbers, a blocked group included.
 pub async fn browse_shows_fifo_groups_in_order(h: &dyn Harness) {

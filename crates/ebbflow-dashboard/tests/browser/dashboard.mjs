@@ -84,6 +84,15 @@ await check("a test message is sent from the form", async () => {
   assert.match(await page.locator("#counts").innerText(), /32 visible/);
 });
 
+await check("one message is deleted from its row, after a confirmation", async () => {
+  page.once("dialog", (dialog) => dialog.accept());
+  const row = page.locator("#messages tbody tr", { hasText: '"order": 7777' });
+  await row.locator("button[data-delete]").click();
+  await page.waitForURL(/\?deleted=/);
+  assert.match(await page.locator("#notice").innerText(), /^Deleted message/);
+  assert.match(await page.locator("#counts").innerText(), /31 visible/);
+});
+
 await check("a dead letter is redriven to its source, with progress", async () => {
   await page.goto(`${base}/queues/orders-dlq`);
   assert.match(await page.locator("body").innerText(), /Dead letters by reason/);
@@ -128,7 +137,7 @@ await check("a read-only key sees no action, and its posts are refused", async (
   const p = await signIn(context, "viewer", "viewer-secret");
   await p.goto(`${base}/queues/orders-dlq`);
   assert.match(await p.locator("header").innerText(), /read-only/);
-  for (const action of ["#send", "#purge", "#start-redrive", "input[name=id]"]) {
+  for (const action of ["#send", "#purge", "#start-redrive", "input[name=id]", "button[data-delete]"]) {
     assert.equal(await p.locator(action).count(), 0, `${action} is not shown`);
   }
   // With a valid token (the sign-out form's), the purge is still refused.

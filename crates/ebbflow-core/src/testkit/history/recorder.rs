@@ -260,4 +260,8 @@ impl QueueBackend for Recorded {
     async fn browse(&self, queue: &str, request: BrowseRequest) -> Result<BrowsePage> {
         self.inner.browse(queue, request).await
     }
+
+    async fn delete_browsed(&self, queue: &str, position: &str, message_id: &str) -> Result<bool> {
+        self.inner.delete_browsed(queue, position, message_id).await
+    }
 }
