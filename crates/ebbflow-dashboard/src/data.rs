@@ -195,6 +195,11 @@ pub struct MessagePage {
     pub messages: Vec<MessageRow>,
     /// The cursor of the next page, if there is one.
     pub next: Option<String>,
+    /// Whether they were received (with a visibility timeout of 0) rather
+    /// than browsed: on an engine with no browse verb (Amazon SQS), when
+    /// asked for. Their receive counts went up.
+    #[serde(default)]
+    pub received: bool,
 }
 
 /// Messages per page, by default.
@@ -222,7 +227,30 @@ pub async fn messages(
     Ok(Some(MessagePage {
         messages,
         next: page.next,
+        received: false,
     }))
+}
+
+/// Up to ten of `name`'s messages received with a visibility timeout of 0,
+/// so that they stay visible: the only way to look at messages on an engine
+/// with no browse verb (Amazon SQS). Each receive counts, and may move a
+/// message past its queue's `maxReceiveCount` to the dead-letter queue.
+pub async fn receive_to_look(
+    backend: &Arc<dyn QueueBackend>,
+    name: &str,
+) -> Result<MessagePage, QueueError> {
+    let request = ebbflow_core::ReceiveRequest::new(ebbflow_core::limits::MAX_BATCH_ENTRIES as u32)
+        .visibility_timeout(std::time::Duration::ZERO)
+        .wait(std::time::Duration::ZERO);
+    let got = backend.receive(name, request).await?;
+    Ok(MessagePage {
+        messages: got
+            .into_iter()
+            .map(|m| message_row(BrowsedMessage::from_received(m, MessageState::Visible)))
+            .collect(),
+        next: None,
+        received: true,
+    })
 }
 
 /// A browsed message as the pages show it.

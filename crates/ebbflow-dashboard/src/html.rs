@@ -256,6 +256,8 @@ pub struct QueuePage<'a> {
     pub can_purge: bool,
     /// Whether each message has a delete button.
     pub can_delete: bool,
+    /// Whether, on an engine that cannot browse, a receive may show messages.
+    pub can_receive: bool,
     /// Whether the redrive form (and the selection boxes) are shown.
     pub can_redrive: bool,
     /// What the last change did.
@@ -583,9 +585,24 @@ pub fn queue(c: &Chrome, p: &QueuePage<'_>) -> String {
     body.push_str(&redrive_list(c, &r.name, p.redrives));
     body.push_str("<h2>Messages</h2>");
     match messages {
-        None => body.push_str(
-            "<p class=\"muted\">This engine cannot show messages without receiving them (Amazon SQS has no such verb).</p>",
-        ),
+        None => {
+            body.push_str(
+                "<p class=\"muted\" id=\"no-browse\">This engine cannot show messages without receiving them (Amazon SQS has no such verb).</p>",
+            );
+            if p.can_receive {
+                let _ = write!(
+                    body,
+                    "<p><a href=\"{base}/queues/{}?receive=1\" id=\"receive\">Receive up to ten with a visibility timeout of 0</a>: they stay visible, but each receive counts, and one past the queue's maxReceiveCount moves to its dead-letter queue.</p>",
+                    url_part(&r.name)
+                );
+            }
+        }
+        Some(page) if page.received => {
+            body.push_str(
+                "<p class=\"notice\" id=\"received\">Received with a visibility timeout of 0, not browsed: these stay visible, and their receive counts went up by one.</p>",
+            );
+            body.push_str(&message_table(&page.messages, false, None));
+        }
         Some(page) => {
             body.push_str(&search_box(c, &r.name, ""));
             let delete = p.can_delete.then_some((c, r.name.as_str()));

@@ -370,7 +370,11 @@ impl Dashboard {
             )));
         }
         let after = c.query.get("after");
-        let messages = data::messages(&self.backend, name, after, data::PAGE).await?;
+        let mut messages = data::messages(&self.backend, name, after, data::PAGE).await?;
+        if messages.is_none() && c.query.get("receive").is_some() {
+            self.allow(c, "ReceiveMessage", name)?;
+            messages = Some(data::receive_to_look(&self.backend, name).await?);
+        }
         let workers = data::consumers(&self.backend, name).await?;
         let is_dlq = !detail.row.dead_letter_sources.is_empty();
         // A dead-letter queue's first page also groups its messages by why.
@@ -394,6 +398,7 @@ impl Dashboard {
             can_send: allowed("SendMessage"),
             can_purge: allowed("PurgeQueue"),
             can_delete: allowed("DeleteMessage"),
+            can_receive: allowed("ReceiveMessage"),
             can_redrive: is_dlq && allowed("StartMessageMoveTask"),
             notice: notice(c.query),
             history: (window, history.as_ref()),

@@ -349,3 +349,56 @@ async fn the_history_of_every_process_is_merged_by_minute_and_charted() {
     assert_eq!(status, 200);
     assert!(fragment.starts_with("<div id=\"charts\""), "{fragment}");
 }
+
+/// Makes a backend refuse to browse, as Amazon SQS does.
+struct NoBrowse;
+
+impl ebbflow_core::BackendHook for NoBrowse {
+    fn around<'a, T: Send + 'a>(
+        &'a self,
+        op: ebbflow_core::Operation,
+        call: ebbflow_core::BackendCall<'a, T>,
+    ) -> ebbflow_core::BackendCall<'a, T> {
+        if op == ebbflow_core::Operation::Browse {
+            return Box::pin(async {
+                Err(ebbflow_core::QueueError::UnsupportedOperation {
+                    backend: "sqs",
+                    operation: "browse",
+                })
+            });
+        }
+        call
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_browse_verb_messages_are_shown_only_when_asked_by_a_receive() {
+    let b = Arc::new(MemoryBackend::new());
+    b.create_queue("jobs", QueueAttributes::standard())
+        .await
+        .expect("queue");
+    b.send("jobs", SendMessage::new("hello")).await.expect("send");
+    let inner: Arc<dyn QueueBackend> = b.clone();
+    let sqs_like: Arc<dyn QueueBackend> = Arc::new(ebbflow_core::Hooked::new(inner, NoBrowse));
+    let server = Server::bind(([127, 0, 0, 1], 0).into(), Dashboard::new(sqs_like, "/ui"))
+        .await
+        .expect("bind");
+    let addr = server.local_addr().expect("addr").to_string();
+    tokio::spawn(server.serve(std::future::pending()));
+
+    let (status, page) = get(&addr, "/ui/queues/jobs").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("id=\"no-browse\""), "{page}");
+    assert!(!page.contains("hello"), "nothing received unasked");
+    assert_eq!(b.stats("jobs").await.expect("stats").visible, 1);
+
+    let (_, page) = get(&addr, "/ui/queues/jobs?receive=1").await;
+    assert!(page.contains("id=\"received\""), "labelled as a receive: {page}");
+    assert!(page.contains("hello"), "{page}");
+    let stats = b.stats("jobs").await.expect("stats");
+    assert_eq!(
+        (stats.visible, stats.in_flight),
+        (1, 0),
+        "visibility 0: still visible"
+    );
+}
