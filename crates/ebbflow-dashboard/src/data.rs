@@ -186,6 +186,8 @@ pub struct MessageRow {
     pub attributes: BTreeMap<String, String>,
     /// Where the engine keeps it: what deleting this one message names.
     pub position: Option<String>,
+    /// The system attributes it has, by SQS's name, as text.
+    pub system: BTreeMap<&'static str, String>,
 }
 
 /// A page of a queue's messages.
@@ -255,7 +257,31 @@ pub async fn receive_to_look(
 
 /// A browsed message as the pages show it.
 pub fn message_row(m: BrowsedMessage) -> MessageRow {
+    let s = &m.system;
+    let mut system = BTreeMap::new();
+    system.insert("SentTimestamp", s.sent_timestamp.to_string());
+    system.insert(
+        "ApproximateReceiveCount",
+        s.approximate_receive_count.to_string(),
+    );
+    if s.approximate_first_receive_timestamp > 0 {
+        system.insert(
+            "ApproximateFirstReceiveTimestamp",
+            s.approximate_first_receive_timestamp.to_string(),
+        );
+    }
+    for (name, value) in [
+        ("SequenceNumber", &s.sequence_number),
+        ("MessageGroupId", &s.message_group_id),
+        ("MessageDeduplicationId", &s.message_deduplication_id),
+        ("DeadLetterQueueSourceArn", &s.dead_letter_queue_source_arn),
+    ] {
+        if let Some(v) = value {
+            system.insert(name, v.clone());
+        }
+    }
     MessageRow {
+        system,
         message_id: m.message_id,
         state: match m.state {
             MessageState::Visible => "visible",

@@ -435,12 +435,21 @@ fn message_table(messages: &[MessageRow], select: bool, delete: Option<(&Chrome,
     }
     out.push_str("</tr></thead><tbody>");
     for m in messages {
-        let attributes = m
+        let mut attributes = m
             .attributes
             .iter()
             .map(|(k, v)| format!("{}={}", escape(k), escape(v)))
             .collect::<Vec<_>>()
             .join("<br>");
+        let _ = write!(
+            attributes,
+            "<details><summary class=\"muted\">system</summary>{}</details>",
+            m.system
+                .iter()
+                .map(|(k, v)| format!("<span class=\"muted\">{k}</span> {}", escape(v)))
+                .collect::<Vec<_>>()
+                .join("<br>")
+        );
         out.push_str("<tr>");
         if select {
             let _ = write!(

@@ -146,6 +146,10 @@ async fn a_queue_page_shows_messages_without_receiving_them_and_escapes_them() {
         .collect();
     assert_eq!(counts, [1, 0, 0, 0, 0], "only the one real receive counts");
     assert_eq!(messages[0]["state"], "in_flight");
+    assert_eq!(messages[0]["system"]["ApproximateReceiveCount"], "1");
+    assert!(messages[0]["system"]["ApproximateFirstReceiveTimestamp"].is_string());
+    assert!(messages[1]["system"]["ApproximateFirstReceiveTimestamp"].is_null());
+    assert!(page.contains("<span class=\"muted\">SentTimestamp</span>"), "{page}");
     assert_eq!(messages[4]["state"], "delayed");
 }
 
@@ -377,7 +381,9 @@ async fn without_a_browse_verb_messages_are_shown_only_when_asked_by_a_receive()
     b.create_queue("jobs", QueueAttributes::standard())
         .await
         .expect("queue");
-    b.send("jobs", SendMessage::new("hello")).await.expect("send");
+    b.send("jobs", SendMessage::new("hello"))
+        .await
+        .expect("send");
     let inner: Arc<dyn QueueBackend> = b.clone();
     let sqs_like: Arc<dyn QueueBackend> = Arc::new(ebbflow_core::Hooked::new(inner, NoBrowse));
     let server = Server::bind(([127, 0, 0, 1], 0).into(), Dashboard::new(sqs_like, "/ui"))
@@ -393,7 +399,10 @@ async fn without_a_browse_verb_messages_are_shown_only_when_asked_by_a_receive()
     assert_eq!(b.stats("jobs").await.expect("stats").visible, 1);
 
     let (_, page) = get(&addr, "/ui/queues/jobs?receive=1").await;
-    assert!(page.contains("id=\"received\""), "labelled as a receive: {page}");
+    assert!(
+        page.contains("id=\"received\""),
+        "labelled as a receive: {page}"
+    );
     assert!(page.contains("hello"), "{page}");
     let stats = b.stats("jobs").await.expect("stats");
     assert_eq!(
