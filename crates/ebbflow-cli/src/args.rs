@@ -38,7 +38,8 @@ pub enum Output {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Every queue: visible, in flight, delayed, oldest age; dead-letter queues marked.
+    /// Every queue: visible, in flight, delayed, oldest age; dead-letter queues marked
+    /// (history queues only with `--prefix ebbflow_history__`).
     Queues {
         /// Only queues whose name starts with this.
         #[arg(long)]
@@ -115,8 +116,9 @@ pub enum Command {
     },
     /// Serve the Amazon SQS API (AWS JSON 1.0) over the configured backend, per `[server]`.
     Serve,
-    /// Serve the web dashboard (read-only: queues, their settings and messages) over the
-    /// configured backend, until SIGINT/SIGTERM. It has no access control yet: keep it on loopback.
+    /// Serve the web dashboard (queues, messages, dead letters and their redrive, workers,
+    /// charts) over the configured backend, until SIGINT/SIGTERM. With `[server.keys]`,
+    /// visitors sign in with one of them; without, keep it on loopback.
     Dashboard {
         /// The address to listen on.
         #[arg(long, default_value = "127.0.0.1:9325")]

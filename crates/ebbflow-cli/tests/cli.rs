@@ -811,3 +811,22 @@ fn the_dashboard_serves_the_queues_of_the_config_until_sigterm() {
         "a base path without / is a usage error"
     );
 }
+
+#[test]
+fn history_queues_are_listed_only_when_the_prefix_names_them() {
+    let Some(env) = Env::sqlite() else { return };
+    env.ok(&["queue", "create", "jobs"]);
+    env.ok(&["queue", "create", "ebbflow_history__jobs"]);
+    let names = |v: Value| -> Vec<String> {
+        v.as_array()
+            .expect("a list")
+            .iter()
+            .filter_map(|q| q["queue"].as_str().map(str::to_owned))
+            .collect()
+    };
+    assert_eq!(names(env.json(&["queues"])), ["jobs"]);
+    assert_eq!(
+        names(env.json(&["queues", "--prefix", "ebbflow_history__"])),
+        ["ebbflow_history__jobs"]
+    );
+}

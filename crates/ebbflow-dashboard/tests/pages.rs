@@ -149,7 +149,10 @@ async fn a_queue_page_shows_messages_without_receiving_them_and_escapes_them() {
     assert_eq!(messages[0]["system"]["ApproximateReceiveCount"], "1");
     assert!(messages[0]["system"]["ApproximateFirstReceiveTimestamp"].is_string());
     assert!(messages[1]["system"]["ApproximateFirstReceiveTimestamp"].is_null());
-    assert!(page.contains("<span class=\"muted\">SentTimestamp</span>"), "{page}");
+    assert!(
+        page.contains("<span class=\"muted\">SentTimestamp</span>"),
+        "{page}"
+    );
     assert_eq!(messages[4]["state"], "delayed");
 }
 

@@ -21,6 +21,13 @@ async fn rows(ctx: &Ctx, prefix: Option<&str>) -> Result<Vec<Row>, CliError> {
         .list_queues(prefix)
         .await
         .context(|| "listing queues".to_owned())?;
+    // History queues (`[history]`) belong to their queue: listed only when
+    // the prefix names them.
+    let shown = |name: &String| {
+        !ebbflow::history::is_history_queue(name)
+            || prefix.is_some_and(ebbflow::history::is_history_queue)
+    };
+    let names: Vec<String> = names.into_iter().filter(shown).collect();
     let mut rows = Vec::with_capacity(names.len());
     for name in names {
         let attributes = ctx.backend.get_queue_attributes(&name).await;
