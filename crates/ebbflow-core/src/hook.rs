@@ -23,7 +23,7 @@ pub type BackendCall<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a
 /// ```
 /// use ebbflow_core::Operation;
 /// assert_eq!(Operation::DeleteBatch.as_str(), "delete_batch");
-/// assert_eq!(Operation::ALL.len(), 19);
+/// assert_eq!(Operation::ALL.len(), 20);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[allow(missing_docs)]
