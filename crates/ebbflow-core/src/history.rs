@@ -106,10 +106,9 @@ impl Rollup {
         self.succeeded + self.released + self.dead_lettered + self.failed
     }
 
-    /// Adds another process's minute of the same queue: outcomes, latency
-    /// buckets (when their bounds agree), pools and decisions summed; the
-    /// queue's counts are the latest seen.
-    pub fn merge(&mut self, other: &Rollup) {
+    /// Adds what another rollup counted: outcomes, latency buckets (when
+    /// their bounds agree), decisions.
+    fn add_counts(&mut self, other: &Rollup) {
         self.succeeded += other.succeeded;
         self.retried += other.retried;
         self.released += other.released;
@@ -123,12 +122,29 @@ impl Rollup {
                 *a += b;
             }
         }
+        self.decisions.extend(other.decisions.iter().cloned());
+    }
+
+    /// Adds another process's minute of the same queue: outcomes, latency
+    /// buckets, pools and decisions summed; the queue's counts are the
+    /// latest seen.
+    pub fn merge(&mut self, other: &Rollup) {
+        self.add_counts(other);
         self.pool += other.pool;
         self.desired += other.desired;
         self.busy += other.busy;
         (self.visible, self.in_flight, self.delayed) =
             (other.visible, other.in_flight, other.delayed);
-        self.decisions.extend(other.decisions.iter().cloned());
+    }
+
+    /// Adds a later rollup of the same process in the same minute (its last
+    /// one, written as it stopped): outcomes summed, the pool and the
+    /// queue's counts as they were at the later one.
+    pub fn follow(&mut self, later: &Rollup) {
+        self.add_counts(later);
+        (self.pool, self.desired, self.busy) = (later.pool, later.desired, later.busy);
+        (self.visible, self.in_flight, self.delayed) =
+            (later.visible, later.in_flight, later.delayed);
     }
 
     /// The `q` quantile (0 to 1) of the minute's processing times, in
@@ -197,6 +213,10 @@ mod tests {
         assert_eq!(m.latency_counts, [5, 10, 1]);
         assert_eq!((m.pool, m.desired, m.visible), (10, 12, 90));
         assert_eq!(m.latency_quantile(0.99), Some(1.0));
+        // The same process twice in a minute: its pool once, the later one.
+        let mut same = a.clone();
+        same.follow(&b);
+        assert_eq!((same.succeeded, same.pool, same.desired), (15, 6, 8));
         assert_eq!(Rollup::default().latency_quantile(0.5), None);
     }
 

@@ -430,7 +430,9 @@ pub async fn history(
         return Ok(None);
     };
     let since = now_ms.saturating_sub(window.as_millis() as u64);
-    let mut by_minute: BTreeMap<u64, Rollup> = BTreeMap::new();
+    // A process may write twice in a minute (a tick, then its last as it
+    // stops): its rollups are followed first, then the processes merged.
+    let mut by_process: BTreeMap<(u64, String), Rollup> = BTreeMap::new();
     let mut request = BrowseRequest::new(ebbflow_core::MAX_BROWSE_LIMIT);
     let mut scanned = 0;
     loop {
@@ -450,16 +452,25 @@ pub async fn history(
             if r.minute_ms < since {
                 continue;
             }
-            match by_minute.get_mut(&r.minute_ms) {
-                Some(minute) => minute.merge(&r),
+            match by_process.get_mut(&(r.minute_ms, r.consumer.clone())) {
+                Some(earlier) => earlier.follow(&r),
                 None => {
-                    by_minute.insert(r.minute_ms, r);
+                    by_process.insert((r.minute_ms, r.consumer.clone()), r);
                 }
             }
         }
         match page.next {
             Some(cursor) if scanned < HISTORY_SCAN => request = request.after(cursor),
             _ => break,
+        }
+    }
+    let mut by_minute: BTreeMap<u64, Rollup> = BTreeMap::new();
+    for r in by_process.into_values() {
+        match by_minute.get_mut(&r.minute_ms) {
+            Some(minute) => minute.merge(&r),
+            None => {
+                by_minute.insert(r.minute_ms, r);
+            }
         }
     }
     let minutes: Vec<Rollup> = by_minute.into_values().collect();

@@ -313,7 +313,8 @@ async fn the_history_of_every_process_is_merged_by_minute_and_charted() {
     for r in [
         old,
         grew,
-        rollup("a", minute, 50, 5),
+        rollup("a", minute, 30, 3),
+        rollup("a", minute, 20, 5),
         rollup("b", minute, 70, 4),
     ] {
         let body = serde_json::to_string(&r).expect("JSON");
@@ -331,7 +332,10 @@ async fn the_history_of_every_process_is_merged_by_minute_and_charted() {
     let minutes = v["minutes"].as_array().expect("a list");
     assert_eq!(minutes.len(), 2, "the old minute is outside the hour: {v}");
     assert_eq!(minutes[1]["succeeded"], 120, "two processes, one minute");
-    assert_eq!(minutes[1]["pool"], 9);
+    assert_eq!(
+        minutes[1]["pool"], 9,
+        "a's later pool (5), not its two summed, and b's 4"
+    );
     let (_, wider) = get(&addr, "/ui/api/queues/orders/history?window=6h").await;
     let v: serde_json::Value = serde_json::from_str(&wider).expect("JSON");
     assert_eq!(v["minutes"].as_array().map(Vec::len), Some(3));
