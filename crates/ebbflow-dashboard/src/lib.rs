@@ -163,7 +163,7 @@ impl Dashboard {
         B: hyper::body::Body,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let incoming = match request::read(req).await {
+        let mut incoming = match request::read(req).await {
             Ok(r) => r,
             Err(why) => return self.error_page(StatusCode::BAD_REQUEST, "Bad request", &why),
         };
@@ -173,7 +173,7 @@ impl Dashboard {
         if !route.is_empty() && !route.starts_with('/') {
             return self.error_page(StatusCode::NOT_FOUND, "Not found", "There is no such page.");
         }
-        let mut cookies = incoming.cookies.clone();
+        let mut cookies = std::mem::take(&mut incoming.cookies);
         let mut set_cookies = Vec::new();
         if self.access.is_open() && !cookies.contains_key(VISITOR_COOKIE) {
             let value = self.access.new_visitor();
@@ -332,7 +332,12 @@ impl Dashboard {
         let back = c
             .query
             .get("back")
-            .filter(|b| b.starts_with(&format!("{}/", self.base)) && !b.starts_with("//"))
+            // Browsers read `/\host` as `//host`: neither leaves the site.
+            .filter(|b| {
+                b.starts_with(&format!("{}/", self.base))
+                    && !b.starts_with("//")
+                    && !b.contains('\\')
+            })
             .map_or_else(|| format!("{}/", self.base), str::to_owned);
         let mut reply = Reply::see(back);
         let lifetime = if set.is_empty() {

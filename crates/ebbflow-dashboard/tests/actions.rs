@@ -537,3 +537,34 @@ async fn one_message_is_deleted_from_its_row_whatever_its_state() {
         again.headers
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_theme_is_kept_in_a_cookie_and_sends_back_only_within_the_dashboard() {
+    let b = queues().await;
+    let addr = serve(&b, None).await;
+    let mut browser = Browser::new(&addr);
+    let back = browser
+        .get("/ui/theme?set=dark&back=/ui/queues/orders")
+        .await;
+    assert_eq!(
+        (back.status, back.header("location")),
+        (303, Some("/ui/queues/orders"))
+    );
+    assert!(browser
+        .get("/ui/")
+        .await
+        .body
+        .contains("<html lang=\"en\" data-theme=\"dark\">"));
+    for away in [
+        "//evil.example/",
+        "/\\evil.example/",
+        "https://evil.example/ui/",
+    ] {
+        let path = format!(
+            "/ui/theme?set=light&back={}",
+            form_urlencoded::byte_serialize(away.as_bytes()).collect::<String>()
+        );
+        let answer = browser.get(&path).await;
+        assert_eq!(answer.header("location"), Some("/ui/"), "{away}");
+    }
+}
