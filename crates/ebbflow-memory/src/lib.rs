@@ -19,6 +19,7 @@
 
 mod backend;
 mod clock;
+mod slots;
 mod state;
 
 pub use backend::MemoryBackend;

@@ -9,14 +9,14 @@
 //! the counters behind `stats` are always exact.
 
 use crate::backend::HANDLE_PREFIX;
+use crate::slots::Slots;
 use ebbflow_core::local::ReceiptHandle;
 use ebbflow_core::{
     content_deduplication_id, limits, BrowsedMessage, MessageAttributes, MessageState,
     QueueAttributes, QueueError, ReceivedMessage, Result, SendMessage, SendReceipt,
     SystemAttributes,
 };
-use rustc_hash::FxHashMap;
-use std::collections::{BTreeSet, BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -115,8 +115,8 @@ pub(crate) struct Taken {
 pub(crate) struct QueueState {
     pub(crate) attrs: QueueAttributes,
     uid: u64,
-    /// By internal key; keys are ours, not the caller's, so a fast non-keyed hash is safe.
-    messages: FxHashMap<u64, StoredMessage>,
+    /// By internal key, which increases with each message placed here.
+    messages: Slots<StoredMessage>,
     /// Standard queues: visible messages in the order they became visible (lazy deletion by epoch).
     ready: VecDeque<(u64, u32)>,
     /// FIFO queues: groups by id, and the groups whose head can be delivered.
@@ -150,7 +150,7 @@ impl QueueState {
         Self {
             attrs,
             uid,
-            messages: FxHashMap::default(),
+            messages: Slots::default(),
             ready: VecDeque::new(),
             groups: HashMap::new(),
             ready_groups: VecDeque::new(),
@@ -233,7 +233,7 @@ impl QueueState {
     }
 
     fn set_phase(&mut self, key: u64, phase: Phase) {
-        let Some(m) = self.messages.get_mut(&key) else {
+        let Some(m) = self.messages.get_mut(key) else {
             return;
         };
         let old = m.phase;
@@ -263,7 +263,7 @@ impl QueueState {
     fn make_visible(&mut self, key: u64) {
         if self
             .messages
-            .get(&key)
+            .get(key)
             .is_some_and(|m| m.phase != Phase::Visible)
         {
             self.set_phase(key, Phase::Visible);
@@ -277,7 +277,7 @@ impl QueueState {
         let head_visible = state
             .order
             .front()
-            .and_then(|k| self.messages.get(k))
+            .and_then(|k| self.messages.get(*k))
             .is_some_and(|m| m.phase == Phase::Visible);
         if !state.listed && state.in_flight == 0 && head_visible {
             if let Some(state) = self.groups.get_mut(group) {
@@ -289,7 +289,7 @@ impl QueueState {
 
     /// Removes a message wherever it is, keeping every index and counter exact.
     pub(crate) fn remove(&mut self, key: u64) -> Option<StoredMessage> {
-        let m = self.messages.remove(&key)?;
+        let m = self.messages.remove(key)?;
         *self.counter(m.phase) -= 1;
         self.by_age.remove(&(m.sent_at, key));
         if m.phase != Phase::Visible {
@@ -440,7 +440,7 @@ impl QueueState {
                     else {
                         break;
                     };
-                    let Some(m) = self.messages.get(&key) else {
+                    let Some(m) = self.messages.get(key) else {
                         break;
                     };
                     if m.phase != Phase::Visible {
@@ -466,7 +466,7 @@ impl QueueState {
                 let Some((key, epoch)) = self.ready.pop_front() else {
                     break;
                 };
-                let Some(m) = self.messages.get(&key) else {
+                let Some(m) = self.messages.get(key) else {
                     continue;
                 };
                 if m.epoch != epoch || m.phase != Phase::Visible {
@@ -499,7 +499,7 @@ impl QueueState {
         let nonce = self.next_nonce;
         self.next_nonce += 1;
         let uid = self.uid;
-        let m = self.messages.get_mut(&key)?;
+        let m = self.messages.get_mut(key)?;
         m.phase = Phase::InFlight;
         m.epoch = m.epoch.wrapping_add(1);
         m.receive_count += 1;
@@ -534,7 +534,7 @@ impl QueueState {
         }
         Ok(self
             .messages
-            .get(&handle.key)
+            .get(handle.key)
             .filter(|m| m.nonce == handle.nonce && m.nonce != NO_HANDLE)
             .map(|_| handle.key))
     }
@@ -550,7 +550,7 @@ impl QueueState {
 
     /// Removes the message at `key` if it is `message_id`, in any phase.
     pub(crate) fn delete_at(&mut self, key: u64, message_id: &str) -> bool {
-        let found = self.messages.get(&key).is_some_and(|m| m.id == message_id);
+        let found = self.messages.get(key).is_some_and(|m| m.id == message_id);
         if found {
             self.remove(key);
         }
@@ -570,7 +570,7 @@ impl QueueState {
             )
         };
         let key = self.current(handle)?.ok_or_else(stale)?;
-        let m = self.messages.get_mut(&key).ok_or_else(stale)?;
+        let m = self.messages.get_mut(key).ok_or_else(stale)?;
         if m.phase != Phase::InFlight {
             return Err(QueueError::MessageNotInflight);
         }
@@ -597,7 +597,7 @@ impl QueueState {
         let entries = self.attempts.get(attempt_id)?.entries.clone();
         let mut out = Vec::new();
         for (key, nonce) in entries {
-            let Some(m) = self.messages.get_mut(&key) else {
+            let Some(m) = self.messages.get_mut(key) else {
                 continue;
             };
             if m.nonce != nonce || m.phase != Phase::InFlight {
@@ -665,9 +665,9 @@ impl QueueState {
     pub(crate) fn drain_available(&mut self) -> Vec<StoredMessage> {
         let keys: Vec<u64> = self
             .messages
-            .iter()
+            .iter_from(0)
             .filter(|(_, m)| m.phase != Phase::InFlight)
-            .map(|(k, _)| *k)
+            .map(|(k, _)| k)
             .collect();
         let mut out: Vec<StoredMessage> = keys.into_iter().filter_map(|k| self.remove(k)).collect();
         out.sort_by_key(|m| (m.sent_at, m.sequence_number.clone()));
@@ -677,23 +677,12 @@ impl QueueState {
 
 impl QueueState {
     /// Up to `limit + 1` messages with keys from `first` on, in key order (the
-    /// order they arrived in this queue), as a browse shows them. Keys are not
-    /// kept sorted, so this is one pass over the queue with a bounded heap.
+    /// order they arrived in this queue), as a browse shows them.
     pub(crate) fn browse(&self, first: u64, limit: u32) -> Vec<(u64, BrowsedMessage)> {
-        let wanted = limit as usize + 1;
-        let mut smallest: BinaryHeap<u64> = BinaryHeap::with_capacity(wanted + 1);
-        for key in self.messages.keys().copied().filter(|k| *k >= first) {
-            if smallest.len() < wanted {
-                smallest.push(key);
-            } else if smallest.peek().is_some_and(|top| key < *top) {
-                smallest.pop();
-                smallest.push(key);
-            }
-        }
-        smallest
-            .into_sorted_vec()
-            .into_iter()
-            .filter_map(|key| self.messages.get(&key).map(|m| (key, browsed(m))))
+        self.messages
+            .iter_from(first)
+            .take(limit as usize + 1)
+            .map(|(key, m)| (key, browsed(m)))
             .collect()
     }
 }
