@@ -93,31 +93,35 @@ fn reap(ended: Option<Result<(), tokio::task::JoinError>>) {
 }
 
 async fn flush(backend: &dyn QueueBackend, queue: &str, handles: Vec<String>) {
-    let entries: Vec<DeleteBatchEntry> = handles
-        .into_iter()
-        .zip(ENTRY_IDS)
-        .map(|(receipt_handle, id)| DeleteBatchEntry {
-            id: id.to_owned(),
-            receipt_handle,
-        })
-        .collect();
+    let entries = |handles: &[String]| -> Vec<DeleteBatchEntry> {
+        handles
+            .iter()
+            .zip(ENTRY_IDS)
+            .map(|(receipt_handle, id)| DeleteBatchEntry {
+                id: id.to_owned(),
+                receipt_handle: receipt_handle.clone(),
+            })
+            .collect()
+    };
     // One retry covers a passing backend fault; past that the message comes
     // back after its visibility timeout and is processed again (at-least-once).
-    for attempt in 1..=2 {
-        match backend.delete_batch(queue, entries.clone()).await {
-            Ok(result) => {
-                for failed in result.failed {
-                    tracing::warn!(queue, error = %failed.error, "delete failed; the message will be redelivered");
-                }
-                return;
+    let first = backend.delete_batch(queue, entries(&handles)).await;
+    let result = match first {
+        Err(e) => {
+            tracing::warn!(queue, error = %e, "delete batch failed; retrying once");
+            tokio::time::sleep(FLUSH_AFTER).await;
+            backend.delete_batch(queue, entries(&handles)).await
+        }
+        other => other,
+    };
+    match result {
+        Ok(result) => {
+            for failed in result.failed {
+                tracing::warn!(queue, error = %failed.error, "delete failed; the message will be redelivered");
             }
-            Err(e) if attempt == 1 => {
-                tracing::warn!(queue, error = %e, "delete batch failed; retrying once");
-                tokio::time::sleep(FLUSH_AFTER).await;
-            }
-            Err(e) => {
-                tracing::error!(queue, error = %e, count = entries.len(), "delete batch failed; these messages will be redelivered");
-            }
+        }
+        Err(e) => {
+            tracing::error!(queue, error = %e, count = handles.len(), "delete batch failed; these messages will be redelivered");
         }
     }
 }

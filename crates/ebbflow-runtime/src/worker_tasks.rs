@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::{JoinError, JoinSet};
+use tokio::time::Instant;
 
 /// How long a worker task waits for its next job before it ends.
 pub(crate) const IDLE_FOR: Duration = Duration::from_secs(10);
@@ -88,6 +89,11 @@ impl<R: RunJob> WorkerTasks<R> {
 /// One worker task: runs its first job, then each job handed to it while
 /// idle, until it has been idle for [`IDLE_FOR`] or the tasks are closed.
 async fn work<R: RunJob>(mut job: R::Job, idle: Idle<R::Job>, mut runner: R) {
+    // One timer for the task's life, pushed back at each wait: a timer made
+    // per job would be registered with the runtime's timer wheel and taken
+    // out again for every message.
+    let idle_for = tokio::time::sleep(IDLE_FOR);
+    tokio::pin!(idle_for);
     loop {
         runner.run(job).await;
         let (tx, mut rx) = oneshot::channel();
@@ -95,11 +101,15 @@ async fn work<R: RunJob>(mut job: R::Job, idle: Idle<R::Job>, mut runner: R) {
             Some(list) => list.push(tx),
             None => return,
         }
-        job = match tokio::time::timeout(IDLE_FOR, &mut rx).await {
-            Ok(Ok(job)) => job,
-            // Closed: the sender was dropped with the list.
-            Ok(Err(_)) => return,
-            Err(_) => {
+        idle_for.as_mut().reset(Instant::now() + IDLE_FOR);
+        job = tokio::select! {
+            biased;
+            handed = &mut rx => match handed {
+                Ok(job) => job,
+                // Closed: the sender was dropped with the list.
+                Err(_) => return,
+            },
+            () = &mut idle_for => {
                 // A job may have been handed over just now: take it rather
                 // than drop it; closing first makes any later hand-off fail.
                 rx.close();

@@ -1,6 +1,5 @@
 //! What happens to a message the handler could not process: dead-letter it, or give it back.
 
-use super::call_inner;
 use crate::stats::DEAD_LETTER_REASONS;
 use crate::{Delivery, ErrorKind, HandlerError, Outcome, RetryPolicy};
 use ebbflow_core::{limits, MessageAttributeValue, MessageAttributes, SendMessage};
@@ -58,6 +57,7 @@ impl<S> Layer<S> for DeadLetterLayer {
         DeadLetter {
             inner,
             route: self.route.clone(),
+            unready: None,
         }
     }
 }
@@ -67,6 +67,9 @@ impl<S> Layer<S> for DeadLetterLayer {
 pub struct DeadLetter<S> {
     inner: S,
     route: Arc<DeadLetterRoute>,
+    /// The inner service's refusal at `poll_ready`, to be routed like a
+    /// failure of the message the next `call` brings.
+    unready: Option<HandlerError>,
 }
 
 impl<S> Service<Delivery> for DeadLetter<S>
@@ -78,14 +81,30 @@ where
     type Error = Infallible;
     type Future = BoxFuture<'static, Result<Outcome, Infallible>>;
 
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        match self.inner.poll_ready(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(ready) => {
+                self.unready = ready.err();
+                Poll::Ready(Ok(()))
+            }
+        }
     }
 
+    // The inner service was made ready by `poll_ready`: it is called here,
+    // not cloned into the future (a clone of the whole stack below per message).
     fn call(&mut self, delivery: Delivery) -> Self::Future {
-        let (inner, route) = (self.inner.clone(), self.route.clone());
+        let processing = match self.unready.take() {
+            Some(refused) => Err(refused),
+            None => Ok(self.inner.call(delivery.clone())),
+        };
+        let route = self.route.clone();
         Box::pin(async move {
-            let error = match call_inner(inner, delivery.clone()).await {
+            let outcome = match processing {
+                Ok(processing) => processing.await,
+                Err(refused) => Err(refused),
+            };
+            let error = match outcome {
                 Ok(()) => return Ok(Outcome::Done),
                 Err(e) => e,
             };

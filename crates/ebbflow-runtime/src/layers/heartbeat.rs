@@ -50,8 +50,8 @@ where
 
     fn call(&mut self, delivery: Delivery) -> Self::Future {
         let ctx = delivery.ctx.clone();
-        let work = call_inner(self.inner.clone(), delivery);
-        Box::pin(keep_hidden(vec![ctx], work))
+        let mut inner = self.inner.clone();
+        Box::pin(async move { keep_hidden(vec![ctx], call_inner(&mut inner, delivery)).await })
     }
 }
 

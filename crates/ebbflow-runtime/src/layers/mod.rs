@@ -21,8 +21,10 @@ pub use trace::{Trace, TraceLayer};
 use crate::{Delivery, HandlerError};
 use tower::{Service, ServiceExt as _};
 
-/// Waits for `service` to be ready, then hands it the delivery.
-async fn call_inner<S>(mut service: S, delivery: Delivery) -> Result<S::Response, HandlerError>
+/// Waits for `service` to be ready, then hands it the delivery. It borrows
+/// the service, so that a retry calls the same clone again rather than make
+/// another for each attempt.
+async fn call_inner<S>(service: &mut S, delivery: Delivery) -> Result<S::Response, HandlerError>
 where
     S: Service<Delivery, Error = HandlerError>,
 {

@@ -63,14 +63,15 @@ where
     }
 
     fn call(&mut self, delivery: Delivery) -> Self::Future {
-        let (inner, policy, stats) = (self.inner.clone(), self.policy.clone(), self.stats.clone());
+        let (mut inner, policy, stats) =
+            (self.inner.clone(), self.policy.clone(), self.stats.clone());
         Box::pin(async move {
             let ctx = delivery.ctx.clone();
             let (mut failures, mut throttles) = (0, 0);
             loop {
                 ctx.set_attempt(failures + throttles + 1);
                 let started = tokio::time::Instant::now();
-                let result = call_inner(inner.clone(), delivery.clone()).await;
+                let result = call_inner(&mut inner, delivery.clone()).await;
                 stats.count_attempt(&result, started.elapsed());
                 let error = match result {
                     Ok(()) => return Ok(()),

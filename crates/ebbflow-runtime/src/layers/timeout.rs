@@ -1,6 +1,5 @@
 //! A time limit per handler attempt.
 
-use super::call_inner;
 use crate::{Delivery, HandlerError};
 use futures_util::future::BoxFuture;
 use std::task::{Context, Poll};
@@ -48,14 +47,16 @@ where
     type Error = HandlerError;
     type Future = BoxFuture<'static, Result<(), HandlerError>>;
 
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), HandlerError>> {
-        Poll::Ready(Ok(()))
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), HandlerError>> {
+        self.inner.poll_ready(cx)
     }
 
+    // The inner service was made ready by `poll_ready`: it is called here,
+    // not cloned into the future (a clone of the whole stack below per message).
     fn call(&mut self, delivery: Delivery) -> Self::Future {
-        let (inner, limit) = (self.inner.clone(), self.limit);
+        let (attempt, limit) = (self.inner.call(delivery), self.limit);
         Box::pin(async move {
-            match tokio::time::timeout(limit, call_inner(inner, delivery)).await {
+            match tokio::time::timeout(limit, attempt).await {
                 Ok(result) => result,
                 Err(_) => Err(HandlerError::timed_out(limit)),
             }

@@ -4,7 +4,7 @@ use crate::{Delivery, Outcome};
 use futures_util::future::BoxFuture;
 use std::convert::Infallible;
 use std::task::{Context, Poll};
-use tower::{Layer, Service, ServiceExt as _};
+use tower::{Layer, Service};
 use tracing::Instrument as _;
 
 /// Runs each message inside a `message` span carrying the queue, message id and
@@ -35,8 +35,8 @@ where
     type Error = Infallible;
     type Future = BoxFuture<'static, Result<Outcome, Infallible>>;
 
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, delivery: Delivery) -> Self::Future {
@@ -46,10 +46,11 @@ where
             message_id = delivery.ctx.message_id(),
             receive_count = delivery.ctx.receive_count(),
         );
-        let inner = self.inner.clone();
+        // Ready since `poll_ready`: called now rather than cloned into the future.
+        let processing = self.inner.call(delivery);
         Box::pin(
             async move {
-                let outcome = inner.oneshot(delivery).await?;
+                let outcome = processing.await?;
                 match &outcome {
                     Outcome::Done => tracing::debug!("processed"),
                     Outcome::Release { delay } => tracing::info!(?delay, "released for redelivery"),
