@@ -215,7 +215,7 @@ async fn connect(options: PostgresOptions) -> Result<PostgresBackend, ConnectErr
         tokio::spawn(crate::listen::listen(config, Arc::downgrade(&polls))).abort_handle();
     Ok(PostgresBackend {
         inner: Arc::new(Inner {
-            store: Arc::new(Store::new(pool)),
+            store: Arc::new(Store::new(pool, options.vacuum_after)),
             polls,
             clock: Clock::new(),
             ids: MessageIds::new(),

@@ -13,6 +13,9 @@
 //!   so timeouts and delays end without a write.
 //! - **Long polling**: writes `NOTIFY ebbflow, '<queue>'`; every process
 //!   `LISTEN`s and wakes its waiting receives. A lost connection reconnects.
+//! - **Vacuum**: each process vacuums the messages table after every
+//!   [`PostgresOptions::vacuum_after`] dead row versions it made (two a
+//!   message), so a long drain does not slow down under its own dead rows.
 //! - **Time** is the workers' clock (keep them in sync, e.g. with NTP): a skew
 //!   of *s* seconds between two workers lengthens or shortens the visibility
 //!   timeouts one sees of the other's receives by *s*.
@@ -37,6 +40,7 @@ mod listen;
 mod options;
 mod schema;
 mod store;
+mod vacuum;
 
 pub use backend::PostgresBackend;
 pub use error::ConnectError;

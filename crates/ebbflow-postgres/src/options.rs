@@ -2,6 +2,9 @@
 
 use ebbflow_core::local::Offload;
 
+/// Dead row versions between two vacuums, by default.
+const DEFAULT_VACUUM_AFTER: u64 = 100_000;
+
 /// Where the PostgreSQL backend connects, and with how many connections.
 ///
 /// ```
@@ -17,6 +20,9 @@ pub struct PostgresOptions {
     pub pool_size: usize,
     /// Where server calls run (tests under a paused clock run them on a runtime of their own).
     pub offload: Offload,
+    /// Dead row versions (two a message: its receive and its delete) this
+    /// process makes between two vacuums of the messages table; 0 for none.
+    pub vacuum_after: u64,
 }
 
 impl PostgresOptions {
@@ -26,6 +32,7 @@ impl PostgresOptions {
             url: url.into(),
             pool_size: 16,
             offload: Offload::Inline,
+            vacuum_after: DEFAULT_VACUUM_AFTER,
         }
     }
 
@@ -38,6 +45,20 @@ impl PostgresOptions {
     /// The options `[backend]` describes: its `url`, or the default for `kind = "postgres"`.
     pub fn from_config(config: &ebbflow_core::config::BackendConfig) -> Self {
         Self::new(config.server_url())
+    }
+
+    /// Vacuums the messages table after every `rows` dead row versions this
+    /// process makes (default 100,000, that is 50,000 messages); 0 leaves
+    /// the table to autovacuum alone.
+    ///
+    /// ```
+    /// let options = ebbflow_postgres::PostgresOptions::new("postgres://postgres@127.0.0.1:5432/test")
+    ///     .vacuum_after(0);
+    /// assert_eq!(options.vacuum_after, 0);
+    /// ```
+    pub fn vacuum_after(mut self, rows: u64) -> Self {
+        self.vacuum_after = rows;
+        self
     }
 
     /// Runs server calls on `offload` (see [`Offload`]).

@@ -9,6 +9,7 @@
 use crate::catalog::{parse_attrs, QueueRow};
 use crate::error::{backend_error, db, pool};
 use crate::HANDLE_PREFIX;
+use crate::vacuum::Vacuum;
 use deadpool_postgres::Pool;
 use ebbflow_core::local::{fifo_sequence_string, millis, QueueCache, ReceiptHandle};
 use ebbflow_core::{
@@ -42,6 +43,8 @@ pub(crate) struct Store {
     swept: Mutex<HashMap<i64, Instant>>,
     /// Each queue's last in-flight count plus what this process received since, and when counted.
     in_flight: Mutex<HashMap<i64, (u64, Instant)>>,
+    /// The dead row versions this process made, for its vacuums.
+    vacuum: Vacuum,
 }
 
 /// What a receive did.
@@ -108,8 +111,9 @@ const FIFO_HEADS: &str = "
     ORDER BY m.sequence LIMIT $4";
 
 impl Store {
-    pub(crate) fn new(pool: Pool) -> Self {
+    pub(crate) fn new(pool: Pool, vacuum_after: u64) -> Self {
         Self {
+            vacuum: Vacuum::new(vacuum_after),
             pool,
             queues: QueueCache::new(crate::catalog::QUEUE_CACHE_TTL),
             swept: Mutex::new(HashMap::new()),
@@ -449,6 +453,7 @@ impl Store {
         if let Some((n, _)) = self.in_flight.lock().get_mut(&q.id) {
             *n += taken.messages.len() as u64;
         }
+        self.vacuum.note(taken.messages.len() as u64, &self.pool);
         if taken.messages.is_empty() {
             taken.next_due = self.next_due(q, now).await?;
         }
@@ -607,6 +612,7 @@ impl Store {
         if let Some((n, _)) = self.in_flight.lock().get_mut(&q.id) {
             *n = n.saturating_sub(handles.len() as u64);
         }
+        self.vacuum.note(handles.len() as u64, &self.pool);
         Ok(result)
     }
 
