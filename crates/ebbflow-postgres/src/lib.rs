@@ -15,7 +15,9 @@
 //!   `LISTEN`s and wakes its waiting receives. A lost connection reconnects.
 //! - **Vacuum**: each process vacuums the messages table after every
 //!   [`PostgresOptions::vacuum_after`] dead row versions it made (two a
-//!   message), so a long drain does not slow down under its own dead rows.
+//!   message), and analyzes it after half as many sends, so that a long
+//!   drain neither slows under its own dead rows nor runs on plans made for
+//!   an empty table, where autovacuum is off or slow.
 //! - **Time** is the workers' clock (keep them in sync, e.g. with NTP): a skew
 //!   of *s* seconds between two workers lengthens or shortens the visibility
 //!   timeouts one sees of the other's receives by *s*.

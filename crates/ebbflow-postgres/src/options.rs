@@ -21,7 +21,8 @@ pub struct PostgresOptions {
     /// Where server calls run (tests under a paused clock run them on a runtime of their own).
     pub offload: Offload,
     /// Dead row versions (two a message: its receive and its delete) this
-    /// process makes between two vacuums of the messages table; 0 for none.
+    /// process makes between two vacuums of the messages table, and twice
+    /// the messages it sends between two analyzes; 0 for none.
     pub vacuum_after: u64,
 }
 
@@ -48,8 +49,9 @@ impl PostgresOptions {
     }
 
     /// Vacuums the messages table after every `rows` dead row versions this
-    /// process makes (default 100,000, that is 50,000 messages); 0 leaves
-    /// the table to autovacuum alone.
+    /// process makes (default 100,000, that is 50,000 messages), and
+    /// analyzes it after every `rows / 2` messages it sends; 0 leaves the
+    /// table to autovacuum alone.
     ///
     /// ```
     /// let options = ebbflow_postgres::PostgresOptions::new("postgres://postgres@127.0.0.1:5432/test")

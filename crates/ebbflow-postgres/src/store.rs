@@ -8,8 +8,8 @@
 
 use crate::catalog::{parse_attrs, QueueRow};
 use crate::error::{backend_error, db, pool};
-use crate::HANDLE_PREFIX;
 use crate::vacuum::Vacuum;
+use crate::HANDLE_PREFIX;
 use deadpool_postgres::Pool;
 use ebbflow_core::local::{fifo_sequence_string, millis, QueueCache, ReceiptHandle};
 use ebbflow_core::{
@@ -147,6 +147,7 @@ impl Store {
         } else {
             self.send_standard(q, &good, now).await?
         };
+        self.vacuum.added(receipts.len() as u64, &self.pool);
         for ((entry, _), receipt) in good.into_iter().zip(receipts) {
             result.push(entry.id, Ok(receipt));
         }
@@ -453,7 +454,7 @@ impl Store {
         if let Some((n, _)) = self.in_flight.lock().get_mut(&q.id) {
             *n += taken.messages.len() as u64;
         }
-        self.vacuum.note(taken.messages.len() as u64, &self.pool);
+        self.vacuum.dead(taken.messages.len() as u64, &self.pool);
         if taken.messages.is_empty() {
             taken.next_due = self.next_due(q, now).await?;
         }
@@ -612,7 +613,7 @@ impl Store {
         if let Some((n, _)) = self.in_flight.lock().get_mut(&q.id) {
             *n = n.saturating_sub(handles.len() as u64);
         }
-        self.vacuum.note(handles.len() as u64, &self.pool);
+        self.vacuum.dead(handles.len() as u64, &self.pool);
         Ok(result)
     }
 

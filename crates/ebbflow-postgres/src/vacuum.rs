@@ -1,15 +1,21 @@
-//! Vacuuming the messages table as it churns.
+//! Vacuuming and analyzing the messages table as it churns.
 //!
 //! Each message leaves two dead row versions behind it: its receive updates
 //! its row, its delete removes it. Until a vacuum clears them, every receive's
 //! index scan steps over them, so a long drain slows as it goes: on a server
 //! with autovacuum off, 200,000 messages drained at 9,000 a second in their
-//! first tenth and 3,000 in their last. Autovacuum, where it runs, wakes once
-//! a minute at most and waits for a fifth of the table to be dead. So each
-//! process vacuums the table itself once it has made [`PostgresOptions::vacuum_after`]
-//! dead versions, one vacuum at a time, in the background. (A role that does
-//! not own the table gets a warning from the server and vacuums nothing: the
-//! table is then autovacuum's.)
+//! first tenth and 3,000 in their last. And the planner's idea of the table's
+//! size comes from the last vacuum or analyze: a table last seen empty and
+//! filled since by a million sends gets plans made for an empty table, which
+//! read the whole queue for each receive and delete (1.5 s a statement, seen
+//! here). Autovacuum, where it runs, wakes once a minute at most and waits
+//! for a fifth of the table to change.
+//!
+//! So each process looks after the table itself: `VACUUM (ANALYZE)` once it
+//! has made [`PostgresOptions::vacuum_after`] dead versions, `ANALYZE` once
+//! it has sent half that many messages; one at a time, in the background. (A
+//! role that does not own the table gets a warning from the server and
+//! vacuums nothing: the table is then autovacuum's.)
 //!
 //! [`PostgresOptions::vacuum_after`]: crate::PostgresOptions::vacuum_after
 
@@ -17,11 +23,14 @@ use deadpool_postgres::Pool;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// Counts the dead row versions this process made, and vacuums past a threshold.
+/// Counts the rows this process added and the dead versions it made, and
+/// analyzes or vacuums past a threshold.
 pub(crate) struct Vacuum {
-    /// Dead versions between two vacuums; 0 for never.
+    /// Dead versions between two vacuums (half as many added rows between
+    /// two analyzes); 0 for never.
     every: u64,
     made: AtomicU64,
+    added: AtomicU64,
     running: Arc<AtomicBool>,
 }
 
@@ -30,26 +39,53 @@ impl Vacuum {
         Self {
             every,
             made: AtomicU64::new(0),
+            added: AtomicU64::new(0),
             running: Arc::default(),
         }
     }
 
     /// Notes `rows` more dead versions; starts a vacuum on `pool` when they
     /// reach the threshold and none is under way.
-    pub(crate) fn note(&self, rows: u64, pool: &Pool) {
+    pub(crate) fn dead(&self, rows: u64, pool: &Pool) {
         if self.every == 0 || rows == 0 {
             return;
         }
         let made = self.made.fetch_add(rows, Ordering::Relaxed) + rows;
-        if made < self.every || self.running.swap(true, Ordering::AcqRel) {
+        if made >= self.every {
+            self.start(
+                pool,
+                "VACUUM (ANALYZE) ebbflow_messages, ebbflow_queue_counts",
+            );
+        }
+    }
+
+    /// Notes `rows` more rows added; starts an analyze on `pool` when they
+    /// reach half the threshold and nothing is under way.
+    pub(crate) fn added(&self, rows: u64, pool: &Pool) {
+        if self.every == 0 || rows == 0 {
             return;
         }
-        self.made.store(0, Ordering::Relaxed);
+        let added = self.added.fetch_add(rows, Ordering::Relaxed) + rows;
+        if added >= self.every / 2 {
+            self.start(pool, "ANALYZE ebbflow_messages");
+        }
+    }
+
+    /// Runs `command` in the background unless one is under way. A failed
+    /// one (a lost connection, say) is tried again at the next threshold.
+    fn start(&self, pool: &Pool, command: &'static str) {
+        if self.running.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        // A vacuum analyzes too: it restarts both counts.
+        if command.starts_with("VACUUM") {
+            self.made.store(0, Ordering::Relaxed);
+        }
+        self.added.store(0, Ordering::Relaxed);
         let (pool, running) = (pool.clone(), self.running.clone());
         tokio::spawn(async move {
-            // A failed vacuum (a lost connection, say) is tried again at the next threshold.
-            if let Err(e) = vacuum(&pool).await {
-                tracing::warn!(error = %e, "could not vacuum ebbflow_messages");
+            if let Err(e) = run(&pool, command).await {
+                tracing::warn!(error = %e, command, "could not look after ebbflow_messages");
             }
             running.store(false, Ordering::Release);
         });
@@ -61,15 +97,15 @@ impl Vacuum {
     }
 }
 
-async fn vacuum(pool: &Pool) -> Result<(), String> {
+async fn run(pool: &Pool, command: &str) -> Result<(), String> {
     let client = pool.get().await.map_err(|e| e.to_string())?;
     let started = std::time::Instant::now();
     // VACUUM runs outside a transaction: a simple query of its own.
     client
-        .batch_execute("VACUUM ebbflow_messages, ebbflow_queue_counts")
+        .batch_execute(command)
         .await
         .map_err(|e| e.to_string())?;
-    tracing::debug!(took = ?started.elapsed(), "vacuumed ebbflow_messages");
+    tracing::debug!(took = ?started.elapsed(), command, "looked after ebbflow_messages");
     Ok(())
 }
 
@@ -102,27 +138,36 @@ mod tests {
     #[tokio::test]
     async fn a_vacuum_starts_at_the_threshold_and_a_failed_one_is_tried_at_the_next() {
         let (pool, vacuum) = (pool(), Vacuum::new(100));
-        vacuum.note(99, &pool);
+        vacuum.dead(99, &pool);
         assert!(!vacuum.is_running(), "below the threshold");
-        vacuum.note(1, &pool);
+        vacuum.dead(1, &pool);
         assert!(vacuum.is_running(), "at the threshold");
-        vacuum.note(1_000, &pool);
+        vacuum.dead(1_000, &pool);
         // The server cannot be reached: the vacuum fails.
         ended(&vacuum).await;
-        assert_eq!(
-            vacuum.made.load(Ordering::Relaxed),
-            1_000,
-            "counted while one ran"
-        );
-        vacuum.note(1, &pool);
+        let made = vacuum.made.load(Ordering::Relaxed);
+        assert_eq!(made, 1_000, "counted while one ran");
+        vacuum.dead(1, &pool);
         assert!(vacuum.is_running(), "tried again past the next threshold");
         ended(&vacuum).await;
     }
 
     #[tokio::test]
+    async fn an_analyze_starts_after_half_the_threshold_of_added_rows() {
+        let (pool, vacuum) = (pool(), Vacuum::new(100));
+        vacuum.added(49, &pool);
+        assert!(!vacuum.is_running());
+        vacuum.added(1, &pool);
+        assert!(vacuum.is_running());
+        ended(&vacuum).await;
+        assert_eq!(vacuum.added.load(Ordering::Relaxed), 0);
+    }
+
+    #[tokio::test]
     async fn zero_never_vacuums() {
         let (pool, vacuum) = (pool(), Vacuum::new(0));
-        vacuum.note(u64::MAX / 2, &pool);
+        vacuum.dead(u64::MAX / 2, &pool);
+        vacuum.added(u64::MAX / 2, &pool);
         assert!(!vacuum.is_running());
     }
 }

@@ -1,6 +1,7 @@
-//! Each process vacuums the messages table after the dead row versions it
-//! made reach `PostgresOptions::vacuum_after`, so that a long drain does not
-//! slow down under them where autovacuum is off or slow.
+//! Each process analyzes the messages table after sending half of
+//! `PostgresOptions::vacuum_after` messages, and vacuums it after making that
+//! many dead row versions, so that a long drain neither slows under them nor
+//! runs on plans made for an empty table where autovacuum is off or slow.
 
 mod common;
 
@@ -10,21 +11,35 @@ use ebbflow_core::{
 use ebbflow_postgres::{PostgresBackend, PostgresOptions};
 use std::time::Duration;
 
-async fn vacuums(client: &tokio_postgres::Client) -> i64 {
+/// How many times the messages table was vacuumed and analyzed.
+async fn upkeep(client: &tokio_postgres::Client) -> (i64, i64) {
     match client
         .query_one(
-            "SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = 'ebbflow_messages'",
+            "SELECT vacuum_count, analyze_count FROM pg_stat_user_tables
+             WHERE relname = 'ebbflow_messages'",
             &[],
         )
         .await
     {
-        Ok(row) => row.get(0),
-        Err(e) => panic!("vacuum_count: {e}"),
+        Ok(row) => (row.get(0), row.get(1)),
+        Err(e) => panic!("pg_stat_user_tables: {e}"),
     }
 }
 
-/// Sends `count` messages to `queue`, then receives and deletes them all.
-async fn churn(backend: &PostgresBackend, queue: &str, count: usize) {
+/// Waits up to 10 s for `done` to hold of the table's counts; returns the last counts.
+async fn until(client: &tokio_postgres::Client, done: impl Fn((i64, i64)) -> bool) -> (i64, i64) {
+    let mut now = upkeep(client).await;
+    for _ in 0..200 {
+        if done(now) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        now = upkeep(client).await;
+    }
+    now
+}
+
+async fn send(backend: &PostgresBackend, queue: &str, count: usize) {
     for start in (0..count).step_by(10) {
         let entries = (start..count.min(start + 10))
             .map(|n| SendBatchEntry {
@@ -36,6 +51,10 @@ async fn churn(backend: &PostgresBackend, queue: &str, count: usize) {
             panic!("send: {e}");
         }
     }
+}
+
+/// Receives and deletes `count` messages.
+async fn drain(backend: &PostgresBackend, queue: &str, count: usize) {
     let mut deleted = 0;
     while deleted < count {
         let got = match backend.receive(queue, ReceiveRequest::new(10)).await {
@@ -63,7 +82,7 @@ async fn churn(backend: &PostgresBackend, queue: &str, count: usize) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_process_vacuums_the_messages_table_once_it_made_enough_dead_rows() {
+async fn a_process_analyzes_the_messages_table_after_its_sends_and_vacuums_it_after_its_drain() {
     let Some(url) = common::url() else { return };
     let backend =
         match PostgresBackend::connect(&PostgresOptions::new(&url).vacuum_after(1_000)).await {
@@ -82,17 +101,19 @@ async fn a_process_vacuums_the_messages_table_once_it_made_enough_dead_rows() {
     {
         panic!("create: {e}");
     }
-    let before = vacuums(&client).await;
-    // 600 messages: 1,200 dead row versions, past the threshold once.
-    churn(&backend, &queue, 600).await;
-    let mut after = before;
-    for _ in 0..200 {
-        after = vacuums(&client).await;
-        if after > before {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let before = upkeep(&client).await;
+    // 600 messages: past half the threshold of sends, then 1,200 dead row versions.
+    send(&backend, &queue, 600).await;
+    let sent = until(&client, |(_, analyzed)| analyzed > before.1).await;
+    drain(&backend, &queue, 600).await;
+    let drained = until(&client, |(vacuumed, _)| vacuumed > before.0).await;
     let _ = backend.delete_queue(&queue).await;
-    assert!(after > before, "no vacuum of ebbflow_messages within 10 s");
+    assert!(
+        sent.1 > before.1,
+        "no analyze of ebbflow_messages within 10 s of the sends"
+    );
+    assert!(
+        drained.0 > before.0,
+        "no vacuum of ebbflow_messages within 10 s of the drain"
+    );
 }
