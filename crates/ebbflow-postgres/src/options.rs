@@ -43,9 +43,23 @@ impl PostgresOptions {
         self
     }
 
-    /// The options `[backend]` describes: its `url`, or the default for `kind = "postgres"`.
+    /// The options `[backend]` describes: its `url`, or the default for
+    /// `kind = "postgres"`, and its `vacuum_after` if set.
+    ///
+    /// ```
+    /// use ebbflow_core::config::{BackendConfig, BackendKind};
+    /// let config = BackendConfig { kind: BackendKind::Postgres, ..BackendConfig::default() };
+    /// let options = ebbflow_postgres::PostgresOptions::from_config(&config);
+    /// assert_eq!(options.vacuum_after, 100_000);
+    /// let off = BackendConfig { vacuum_after: Some(0), ..config };
+    /// assert_eq!(ebbflow_postgres::PostgresOptions::from_config(&off).vacuum_after, 0);
+    /// ```
     pub fn from_config(config: &ebbflow_core::config::BackendConfig) -> Self {
-        Self::new(config.server_url())
+        let options = Self::new(config.server_url());
+        match config.vacuum_after {
+            Some(rows) => options.vacuum_after(rows),
+            None => options,
+        }
     }
 
     /// Vacuums the messages table after every `rows` dead row versions this

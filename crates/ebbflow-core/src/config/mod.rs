@@ -331,6 +331,12 @@ pub struct BackendConfig {
     /// environment override (`EBBFLOW__BACKEND__URL`) than written in the file.
     #[serde(default)]
     pub url: Option<String>,
+    /// `postgres`: each process vacuums the messages table after this many
+    /// dead row versions it made (two a message), and analyzes it after
+    /// sending half as many messages; 0 leaves both to autovacuum. Unset:
+    /// the backend's default, 100,000.
+    #[serde(default)]
+    pub vacuum_after: Option<u64>,
 }
 
 impl BackendConfig {
@@ -361,6 +367,7 @@ impl Default for BackendConfig {
             endpoint_url: None,
             region: None,
             url: None,
+            vacuum_after: None,
         }
     }
 }
@@ -730,6 +737,7 @@ impl Config {
             ("endpoint_url", b.endpoint_url.is_some(), "sqs"),
             ("region", b.region.is_some(), "sqs"),
             ("url", b.url.is_some(), "redis or postgres"),
+            ("vacuum_after", b.vacuum_after.is_some(), "postgres"),
         ];
         for (name, set, kinds) in misplaced {
             if set && !kinds.split(" or ").any(|k| k == b.kind.as_str()) {
@@ -1195,8 +1203,13 @@ mod tests {
         let problems = sqs_url.validate().unwrap_err();
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert_eq!(problems[0].key, "backend.url");
-        let fine = parse(r#"{"backend": {"kind": "postgres", "url": "postgres://x"}}"#);
+        let fine = parse(
+            r#"{"backend": {"kind": "postgres", "url": "postgres://x", "vacuum_after": 0}}"#,
+        );
         assert!(fine.validate().is_ok());
+        let sqlite_vacuum = parse(r#"{"backend": {"vacuum_after": 10}}"#);
+        let problems = sqlite_vacuum.validate().unwrap_err();
+        assert_eq!(problems[0].key, "backend.vacuum_after", "{problems:?}");
     }
 
     #[test]
