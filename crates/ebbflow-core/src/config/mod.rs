@@ -1203,9 +1203,8 @@ mod tests {
         let problems = sqs_url.validate().unwrap_err();
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert_eq!(problems[0].key, "backend.url");
-        let fine = parse(
-            r#"{"backend": {"kind": "postgres", "url": "postgres://x", "vacuum_after": 0}}"#,
-        );
+        let fine =
+            parse(r#"{"backend": {"kind": "postgres", "url": "postgres://x", "vacuum_after": 0}}"#);
         assert!(fine.validate().is_ok());
         let sqlite_vacuum = parse(r#"{"backend": {"vacuum_after": 10}}"#);
         let problems = sqlite_vacuum.validate().unwrap_err();
