@@ -35,7 +35,7 @@ pub struct QueueRow {
 const READ_AT_ONCE: usize = 32;
 
 /// Every queue `shown` lets through, each with its counts and dead-letter
-/// relations. The queues are read [`READ_AT_ONCE`] at a time, so a network
+/// relations. The queues are read `READ_AT_ONCE` at a time, so a network
 /// engine's round trips overlap.
 pub async fn queues(
     backend: &Arc<dyn QueueBackend>,
