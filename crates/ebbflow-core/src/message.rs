@@ -299,6 +299,30 @@ pub struct DeleteBatchEntry {
     pub receipt_handle: String,
 }
 
+impl DeleteBatchEntry {
+    /// One entry for each of `messages`, numbered from `"0"`: the batch that
+    /// deletes what a receive returned.
+    ///
+    /// ```
+    /// use ebbflow_core::{DeleteBatchEntry, QueueBackend, ReceiveRequest};
+    /// # async fn f(queues: &dyn QueueBackend) -> ebbflow_core::Result<()> {
+    /// let got = queues.receive("orders", ReceiveRequest::new(10)).await?;
+    /// // ... handle them ...
+    /// queues.delete_batch("orders", DeleteBatchEntry::for_received(&got)).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn for_received<'a>(messages: impl IntoIterator<Item = &'a ReceivedMessage>) -> Vec<Self> {
+        messages
+            .into_iter()
+            .enumerate()
+            .map(|(i, m)| Self {
+                id: i.to_string(),
+                receipt_handle: m.receipt_handle.clone(),
+            })
+            .collect()
+    }
+}
+
 /// One entry of a change-visibility batch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangeVisibilityBatchEntry {

@@ -67,14 +67,7 @@ async fn drain(backend: &PostgresBackend, queue: &str, count: usize) {
             count - deleted
         );
         deleted += got.len();
-        let entries = got
-            .into_iter()
-            .enumerate()
-            .map(|(i, m)| DeleteBatchEntry {
-                id: i.to_string(),
-                receipt_handle: m.receipt_handle,
-            })
-            .collect();
+        let entries = DeleteBatchEntry::for_received(&got);
         if let Err(e) = backend.delete_batch(queue, entries).await {
             panic!("delete: {e}");
         }

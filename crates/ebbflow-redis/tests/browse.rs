@@ -41,14 +41,7 @@ async fn a_long_run_of_deleted_keys_is_walked_a_budget_at_a_time() {
             .await
             .expect("receive");
         assert!(!got.is_empty(), "the queue ran dry after {deleted}");
-        let entries = got
-            .iter()
-            .enumerate()
-            .map(|(i, m)| DeleteBatchEntry {
-                id: format!("d{i}"),
-                receipt_handle: m.receipt_handle.clone(),
-            })
-            .collect();
+        let entries = DeleteBatchEntry::for_received(&got);
         b.delete_batch(&q, entries).await.expect("delete");
         deleted += got.len();
     }

@@ -76,14 +76,7 @@ pub async fn send_receive_delete(
                 if got.is_empty() {
                     continue;
                 }
-                let entries = got
-                    .iter()
-                    .enumerate()
-                    .map(|(i, m)| DeleteBatchEntry {
-                        id: i.to_string(),
-                        receipt_handle: m.receipt_handle.clone(),
-                    })
-                    .collect();
+                let entries = DeleteBatchEntry::for_received(&got);
                 if let Err(e) = backend.delete_batch(&queue, entries).await {
                     panic!("delete: {e}");
                 }
