@@ -1176,6 +1176,7 @@ pub async fn dead_letter_policy_is_validated(h: &dyn Harness) {
         "allowed source",
         b.create_queue(&allowed, to_closed.clone()).await,
     );
+    clean_later(&allowed);
     assert_rejected(b, to_closed).await;
     let deny = create(
         b,
