@@ -301,23 +301,24 @@ pub struct DeleteBatchEntry {
 
 impl DeleteBatchEntry {
     /// One entry for each of `messages`, numbered from `"0"`: the batch that
-    /// deletes what a receive returned.
+    /// deletes what a receive returned. It takes the messages, so that their
+    /// receipt handles move into the batch rather than being copied.
     ///
     /// ```
     /// use ebbflow_core::{DeleteBatchEntry, QueueBackend, ReceiveRequest};
     /// # async fn f(queues: &dyn QueueBackend) -> ebbflow_core::Result<()> {
     /// let got = queues.receive("orders", ReceiveRequest::new(10)).await?;
     /// // ... handle them ...
-    /// queues.delete_batch("orders", DeleteBatchEntry::for_received(&got)).await?;
+    /// queues.delete_batch("orders", DeleteBatchEntry::for_received(got)).await?;
     /// # Ok(()) }
     /// ```
-    pub fn for_received<'a>(messages: impl IntoIterator<Item = &'a ReceivedMessage>) -> Vec<Self> {
+    pub fn for_received(messages: impl IntoIterator<Item = ReceivedMessage>) -> Vec<Self> {
         messages
             .into_iter()
             .enumerate()
             .map(|(i, m)| Self {
                 id: i.to_string(),
-                receipt_handle: m.receipt_handle.clone(),
+                receipt_handle: m.receipt_handle,
             })
             .collect()
     }

@@ -67,7 +67,7 @@ async fn drain(backend: &PostgresBackend, queue: &str, count: usize) {
             count - deleted
         );
         deleted += got.len();
-        let entries = DeleteBatchEntry::for_received(&got);
+        let entries = DeleteBatchEntry::for_received(got);
         if let Err(e) = backend.delete_batch(queue, entries).await {
             panic!("delete: {e}");
         }

@@ -41,9 +41,11 @@ async fn a_long_run_of_deleted_keys_is_walked_a_budget_at_a_time() {
             .await
             .expect("receive");
         assert!(!got.is_empty(), "the queue ran dry after {deleted}");
-        let entries = DeleteBatchEntry::for_received(&got);
-        b.delete_batch(&q, entries).await.expect("delete");
-        deleted += got.len();
+        let n = got.len();
+        b.delete_batch(&q, DeleteBatchEntry::for_received(got))
+            .await
+            .expect("delete");
+        deleted += n;
     }
     send_many(b, &q, 5_500, 20).await;
 

@@ -103,7 +103,7 @@ async fn engine(backend: &Arc<dyn QueueBackend>, queue: &str, count: u64) -> (f6
                     continue;
                 }
                 let n = got.len() as u64;
-                let entries = DeleteBatchEntry::for_received(&got);
+                let entries = DeleteBatchEntry::for_received(got);
                 if let Err(e) = b.delete_batch(&q, entries).await {
                     panic!("delete: {e}");
                 }

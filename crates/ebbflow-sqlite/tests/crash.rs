@@ -112,7 +112,7 @@ async fn crash_child() {
                 }
                 let bodies: Vec<String> = got.iter().map(|m| m.body.clone()).collect();
                 log(&logs.deleting, &bodies);
-                let entries = DeleteBatchEntry::for_received(&got);
+                let entries = DeleteBatchEntry::for_received(got);
                 let result = backend.delete_batch(QUEUE, entries).await.expect("delete");
                 assert!(result.failed.is_empty());
                 log(&logs.deleted, &bodies);

@@ -76,11 +76,12 @@ pub async fn send_receive_delete(
                 if got.is_empty() {
                     continue;
                 }
-                let entries = DeleteBatchEntry::for_received(&got);
+                let n = got.len() as u64;
+                let entries = DeleteBatchEntry::for_received(got);
                 if let Err(e) = backend.delete_batch(&queue, entries).await {
                     panic!("delete: {e}");
                 }
-                deleted.fetch_add(got.len() as u64, Ordering::Relaxed);
+                deleted.fetch_add(n, Ordering::Relaxed);
             }
         }));
     }

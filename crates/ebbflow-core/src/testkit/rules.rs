@@ -906,7 +906,7 @@ pub async fn fifo_keeps_order_within_group(h: &dyn Harness) {
             let g = m.system.message_group_id.clone().unwrap_or_default();
             per_group.entry(g).or_default().push(m.body.clone());
         }
-        let del = DeleteBatchEntry::for_received(&got);
+        let del = DeleteBatchEntry::for_received(got);
         let deleted = ok("delete batch", b.delete_batch(&q, del).await);
         assert!(deleted.failed.is_empty());
     }
