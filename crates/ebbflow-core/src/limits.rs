@@ -22,6 +22,36 @@ pub const MAX_MESSAGE_SIZE: usize = 1_048_576;
 pub const MAX_MESSAGE_ATTRIBUTES: usize = 10;
 /// Longest attribute name.
 pub const MAX_ATTRIBUTE_NAME_LEN: usize = 256;
+
+/// The prefix of the attribute names the runtime writes (why a message was
+/// dead-lettered, and where from), reserved as SQS reserves `AWS.`.
+pub const RESERVED_PREFIX: &str = "ebbflow.";
+
+/// Refuses a producer's message that sets an attribute in the runtime's
+/// [`RESERVED_PREFIX`] namespace (in any case): `ebbflow serve`, the CLI and
+/// the dashboard call it on what a person or program sends, so that nobody
+/// can forge the runtime's record of a dead letter.
+///
+/// ```
+/// use ebbflow_core::{limits, MessageAttributeValue, SendMessage};
+/// let forged = SendMessage::new("x")
+///     .attribute("ebbflow.source_queue", MessageAttributeValue::string("billing"));
+/// assert!(limits::check_producer_attributes(&forged).is_err());
+/// assert!(limits::check_producer_attributes(&SendMessage::new("x")).is_ok());
+/// ```
+pub fn check_producer_attributes(msg: &SendMessage) -> Result<()> {
+    match msg
+        .attributes
+        .keys()
+        .find(|name| name.to_ascii_lowercase().starts_with(RESERVED_PREFIX))
+    {
+        Some(name) => Err(QueueError::InvalidAttributeName {
+            name: name.clone(),
+            reason: format!("names starting with `{RESERVED_PREFIX}` are reserved for the runtime"),
+        }),
+        None => Ok(()),
+    }
+}
 /// Entries per batch call.
 pub const MAX_BATCH_ENTRIES: usize = 10;
 /// Longest batch entry id.

@@ -48,6 +48,7 @@ impl TestMessage {
         if !self.deduplication_id.trim().is_empty() {
             m = m.deduplication_id(self.deduplication_id.trim());
         }
+        ebbflow_core::limits::check_producer_attributes(&m)?;
         Ok(m)
     }
 }
@@ -245,11 +246,14 @@ pub fn redrive_of(
     let rate = match rate.trim() {
         "" => None,
         r => match r.parse::<f64>() {
-            Ok(r) if r > 0.0 && r.is_finite() => Some(r),
-            _ => {
+            Ok(r) => {
+                ebbflow_redrive::check_rate(r).map_err(|why| QueueError::invalid("rate", why))?;
+                Some(r)
+            }
+            Err(_) => {
                 return Err(QueueError::invalid(
                     "rate",
-                    format!("`{r}`: a number of messages per second above 0"),
+                    format!("`{r}`: a number of messages per second"),
                 ))
             }
         },

@@ -601,8 +601,9 @@ pub fn queue(c: &Chrome, p: &QueuePage<'_>) -> String {
             if p.can_receive {
                 let _ = write!(
                     body,
-                    "<p><a href=\"{base}/queues/{}?receive=1\" id=\"receive\">Receive up to ten with a visibility timeout of 0</a>: they stay visible, but each receive counts, and one past the queue's maxReceiveCount moves to its dead-letter queue.</p>",
-                    url_part(&r.name)
+                    "<form method=\"post\" action=\"{base}/queues/{}/receive\">{}<p><button id=\"receive\">Receive up to ten with a visibility timeout of 0</button>: they stay visible, but each receive counts, and one past the queue's maxReceiveCount moves to its dead-letter queue.</p></form>",
+                    url_part(&r.name),
+                    c.csrf_field()
                 );
             }
         }

@@ -52,9 +52,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
-/// How long a client may take to send its request headers.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// The theme cookie: `light`, `dark`, or absent to follow the system.
 const THEME_COOKIE: &str = "ebbflow_theme";
 
@@ -254,7 +251,10 @@ impl Dashboard {
         let parts: Vec<&str> = segments.iter().map(String::as_str).collect();
         match (parts.as_slice(), get, post) {
             ([] | [""] | ["queues"], true, _) => self.queues(c).await,
-            (["queues", name], true, _) => self.queue(c, name).await,
+            (["queues", name], true, _) => self.queue(c, name, false).await,
+            // A receive changes the queue (receive counts), so it is a form
+            // with its CSRF token, never a link another site could embed.
+            (["queues", name, "receive"], _, true) => self.queue(c, name, true).await,
             (["queues", name, "messages"], true, _) if c.json => self.messages(c, name).await,
             (["queues", name, "search"], true, _) => self.search(c, name).await,
             (["queues", name, "history"], true, _) if c.json => self.history(c, name).await,
@@ -332,12 +332,7 @@ impl Dashboard {
         let back = c
             .query
             .get("back")
-            // Browsers read `/\host` as `//host`: neither leaves the site.
-            .filter(|b| {
-                b.starts_with(&format!("{}/", self.base))
-                    && !b.starts_with("//")
-                    && !b.contains('\\')
-            })
+            .filter(|b| is_own_path(&self.base, b))
             .map_or_else(|| format!("{}/", self.base), str::to_owned);
         let mut reply = Reply::see(back);
         let lifetime = if set.is_empty() {
@@ -366,7 +361,7 @@ impl Dashboard {
         }))
     }
 
-    async fn queue(&self, c: &Call<'_>, name: &str) -> Result<Reply, Failure> {
+    async fn queue(&self, c: &Call<'_>, name: &str, receive: bool) -> Result<Reply, Failure> {
         self.allow(c, "GetQueueAttributes", name)?;
         let detail = data::queue(&self.backend, name).await?;
         if c.json {
@@ -376,7 +371,7 @@ impl Dashboard {
         }
         let after = c.query.get("after");
         let mut messages = data::messages(&self.backend, name, after, data::PAGE).await?;
-        if messages.is_none() && c.query.get("receive").is_some() {
+        if messages.is_none() && receive {
             self.allow(c, "ReceiveMessage", name)?;
             messages = Some(data::receive_to_look(&self.backend, name).await?);
         }
@@ -624,6 +619,11 @@ impl Dashboard {
         let to = c.form.get("to").unwrap_or_default();
         if !to.trim().is_empty() {
             self.allow(c, "SendMessage", to.trim())?;
+        } else {
+            // Back to their sources: the visitor must reach each of them.
+            for source in self.backend.list_dead_letter_source_queues(name).await? {
+                self.allow(c, "SendMessage", &source)?;
+            }
         }
         self.backend.get_queue_attributes(name).await?;
         let ids = c.form.all("id");
@@ -831,36 +831,70 @@ impl Server {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` resolves.
+    /// Serves until `shutdown` resolves, with the listener's default
+    /// limits (connections, header and body deadlines).
     pub async fn serve(self, shutdown: impl Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        loop {
-            let accepted = tokio::select! {
-                accepted = self.listener.accept() => accepted,
-                () = &mut shutdown => return,
-            };
-            let stream = match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    tracing::warn!(error = %e, "dashboard: accepting a connection");
-                    continue;
-                }
-            };
-            let dashboard = self.dashboard.clone();
-            tokio::spawn(async move {
+        let dashboard = self.dashboard;
+        let limits = ebbflow_listener::Limits::default();
+        ebbflow_listener::serve(self.listener, limits, shutdown, move |stream| {
+            let dashboard = dashboard.clone();
+            async move {
                 let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                     let dashboard = dashboard.clone();
                     async move { Ok::<_, std::convert::Infallible>(dashboard.handle(req).await) }
                 });
                 let served = hyper::server::conn::http1::Builder::new()
                     .timer(TokioTimer::new())
-                    .header_read_timeout(HEADER_TIMEOUT)
+                    .header_read_timeout(limits.header_timeout)
                     .serve_connection(TokioIo::new(stream), service)
                     .await;
                 if let Err(e) = served {
                     tracing::debug!(error = %e, "dashboard: connection ended");
                 }
-            });
+            }
+        })
+        .await;
+    }
+}
+
+/// Whether `path` is a page of the dashboard under `base`, in the only
+/// characters the dashboard's own links use: a browser ignores tabs and
+/// newlines in a URL and reads `\` as `/`, so anything else could turn
+/// `/\t/evil.example` into `//evil.example`, another site.
+fn is_own_path(base: &str, path: &str) -> bool {
+    let Some(rest) = path.strip_prefix(base) else {
+        return false;
+    };
+    rest.starts_with('/')
+        && !rest.starts_with("//")
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/_-.?=&".contains(&b))
+}
+
+#[cfg(test)]
+mod own_path_tests {
+    use super::is_own_path;
+
+    #[test]
+    fn only_the_dashboards_own_paths_are_redirected_to() {
+        for base in ["", "/ui"] {
+            assert!(is_own_path(
+                base,
+                &format!("{base}/queues/orders?window=1h")
+            ));
+            for evil in [
+                "/\t/evil.example",
+                "/\u{9}/evil.example",
+                "//evil.example",
+                "/\\evil.example",
+                "/\n/evil.example",
+                "https://evil.example/",
+                "/%09/evil.example",
+            ] {
+                assert!(!is_own_path(base, &format!("{base}{evil}")), "{base}{evil}");
+            }
         }
+        assert!(!is_own_path("/ui", "/other/page"));
     }
 }

@@ -1,7 +1,6 @@
 //! A request read into what the routes need: its path, query and form
 //! fields, cookies and credentials. The body is read only up to a bound.
 
-use http_body_util::{BodyExt, Limited};
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE};
 use hyper::{Method, Request};
 use std::collections::HashMap;
@@ -75,11 +74,10 @@ where
     let is_form =
         header(CONTENT_TYPE).is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
     let form = if parts.method == Method::POST && is_form {
-        let bytes = Limited::new(body, MAX_FORM)
-            .collect()
-            .await
-            .map_err(|e| format!("the form could not be read (at most {MAX_FORM} bytes): {e}"))?
-            .to_bytes();
+        let bytes =
+            ebbflow_listener::read_body(body, MAX_FORM, &ebbflow_listener::Limits::default())
+                .await
+                .map_err(|e| format!("the form could not be read: {e}"))?;
         Form::parse(&bytes)
     } else {
         Form::default()

@@ -405,7 +405,29 @@ async fn without_a_browse_verb_messages_are_shown_only_when_asked_by_a_receive()
     assert!(!page.contains("hello"), "nothing received unasked");
     assert_eq!(b.stats("jobs").await.expect("stats").visible, 1);
 
+    // A link (or an `<img>` on another site) receives nothing: GET changes nothing.
     let (_, page) = get(&addr, "/ui/queues/jobs?receive=1").await;
+    assert!(!page.contains("hello"), "a GET received: {page}");
+    let counts: Vec<u32> = b
+        .browse("jobs", ebbflow_core::BrowseRequest::new(10))
+        .await
+        .expect("browse")
+        .messages
+        .iter()
+        .map(|m| m.system.approximate_receive_count)
+        .collect();
+    assert_eq!(counts, [0], "no receive counted");
+    // A post without the page's token is refused, and receives nothing.
+    let (status, _) = post(&addr, "/ui/queues/jobs/receive", None, "").await;
+    assert_eq!(status, 403);
+    let (cookie, token) = visitor_and_token(&addr, "/ui/queues/jobs").await;
+    let (_, page) = post(
+        &addr,
+        "/ui/queues/jobs/receive",
+        Some(&cookie),
+        &format!("csrf={token}"),
+    )
+    .await;
     assert!(
         page.contains("id=\"received\""),
         "labelled as a receive: {page}"
@@ -417,4 +439,52 @@ async fn without_a_browse_verb_messages_are_shown_only_when_asked_by_a_receive()
         (1, 0),
         "visibility 0: still visible"
     );
+}
+
+/// One raw request: the status code, the `Set-Cookie` pairs and the body.
+async fn exchange(addr: &str, request: String) -> (u16, Vec<String>, String) {
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    tcp.write_all(request.as_bytes()).await.expect("write");
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).await.expect("read");
+    let status = answer.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let cookies = head
+        .lines()
+        .filter_map(|l| l.strip_prefix("set-cookie: "))
+        .filter_map(|v| v.split(';').next())
+        .map(str::to_owned)
+        .collect();
+    (status, cookies, body.to_owned())
+}
+
+/// The visitor cookie an open dashboard gives, and the CSRF token of `page`.
+async fn visitor_and_token(addr: &str, page: &str) -> (String, String) {
+    let request = format!("GET {page} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let (_, cookies, _) = exchange(addr, request).await;
+    let cookie = cookies.join("; ");
+    let request = format!(
+        "GET {page} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
+    );
+    let (_, _, body) = exchange(addr, request).await;
+    let token = body
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_default()
+        .to_owned();
+    (cookie, token)
+}
+
+/// One form POST, with a cookie when given.
+async fn post(addr: &str, path: &str, cookie: Option<&str>, form: &str) -> (u16, String) {
+    let cookie = cookie
+        .map(|c| format!("Cookie: {c}\r\n"))
+        .unwrap_or_default();
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\n{cookie}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{form}",
+        form.len()
+    );
+    let (status, _, body) = exchange(addr, request).await;
+    (status, body)
 }

@@ -28,7 +28,7 @@ pub struct DeadLetter {
 impl DeadLetter {
     /// Reads the attributes the runtime's dead-letter layer sets (or its
     /// one-attribute summary, `ebbflow.dead_letter`, when the message had no
-    /// room for more), else the engine's source ARN. `text` looks up a
+    /// room for more); the source is the engine's source ARN when it has one. `text` looks up a
     /// string attribute by name.
     ///
     /// ```
@@ -55,7 +55,9 @@ impl DeadLetter {
                 .to_owned()
             }),
             error: field("error").unwrap_or_default(),
-            source: field("source_queue").or(engine_source),
+            // What the engine recorded first: an attribute is the runtime's
+            // word only where producers cannot write `ebbflow.` names.
+            source: engine_source.or_else(|| field("source_queue")),
         }
     }
 

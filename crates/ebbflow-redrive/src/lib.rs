@@ -40,6 +40,31 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+/// The slowest rate a redrive takes: one message every 100 seconds.
+pub const MIN_RATE: f64 = 0.01;
+
+/// The fastest rate a redrive takes, in messages per second.
+pub const MAX_RATE: f64 = 100_000.0;
+
+/// Checks a rate in messages per second: a number from [`MIN_RATE`] to
+/// [`MAX_RATE`] (a rate such as `1e-300` would make a pause longer than any
+/// clock can hold).
+///
+/// ```
+/// assert!(ebbflow_redrive::check_rate(50.0).is_ok());
+/// assert!(ebbflow_redrive::check_rate(1e-300).is_err());
+/// assert!(ebbflow_redrive::check_rate(f64::NAN).is_err());
+/// ```
+pub fn check_rate(rate: f64) -> Result<(), String> {
+    if (MIN_RATE..=MAX_RATE).contains(&rate) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{rate}`: a number of messages per second from {MIN_RATE} to {MAX_RATE}"
+        ))
+    }
+}
+
 /// What to move, where, and how fast.
 #[derive(Debug, Clone)]
 pub struct Redrive {
@@ -148,11 +173,10 @@ fn context<T>(
     })
 }
 
-/// The pause between two messages at `rate` per second; `None` for no limit
-/// (and for a rate that is not a positive number).
+/// The pause between two messages at `rate` per second (checked by
+/// [`check_rate`]); `None` for no limit.
 fn pause_at(rate: Option<f64>) -> Option<Duration> {
-    rate.filter(|r| *r > 0.0 && r.is_finite())
-        .map(|r| Duration::from_secs_f64(1.0 / r))
+    rate.and_then(|r| Duration::try_from_secs_f64(1.0 / r).ok())
 }
 
 impl Redrive {
@@ -164,6 +188,21 @@ impl Redrive {
         dlq: &str,
         progress: &Progress,
     ) -> Result<Report, RedriveError> {
+        if let Some(rate) = self.rate {
+            context(
+                check_rate(rate).map_err(|why| QueueError::invalid("rate", why)),
+                || format!("redriving {dlq}"),
+            )?;
+        }
+        if self.to.as_deref() == Some(dlq) {
+            return Err(RedriveError {
+                context: format!("redriving {dlq}"),
+                source: QueueError::invalid(
+                    "to",
+                    "a redrive cannot move messages into the queue they come from",
+                ),
+            });
+        }
         let mut held = HashMap::new();
         let mut report = Report::default();
         let moved = self
@@ -219,10 +258,18 @@ impl Redrive {
                     hold(m);
                     continue;
                 }
-                let destination = match (&self.to, &why.source, sources.as_slice()) {
+                // Back to where it came from, but only to a queue that
+                // dead-letters here (when the engine knows any), and never
+                // into this queue itself.
+                let recorded = why
+                    .source
+                    .as_ref()
+                    .filter(|s| s.as_str() != dlq)
+                    .filter(|s| sources.is_empty() || sources.contains(s));
+                let destination = match (&self.to, recorded, sources.as_slice()) {
                     (Some(to), _, _) => to.clone(),
                     (None, Some(source), _) => source.clone(),
-                    (None, None, [only]) => only.clone(),
+                    (None, None, [only]) if only != dlq => only.clone(),
                     (None, None, _) => {
                         report.no_source += 1;
                         progress.left_alone.fetch_add(1, Ordering::Relaxed);

@@ -4,6 +4,10 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The longest delay a handler's error can ask for before its next
+/// attempt: 12 hours, SQS's longest visibility timeout.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(12 * 3600);
+
 /// Why a message failed, which decides what the runtime does with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -77,10 +81,7 @@ impl HandlerError {
 
     /// A failure worth retrying no sooner than `after`.
     pub fn retry_after(error: impl fmt::Display, after: Duration) -> Self {
-        Self {
-            retry_after: Some(after),
-            ..Self::retry(error)
-        }
+        Self::retry(error).with_retry_after(after)
     }
 
     /// The downstream is overloaded ("429 Too Many Requests"): the message is
@@ -105,8 +106,12 @@ impl HandlerError {
     /// let e = HandlerError::throttled("429").with_retry_after(Duration::from_secs(3));
     /// assert_eq!(e.retry_after_delay(), Some(Duration::from_secs(3)));
     /// ```
+    ///
+    /// A delay past [`MAX_RETRY_AFTER`] (12 hours, SQS's longest visibility
+    /// timeout) is cut to it, so that a downstream's `Retry-After` cannot
+    /// overflow the arithmetic of deadlines.
     pub fn with_retry_after(mut self, after: Duration) -> Self {
-        self.retry_after = Some(after);
+        self.retry_after = Some(after.min(MAX_RETRY_AFTER));
         self
     }
 

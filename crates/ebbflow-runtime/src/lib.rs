@@ -44,7 +44,7 @@ mod worker_tasks;
 pub use batch::{batch_handler_fn, BatchHandler, FnBatchHandler};
 pub use context::Context;
 pub use delivery::{Delivery, Outcome};
-pub use error::{ErrorKind, HandlerError, RuntimeError};
+pub use error::{ErrorKind, HandlerError, RuntimeError, MAX_RETRY_AFTER};
 pub use group::{HandlerStack, WorkerGroup};
 pub use handler::{handler_fn, Decode, FnHandler, Handler, Json};
 pub use load::{load_config, load_config_with_env};

@@ -106,6 +106,17 @@ mod tests {
     }
 
     #[test]
+    fn a_retry_after_near_the_end_of_time_is_cut_to_twelve_hours() {
+        let p = RetryPolicy::default();
+        let e = crate::HandlerError::throttled("429").with_retry_after(Duration::MAX);
+        assert_eq!(p.wait_after(1, &e), crate::MAX_RETRY_AFTER);
+        // The deadline arithmetic the layers do with it holds.
+        assert!(tokio::time::Instant::now()
+            .checked_add(p.wait_after(1, &e))
+            .is_some());
+    }
+
+    #[test]
     fn ceilings_grow_then_cap() {
         let p = RetryPolicy::new(
             10,

@@ -1,10 +1,10 @@
 //! The SQS actions, each read from its JSON request and answered from the backend.
 
-use crate::access::{policy_grants, queue_named};
 use crate::attributes;
 use crate::digest::md5_of_message_attributes;
 use crate::errors::WireError;
 use crate::moves::{MoveError, MoveRequest, MoveTasks, MAX_MOVE_RATE};
+use crate::request::{Action, Receive, WireSend};
 use ebbflow_core::access::Key;
 use ebbflow_core::{
     attributes_to_json, queue_name_from_arn, BatchResult, ChangeVisibilityBatchEntry,
@@ -12,9 +12,8 @@ use ebbflow_core::{
     QueueAttributesUpdate, QueueBackend, QueueError, ReceiveRequest, ReceivedMessage,
     SendBatchEntry, SendMessage, SendReceipt,
 };
-use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -76,6 +75,13 @@ impl From<MoveError> for WireError {
             MoveError::NoSuchTask => {
                 WireError::resource_not_found("no running message-move task has this TaskHandle")
             }
+            MoveError::IntoItself => WireError::invalid(
+                "DestinationArn: a message-move task cannot move messages into the queue they come from",
+            ),
+            MoveError::TooMany => WireError::invalid(format!(
+                "{} message-move tasks are running on this server already; wait for one to end",
+                crate::moves::MAX_RUNNING
+            )),
             MoveError::NotADeadLetterQueue => WireError::invalid(
                 "SourceArn: message-move tasks move out of dead-letter queues only, and no queue names this one in its RedrivePolicy",
             ),
@@ -84,31 +90,6 @@ impl From<MoveError> for WireError {
 }
 
 type Answer = Result<Value, WireError>;
-
-/// The action's request, read straight from the body's bytes (an empty body is `{}`).
-fn read<T: for<'de> Deserialize<'de>>(action: &str, body: &[u8]) -> Result<T, WireError> {
-    let body = if body.is_empty() {
-        b"{}".as_slice()
-    } else {
-        body
-    };
-    serde_json::from_slice(body).map_err(|e| WireError::invalid(format!("{action}: {e}")))
-}
-
-/// `QueueUrl` to a queue name (the last path segment), also taking a bare name.
-fn queue_of(url: &str) -> Result<&str, WireError> {
-    let name = queue_name_from_arn(url.trim_end_matches('/'));
-    if name.is_empty() {
-        return Err(WireError::invalid("QueueUrl is empty"));
-    }
-    Ok(name)
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct QueueUrlOnly {
-    queue_url: String,
-}
 
 fn message_attributes(
     wire: Option<HashMap<String, JsonAttribute>>,
@@ -123,27 +104,11 @@ fn message_attributes(
     Ok(out)
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct WireSend {
-    message_body: String,
-    #[serde(default)]
-    delay_seconds: Option<u64>,
-    #[serde(default)]
-    message_attributes: Option<HashMap<String, JsonAttribute>>,
-    #[serde(default)]
-    message_deduplication_id: Option<String>,
-    #[serde(default)]
-    message_group_id: Option<String>,
-    #[serde(default)]
-    message_system_attributes: Option<HashMap<String, JsonAttribute>>,
-}
-
 impl WireSend {
     /// `MD5OfMessageSystemAttributes` of the send: SQS's one system attribute
     /// a producer sets is `AWSTraceHeader`, a string. It is checked and
     /// digested, not kept (no engine stores trace headers).
-    fn system_attributes_md5(&self) -> Result<Option<String>, WireError> {
+    pub(crate) fn system_attributes_md5(&self) -> Result<Option<String>, WireError> {
         let Some(wire) = &self.message_system_attributes else {
             return Ok(None);
         };
@@ -159,14 +124,18 @@ impl WireSend {
         ))?))
     }
 
-    fn into_message(self) -> Result<SendMessage, WireError> {
-        Ok(SendMessage {
+    /// The message to send; a producer may not set the runtime's
+    /// `ebbflow.` attributes.
+    pub(crate) fn into_message(self) -> Result<SendMessage, WireError> {
+        let message = SendMessage {
             body: self.message_body,
             attributes: message_attributes(self.message_attributes)?,
             delay: self.delay_seconds.map(Duration::from_secs),
             group_id: self.message_group_id,
             deduplication_id: self.message_deduplication_id,
-        })
+        };
+        ebbflow_core::limits::check_producer_attributes(&message)?;
+        Ok(message)
     }
 }
 
@@ -237,60 +206,95 @@ impl Api {
         format!("{base}/{}/{name}", self.account_id)
     }
 
-    /// Whether the key `key_id` may call `action` with this request: its
-    /// own rules, or a grant in the named queue's `Policy`.
-    pub(crate) async fn authorize(
-        &self,
+    /// What the key `key_id` may see of this request's answer, once it may
+    /// make it: its own rules, or for each queue the action uses, a grant
+    /// in that queue's `Policy`; a `Deny` there refuses whatever else allows.
+    /// Every queue comes from the typed action the server runs: its target,
+    /// a move's destination (or, without one, the sources the engine recorded),
+    /// a running task's source, a `RedrivePolicy`'s dead-letter queue.
+    pub(crate) async fn authorize<'k>(
+        &'k self,
         key_id: &str,
-        action: &str,
-        body: &[u8],
-    ) -> Result<(), WireError> {
+        action: &Action,
+        context: &crate::policy::Context,
+    ) -> Result<Option<&'k Key>, WireError> {
         let Some(key) = self.keys.as_ref().and_then(|keys| keys.get(key_id)) else {
-            return Ok(());
+            return Ok(None);
         };
         if key.is_full() {
-            return Ok(());
+            return Ok(None);
         }
-        let queue = queue_named(body);
-        if key.allows(action, queue.as_deref()) {
-            return Ok(());
-        }
-        if let Some(q) = &queue {
-            if let Ok(attrs) = self.backend.get_queue_attributes(q).await {
-                if attrs
-                    .policy
-                    .as_deref()
-                    .is_some_and(|p| policy_grants(p, key_id, action))
-                {
-                    return Ok(());
+        let name = action.name();
+        let mut queues: Vec<String> = action.queues().into_iter().map(str::to_owned).collect();
+        match action {
+            Action::CancelMessageMoveTask { handle } => {
+                queues.extend(self.moves.source_of(handle));
+            }
+            Action::StartMessageMoveTask {
+                source,
+                destination: None,
+                ..
+            } => {
+                // Each message goes back where the engine recorded it came from.
+                if let Ok(sources) = self.backend.list_dead_letter_source_queues(source).await {
+                    queues.extend(sources);
                 }
             }
+            _ => {}
         }
-        Err(WireError::access_denied(format!(
-            "key {key_id} may not call {action}{}",
-            queue.map(|q| format!(" on queue {q}")).unwrap_or_default()
-        )))
+        queues.sort();
+        queues.dedup();
+        let denied = |queue: Option<&str>| {
+            WireError::access_denied(format!(
+                "key {key_id} may not call {name}{}",
+                queue.map(|q| format!(" on queue {q}")).unwrap_or_default()
+            ))
+        };
+        if queues.is_empty() {
+            return if key.allows(name, None) {
+                Ok(Some(key))
+            } else {
+                Err(denied(None))
+            };
+        }
+        for queue in &queues {
+            let policy = match self.backend.get_queue_attributes(queue).await {
+                Ok(attrs) => attrs.policy,
+                Err(_) => None,
+            };
+            let verdict = policy
+                .as_deref()
+                .map(|p| crate::policy::evaluate(p, key_id, name, context))
+                .unwrap_or(crate::policy::Verdict::NotApplicable);
+            let allowed = match verdict {
+                crate::policy::Verdict::Deny => false,
+                crate::policy::Verdict::Allow => true,
+                crate::policy::Verdict::NotApplicable => key.allows(name, Some(queue)),
+            };
+            if !allowed {
+                return Err(denied(Some(queue)));
+            }
+        }
+        Ok(Some(key))
     }
 
-    /// Runs one action; `host` is the request's `Host`, for queue URLs.
-    pub async fn call(&self, action: &str, body: &[u8], host: &str) -> Answer {
+    /// Runs one action; `host` is the request's `Host`, for queue URLs, and
+    /// `visible` says which queues the caller may see in a listing (before
+    /// it is cut into pages, so a `NextToken` names no hidden queue).
+    pub(crate) async fn call(
+        &self,
+        action: Action,
+        host: &str,
+        visible: &(dyn Fn(&str) -> bool + Sync),
+    ) -> Answer {
         let b = self.backend.as_ref();
         match action {
-            "CreateQueue" => {
-                #[derive(Deserialize)]
-                #[serde(rename_all = "PascalCase")]
-                struct R {
-                    queue_name: String,
-                    #[serde(default)]
-                    attributes: Option<HashMap<String, String>>,
-                    // SQS's JSON spells this one member in lower case.
-                    #[serde(default, alias = "tags")]
-                    tags: Option<BTreeMap<String, String>>,
-                }
-                let r: R = read(action, body)?;
-                let (mut update, fifo) = attributes::parse(&r.attributes.unwrap_or_default())?;
-                update.tag = r.tags.unwrap_or_default();
-                let named_fifo = r.queue_name.ends_with(ebbflow_core::limits::FIFO_SUFFIX);
+            Action::CreateQueue {
+                queue,
+                update,
+                fifo,
+            } => {
+                let named_fifo = queue.ends_with(ebbflow_core::limits::FIFO_SUFFIX);
                 if fifo != named_fifo {
                     return Err(QueueError::invalid(
                         "FifoQueue",
@@ -303,138 +307,67 @@ impl Api {
                 } else {
                     QueueAttributes::standard()
                 };
-                b.create_queue(&r.queue_name, update.apply(&base)).await?;
-                Ok(json!({"QueueUrl": self.url(host, &r.queue_name)}))
+                b.create_queue(&queue, update.apply(&base)).await?;
+                Ok(json!({"QueueUrl": self.url(host, &queue)}))
             }
-            "GetQueueUrl" => {
-                #[derive(Deserialize)]
-                #[serde(rename_all = "PascalCase")]
-                struct R {
-                    queue_name: String,
-                }
-                let r: R = read(action, body)?;
-                b.get_queue_url(&r.queue_name).await?;
-                Ok(json!({"QueueUrl": self.url(host, &r.queue_name)}))
+            Action::GetQueueUrl { queue } => {
+                b.get_queue_url(&queue).await?;
+                Ok(json!({"QueueUrl": self.url(host, &queue)}))
             }
-            "ListQueues" => {
-                #[derive(Deserialize)]
-                #[serde(rename_all = "PascalCase")]
-                struct R {
-                    #[serde(default)]
-                    queue_name_prefix: Option<String>,
-                    #[serde(default)]
-                    max_results: Option<usize>,
-                    #[serde(default)]
-                    next_token: Option<String>,
-                }
-                let r: R = read(action, body)?;
-                let names = b.list_queues(r.queue_name_prefix.as_deref()).await?;
-                let after: Vec<String> = names
-                    .into_iter()
-                    .filter(|n| r.next_token.as_ref().is_none_or(|t| n > t))
-                    .collect();
-                let limit = r.max_results.unwrap_or(1000).clamp(1, 1000);
-                let page: Vec<&String> = after.iter().take(limit).collect();
-                let mut answer = json!({"QueueUrls": page.iter().map(|n| self.url(host, n)).collect::<Vec<_>>()});
-                if r.max_results.is_some() && after.len() > limit {
-                    answer["NextToken"] = json!(page.last());
-                }
-                Ok(answer)
+            Action::ListQueues {
+                prefix,
+                max_results,
+                next_token,
+            } => {
+                let names = b.list_queues(prefix.as_deref()).await?;
+                Ok(self.page("QueueUrls", names, max_results, next_token, host, visible))
             }
-            "DeleteQueue" => {
-                let r: QueueUrlOnly = read(action, body)?;
-                b.delete_queue(queue_of(&r.queue_url)?).await?;
+            Action::DeleteQueue { queue } => {
+                b.delete_queue(&queue).await?;
                 Ok(json!({}))
             }
-            "PurgeQueue" => {
-                let r: QueueUrlOnly = read(action, body)?;
-                b.purge(queue_of(&r.queue_url)?).await?;
+            Action::PurgeQueue { queue } => {
+                b.purge(&queue).await?;
                 Ok(json!({}))
             }
-            "GetQueueAttributes" => {
-                #[derive(Deserialize)]
-                #[serde(rename_all = "PascalCase")]
-                struct R {
-                    queue_url: String,
-                    #[serde(default)]
-                    attribute_names: Vec<String>,
-                }
-                let r: R = read(action, body)?;
-                let name = queue_of(&r.queue_url)?;
-                let attrs = b.get_queue_attributes(name).await?;
-                let stats = b.stats(name).await?;
+            Action::GetQueueAttributes { queue, names } => {
+                let attrs = b.get_queue_attributes(&queue).await?;
+                let stats = b.stats(&queue).await?;
                 let arn_of = |n: &str| self.arn(n);
-                let all = attributes::describe(name, &attrs, &stats, &arn_of);
+                let all = attributes::describe(&queue, &attrs, &stats, &arn_of);
                 let chosen: Map<String, Value> = all
                     .into_iter()
-                    .filter(|(k, _)| wanted(&r.attribute_names, k))
+                    .filter(|(k, _)| wanted(&names, k))
                     .map(|(k, v)| (k, Value::String(v)))
                     .collect();
                 Ok(json!({"Attributes": chosen}))
             }
-            "SetQueueAttributes" => {
-                #[derive(Deserialize)]
-                #[serde(rename_all = "PascalCase")]
-                struct R {
-                    queue_url: String,
-                    attributes: HashMap<String, String>,
-                }
-                let r: R = read(action, body)?;
-                if r.attributes.contains_key("FifoQueue") {
-                    return Err(QueueError::invalid(
-                        "FifoQueue",
-                        "cannot change after the queue is created",
-                    )
-                    .into());
-                }
-                let (update, _) = attributes::parse(&r.attributes)?;
-                b.set_queue_attributes(queue_of(&r.queue_url)?, update)
-                    .await?;
+            Action::SetQueueAttributes { queue, update } => {
+                b.set_queue_attributes(&queue, update).await?;
                 Ok(json!({}))
             }
-            "ListDeadLetterSourceQueues" => {
-                let r: QueueUrlOnly = read(action, body)?;
-                let sources = b
-                    .list_dead_letter_source_queues(queue_of(&r.queue_url)?)
-                    .await?;
-                Ok(
-                    json!({"queueUrls": sources.iter().map(|n| self.url(host, n)).collect::<Vec<_>>()}),
-                )
+            Action::ListDeadLetterSourceQueues {
+                queue,
+                max_results,
+                next_token,
+            } => {
+                let sources = b.list_dead_letter_source_queues(&queue).await?;
+                Ok(self.page("queueUrls", sources, max_results, next_token, host, visible))
             }
-            "SendMessage" => {
-                #[derive(Deserialize)]
-                #[serde(rename_all = "PascalCase")]
-                struct R {
-                    queue_url: String,
-                    #[serde(flatten)]
-                    message: WireSend,
-                }
-                let r: R = read(action, body)?;
-                let system_md5 = r.message.system_attributes_md5()?;
-                let message = r.message.into_message()?;
+            Action::SendMessage { queue, message } => {
+                let system_md5 = message.system_attributes_md5()?;
+                let message = message.into_message()?;
                 let md5 = md5_of_message_attributes(&message.attributes);
-                let receipt = b.send(queue_of(&r.queue_url)?, message).await?;
+                let receipt = b.send(&queue, message).await?;
                 Ok(Value::Object(sent(&receipt, (md5, system_md5))))
             }
-            "SendMessageBatch" => {
-                #[derive(Deserialize)]
-                #[serde(rename_all = "PascalCase")]
-                struct Entry {
-                    id: String,
-                    #[serde(flatten)]
-                    message: WireSend,
-                }
-                #[derive(Deserialize)]
-                #[serde(rename_all = "PascalCase")]
-                struct R {
-                    queue_url: String,
-                    #[serde(default)]
-                    entries: Vec<Entry>,
-                }
-                let r: R = read(action, body)?;
+            Action::SendMessageBatch {
+                queue,
+                entries: wire,
+            } => {
                 let mut md5s = HashMap::new();
-                let mut entries = Vec::with_capacity(r.entries.len());
-                for e in r.entries {
+                let mut entries = Vec::with_capacity(wire.len());
+                for e in wire {
                     let system_md5 = e.message.system_attributes_md5()?;
                     let message = e.message.into_message()?;
                     md5s.insert(
@@ -443,82 +376,42 @@ impl Api {
                     );
                     entries.push(SendBatchEntry { id: e.id, message });
                 }
-                let result = b.send_batch(queue_of(&r.queue_url)?, entries).await?;
+                let result = b.send_batch(&queue, entries).await?;
                 Ok(batch_answer(result, |id, receipt| {
                     sent(&receipt, md5s.remove(id).unwrap_or_default())
                 }))
             }
-            "ReceiveMessage" => self.receive(body).await,
-            "DeleteMessage" => {
-                #[derive(Deserialize)]
-                #[serde(rename_all = "PascalCase")]
-                struct R {
-                    queue_url: String,
-                    receipt_handle: String,
-                }
-                let r: R = read(action, body)?;
-                b.delete(queue_of(&r.queue_url)?, &r.receipt_handle).await?;
+            Action::ReceiveMessage(r) => self.receive(*r).await,
+            Action::DeleteMessage {
+                queue,
+                receipt_handle,
+            } => {
+                b.delete(&queue, &receipt_handle).await?;
                 Ok(json!({}))
             }
-            "DeleteMessageBatch" => {
-                #[derive(Deserialize)]
-                #[serde(rename_all = "PascalCase")]
-                struct Entry {
-                    id: String,
-                    receipt_handle: String,
-                }
-                #[derive(Deserialize)]
-                #[serde(rename_all = "PascalCase")]
-                struct R {
-                    queue_url: String,
-                    #[serde(default)]
-                    entries: Vec<Entry>,
-                }
-                let r: R = read(action, body)?;
-                let entries = r
-                    .entries
+            Action::DeleteMessageBatch { queue, entries } => {
+                let entries = entries
                     .into_iter()
                     .map(|e| DeleteBatchEntry {
                         id: e.id,
                         receipt_handle: e.receipt_handle,
                     })
                     .collect();
-                let result = b.delete_batch(queue_of(&r.queue_url)?, entries).await?;
+                let result = b.delete_batch(&queue, entries).await?;
                 Ok(batch_answer(result, |_, ()| Map::new()))
             }
-            "ChangeMessageVisibility" => {
-                #[derive(Deserialize)]
-                #[serde(rename_all = "PascalCase")]
-                struct R {
-                    queue_url: String,
-                    receipt_handle: String,
-                    visibility_timeout: u64,
-                }
-                let r: R = read(action, body)?;
-                let timeout = Duration::from_secs(r.visibility_timeout);
-                b.change_visibility(queue_of(&r.queue_url)?, &r.receipt_handle, timeout)
+            Action::ChangeMessageVisibility {
+                queue,
+                receipt_handle,
+                visibility_timeout,
+            } => {
+                let timeout = Duration::from_secs(visibility_timeout);
+                b.change_visibility(&queue, &receipt_handle, timeout)
                     .await?;
                 Ok(json!({}))
             }
-            "ChangeMessageVisibilityBatch" => {
-                #[derive(Deserialize)]
-                #[serde(rename_all = "PascalCase")]
-                struct Entry {
-                    id: String,
-                    receipt_handle: String,
-                    #[serde(default)]
-                    visibility_timeout: u64,
-                }
-                #[derive(Deserialize)]
-                #[serde(rename_all = "PascalCase")]
-                struct R {
-                    queue_url: String,
-                    #[serde(default)]
-                    entries: Vec<Entry>,
-                }
-                let r: R = read(action, body)?;
-                let entries = r
-                    .entries
+            Action::ChangeMessageVisibilityBatch { queue, entries } => {
+                let entries = entries
                     .into_iter()
                     .map(|e| ChangeVisibilityBatchEntry {
                         id: e.id,
@@ -526,187 +419,136 @@ impl Api {
                         visibility_timeout: Duration::from_secs(e.visibility_timeout),
                     })
                     .collect();
-                let result = b
-                    .change_visibility_batch(queue_of(&r.queue_url)?, entries)
-                    .await?;
+                let result = b.change_visibility_batch(&queue, entries).await?;
                 Ok(batch_answer(result, |_, ()| Map::new()))
             }
-            "TagQueue" => {
-                #[derive(Deserialize)]
-                #[serde(rename_all = "PascalCase")]
-                struct R {
-                    queue_url: String,
-                    tags: BTreeMap<String, String>,
-                }
-                let r: R = read(action, body)?;
+            Action::TagQueue { queue, tags } => {
                 let update = QueueAttributesUpdate {
-                    tag: r.tags,
+                    tag: tags,
                     ..QueueAttributesUpdate::default()
                 };
-                b.set_queue_attributes(queue_of(&r.queue_url)?, update)
-                    .await?;
+                b.set_queue_attributes(&queue, update).await?;
                 Ok(json!({}))
             }
-            "UntagQueue" => {
-                #[derive(Deserialize)]
-                #[serde(rename_all = "PascalCase")]
-                struct R {
-                    queue_url: String,
-                    tag_keys: Vec<String>,
-                }
-                let r: R = read(action, body)?;
+            Action::UntagQueue { queue, keys } => {
                 let update = QueueAttributesUpdate {
-                    untag: r.tag_keys,
+                    untag: keys,
                     ..QueueAttributesUpdate::default()
                 };
-                b.set_queue_attributes(queue_of(&r.queue_url)?, update)
-                    .await?;
+                b.set_queue_attributes(&queue, update).await?;
                 Ok(json!({}))
             }
-            "ListQueueTags" => {
-                let r: QueueUrlOnly = read(action, body)?;
-                let attrs = b.get_queue_attributes(queue_of(&r.queue_url)?).await?;
+            Action::ListQueueTags { queue } => {
+                let attrs = b.get_queue_attributes(&queue).await?;
                 Ok(json!({"Tags": attrs.tags}))
             }
-            "AddPermission" => {
-                #[derive(Deserialize)]
-                struct R {
-                    #[serde(rename = "QueueUrl")]
-                    queue_url: String,
-                    #[serde(rename = "Label")]
-                    label: String,
-                    #[serde(rename = "AWSAccountIds")]
-                    principals: Vec<String>,
-                    #[serde(rename = "Actions")]
-                    actions: Vec<String>,
-                }
-                let r: R = read(action, body)?;
-                let name = queue_of(&r.queue_url)?;
-                let current = b.get_queue_attributes(name).await?.policy;
+            Action::AddPermission {
+                queue,
+                label,
+                principals,
+                actions,
+            } => {
+                let current = b.get_queue_attributes(&queue).await?.policy;
                 let policy = attributes::add_permission(
                     current.as_deref(),
-                    &self.arn(name),
-                    &r.label,
-                    &r.principals,
-                    &r.actions,
+                    &self.arn(&queue),
+                    &label,
+                    &principals,
+                    &actions,
                 )?;
                 let update = QueueAttributesUpdate {
                     policy: Some(Some(policy)),
                     ..QueueAttributesUpdate::default()
                 };
-                b.set_queue_attributes(name, update).await?;
+                b.set_queue_attributes(&queue, update).await?;
                 Ok(json!({}))
             }
-            "RemovePermission" => {
-                #[derive(Deserialize)]
-                #[serde(rename_all = "PascalCase")]
-                struct R {
-                    queue_url: String,
-                    label: String,
-                }
-                let r: R = read(action, body)?;
-                let name = queue_of(&r.queue_url)?;
-                let current = b.get_queue_attributes(name).await?.policy;
-                let policy = attributes::remove_permission(current.as_deref(), &r.label)?;
+            Action::RemovePermission { queue, label } => {
+                let current = b.get_queue_attributes(&queue).await?.policy;
+                let policy = attributes::remove_permission(current.as_deref(), &label)?;
                 let update = QueueAttributesUpdate {
                     policy: Some(policy),
                     ..QueueAttributesUpdate::default()
                 };
-                b.set_queue_attributes(name, update).await?;
+                b.set_queue_attributes(&queue, update).await?;
                 Ok(json!({}))
             }
-            "StartMessageMoveTask" => {
-                #[derive(Deserialize)]
-                #[serde(rename_all = "PascalCase")]
-                struct R {
-                    source_arn: String,
-                    #[serde(default)]
-                    destination_arn: Option<String>,
-                    #[serde(default)]
-                    max_number_of_messages_per_second: Option<u32>,
-                }
-                let r: R = read(action, body)?;
-                if let Some(rate) = r.max_number_of_messages_per_second {
+            Action::StartMessageMoveTask {
+                source_arn,
+                source,
+                destination,
+                rate,
+            } => {
+                if let Some(rate) = rate {
                     if !(1..=MAX_MOVE_RATE).contains(&rate) {
                         return Err(WireError::invalid(format!(
                             "MaxNumberOfMessagesPerSecond must be between 1 and {MAX_MOVE_RATE}, not {rate}"
                         )));
                     }
                 }
-                let source = queue_of(&r.source_arn)?.to_owned();
-                let destination = match r.destination_arn {
-                    Some(arn) => Some((arn.clone(), queue_of(&arn)?.to_owned())),
-                    None => None,
-                };
                 let request = MoveRequest {
-                    source_arn: r.source_arn,
+                    source_arn,
                     source,
                     destination,
-                    rate: r.max_number_of_messages_per_second,
+                    rate,
                 };
                 let handle = self.moves.start(self.backend.clone(), request).await?;
                 Ok(json!({"TaskHandle": handle}))
             }
-            "CancelMessageMoveTask" => {
-                #[derive(Deserialize)]
-                #[serde(rename_all = "PascalCase")]
-                struct R {
-                    task_handle: String,
-                }
-                let r: R = read(action, body)?;
-                let moved = self.moves.cancel(&r.task_handle)?;
+            Action::CancelMessageMoveTask { handle } => {
+                let moved = self.moves.cancel(&handle)?;
                 Ok(json!({"ApproximateNumberOfMessagesMoved": moved}))
             }
-            "ListMessageMoveTasks" => {
-                #[derive(Deserialize)]
-                #[serde(rename_all = "PascalCase")]
-                struct R {
-                    source_arn: String,
-                    #[serde(default)]
-                    max_results: Option<usize>,
-                }
-                let r: R = read(action, body)?;
-                let limit = r.max_results.unwrap_or(1);
+            Action::ListMessageMoveTasks {
+                source,
+                max_results,
+            } => {
+                let limit = max_results.unwrap_or(1);
                 if !(1..=10).contains(&limit) {
                     return Err(WireError::invalid(format!(
                         "MaxResults must be between 1 and 10, not {limit}"
                     )));
                 }
-                let source = queue_of(&r.source_arn)?;
-                b.get_queue_attributes(source).await.map_err(|e| match e {
+                b.get_queue_attributes(&source).await.map_err(|e| match e {
                     QueueError::QueueDoesNotExist(q) => {
                         WireError::resource_not_found(format!("queue {q} does not exist"))
                     }
                     e => e.into(),
                 })?;
-                Ok(json!({"Results": self.moves.list(source, limit)}))
+                Ok(json!({"Results": self.moves.list(&source, limit)}))
             }
-            other => Err(WireError::unsupported(other)),
         }
     }
 
-    async fn receive(&self, body: &[u8]) -> Answer {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct R {
-            queue_url: String,
-            #[serde(default)]
-            max_number_of_messages: Option<u32>,
-            #[serde(default)]
-            visibility_timeout: Option<u64>,
-            #[serde(default)]
-            wait_time_seconds: Option<u64>,
-            #[serde(default)]
-            receive_request_attempt_id: Option<String>,
-            #[serde(default)]
-            attribute_names: Vec<String>,
-            #[serde(default)]
-            message_system_attribute_names: Vec<String>,
-            #[serde(default)]
-            message_attribute_names: Vec<String>,
+    /// One page of a listing of queue `names` as URLs under `member`, only
+    /// those `visible`, after `next_token`; a `NextToken` only when the
+    /// client asked for pages with `MaxResults`, as SQS does.
+    fn page(
+        &self,
+        member: &str,
+        mut names: Vec<String>,
+        max_results: Option<usize>,
+        next_token: Option<String>,
+        host: &str,
+        visible: &(dyn Fn(&str) -> bool + Sync),
+    ) -> Value {
+        names.sort();
+        names.retain(|n| visible(n) && next_token.as_ref().is_none_or(|t| n > t));
+        let limit = max_results.unwrap_or(1000).clamp(1, 1000);
+        let urls: Vec<String> = names
+            .iter()
+            .take(limit)
+            .map(|n| self.url(host, n))
+            .collect();
+        let mut answer = json!({ member: urls });
+        if max_results.is_some() && names.len() > limit {
+            answer["NextToken"] = json!(names[limit - 1]);
         }
-        let r: R = read("ReceiveMessage", body)?;
-        let name = queue_of(&r.queue_url)?;
+        answer
+    }
+
+    async fn receive(&self, r: Receive) -> Answer {
+        let name = r.queue_url.as_str();
         let mut request = ReceiveRequest::new(r.max_number_of_messages.unwrap_or(1));
         if let Some(v) = r.visibility_timeout {
             request = request.visibility_timeout(Duration::from_secs(v));

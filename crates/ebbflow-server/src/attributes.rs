@@ -84,9 +84,11 @@ fn policy(value: &str) -> Result<Option<String>, QueueError> {
         return Ok(None);
     }
     match serde_json::from_str::<Value>(value) {
-        Ok(Value::Object(_)) => Ok(Some(value.to_owned())),
-        _ => Err(QueueError::invalid("Policy", "not a JSON policy document")),
+        Ok(Value::Object(_)) => {}
+        _ => return Err(QueueError::invalid("Policy", "not a JSON policy document")),
     }
+    crate::policy::check(value).map_err(|why| QueueError::invalid("Policy", why))?;
+    Ok(Some(value.to_owned()))
 }
 
 fn statements(policy: Option<&str>) -> Result<Vec<Value>, QueueError> {

@@ -30,14 +30,18 @@ impl WireError {
         }
     }
 
-    /// An action this server does not implement (yet).
-    pub fn unsupported(action: &str) -> Self {
+    /// An action SQS does not have, answered as SQS answers it.
+    pub fn invalid_action(action: &str) -> Self {
+        let mut shown: String = action.chars().take(64).collect();
+        if shown.len() < action.len() {
+            shown.push('…');
+        }
         Self {
             status: 400,
-            shape: "UnsupportedOperation",
-            code: "AWS.SimpleQueueService.UnsupportedOperation",
+            shape: "InvalidAction",
+            code: "InvalidAction",
             fault: "Sender",
-            message: format!("{action} is not supported by ebbflow serve yet"),
+            message: format!("The action {shown} is not valid for this endpoint."),
         }
     }
 
@@ -124,6 +128,10 @@ impl From<QueueError> for WireError {
                 "UnsupportedOperation",
                 "AWS.SimpleQueueService.UnsupportedOperation",
             ),
+            // SQS answers a policy it cannot take with this code.
+            QueueError::InvalidParameterValue { parameter, .. } if parameter == "Policy" => {
+                ("InvalidAttributeValue", "InvalidAttributeValue")
+            }
             other => (other.code(), other.code()),
         };
         let receiver = matches!(e, QueueError::Backend { .. });

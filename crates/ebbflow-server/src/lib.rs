@@ -19,21 +19,27 @@
 
 #![warn(missing_docs)]
 
-mod access;
 mod actions;
 mod attributes;
 mod digest;
 mod errors;
 mod moves;
+pub mod policy;
 mod query;
+mod request;
 pub mod sigv4;
 
 pub use actions::Api;
+pub use ebbflow_listener::Limits;
+
+/// The largest request body read: SQS's 1 MiB message (or batch) limit,
+/// grown by base64 for binary attributes and by JSON's escaping.
+pub const MAX_BODY: usize = 3 << 20;
 pub use digest::md5_of_message_attributes;
 pub use ebbflow_core::access::Key;
 pub use errors::WireError;
 
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderValue, CONTENT_TYPE, HOST};
 use hyper::{Method, Request, Response, StatusCode};
@@ -42,16 +48,8 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
-
-/// The largest request body read: SQS's 1 MiB message (or batch) limit,
-/// grown by base64 for binary attributes and by JSON's escaping.
-pub const MAX_BODY: usize = 3 << 20;
-
-/// How long a client may take to send its request headers.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A bound listener serving the SQS API, over HTTP or (with
 /// [`Server::with_tls`]) HTTPS.
@@ -60,6 +58,7 @@ pub struct Server {
     api: Arc<Api>,
     tls: Option<TlsAcceptor>,
     mounted: Option<Arc<Mounted>>,
+    limits: Limits,
 }
 
 /// A service served beside the SQS API under a path prefix: the dashboard
@@ -108,7 +107,14 @@ impl Server {
             api: Arc::new(api),
             tls: None,
             mounted: None,
+            limits: Limits::default(),
         })
+    }
+
+    /// Keeps these limits instead of the defaults.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Serves `service` under `prefix` (`/ui`, say) beside the SQS API: no
@@ -156,42 +162,40 @@ impl Server {
 
     /// Serves until `shutdown` resolves; requests under way are dropped then.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        loop {
-            let accepted = tokio::select! {
-                accepted = self.listener.accept() => accepted,
-                () = &mut shutdown => return,
-            };
-            let stream = match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accepting a connection");
-                    continue;
-                }
-            };
-            let api = self.api.clone();
-            let tls = self.tls.clone();
-            let mounted = self.mounted.clone();
-            tokio::spawn(async move {
+        let (api, tls, mounted, limits) = (self.api, self.tls, self.mounted, self.limits);
+        ebbflow_listener::serve(self.listener, limits, shutdown, move |stream| {
+            let api = api.clone();
+            let tls = tls.clone();
+            let mounted = mounted.clone();
+            async move {
                 match tls {
-                    None => serve_connection(stream, api, mounted).await,
+                    None => serve_connection(stream, api, mounted, limits, false).await,
                     Some(tls) => {
                         // The handshake gets the time the headers get.
-                        match tokio::time::timeout(HEADER_TIMEOUT, tls.accept(stream)).await {
-                            Ok(Ok(stream)) => serve_connection(stream, api, mounted).await,
+                        match tokio::time::timeout(limits.header_timeout, tls.accept(stream)).await
+                        {
+                            Ok(Ok(stream)) => {
+                                serve_connection(stream, api, mounted, limits, true).await
+                            }
                             Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
                             Err(_) => tracing::debug!("TLS handshake timed out"),
                         }
                     }
                 }
-            });
-        }
+            }
+        })
+        .await;
     }
 }
 
 /// Serves HTTP/1.1 requests on one connection, plain or TLS.
-async fn serve_connection<S>(stream: S, api: Arc<Api>, mounted: Option<Arc<Mounted>>)
-where
+async fn serve_connection<S>(
+    stream: S,
+    api: Arc<Api>,
+    mounted: Option<Arc<Mounted>>,
+    limits: Limits,
+    secure: bool,
+) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
@@ -200,14 +204,14 @@ where
         async move {
             let response = match mounted.filter(|m| m.takes(req.uri().path())) {
                 Some(m) => m.service.call(req).await,
-                None => handle(&api, req).await,
+                None => handle(&api, req, &limits, secure).await,
             };
             Ok::<_, std::convert::Infallible>(response)
         }
     });
     let served = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT)
+        .header_read_timeout(limits.header_timeout)
         .serve_connection(TokioIo::new(stream), service)
         .await;
     if let Err(e) = served {
@@ -263,23 +267,68 @@ fn action_of(target: &str) -> Option<&str> {
     service.eq_ignore_ascii_case("AmazonSQS").then_some(action)
 }
 
-async fn handle(api: &Api, req: Request<Incoming>) -> Response<Full<Bytes>> {
+/// Reads a body of at most [`MAX_BODY`] bytes within `limits.body_timeout`.
+async fn read_body(body: Incoming, limits: &Limits) -> Result<Bytes, WireError> {
+    ebbflow_listener::read_body(body, MAX_BODY, limits)
+        .await
+        .map_err(|e| {
+            let mut error = WireError::invalid(e.to_string());
+            match e {
+                ebbflow_listener::BodyError::TooLarge(_) => error.status = 413,
+                ebbflow_listener::BodyError::TimedOut(_) => {
+                    error.status = 408;
+                    error.code = "RequestTimeout";
+                    error.shape = "RequestTimeout";
+                }
+                ebbflow_listener::BodyError::Read(_) => {}
+            }
+            error
+        })
+}
+
+async fn handle(
+    api: &Api,
+    req: Request<Incoming>,
+    limits: &Limits,
+    secure: bool,
+) -> Response<Full<Bytes>> {
     let target = req
         .headers()
         .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let protocol = if target.is_some() {
         Protocol::Json
     } else {
         Protocol::Query
     };
+    match serve_request(api, req, target, protocol, limits, secure).await {
+        Ok(response) => response,
+        Err((action, e)) => {
+            if e.status >= 500 {
+                tracing::error!(action, error = %e.message, "backend failure");
+            }
+            failure(protocol, &e)
+        }
+    }
+}
+
+/// One request, in the order that keeps a stranger's bytes cheap: the
+/// signature over the raw bytes first, then one parse into the typed
+/// action, the access check on that, and the action on that.
+async fn serve_request(
+    api: &Api,
+    req: Request<Incoming>,
+    target: Option<String>,
+    protocol: Protocol,
+    limits: &Limits,
+    secure: bool,
+) -> Result<Response<Full<Bytes>>, (&'static str, WireError)> {
+    let early = |e: WireError| ("-", e);
     if req.method() != Method::POST && !(protocol == Protocol::Query && req.method() == Method::GET)
     {
-        return failure(
-            protocol,
-            &WireError::invalid("SQS requests are POSTs (or GETs with Action=…)"),
-        );
+        return Err(early(WireError::invalid(
+            "SQS requests are POSTs (or GETs with Action=…)",
+        )));
     }
     let host = req
         .headers()
@@ -304,51 +353,8 @@ async fn handle(api: &Api, req: Request<Incoming>) -> Response<Full<Bytes>> {
     } else {
         Vec::new()
     };
-    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
-        Ok(body) => body.to_bytes(),
-        Err(e) => {
-            let too_large = e
-                .downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some();
-            let mut error = WireError::invalid(if too_large {
-                format!("the request is larger than {MAX_BODY} bytes")
-            } else {
-                format!("reading the request: {e}")
-            });
-            if too_large {
-                error.status = 413;
-            }
-            return failure(protocol, &error);
-        }
-    };
-    // One request shape for the actions: the JSON protocol's body as it
-    // came, the query protocol's form (body, else query string) read into it.
-    let (action, request) = match &target {
-        Some(target) => match action_of(target) {
-            Some(action) => (action.to_owned(), body.clone()),
-            None => {
-                return failure(
-                    protocol,
-                    &WireError::invalid(format!(
-                        "X-Amz-Target `{target}` is not AmazonSQS.<Action>"
-                    )),
-                )
-            }
-        },
-        None => match query::read_form(&body).or_else(|| query::read_form(query.as_bytes())) {
-            Some((action, request)) => (action, Bytes::from(request.to_string())),
-            None => {
-                return failure(
-                    protocol,
-                    &WireError::invalid(
-                        "neither X-Amz-Target (AWS JSON 1.0) nor Action=… (the query protocol)",
-                    ),
-                )
-            }
-        },
-    };
-    // The key's own rules, when they limit it to some queues.
-    let mut limited_to: Option<&Key> = None;
+    let body = read_body(req.into_body(), limits).await.map_err(early)?;
+    let mut signer = None;
     if let Some(keys) = &api.keys {
         let signed = sigv4::Request {
             method: &method,
@@ -358,46 +364,77 @@ async fn handle(api: &Api, req: Request<Incoming>) -> Response<Full<Bytes>> {
             body: &body,
         };
         let secret_of = |id: &str| keys.get(id).map(|k| k.secret.clone());
-        let signer = match sigv4::verify(&signed, &secret_of, std::time::SystemTime::now()) {
-            Ok(signer) => signer,
+        let verified = sigv4::verify(&signed, &secret_of, std::time::SystemTime::now())
+            .and_then(|s| s.in_scope(&api.region, "sqs").map(|()| s));
+        match verified {
+            Ok(s) => signer = Some(s),
             Err(e) => {
-                tracing::info!(action, error = %e, "refused an unauthenticated request");
-                return failure(protocol, &WireError::unauthenticated(&e));
+                tracing::info!(error = %e, "refused an unauthenticated request");
+                return Err(early(WireError::unauthenticated(&e)));
             }
-        };
-        if let Err(e) = api
-            .authorize(&signer.access_key_id, &action, &request)
-            .await
-        {
-            tracing::info!(action, key = signer.access_key_id, "refused: {}", e.message);
-            return failure(protocol, &e);
         }
-        limited_to = keys.get(&signer.access_key_id).filter(|k| !k.is_full());
     }
-    match api.call(&action, &request, &host).await {
-        Ok(mut value) => {
-            if let Some(key) = limited_to {
-                // A key limited to some queues lists only those.
-                if let Some(urls) = value.get_mut("QueueUrls").and_then(|v| v.as_array_mut()) {
-                    urls.retain(|u| {
-                        u.as_str()
-                            .is_some_and(|u| key.covers(ebbflow_core::queue_name_from_arn(u)))
-                    });
+    // One request shape for the actions: the JSON protocol's body as it
+    // came, the query protocol's form (body, else query string) read into it.
+    let (name, request) = match &target {
+        Some(target) => match action_of(target) {
+            Some(action) => (action.to_owned(), body.clone()),
+            None => {
+                return Err(early(WireError::invalid(
+                    "X-Amz-Target is not AmazonSQS.<Action>",
+                )))
+            }
+        },
+        None => {
+            let form = match query::read_form(&body).map_err(early)? {
+                Some(form) => Some(form),
+                None => query::read_form(query.as_bytes()).map_err(early)?,
+            };
+            match form {
+                Some((action, request)) => (action, Bytes::from(request.to_string())),
+                None => {
+                    return Err(early(WireError::invalid(
+                        "neither X-Amz-Target (AWS JSON 1.0) nor Action=… (the query protocol)",
+                    )))
                 }
             }
-            let body = match protocol {
-                Protocol::Json => value.to_string(),
-                Protocol::Query => query::answer(&action, &value, &request_id()),
-            };
-            answer(protocol, StatusCode::OK, body)
         }
-        Err(e) => {
-            if e.status >= 500 {
-                tracing::error!(action, error = %e.message, "backend failure");
+    };
+    let action = request::Action::parse(&name, &request).map_err(early)?;
+    let action_name = action.name();
+    // The key's own rules, when they limit it to some queues.
+    let mut limited_to: Option<&Key> = None;
+    if let Some(signer) = &signer {
+        let context = policy::Context {
+            secure_transport: secure,
+            ..policy::Context::default()
+        };
+        match api
+            .authorize(&signer.access_key_id, &action, &context)
+            .await
+        {
+            Ok(key) => limited_to = key,
+            Err(e) => {
+                tracing::info!(
+                    action = action_name,
+                    key = signer.access_key_id,
+                    "refused: {}",
+                    e.message
+                );
+                return Err((action_name, e));
             }
-            failure(protocol, &e)
         }
     }
+    let visible = |queue: &str| limited_to.is_none_or(|key| key.covers(queue));
+    let value = api
+        .call(action, &host, &visible)
+        .await
+        .map_err(|e| (action_name, e))?;
+    let body = match protocol {
+        Protocol::Json => value.to_string(),
+        Protocol::Query => query::answer(action_name, &value, &request_id()),
+    };
+    Ok(answer(protocol, StatusCode::OK, body))
 }
 
 #[cfg(test)]

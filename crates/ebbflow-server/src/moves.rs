@@ -103,11 +103,8 @@ pub struct MoveRequest {
 /// The prefix of every task handle: `ebbflow-move-N-SOURCE`.
 const HANDLE_PREFIX: &str = "ebbflow-move-";
 
-/// The source queue a task handle names.
-pub fn source_of_handle(handle: &str) -> Option<&str> {
-    let (_, source) = handle.strip_prefix(HANDLE_PREFIX)?.split_once('-')?;
-    Some(source)
-}
+/// Move tasks running at once on one server, over all its queues.
+pub const MAX_RUNNING: usize = 16;
 
 /// The message-move tasks of one server.
 #[derive(Default)]
@@ -126,6 +123,10 @@ pub enum MoveError {
     NoSuchTask,
     /// The source is no queue's dead-letter queue.
     NotADeadLetterQueue,
+    /// A move would send messages back into the queue they come from.
+    IntoItself,
+    /// [`MAX_RUNNING`] tasks run already.
+    TooMany,
 }
 
 impl From<QueueError> for MoveError {
@@ -154,6 +155,13 @@ impl MoveTasks {
         if sources.is_empty() {
             return Err(MoveError::NotADeadLetterQueue);
         }
+        let into_itself = match &request.destination {
+            Some((_, destination)) => destination == &request.source,
+            None => sources.contains(&request.source),
+        };
+        if into_itself {
+            return Err(MoveError::IntoItself);
+        }
         if let Some((_, destination)) = &request.destination {
             backend.get_queue_attributes(destination).await?;
         }
@@ -171,6 +179,14 @@ impl MoveTasks {
         });
         {
             let mut by_source = self.by_source.lock();
+            let running = by_source
+                .values()
+                .flatten()
+                .filter(|t| matches!(*t.status.lock(), Status::Running | Status::Cancelling))
+                .count();
+            if running >= MAX_RUNNING {
+                return Err(MoveError::TooMany);
+            }
             let tasks = by_source.entry(request.source.clone()).or_default();
             if tasks
                 .iter()
@@ -213,6 +229,16 @@ impl MoveTasks {
             *task.status.lock() = end;
         });
         Ok(handle)
+    }
+
+    /// The source queue of the task `handle`, from the registry (never
+    /// from the handle's text, which a client writes).
+    pub fn source_of(&self, handle: &str) -> Option<String> {
+        let by_source = self.by_source.lock();
+        by_source
+            .iter()
+            .find(|(_, tasks)| tasks.iter().any(|t| t.handle == handle))
+            .map(|(source, _)| source.clone())
     }
 
     /// Asks the running task `handle` to stop; returns what it has moved so far.

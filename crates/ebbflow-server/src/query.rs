@@ -26,6 +26,19 @@ const NUMBERS: [&str; 6] = [
     "MaxNumberOfMessagesPerSecond",
 ];
 
+/// The deepest member path SQS has is six parts
+/// (`SendMessageBatchRequestEntry.1.MessageAttribute.1.Value.StringValue`);
+/// a form's paths may have at most this many, so that reading one into JSON
+/// (which descends a level per part) has a small, fixed depth.
+pub const MAX_DEPTH: usize = 8;
+
+/// Members a form may have: a full batch of ten messages with ten
+/// attributes each has about 400.
+pub const MAX_MEMBERS: usize = 2_000;
+
+/// The longest member name: six parts, with room to spare.
+pub const MAX_NAME: usize = 512;
+
 /// A parsed form: members by dotted path.
 #[derive(Default)]
 struct Node {
@@ -60,19 +73,33 @@ impl Node {
 
 /// The action and its request as JSON, from form-encoded `bytes` (a body,
 /// or a URL's query string), or `None` when the form names no `Action`.
-pub fn read_form(bytes: &[u8]) -> Option<(String, Value)> {
+/// A form past [`MAX_MEMBERS`], [`MAX_NAME`] or [`MAX_DEPTH`] is refused.
+pub fn read_form(bytes: &[u8]) -> Result<Option<(String, Value)>, WireError> {
     let mut root = Node::default();
     let mut action = None;
-    for (k, v) in form_urlencoded::parse(bytes) {
+    for (i, (k, v)) in form_urlencoded::parse(bytes).enumerate() {
+        if i >= MAX_MEMBERS {
+            return Err(WireError::invalid(format!(
+                "a request has at most {MAX_MEMBERS} parameters"
+            )));
+        }
         match k.as_ref() {
             "Action" => action = Some(v.into_owned()),
             // The protocol's own members, not the action's.
             "Version" | "SignatureVersion" | "SignatureMethod" | "Timestamp" | "Expires" => {}
             k if k.starts_with("X-Amz-") || k.starts_with("AWSAccessKeyId") => {}
-            k => root.insert(k, v.into_owned()),
+            k => {
+                if k.len() > MAX_NAME || k.split('.').count() > MAX_DEPTH {
+                    let shown: String = k.chars().take(40).collect();
+                    return Err(WireError::invalid(format!(
+                        "the parameter name `{shown}…` is longer than {MAX_NAME} bytes or {MAX_DEPTH} parts"
+                    )));
+                }
+                root.insert(k, v.into_owned());
+            }
         }
     }
-    Some((action?, object(&root)))
+    Ok(action.map(|a| (a, object(&root))))
 }
 
 fn object(node: &Node) -> Value {
@@ -263,7 +290,10 @@ mod tests {
             &SendMessageBatchRequestEntry.1.MessageAttribute.1.Value.DataType=String\
             &SendMessageBatchRequestEntry.1.MessageAttribute.1.Value.StringValue=t1\
             &Version=2012-11-05";
-        let (action, request) = read_form(form.as_bytes()).expect("an action");
+        let (action, request) = read_form(form.as_bytes())
+            .ok()
+            .flatten()
+            .expect("an action");
         assert_eq!(action, "SendMessageBatch");
         assert_eq!(
             request,
@@ -279,6 +309,8 @@ mod tests {
         let (_, request) = read_form(
             b"Action=CreateQueue&QueueName=q&Attribute.1.Name=VisibilityTimeout&Attribute.1.Value=60&Tag.1.Key=team&Tag.1.Value=o",
         )
+        .ok()
+        .flatten()
         .expect("an action");
         assert_eq!(
             request,
@@ -287,12 +319,25 @@ mod tests {
         let (_, request) = read_form(
             b"Action=ReceiveMessage&QueueUrl=q&AttributeName.1=All&MaxNumberOfMessages=10",
         )
+        .ok()
+        .flatten()
         .expect("an action");
         assert_eq!(
             request,
             json!({"QueueUrl": "q", "AttributeNames": ["All"], "MaxNumberOfMessages": 10})
         );
-        assert!(read_form(b"QueueName=q").is_none());
+        assert!(matches!(read_form(b"QueueName=q"), Ok(None)));
+    }
+
+    #[test]
+    fn a_deep_long_or_huge_form_is_refused_not_recursed_into() {
+        // This one aborted the server with a stack overflow.
+        let deep = format!("Action=ListQueues&{}=1", vec!["a"; 200_000].join("."));
+        assert!(read_form(deep.as_bytes()).is_err());
+        let many: String = (0..=MAX_MEMBERS).map(|i| format!("m{i}=1&")).collect();
+        assert!(read_form(format!("Action=ListQueues&{many}").as_bytes()).is_err());
+        let six = "Action=SendMessageBatch&SendMessageBatchRequestEntry.1.MessageAttribute.1.Value.StringValue=x";
+        assert!(matches!(read_form(six.as_bytes()), Ok(Some(_))));
     }
 
     #[test]

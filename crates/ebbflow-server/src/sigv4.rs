@@ -15,6 +15,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// How far a request's time may be from the server's.
 pub const MAX_SKEW: Duration = Duration::from_secs(15 * 60);
 
+/// The longest a presigned URL may be valid: seven days, as AWS allows.
+pub const MAX_EXPIRES: u64 = 604_800;
+
 const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 
 /// Why a request is not authenticated, with SQS's error code for each.
@@ -35,6 +38,12 @@ pub enum AuthError {
     /// Signed too long ago, too far ahead, or past a presigned URL's expiry.
     #[error("the request is signed for {0}, outside the time the server accepts")]
     Expired(String),
+    /// A presigned URL asking to be valid longer than [`MAX_EXPIRES`].
+    #[error("X-Amz-Expires must be less than a week (in seconds) that is {MAX_EXPIRES}, not {0}")]
+    ExpiresTooLong(u64),
+    /// The credential scope is for another region or service.
+    #[error("Credential should be scoped to {0}")]
+    WrongScope(String),
 }
 
 impl AuthError {
@@ -46,6 +55,8 @@ impl AuthError {
             AuthError::UnknownKey(_) => "InvalidClientTokenId",
             AuthError::Mismatch => "SignatureDoesNotMatch",
             AuthError::Expired(_) => "RequestExpired",
+            AuthError::ExpiresTooLong(_) => "AuthorizationQueryParametersError",
+            AuthError::WrongScope(_) => "SignatureDoesNotMatch",
         }
     }
 }
@@ -74,6 +85,32 @@ pub struct Signer {
     pub region: String,
     /// The service of the credential scope.
     pub service: String,
+}
+
+impl Signer {
+    /// Whether the credential scope is this server's `region` and `service`,
+    /// as AWS checks it (a signature for another region is refused even
+    /// when it holds).
+    pub fn in_scope(&self, region: &str, service: &str) -> Result<(), AuthError> {
+        if self.region != region {
+            return Err(AuthError::WrongScope(format!(
+                "a valid region, not '{}'",
+                truncated(&self.region)
+            )));
+        }
+        if self.service != service {
+            return Err(AuthError::WrongScope(format!(
+                "correct service: '{service}', not '{}'",
+                truncated(&self.service)
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// At most 64 characters of a client's text, for an error message.
+fn truncated(text: &str) -> String {
+    text.chars().take(64).collect()
 }
 
 /// The parts of a signature, from the header or the query.
@@ -237,6 +274,9 @@ fn read_signature(request: &Request<'_>) -> Result<Signature, AuthError> {
         })
         .transpose()?
         .unwrap_or(MAX_SKEW.as_secs());
+    if expires > MAX_EXPIRES {
+        return Err(AuthError::ExpiresTooLong(expires));
+    }
     let amz_date = get("X-Amz-Date")
         .ok_or_else(|| AuthError::Malformed("X-Amz-Date is missing".to_owned()))?;
     assemble(
@@ -359,19 +399,24 @@ fn encode(text: &str, slash: bool) -> String {
     out
 }
 
-fn decode(text: &str) -> String {
+/// Percent-decodes `text` (a `%` not followed by two hex digits stays as
+/// it is), reading bytes, so that no escape can cut a character in two.
+pub(crate) fn decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&text[i + 1..i + 3], 16) {
-                out.push(b);
+    while let Some(&b) = bytes.get(i) {
+        if b == b'%' {
+            let hi = bytes.get(i + 1).and_then(|h| (*h as char).to_digit(16));
+            let lo = bytes.get(i + 2).and_then(|l| (*l as char).to_digit(16));
+            if let (Some(hi), Some(lo)) = (hi, lo) {
+                // Two hex digits make at most 0xFF.
+                out.push(u8::try_from(hi * 16 + lo).unwrap_or(b'?'));
                 i += 3;
                 continue;
             }
         }
-        out.push(bytes[i]);
+        out.push(b);
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
@@ -447,6 +492,15 @@ mod tests {
             canonical_path("/000000000000/orders"),
             "/000000000000/orders"
         );
+    }
+
+    #[test]
+    fn an_escape_cut_inside_a_character_decodes_without_panicking() {
+        // `%` then the first byte of `é`: the old slicing landed inside it.
+        assert_eq!(decode("%\u{e9}x"), "%\u{e9}x");
+        assert_eq!(decode("a%4"), "a%4");
+        assert_eq!(decode("%41%zz%"), "A%zz%");
+        assert_eq!(decode("%C3%A9"), "\u{e9}");
     }
 
     #[test]

@@ -127,7 +127,9 @@ impl Answer {
         };
         Err(
             match self.retry_after.filter(|s| s.is_finite() && *s >= 0.0) {
-                Some(secs) => error.with_retry_after(Duration::from_secs_f64(secs)),
+                // A number past any clock (1e300) is as long as a retry may wait.
+                Some(secs) => error
+                    .with_retry_after(Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX)),
                 None => error,
             },
         )

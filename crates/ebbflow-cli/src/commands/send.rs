@@ -19,6 +19,15 @@ fn attribute(text: &str) -> Result<(String, MessageAttributeValue), CliError> {
     if name.is_empty() {
         return Err(bad("the name is empty"));
     }
+    if name
+        .to_ascii_lowercase()
+        .starts_with(ebbflow::limits::RESERVED_PREFIX)
+    {
+        return Err(bad(&format!(
+            "names starting with `{}` are reserved for the runtime's record of dead letters",
+            ebbflow::limits::RESERVED_PREFIX
+        )));
+    }
     let value = match data_type.split('.').next() {
         Some("String") | Some("Number") => MessageAttributeValue {
             data_type: data_type.to_owned(),
@@ -148,6 +157,19 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
 #[cfg(test)]
 mod tests {
     use super::attribute;
+
+    #[test]
+    fn the_runtimes_attribute_names_are_refused() {
+        for name in ["ebbflow.source_queue", "EBBFLOW.reason"] {
+            assert!(
+                matches!(
+                    attribute(&format!("{name}=billing")),
+                    Err(crate::error::CliError::Usage(_))
+                ),
+                "{name}"
+            );
+        }
+    }
 
     #[test]
     fn attributes_take_a_type_and_default_to_string() {

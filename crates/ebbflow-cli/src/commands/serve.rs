@@ -96,7 +96,11 @@ pub async fn serve(config: Config) -> Result<(), CliError> {
             "server.listen: cannot listen on {}: {e} (set another address, or port 0 for any free port)",
             s.listen
         ))
-    })?;
+    })?
+    .with_limits(ebbflow_server::Limits {
+        max_connections: s.max_connections,
+        ..ebbflow_server::Limits::default()
+    });
     if !s.dashboard_path.is_empty() {
         let ui = Dashboard::new(backend, &s.dashboard_path)
             .with_keys(keys.clone())

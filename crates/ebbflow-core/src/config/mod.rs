@@ -106,6 +106,9 @@ pub struct ServerConfig {
     /// Where the web dashboard is served beside the SQS API (`/ui`);
     /// empty for no dashboard. It signs in with the same keys.
     pub dashboard_path: String,
+    /// Connections open at once (the SQS API and the dashboard together);
+    /// one more waits until another closes.
+    pub max_connections: usize,
 }
 
 /// `[server.keys.NAME]`: one access key `ebbflow serve` accepts.
@@ -184,6 +187,7 @@ impl Default for ServerConfig {
             auth: None,
             keys: BTreeMap::new(),
             dashboard_path: "/ui".to_owned(),
+            max_connections: 1024,
         }
     }
 }
@@ -774,6 +778,12 @@ impl Config {
         }
         if history.interval.0 < std::time::Duration::from_secs(1) {
             problem("history.interval".into(), "at least 1 s".into());
+        }
+        if server.max_connections == 0 {
+            problem(
+                "server.max_connections".into(),
+                "at least 1 (1024 by default)".into(),
+            );
         }
         let path = &server.dashboard_path;
         let clean = path.starts_with('/')
