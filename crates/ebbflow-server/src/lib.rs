@@ -23,6 +23,8 @@ mod actions;
 mod attributes;
 mod digest;
 mod errors;
+#[cfg(test)]
+mod fuzz_tests;
 mod moves;
 pub mod policy;
 mod query;

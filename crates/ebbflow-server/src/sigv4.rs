@@ -498,6 +498,7 @@ mod tests {
     fn an_escape_cut_inside_a_character_decodes_without_panicking() {
         // `%` then the first byte of `é`: the old slicing landed inside it.
         assert_eq!(decode("%\u{e9}x"), "%\u{e9}x");
+        assert_eq!(decode("%1\u{e9}x"), "%1\u{e9}x");
         assert_eq!(decode("a%4"), "a%4");
         assert_eq!(decode("%41%zz%"), "A%zz%");
         assert_eq!(decode("%C3%A9"), "\u{e9}");

@@ -355,7 +355,8 @@ async fn a_deep_form_is_refused_and_the_server_lives_on() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_percent_escape_cut_inside_a_character_gets_an_answer() {
     let (endpoint, _backend) = server(Limits::default()).await;
-    let mut request = b"GET /?Action=ListQueues&X-Amz-Algorithm=%".to_vec();
+    // `%1` then the first byte of `é`: the old decoder sliced inside it.
+    let mut request = b"GET /?Action=ListQueues&X-Amz-Algorithm=%1".to_vec();
     request.extend_from_slice("é".as_bytes());
     request.extend_from_slice(b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     let answer = common::raw(&endpoint, &request).await;
