@@ -181,24 +181,40 @@ fn receive_counts(messages: &[Value]) -> Vec<u64> {
         .collect()
 }
 
-/// A dead letter as the runtime writes one: the body, the reason and the source.
+/// A dead letter as the runtime writes one: the body, the reason and the
+/// source. `send` refuses the runtime's `ebbflow.` attributes, so it comes in
+/// as an operator restores an export: with `import`.
 fn dead_letter(env: &Env, dlq: &str, body: &str, reason: &str, source: &str) {
-    let reason = format!("ebbflow.reason={reason}");
-    let source = format!("ebbflow.source_queue={source}");
-    let error = "ebbflow.error=handler failed: boom".to_owned();
-    env.ok(&[
-        "send",
-        dlq,
-        body,
-        "-a",
-        &reason,
-        "-a",
-        &source,
-        "-a",
-        &error,
-        "-a",
-        "tenant=acme",
-    ]);
+    static N: AtomicU64 = AtomicU64::new(0);
+    let text = |v: &str| serde_json::json!({"DataType": "String", "StringValue": v});
+    let record = serde_json::json!({
+        "message_id": format!("forged-{}", N.fetch_add(1, Ordering::Relaxed)),
+        "body": body,
+        "attributes": {
+            "ebbflow.reason": text(reason),
+            "ebbflow.source_queue": text(source),
+            "ebbflow.error": text("handler failed: boom"),
+            "tenant": text("acme"),
+        },
+    });
+    let file = env.dir.path().join(format!(
+        "dead-letter-{}.jsonl",
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::write(&file, format!("{record}\n")).expect("the record");
+    env.ok(&["import", dlq, &file.to_string_lossy()]);
+}
+
+#[test]
+fn send_refuses_the_runtimes_attributes() {
+    let Some(env) = Env::sqlite() else {
+        return;
+    };
+    let q = env.queue("reserved", &[]);
+    let out = env.run(&["send", &q, "x", "-a", "ebbflow.source_queue=billing"]);
+    assert_eq!(out.status.code(), Some(2), "a usage error");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("reserved"));
+    assert_eq!(env.depth(&q), (0, 0), "nothing sent");
 }
 
 // ------------------------------------------------------------------ scenarios
