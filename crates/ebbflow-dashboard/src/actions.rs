@@ -102,14 +102,15 @@ pub struct Redrives {
 pub const KEPT: usize = 50;
 
 impl Redrives {
-    /// Starts moving `queue`'s messages in the background; its number.
+    /// Starts moving `queue`'s messages in the background; its number. At
+    /// most [`ebbflow_redrive::MAX_RUNNING`] run at once.
     pub fn start(
         self: &Arc<Self>,
         backend: Arc<dyn QueueBackend>,
         queue: &str,
         redrive: Redrive,
         started_by: &str,
-    ) -> u64 {
+    ) -> Result<u64, QueueError> {
         let progress = Arc::new(Progress::default());
         let task = Task {
             queue: queue.to_owned(),
@@ -122,6 +123,16 @@ impl Redrives {
         };
         let id = {
             let mut tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
+            let running = tasks.1.values().filter(|t| t.outcome.is_none()).count();
+            if running >= ebbflow_redrive::MAX_RUNNING {
+                return Err(QueueError::invalid(
+                    "redrive",
+                    format!(
+                        "{} redrives are running already; wait for one to end",
+                        ebbflow_redrive::MAX_RUNNING
+                    ),
+                ));
+            }
             tasks.0 += 1;
             let id = tasks.0;
             tasks.1.insert(id, task);
@@ -162,7 +173,7 @@ impl Redrives {
                 task.outcome = Some(outcome);
             }
         });
-        id
+        Ok(id)
     }
 
     /// Asks a running redrive to stop after the message it is moving;

@@ -617,6 +617,13 @@ impl Dashboard {
     async fn redrive(&self, c: &Call<'_>, name: &str) -> Result<Reply, Failure> {
         self.allow(c, "StartMessageMoveTask", name)?;
         let to = c.form.get("to").unwrap_or_default();
+        if to.trim() == name {
+            return Err(QueueError::invalid(
+                "to",
+                "a redrive cannot move messages into the queue they come from",
+            )
+            .into());
+        }
         if !to.trim().is_empty() {
             self.allow(c, "SendMessage", to.trim())?;
         } else {
@@ -639,7 +646,7 @@ impl Dashboard {
         audit(c.visitor, "StartMessageMoveTask", name, None);
         let id = self
             .redrives
-            .start(self.backend.clone(), name, redrive, c.visitor.name());
+            .start(self.backend.clone(), name, redrive, c.visitor.name())?;
         Ok(self.done(
             c,
             format!("{}/redrives/{id}", self.queue_url(name)),

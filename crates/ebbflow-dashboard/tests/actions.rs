@@ -568,3 +568,70 @@ async fn the_theme_is_kept_in_a_cookie_and_sends_back_only_within_the_dashboard(
         assert_eq!(answer.header("location"), Some("/ui/"), "{away}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_theme_sends_back_only_within_a_dashboard_at_the_root_too() {
+    let b = queues().await;
+    let backend: Arc<dyn QueueBackend> = b.clone();
+    let server = Server::bind(([127, 0, 0, 1], 0).into(), Dashboard::new(backend, ""))
+        .await
+        .expect("bind");
+    let addr = server.local_addr().expect("addr").to_string();
+    tokio::spawn(server.serve(std::future::pending()));
+    let mut browser = Browser::new(&addr);
+    // Browsers drop the tab and read `//evil.example`: another site.
+    for away in ["/%09/evil.example", "/%0A/evil.example", "/%5Cevil.example"] {
+        let answer = browser.get(&format!("/theme?set=dark&back={away}")).await;
+        assert_eq!(answer.header("location"), Some("/"), "{away}");
+    }
+    let home = browser.get("/theme?set=dark&back=/queues/orders").await;
+    assert_eq!(home.header("location"), Some("/queues/orders"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redrives_refuse_absurd_rates_and_their_own_queue() {
+    let b = queues().await;
+    dead_letter(&b, "a", "permanent").await;
+    let addr = serve(&b, None).await;
+    let mut browser = Browser::new(&addr);
+    for (rate, to) in [
+        ("1e-300", ""),
+        ("NaN", ""),
+        ("1e300", ""),
+        ("", "orders-dlq"),
+    ] {
+        let answer = browser
+            .submit(
+                "/ui/queues/orders-dlq",
+                "/ui/queues/orders-dlq/redrive",
+                &[("rate", rate), ("to", to)],
+            )
+            .await;
+        assert_eq!(answer.status, 400, "rate {rate} to {to}: {}", answer.body);
+    }
+    assert_eq!(
+        b.stats("orders-dlq").await.expect("stats").visible,
+        1,
+        "nothing moved, nothing hidden"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_send_form_refuses_the_runtimes_attributes() {
+    let b = queues().await;
+    let addr = serve(&b, None).await;
+    let mut browser = Browser::new(&addr);
+    let answer = browser
+        .submit(
+            "/ui/queues/orders-dlq",
+            "/ui/queues/orders-dlq/send",
+            &[
+                ("body", "x"),
+                ("attributes", "ebbflow.source_queue=billing"),
+            ],
+        )
+        .await;
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    assert!(answer.body.contains("reserved"), "{}", answer.body);
+    assert_eq!(b.stats("orders-dlq").await.expect("stats").visible, 0);
+}

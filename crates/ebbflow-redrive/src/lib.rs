@@ -40,6 +40,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+/// Redrives (and message-move tasks) one process runs at once: each holds
+/// a task and backend calls, so a client cannot start them without end.
+pub const MAX_RUNNING: usize = 16;
+
 /// The slowest rate a redrive takes: one message every 100 seconds.
 pub const MIN_RATE: f64 = 0.01;
 

@@ -541,8 +541,11 @@ impl Api {
             .map(|n| self.url(host, n))
             .collect();
         let mut answer = json!({ member: urls });
-        if max_results.is_some() && names.len() > limit {
-            answer["NextToken"] = json!(names[limit - 1]);
+        if let Some(last) = names
+            .get(limit - 1)
+            .filter(|_| max_results.is_some() && names.len() > limit)
+        {
+            answer["NextToken"] = json!(last);
         }
         answer
     }

@@ -104,7 +104,7 @@ pub struct MoveRequest {
 const HANDLE_PREFIX: &str = "ebbflow-move-";
 
 /// Move tasks running at once on one server, over all its queues.
-pub const MAX_RUNNING: usize = 16;
+pub use ebbflow_redrive::MAX_RUNNING;
 
 /// The message-move tasks of one server.
 #[derive(Default)]
