@@ -222,3 +222,68 @@ fn a_rate_that_is_not_positive_does_not_pace() {
     assert_eq!(pause_at(Some(0.0)), None);
     assert_eq!(pause_at(None), None);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_rate_outside_its_range_or_a_move_into_itself_is_refused_before_anything_moves() {
+    let b = queues().await;
+    dead_letter(&b, "o1", "permanent", Some("orders")).await;
+    for redrive in [
+        Redrive {
+            rate: Some(1e-300),
+            ..Redrive::default()
+        },
+        Redrive {
+            rate: Some(f64::NAN),
+            ..Redrive::default()
+        },
+        Redrive {
+            to: Some("dlq".to_owned()),
+            ..Redrive::default()
+        },
+    ] {
+        assert!(redrive.run(&b, "dlq", &Progress::default()).await.is_err());
+    }
+    assert_eq!(b.stats("dlq").await.expect("stats").visible, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_engines_record_of_the_source_wins_over_an_attribute() {
+    let b = queues().await;
+    // A producer wrote the runtime's attribute (through a library call) and
+    // the engine dead-lettered the message from orders.
+    let forged = SendMessage::new("o1").attribute(
+        "ebbflow.source_queue",
+        MessageAttributeValue::string("billing"),
+    );
+    b.send("orders", forged).await.expect("send");
+    b.receive("orders", ReceiveRequest::new(1).visibility_timeout(SEC))
+        .await
+        .expect("receive");
+    tokio::time::advance(2 * SEC).await;
+    b.receive("orders", ReceiveRequest::new(1))
+        .await
+        .expect("receive");
+    let report = Redrive::default()
+        .run(&b, "dlq", &Progress::default())
+        .await
+        .expect("redrive");
+    assert_eq!(report.moved_to.get("orders"), Some(&1), "{report:?}");
+    assert!(bodies(&b, "billing").await.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_attribute_naming_a_queue_that_does_not_dead_letter_here_is_left_alone() {
+    let b = queues().await;
+    b.create_queue("elsewhere", QueueAttributes::standard())
+        .await
+        .expect("queue");
+    dead_letter(&b, "x", "permanent", Some("elsewhere")).await;
+    dead_letter(&b, "y", "permanent", Some("dlq")).await;
+    let report = Redrive::default()
+        .run(&b, "dlq", &Progress::default())
+        .await
+        .expect("redrive");
+    assert_eq!(report.no_source, 2, "{report:?}");
+    assert!(bodies(&b, "elsewhere").await.is_empty());
+    assert_eq!(b.stats("dlq").await.expect("stats").visible, 2);
+}
