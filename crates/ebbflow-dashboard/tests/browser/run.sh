@@ -37,13 +37,21 @@ for i in $(seq 1 30); do
     e send orders "{\"order\": $i, \"customer\": \"c-$((i % 7))\", \"total\": $((i * 13))}" -a tenant=acme
 done
 e send orders '{"order": 4242, "note": "needle-4242"}' -a tenant=globex
-for i in 1 2 3; do
-    e send orders-dlq "{\"order\": 90$i, \"note\": \"card-declined-$i\"}" \
-        -a ebbflow.reason=permanent -a ebbflow.source_queue=orders \
-        -a "ebbflow.error=payment service: card declined" -a tenant=acme
-done
-e send orders-dlq '{"order": 999}' -a ebbflow.reason=undecodable -a ebbflow.source_queue=orders \
-    -a "ebbflow.error=expected value at line 1 column 1"
+# Dead letters as the runtime writes them: `send` refuses the runtime's
+# `ebbflow.` attributes, so they come in as a restored export does.
+python3 - "$work/dead.jsonl" <<'PY'
+import json, sys
+def text(v): return {"DataType": "String", "StringValue": v}
+with open(sys.argv[1], "w") as f:
+    for i in (1, 2, 3):
+        f.write(json.dumps({"message_id": f"d{i}", "body": json.dumps({"order": int(f"90{i}"), "note": f"card-declined-{i}"}),
+                            "attributes": {"ebbflow.reason": text("permanent"), "ebbflow.source_queue": text("orders"),
+                                           "ebbflow.error": text("payment service: card declined"), "tenant": text("acme")}}) + "\n")
+    f.write(json.dumps({"message_id": "d999", "body": json.dumps({"order": 999}),
+                        "attributes": {"ebbflow.reason": text("undecodable"), "ebbflow.source_queue": text("orders"),
+                                       "ebbflow.error": text("expected value at line 1 column 1")}}) + "\n")
+PY
+e import orders-dlq "$work/dead.jsonl"
 # Forty minutes of history from two worker processes, as the runtime writes it.
 e queue create ebbflow_history__orders
 python3 "$here/rollups.py" 40 >"$work/rollups.jsonl"
