@@ -1,8 +1,67 @@
 //! The handler processes running now, so that a shutdown can tell each of
-//! them (SIGTERM) and give them the grace period to finish.
+//! them (SIGTERM) and give them the grace period to finish. Each handler
+//! process leads a process group of its own; every signal goes to the whole
+//! group, so that the grandchildren of a wrapper (`npm start`, `sh -c`) hear
+//! it too.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+/// How long a process group given up on (its message timed out, or its
+/// handling was dropped) has after SIGTERM before SIGKILL.
+pub const KILL_AFTER: Duration = Duration::from_secs(5);
+
+/// Sends `signal` to the process group `pgid` leads.
+fn signal_group(pgid: u32, signal: libc::c_int) {
+    let Ok(pgid) = libc::pid_t::try_from(pgid) else {
+        return;
+    };
+    if pgid <= 1 {
+        return;
+    }
+    // SAFETY: kill(2) takes plain integers and touches no memory of ours; a
+    // negative pid names the process group.
+    unsafe {
+        libc::kill(-pgid, signal);
+    }
+}
+
+/// The process group of one handler process: dropped while armed (the
+/// message timed out, the handling was dropped, the process is replaced),
+/// it sends SIGTERM to the whole group, then SIGKILL after [`KILL_AFTER`].
+#[derive(Debug)]
+pub(crate) struct Group {
+    pgid: Option<u32>,
+}
+
+impl Group {
+    /// The group `pid` leads (started with `process_group(0)`).
+    pub(crate) fn led_by(pid: Option<u32>) -> Self {
+        Self { pgid: pid }
+    }
+
+    /// The process ended by itself: its group is left alone.
+    pub(crate) fn disarm(&mut self) {
+        self.pgid = None;
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        let Some(pgid) = self.pgid else {
+            return;
+        };
+        signal_group(pgid, libc::SIGTERM);
+        // A thread, not a task: a drop may come when no runtime is left.
+        let _ = std::thread::Builder::new()
+            .name("ebbflow-kill".to_owned())
+            .spawn(move || {
+                std::thread::sleep(KILL_AFTER);
+                signal_group(pgid, libc::SIGKILL);
+            });
+    }
+}
 
 /// Process ids of running handler commands, shared by every command handler.
 #[derive(Debug, Clone, Default)]
@@ -32,18 +91,13 @@ impl Children {
         self.lock().len()
     }
 
-    /// Sends SIGTERM to every running handler process. Each was started in a
-    /// process group of its own (so a Ctrl-C at the terminal reaches ebbflow
-    /// alone); this is how they hear of the shutdown.
+    /// Sends SIGTERM to every running handler process's group. Each was
+    /// started in a process group of its own (so a Ctrl-C at the terminal
+    /// reaches ebbflow alone); this is how they, and what they started, hear
+    /// of the shutdown.
     pub fn terminate_all(&self) {
         for pid in self.lock().iter() {
-            let Ok(pid) = libc::pid_t::try_from(*pid) else {
-                continue;
-            };
-            // SAFETY: kill(2) takes plain integers and touches no memory of ours.
-            unsafe {
-                libc::kill(pid, libc::SIGTERM);
-            }
+            signal_group(*pid, libc::SIGTERM);
         }
     }
 

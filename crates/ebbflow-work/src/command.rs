@@ -8,11 +8,13 @@
 //! | killed by a signal | retry |
 //! | any other | permanent: dead-lettered with the last lines of stderr |
 
-use crate::children::Children;
+use crate::children::{Children, Group};
+use crate::environment::Environment;
 use crate::message;
 use async_trait::async_trait;
 use ebbflow::runtime::{Context, Handler, HandlerError};
 use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
@@ -22,32 +24,53 @@ pub const EXIT_RETRY: i32 = 75;
 /// How much of a command's stderr an error keeps: its end.
 const STDERR_TAIL: usize = 2048;
 
-/// Builds the command for `argv` as every handler process starts: in a
-/// process group of its own, killed if its handling is dropped (a timeout, or
-/// the end of the shutdown grace period).
-pub(crate) fn command(argv: &[String]) -> Command {
-    let mut c = Command::new(&argv[0]);
-    c.args(&argv[1..]).process_group(0).kill_on_drop(true);
+/// How long the rest of a command's stderr is read after it exits: a
+/// background grandchild that inherited the pipe may hold it open for as
+/// long as it runs, and the exit status alone decides.
+pub const STDERR_AFTER_EXIT: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Builds the command for `argv` as every handler process starts: from
+/// `env` alone, leading a process group of its own (signalled as a whole by
+/// [`Group`](crate::children::Group) and at shutdown).
+pub(crate) fn command(argv: &[String], env: &Environment) -> Command {
+    let (program, args) = argv
+        .split_first()
+        .map_or(("", &[][..]), |(p, a)| (p.as_str(), a));
+    let mut c = Command::new(program);
+    c.args(args).process_group(0);
+    env.apply(&mut c);
     c
 }
 
-/// Reads a stream to its end, keeping only the last [`STDERR_TAIL`] bytes.
-pub(crate) async fn tail(mut stream: impl AsyncRead + Unpin) -> String {
-    let mut kept: Vec<u8> = Vec::new();
-    let mut buf = [0u8; 4096];
-    while let Ok(n) = stream.read(&mut buf).await {
-        if n == 0 {
-            break;
-        }
-        kept.extend_from_slice(&buf[..n]);
-        if kept.len() > STDERR_TAIL {
-            kept.drain(..kept.len() - STDERR_TAIL);
+/// The end of a stream, kept as it is read: at most [`STDERR_TAIL`] bytes.
+#[derive(Clone, Default)]
+pub(crate) struct Tail(Arc<Mutex<Vec<u8>>>);
+
+impl Tail {
+    /// Reads `stream` to its end (or until the task reading it is dropped).
+    pub(crate) async fn read(self, mut stream: impl AsyncRead + Unpin) {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stream.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+            let mut kept = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            kept.extend_from_slice(buf.get(..n).unwrap_or_default());
+            if kept.len() > STDERR_TAIL {
+                let extra = kept.len() - STDERR_TAIL;
+                kept.drain(..extra);
+            }
         }
     }
-    let text = String::from_utf8_lossy(&kept);
-    // The last few lines say most; a partial first line would only confuse.
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    lines[lines.len().saturating_sub(5)..].join(" | ")
+
+    /// Its last few non-empty lines, joined.
+    pub(crate) fn text(&self) -> String {
+        let kept = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let text = String::from_utf8_lossy(&kept);
+        // The last few lines say most; a partial first line would only confuse.
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        lines[lines.len().saturating_sub(5)..].join(" | ")
+    }
 }
 
 /// The outcome of an exit status, with stderr's end as the error.
@@ -84,12 +107,24 @@ pub(crate) fn route(program: &str, status: ExitStatus, stderr: &str) -> Result<(
 pub struct CommandHandler {
     argv: Vec<String>,
     children: Children,
+    env: Environment,
 }
 
 impl CommandHandler {
-    /// A handler that runs `argv` (a program and its arguments; not empty).
+    /// A handler that runs `argv` (a program and its arguments; not empty),
+    /// in the minimal environment ([`Environment::minimal`]).
     pub fn new(argv: Vec<String>, children: Children) -> Self {
-        Self { argv, children }
+        Self {
+            argv,
+            children,
+            env: Environment::minimal(),
+        }
+    }
+
+    /// The same handler, its processes starting from `env`.
+    pub fn with_environment(mut self, env: Environment) -> Self {
+        self.env = env;
+        self
     }
 }
 
@@ -98,24 +133,29 @@ impl Handler for CommandHandler {
     type Message = String;
 
     async fn handle(&self, body: String, ctx: Context) -> Result<(), HandlerError> {
-        let program = self.argv[0].as_str();
-        let mut c = command(&self.argv);
-        for (fact, value) in message::facts(&ctx) {
-            c.env(message::env_name(fact), value);
-        }
-        for (name, value) in ctx.attributes() {
-            if let Some(text) = value.as_str() {
-                c.env(message::attr_env_name(name), text);
-            }
-        }
+        let program = self.argv.first().map_or("", String::as_str);
+        let mut c = command(&self.argv, &self.env);
+        // Held until the command ends: its attributes' file, when it has one.
+        let _file = message::environment(&ctx, &mut c).map_err(|e| {
+            HandlerError::retry(format!(
+                "writing the attributes of {program}'s message: {e}"
+            ))
+        })?;
         let mut child = c
             .stdin(Stdio::piped())
             .stdout(Stdio::inherit())
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| HandlerError::retry(format!("starting {program}: {e}")))?;
+        // Dropped before the command ends (a timeout, a shutdown's end), the
+        // group hears SIGTERM, then SIGKILL.
+        let mut group = Group::led_by(child.id());
         let _tracked = self.children.track(child.id());
-        let stderr = child.stderr.take().map(|s| tokio::spawn(tail(s)));
+        let tail = Tail::default();
+        let reading = child
+            .stderr
+            .take()
+            .map(|s| tokio::spawn(tail.clone().read(s)));
         if let Some(mut stdin) = child.stdin.take() {
             // A command that exits without reading its input is its own business.
             let _ = stdin.write_all(body.as_bytes()).await;
@@ -125,10 +165,15 @@ impl Handler for CommandHandler {
             .wait()
             .await
             .map_err(|e| HandlerError::retry(format!("waiting for {program}: {e}")))?;
-        let said = match stderr {
-            Some(task) => task.await.unwrap_or_default(),
-            None => String::new(),
-        };
-        route(program, status, &said)
+        group.disarm();
+        if let Some(mut task) = reading {
+            if tokio::time::timeout(STDERR_AFTER_EXIT, &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
+        }
+        route(program, status, &tail.text())
     }
 }

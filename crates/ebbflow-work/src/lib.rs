@@ -17,12 +17,15 @@
 
 mod children;
 mod command;
+mod environment;
 mod http;
 mod message;
 mod process;
 
+pub use children::KILL_AFTER;
 pub use children::{Children, Tracked};
-pub use command::{CommandHandler, EXIT_RETRY};
+pub use command::{CommandHandler, EXIT_RETRY, STDERR_AFTER_EXIT};
+pub use environment::Environment;
 pub use http::HttpHandler;
 pub use process::{ProcessHandler, DEFAULT_IDLE_FOR};
 
@@ -67,14 +70,19 @@ pub fn register(
                     runtime.handler(group, http)
                 }
             }
-            (None, Some(argv)) if !argv.is_empty() => match handler.mode {
-                CommandMode::PerMessage => {
-                    runtime.handler(group, CommandHandler::new(argv.clone(), children.clone()))
+            (None, Some(argv)) if !argv.is_empty() => {
+                let env = Environment::from_names(&handler.env);
+                match handler.mode {
+                    CommandMode::PerMessage => runtime.handler(
+                        group,
+                        CommandHandler::new(argv.clone(), children.clone()).with_environment(env),
+                    ),
+                    CommandMode::LongLived => runtime.handler(
+                        group,
+                        ProcessHandler::new(argv.clone(), children.clone()).with_environment(env),
+                    ),
                 }
-                CommandMode::LongLived => {
-                    runtime.handler(group, ProcessHandler::new(argv.clone(), children.clone()))
-                }
-            },
+            }
             _ => {
                 return Err(fail(
                     "handler: exactly one of `http` and `command` (a program and its arguments)"

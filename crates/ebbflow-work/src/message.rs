@@ -69,6 +69,90 @@ pub fn ascii_json(value: &Value) -> String {
     out
 }
 
+/// The longest value one environment variable of a message gets. Linux
+/// refuses a single environment string over 128 KiB (`E2BIG`), and all of
+/// them with the arguments over a few MiB; what is longer goes in the file.
+pub const MAX_ENV_VALUE: usize = 64 << 10;
+
+/// The most all of a message's environment variables take together.
+pub const MAX_ENV_TOTAL: usize = 256 << 10;
+
+/// A message's attributes as a JSON file, for a command whose attributes do
+/// not all fit in its environment; removed when dropped.
+#[derive(Debug)]
+pub struct AttributesFile(std::path::PathBuf);
+
+impl Drop for AttributesFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn attributes_file(json: &str) -> std::io::Result<AttributesFile> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!(
+        "ebbflow-attributes-{}-{n}-{:08x}.json",
+        std::process::id(),
+        fastrand_u32()
+    ));
+    // Only this user reads it; a name already there is never reused.
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)?;
+    let guard = AttributesFile(path);
+    file.write_all(json.as_bytes())?;
+    Ok(guard)
+}
+
+fn fastrand_u32() -> u32 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    t ^ std::process::id().rotate_left(16)
+}
+
+/// Sets a command's message variables: the facts (`EBBFLOW_QUEUE`, …,
+/// `EBBFLOW_ATTRIBUTES`) and each string attribute (`EBBFLOW_ATTR_NAME`).
+/// A value over [`MAX_ENV_VALUE`], or past [`MAX_ENV_TOTAL`] in all, is
+/// left out of the environment; then every attribute is in a JSON file
+/// named by `EBBFLOW_ATTRIBUTES_FILE`, which the returned guard removes.
+pub fn environment(
+    ctx: &Context,
+    command: &mut tokio::process::Command,
+) -> std::io::Result<Option<AttributesFile>> {
+    let mut total = 0usize;
+    let mut left_out = false;
+    let mut set = |name: String, value: &str, command: &mut tokio::process::Command| {
+        let size = name.len() + value.len() + 2;
+        if value.len() > MAX_ENV_VALUE || total + size > MAX_ENV_TOTAL {
+            left_out = true;
+        } else {
+            total += size;
+            command.env(name, value);
+        }
+    };
+    for (fact, value) in facts(ctx) {
+        set(env_name(fact), &value, command);
+    }
+    for (name, value) in ctx.attributes() {
+        if let Some(text) = value.as_str() {
+            set(attr_env_name(name), text, command);
+        }
+    }
+    if !left_out {
+        return Ok(None);
+    }
+    let file = attributes_file(&attributes_json(ctx.attributes()).to_string())?;
+    command.env("EBBFLOW_ATTRIBUTES_FILE", &file.0);
+    Ok(Some(file))
+}
+
 /// `Receive-Count` as an environment variable: `EBBFLOW_RECEIVE_COUNT`.
 pub fn env_name(fact: &str) -> String {
     format!("EBBFLOW_{}", upper(fact))

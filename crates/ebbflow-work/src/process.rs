@@ -15,8 +15,9 @@
 //! answers out of turn or writes something else is replaced, and the message
 //! it held is retried.
 
-use crate::children::{Children, Tracked};
+use crate::children::{Children, Group, Tracked};
 use crate::command::command;
+use crate::environment::Environment;
 use crate::message;
 use async_trait::async_trait;
 use ebbflow::runtime::{Context, Handler, HandlerError};
@@ -34,6 +35,9 @@ pub const DEFAULT_IDLE_FOR: Duration = Duration::from_secs(10);
 
 /// One running process and its pipes.
 struct Process {
+    /// Dropped with the process (idle too long, lost, replaced): its group
+    /// hears SIGTERM, then SIGKILL.
+    _group: Group,
     _child: Child,
     stdin: ChildStdin,
     stdout: Lines<BufReader<ChildStdout>>,
@@ -53,6 +57,7 @@ impl Drop for Live {
 
 struct Pool {
     argv: Vec<String>,
+    env: Environment,
     children: Children,
     idle: Mutex<Vec<Process>>,
     live: Arc<AtomicUsize>,
@@ -66,8 +71,8 @@ impl Pool {
     }
 
     fn spawn(&self) -> Result<Process, HandlerError> {
-        let program = &self.argv[0];
-        let mut child = command(&self.argv)
+        let program = self.argv.first().map_or("", String::as_str);
+        let mut child = command(&self.argv, &self.env)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -81,6 +86,7 @@ impl Pool {
         self.live.fetch_add(1, Ordering::Relaxed);
         self.started.fetch_add(1, Ordering::Relaxed);
         Ok(Process {
+            _group: Group::led_by(child.id()),
             _tracked: self.children.track(child.id()),
             _child: child,
             stdin,
@@ -158,8 +164,13 @@ impl ProcessHandler {
 
     /// Like [`ProcessHandler::new`], ending processes idle for `idle_for`.
     pub fn with_idle_for(argv: Vec<String>, children: Children, idle_for: Duration) -> Self {
+        Self::build(argv, children, idle_for, Environment::minimal())
+    }
+
+    fn build(argv: Vec<String>, children: Children, idle_for: Duration, env: Environment) -> Self {
         let pool = Arc::new(Pool {
             argv,
+            env,
             children,
             idle: Mutex::new(Vec::new()),
             live: Arc::new(AtomicUsize::new(0)),
@@ -180,6 +191,13 @@ impl ProcessHandler {
             });
         }
         Self { pool }
+    }
+
+    /// The same handler, its processes starting from `env`. Call it before
+    /// the first message: processes already started keep theirs.
+    pub fn with_environment(self, env: Environment) -> Self {
+        let p = &self.pool;
+        Self::build(p.argv.clone(), p.children.clone(), p.idle_for, env)
     }
 
     /// Processes alive now, busy or idle.
@@ -205,7 +223,7 @@ impl Handler for ProcessHandler {
     type Message = String;
 
     async fn handle(&self, body: String, ctx: Context) -> Result<(), HandlerError> {
-        let program = self.pool.argv[0].as_str();
+        let program = self.pool.argv.first().map_or("", String::as_str);
         let idle = self.pool.idle().pop();
         let mut process = match idle {
             Some(p) => p,

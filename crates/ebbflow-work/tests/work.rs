@@ -516,3 +516,169 @@ for line in sys.stdin:
     }
     running.shutdown().await;
 }
+
+/// A scratch directory for one test.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("ebbflow-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    dir
+}
+
+/// Whether process `pid` has ended (gone, or a zombie nobody reaped yet).
+fn ended(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/status")) {
+        Ok(status) => status
+            .lines()
+            .any(|l| l.starts_with("State:") && l.contains('Z')),
+        Err(_) => true,
+    }
+}
+
+async fn pid_in(file: &std::path::Path) -> i32 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(file) {
+            if let Ok(pid) = text.trim().parse() {
+                return pid;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} never written",
+            file.display()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A background grandchild that inherited stderr keeps the pipe open; the
+/// command's exit status decides, once, and the message is not run again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_background_child_holding_stderr_does_not_make_a_success_run_twice() {
+    let dir = scratch("held-stderr");
+    let (runs, child) = (dir.join("runs"), dir.join("child"));
+    let script = format!(
+        "cat >/dev/null; echo run >> {runs}; sh -c 'echo $$ > {child}; exec sleep 30' & exit 0",
+        runs = runs.display(),
+        child = child.display()
+    );
+    let handler = CommandHandler::new(sh(&script), Children::new());
+    let (b, running) = start(config(json!({"handler_timeout": "3s"})), handler).await;
+    send(&b, "once").await;
+    let out = outcomes(&b, &["once"], Duration::from_secs(20)).await;
+    running.shutdown().await;
+    let grandchild = pid_in(&child).await;
+    // SAFETY: kill(2) with plain integers; the sleep this test started.
+    unsafe {
+        libc::kill(grandchild, libc::SIGKILL);
+    }
+    assert_eq!(out["once"].0, "ok", "{:?}", out["once"]);
+    let ran = std::fs::read_to_string(&runs).expect("runs");
+    assert_eq!(ran.lines().count(), 1, "the command ran once");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A command that times out is given up with everything it started: its
+/// process group hears SIGTERM (then SIGKILL), grandchildren included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_command_takes_its_whole_process_group_with_it() {
+    let dir = scratch("group");
+    let child = dir.join("child");
+    let script = format!(
+        "cat >/dev/null; sh -c 'echo $$ > {child}; exec sleep 60' & wait",
+        child = child.display()
+    );
+    let handler = CommandHandler::new(sh(&script), Children::new());
+    let (b, running) = start(config(json!({"handler_timeout": "500ms"})), handler).await;
+    send(&b, "slow").await;
+    let grandchild = pid_in(&child).await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !ended(grandchild) {
+        assert!(
+            Instant::now() < deadline,
+            "the grandchild {grandchild} outlived its message's timeout"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    running.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Children start from a clean environment: PATH, HOME, LANG, LC_*, TZ, the
+/// message's variables and what the config names; nothing else of ours.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_sees_only_the_environment_it_is_given() {
+    let dir = scratch("env");
+    let seen = dir.join("env");
+    let script = format!("cat >/dev/null; env > {}", seen.display());
+    let named = ["MODE=fast".to_owned(), "CARGO_MANIFEST_DIR".to_owned()];
+    let handler = CommandHandler::new(sh(&script), Children::new())
+        .with_environment(ebbflow_work::Environment::from_names(&named));
+    let (b, running) = start(config(json!({})), handler).await;
+    send(&b, "look").await;
+    let out = outcomes(&b, &["look"], Duration::from_secs(20)).await;
+    running.shutdown().await;
+    assert_eq!(out["look"].0, "ok");
+    let env: HashMap<String, String> = std::fs::read_to_string(&seen)
+        .expect("the environment")
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    assert_eq!(env.get("MODE").map(String::as_str), Some("fast"));
+    assert_eq!(
+        env.get("EBBFLOW_ATTR_TENANT").map(String::as_str),
+        Some("acme")
+    );
+    assert_eq!(
+        env.get("CARGO_MANIFEST_DIR"),
+        std::env::var("CARGO_MANIFEST_DIR").ok().as_ref(),
+        "a named variable passes through"
+    );
+    // What the shell sets itself.
+    let shell = ["PWD", "OLDPWD", "SHLVL", "_"];
+    for (name, _) in std::env::vars() {
+        let allowed = ["PATH", "HOME", "LANG", "TZ", "CARGO_MANIFEST_DIR"].contains(&name.as_str())
+            || name.starts_with("LC_")
+            || shell.contains(&name.as_str());
+        if !allowed {
+            assert!(!env.contains_key(&name), "{name} leaked into the handler");
+        }
+    }
+    for name in env.keys() {
+        assert!(!name.starts_with("EBBFLOW__"), "{name} leaked");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An attribute too long for one environment string (Linux: 128 KiB) does
+/// not fail the spawn: every attribute is in the file the command is told of.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attribute_too_big_for_the_environment_reaches_the_command_in_a_file() {
+    let dir = scratch("big-attribute");
+    let path_seen = dir.join("path");
+    let script = format!(
+        r#"cat >/dev/null; echo "$EBBFLOW_ATTRIBUTES_FILE" > {seen}
+python3 -c 'import json, os, sys
+a = json.load(open(os.environ["EBBFLOW_ATTRIBUTES_FILE"]))
+sys.exit(0 if len(a["big"]["StringValue"]) == 200 * 1024 and a["tenant"]["StringValue"] == "acme" else 3)'"#,
+        seen = path_seen.display()
+    );
+    let handler = CommandHandler::new(sh(&script), Children::new());
+    let (b, running) = start(config(json!({})), handler).await;
+    let msg = SendMessage::new("big")
+        .attribute("tenant", MessageAttributeValue::string("acme"))
+        .attribute("big", MessageAttributeValue::string("x".repeat(200 * 1024)));
+    b.send(Q, msg).await.expect("send");
+    let out = outcomes(&b, &["big"], Duration::from_secs(20)).await;
+    running.shutdown().await;
+    assert_eq!(out["big"].0, "ok", "{:?}", out["big"]);
+    let file = std::fs::read_to_string(&path_seen).expect("the path");
+    assert!(!file.trim().is_empty());
+    assert!(
+        !std::path::Path::new(file.trim()).exists(),
+        "the file goes when the command ends"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

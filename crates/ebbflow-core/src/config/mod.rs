@@ -510,6 +510,12 @@ pub struct HandlerConfig {
     /// Command only: a process per message, or long-lived processes.
     #[serde(default)]
     pub mode: CommandMode,
+    /// Command only: what the processes get of this environment beyond
+    /// `PATH`, `HOME`, `LANG`, `LC_*`, `TZ` and the message's `EBBFLOW_*`
+    /// variables: `NAME` passes that variable through, `NAME=value` sets it.
+    /// Nothing else of ebbflow's environment reaches a handler.
+    #[serde(default)]
+    pub env: Vec<String>,
 }
 
 /// How `ebbflow work` runs a command handler.
@@ -913,6 +919,26 @@ impl Config {
                         "mode is for command handlers only".into(),
                     );
                 }
+                if !h.env.is_empty() && h.command.is_none() {
+                    problem(
+                        key("handler.env"),
+                        "env is for command handlers only".into(),
+                    );
+                }
+                for entry in &h.env {
+                    let name = entry.split_once('=').map_or(entry.as_str(), |(n, _)| n);
+                    let valid = name
+                        .bytes()
+                        .next()
+                        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+                        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+                    if !valid {
+                        problem(
+                            key("handler.env"),
+                            format!("`{entry}`: NAME (passed through) or NAME=value, NAME of [A-Za-z_][A-Za-z0-9_]*"),
+                        );
+                    }
+                }
             }
             let s = &w.scaling;
             if s.max == 0 {
@@ -1081,6 +1107,14 @@ mod tests {
         assert_eq!(
             keys(r#"{"workers": {"w": {"handler": {"http": "http://x", "mode": "long_lived"}}}}"#),
             ["workers.w.handler.mode"]
+        );
+        assert!(keys(
+            r#"{"workers": {"w": {"handler": {"command": ["sh"], "env": ["DATABASE_URL", "MODE=fast"]}}}}"#
+        )
+        .is_empty());
+        assert_eq!(
+            keys(r#"{"workers": {"w": {"handler": {"command": ["sh"], "env": ["1BAD"]}}}}"#),
+            ["workers.w.handler.env"]
         );
     }
 
