@@ -13,7 +13,7 @@
 use crate::message;
 use async_trait::async_trait;
 use ebbflow::runtime::{BatchHandler, Context, Handler, HandlerError};
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Request, Response, StatusCode, Uri};
@@ -153,10 +153,55 @@ impl Handler for HttpHandler {
     }
 }
 
+/// The largest answer to a batch that is read.
+const MAX_BATCH_ANSWER: usize = 1 << 20;
+
+/// The ids of `ids` an answer to a batch names as failed, read as Lambda
+/// reads a partial-batch response: an empty body, `null`, or an object
+/// without (or with a null or empty) `batchItemFailures` is a success for
+/// all; a list of `{"itemIdentifier": "<id>"}` names the failures. Anything
+/// else (not JSON, not that shape, an id not in the batch, an empty one)
+/// is an error, and the whole batch fails.
+fn batch_item_failures<'a>(body: &[u8], ids: &[&'a str]) -> Result<Vec<&'a str>, String> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Vec::new());
+    }
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+        let start: String = String::from_utf8_lossy(body).chars().take(80).collect();
+        format!("the answer is not JSON ({e}): {start}")
+    })?;
+    let list = match &value {
+        serde_json::Value::Null => return Ok(Vec::new()),
+        serde_json::Value::Object(map) => match map.get("batchItemFailures") {
+            None | Some(serde_json::Value::Null) => return Ok(Vec::new()),
+            Some(serde_json::Value::Array(list)) => list,
+            Some(_) => return Err("batchItemFailures is not a list".to_owned()),
+        },
+        _ => return Err("the answer is not a JSON object".to_owned()),
+    };
+    let mut failed = Vec::with_capacity(list.len());
+    for item in list {
+        let id = item
+            .get("itemIdentifier")
+            .and_then(serde_json::Value::as_str)
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| {
+                "a batchItemFailures entry without an itemIdentifier string".to_owned()
+            })?;
+        let known = ids
+            .iter()
+            .find(|known| **known == id)
+            .ok_or_else(|| format!("batchItemFailures names `{id}`, which is not in the batch"))?;
+        failed.push(*known);
+    }
+    Ok(failed)
+}
+
 /// Batch mode: one POST of a JSON array of messages (as the long-lived
 /// protocol writes them), answered with Lambda's partial-batch result:
 /// `{"batchItemFailures": [{"itemIdentifier": "<id>"}]}` names the messages
-/// to retry; the rest succeeded. A status other than 2xx applies to all.
+/// to retry; the rest succeeded. A status other than 2xx applies to all, and
+/// so does an answer that is not that shape ([`batch_item_failures`]).
 #[async_trait]
 impl BatchHandler for HttpHandler {
     type Message = String;
@@ -186,32 +231,33 @@ impl BatchHandler for HttpHandler {
         if !response.status().is_success() {
             return all(failure(&self.url, response).await);
         }
-        let body = match response.into_body().collect().await {
+        let body = match Limited::new(response.into_body(), MAX_BATCH_ANSWER)
+            .collect()
+            .await
+        {
             Ok(b) => b.to_bytes(),
             Err(e) => {
                 return all(HandlerError::retry(format!(
-                    "POST {}: reading the answer: {e}",
+                    "POST {}: reading the answer (at most {MAX_BATCH_ANSWER} bytes): {e}",
                     self.url
                 )))
             }
         };
-        // An empty body or `{}` means every message succeeded.
-        let failed: Vec<String> = serde_json::from_slice::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|v| v.get("batchItemFailures").cloned())
-            .and_then(|v| v.as_array().cloned())
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|f| {
-                f.get("itemIdentifier")
-                    .and_then(|i| i.as_str())
-                    .map(str::to_owned)
-            })
-            .collect();
+        let ids: Vec<&str> = batch.iter().map(|(_, ctx)| ctx.message_id()).collect();
+        let failed = match batch_item_failures(&body, &ids) {
+            Ok(failed) => failed,
+            // As Lambda: an answer it cannot read fails the whole batch.
+            Err(why) => {
+                return all(HandlerError::retry(format!(
+                    "POST {}: {why}; the whole batch is retried",
+                    self.url
+                )))
+            }
+        };
         batch
             .iter()
             .map(|(_, ctx)| {
-                if failed.iter().any(|id| id == ctx.message_id()) {
+                if failed.contains(&ctx.message_id()) {
                     Err(HandlerError::retry(format!(
                         "POST {}: listed in batchItemFailures",
                         self.url
@@ -221,5 +267,41 @@ impl BatchHandler for HttpHandler {
                 }
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::batch_item_failures;
+
+    #[test]
+    fn only_a_well_formed_answer_settles_a_batch_item_by_item() {
+        let ids = ["a", "b"];
+        for ok in [
+            "",
+            " ",
+            "null",
+            "{}",
+            r#"{"batchItemFailures": []}"#,
+            r#"{"batchItemFailures": null}"#,
+        ] {
+            assert_eq!(batch_item_failures(ok.as_bytes(), &ids), Ok(vec![]), "{ok}");
+        }
+        assert_eq!(
+            batch_item_failures(br#"{"batchItemFailures": [{"itemIdentifier": "b"}]}"#, &ids),
+            Ok(vec!["b"])
+        );
+        for bad in [
+            "<html><body>502 Bad Gateway</body></html>",
+            "not json",
+            "[]",
+            "42",
+            r#"{"batchItemFailures": "a"}"#,
+            r#"{"batchItemFailures": [{"itemIdentifier": "zz"}]}"#,
+            r#"{"batchItemFailures": [{"itemIdentifier": ""}]}"#,
+            r#"{"batchItemFailures": [{"id": "a"}]}"#,
+        ] {
+            assert!(batch_item_failures(bad.as_bytes(), &ids).is_err(), "{bad}");
+        }
     }
 }

@@ -26,9 +26,31 @@ use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout};
 use tokio::time::Instant;
+
+/// The longest answer line read from a process: an answer is an id, a
+/// status and an error message; a line past this is not one.
+pub const MAX_ANSWER_LINE: u64 = 64 << 10;
+
+/// One line of `stdout`, at most [`MAX_ANSWER_LINE`] bytes; `Ok(None)` at
+/// the end of the stream.
+async fn answer_line(stdout: &mut BufReader<ChildStdout>) -> Result<Option<String>, String> {
+    let mut line = Vec::new();
+    let n = (&mut *stdout)
+        .take(MAX_ANSWER_LINE + 1)
+        .read_until(b'\n', &mut line)
+        .await
+        .map_err(|e| e.to_string())?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if line.last() != Some(&b'\n') && n as u64 > MAX_ANSWER_LINE {
+        return Err(format!("wrote a line longer than {MAX_ANSWER_LINE} bytes"));
+    }
+    Ok(Some(String::from_utf8_lossy(&line).trim_end().to_owned()))
+}
 
 /// How long a process may sit idle before it ends, unless set otherwise.
 pub const DEFAULT_IDLE_FOR: Duration = Duration::from_secs(10);
@@ -40,7 +62,7 @@ struct Process {
     _group: Group,
     _child: Child,
     stdin: ChildStdin,
-    stdout: Lines<BufReader<ChildStdout>>,
+    stdout: BufReader<ChildStdout>,
     idle_since: Instant,
     _tracked: Tracked,
     _live: Live,
@@ -90,7 +112,7 @@ impl Pool {
             _tracked: self.children.track(child.id()),
             _child: child,
             stdin,
-            stdout: BufReader::new(stdout).lines(),
+            stdout: BufReader::new(stdout),
             idle_since: Instant::now(),
             _live: Live(self.live.clone()),
         })
@@ -241,9 +263,10 @@ impl Handler for ProcessHandler {
         {
             return Err(lost("is gone"));
         }
-        let answer = match process.stdout.next_line().await {
+        let answer = match answer_line(&mut process.stdout).await {
             Ok(Some(text)) => text,
-            Ok(None) | Err(_) => return Err(lost("ended while handling the message")),
+            Ok(None) => return Err(lost("ended while handling the message")),
+            Err(why) => return Err(lost(&why)),
         };
         let answer: Answer = serde_json::from_str(&answer).map_err(|e| {
             lost(&format!(

@@ -181,7 +181,14 @@ async fn server() -> Server {
                                     .filter(|m| m["body"] == "fail")
                                     .map(|m| json!({"itemIdentifier": m["id"]}))
                                     .collect();
-                                let answer = json!({"batchItemFailures": failures}).to_string();
+                                let mut answer = json!({"batchItemFailures": failures}).to_string();
+                                if items.iter().any(|m| m["body"] == "html") {
+                                    // A proxy's error page, with status 200.
+                                    answer = "<html><body>Bad gateway</body></html>".to_owned();
+                                }
+                                if items.iter().any(|m| m["body"] == "ghost") {
+                                    answer = json!({"batchItemFailures": [{"itemIdentifier": "not-in-the-batch"}]}).to_string();
+                                }
                                 return hyper::Response::builder()
                                     .status(200)
                                     .body(Full::new(Bytes::from(answer)));
@@ -325,6 +332,45 @@ async fn a_batch_endpoint_retries_only_the_items_it_names() {
             .any(|(b, _, _)| b.starts_with('[') && b.contains("\"c\"")),
         "one POST carried the batch"
     );
+}
+
+/// As Lambda: an answer that is not a well-formed partial-batch response
+/// (an HTML page with status 200, an id the batch does not have) fails the
+/// whole batch; nothing in it is deleted as a success.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_answer_that_cannot_be_read_fails_the_whole_batch() {
+    for odd in ["html", "ghost"] {
+        let s = server().await;
+        let handler = HttpHandler::new(&s.url).expect("a handler");
+        let backend = Arc::new(MemoryBackend::new());
+        let running = Runtime::new(
+            config(json!({"concurrency": 1, "batch_size": 10})),
+            backend.clone(),
+        )
+        .batch_handler(Q, handler)
+        .start()
+        .await
+        .expect("the runtime starts");
+        let bodies = [odd];
+        let entries = bodies
+            .iter()
+            .enumerate()
+            .map(|(i, body)| ebbflow::SendBatchEntry {
+                id: format!("e{i}"),
+                message: SendMessage::new(*body),
+            })
+            .collect();
+        backend.send_batch(Q, entries).await.expect("send");
+        let out = outcomes(&backend, &bodies, Duration::from_secs(20)).await;
+        running.shutdown().await;
+        for body in bodies {
+            assert_eq!(
+                out[body].0, "max_receives",
+                "{odd}: {body}: {:?}",
+                out[body]
+            );
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
