@@ -113,6 +113,11 @@ pub enum Command {
         /// Start from the first line, forgetting the progress of an earlier run.
         #[arg(long)]
         restart: bool,
+        /// On a FIFO queue, send a record whose deduplication id an earlier
+        /// line has with that id anyway (the queue may drop it as a
+        /// duplicate); by default it gets a fresh one.
+        #[arg(long)]
+        keep_deduplication_ids: bool,
     },
     /// Serve the Amazon SQS API (AWS JSON 1.0) over the configured backend, per `[server]`.
     Serve,

@@ -503,19 +503,132 @@ fn an_interrupted_import_resumes_without_doubles(env: &Env) {
     );
     assert_eq!(
         env.depth(&q).0,
-        10,
-        "the batches before the broken line were sent"
+        0,
+        "every line is read before any is sent: a broken file sends nothing"
     );
 
     lines[14] = line(15);
     std::fs::write(&file, lines.join("\n")).expect("fixing the export");
     let resumed = env.json(&["import", &q, &file_arg]);
-    assert_eq!(resumed["imported"], 20);
+    assert_eq!(resumed["imported"], 30);
     let mut got = bodies(&env.peek_all(&q));
     got.sort();
     let mut expected: Vec<String> = (1..=30).map(|i| format!("b{i}")).collect();
     expected.sort();
     assert_eq!(got, expected);
+}
+
+/// A FIFO import gives a record whose deduplication id an earlier line has a
+/// fresh one, so that the queue does not drop it; told to keep them, it warns.
+fn an_import_never_drops_a_message_for_a_repeated_deduplication_id(env: &Env) {
+    let record = |id: &str, body: &str| {
+        format!(
+            r#"{{"message_id":"{id}","body":"{body}","group_id":"g","deduplication_id":"same"}}"#
+        )
+    };
+    let file = env.dir.path().join("dups.jsonl");
+    std::fs::write(
+        &file,
+        [record("m1", "first"), record("m2", "second")].join("\n"),
+    )
+    .expect("the file");
+    let file_arg = file.to_string_lossy().into_owned();
+    let q = env.queue("dups.fifo", &[]);
+    let out = env.run(&["import", &q, &file_arg]);
+    assert_success(&["import"], &out);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("line 2 has the deduplication id of line 1"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(sorted(bodies(&env.peek_all(&q))), ["first", "second"]);
+
+    let kept = env.queue("kept.fifo", &[]);
+    let out = env.run(&["import", &kept, &file_arg, "--keep-deduplication-ids"]);
+    assert_success(&["import", "--keep-deduplication-ids"], &out);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("warning: line 2"));
+    assert_eq!(
+        bodies(&env.peek_all(&kept)),
+        ["first"],
+        "told to keep the ids"
+    );
+}
+
+/// A line the queue refuses does not advance the resume point: the next run
+/// sends it, and only it; the progress file goes when every line is in.
+fn a_refused_line_is_sent_again_and_only_it(env: &Env) {
+    let q = env.queue("refused", &[]);
+    let file = env.dir.path().join("refused.jsonl");
+    let line = |body: &str| format!(r#"{{"message_id":"x","body":"{body}"}}"#);
+    // A body of a character SQS refuses (U+0000) fails at the queue, not in the file.
+    let mut lines = vec![line("b1"), line("\\u0000"), line("b3")];
+    std::fs::write(&file, lines.join("\n")).expect("the file");
+    let file_arg = file.to_string_lossy().into_owned();
+    let progress = format!("{file_arg}.import-progress");
+    let out = env.run(&["import", &q, &file_arg]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("line 2 was not sent"));
+    assert!(Path::new(&progress).exists(), "kept while a line is not in");
+    assert_eq!(sorted(bodies(&env.peek_all(&q))), ["b1", "b3"]);
+
+    lines[1] = line("b2");
+    std::fs::write(&file, lines.join("\n")).expect("the file");
+    let again = env.json(&["import", &q, &file_arg]);
+    assert_eq!(again["imported"], 1, "only the refused line: {again}");
+    assert_eq!(sorted(bodies(&env.peek_all(&q))), ["b1", "b2", "b3"]);
+    assert!(!Path::new(&progress).exists(), "gone once every line is in");
+}
+
+/// `receive --delete` deletes only what it has shown: when stdout cannot be
+/// written (a full disk here; a closed pipe alike), nothing is deleted.
+fn receive_delete_deletes_only_what_it_has_shown(env: &Env) {
+    let q = env.queue("shown", &["VisibilityTimeout=60s"]);
+    for body in ["a", "b"] {
+        env.ok(&["send", &q, body]);
+    }
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let out = env
+        .command(&["receive", &q, "-n", "2", "--delete"])
+        .stdout(full)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("running ebbflow");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        env.depth(&q),
+        (0, 2),
+        "received, not deleted: they come back"
+    );
+    let other = env.queue("shown-ok", &[]);
+    for body in ["c", "d"] {
+        env.ok(&["send", &other, body]);
+    }
+    let shown = env.json(&["receive", &other, "-n", "2", "--delete"]);
+    assert_eq!(shown["messages"].as_array().map(Vec::len), Some(2));
+    assert_eq!(env.depth(&other), (0, 0), "shown, then deleted");
+}
+
+#[test]
+fn sqlite_imports_and_receives_lose_nothing() {
+    let Some(env) = Env::sqlite() else {
+        return;
+    };
+    an_import_never_drops_a_message_for_a_repeated_deduplication_id(&env);
+    a_refused_line_is_sent_again_and_only_it(&env);
+    receive_delete_deletes_only_what_it_has_shown(&env);
 }
 
 macro_rules! on_backend {

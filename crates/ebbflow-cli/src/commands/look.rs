@@ -184,38 +184,62 @@ pub async fn receive(
         .receive(queue, request)
         .await
         .context(|| format!("receiving from {queue}"))?;
-    let mut records: Vec<Record> = got.iter().map(Record::from).collect();
-    if delete {
-        for r in &mut records {
-            if let Some(handle) = r.receipt_handle.take() {
-                ctx.backend
-                    .delete(queue, &handle)
-                    .await
-                    .context(|| format!("deleting {} from {queue}", r.message_id))?;
-                r.state = Some("deleted".to_owned());
-            }
+    let records: Vec<Record> = got.iter().map(Record::from).collect();
+    // Printed and flushed first: a message is deleted only once it has been
+    // shown (a closed pipe, `| head -1`, deletes nothing it did not show).
+    let text = if ctx.json() {
+        format!(
+            "{}\n",
+            serde_json::json!({"queue": queue, "messages": records})
+        )
+    } else if records.is_empty() {
+        format!("{queue}: nothing to receive\n")
+    } else {
+        let mut t = Table::new(["MESSAGE ID", "RECEIVES", "GROUP", "BODY", "RECEIPT HANDLE"]);
+        for r in &records {
+            t.row([
+                r.message_id.clone(),
+                r.receive_count.to_string(),
+                r.group_id.clone().unwrap_or_else(|| "-".to_owned()),
+                output::snippet(&r.body, 50),
+                r.receipt_handle.clone().unwrap_or_default(),
+            ]);
+        }
+        t.to_string()
+    };
+    {
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+            // Nothing deleted: what was received comes back when its
+            // visibility timeout ends.
+            return Err(CliError::Io {
+                path: "stdout".into(),
+                source: e,
+            });
         }
     }
-    if ctx.json() {
-        output::json(&serde_json::json!({"queue": queue, "messages": records}));
+    if !delete {
         return Ok(());
     }
-    if records.is_empty() {
-        println!("{queue}: nothing to receive");
-        return Ok(());
-    }
-    let mut t = Table::new(["MESSAGE ID", "RECEIVES", "GROUP", "BODY", "RECEIPT HANDLE"]);
+    let mut deleted = 0usize;
     for r in &records {
-        t.row([
-            r.message_id.clone(),
-            r.receive_count.to_string(),
-            r.group_id.clone().unwrap_or_else(|| "-".to_owned()),
-            output::snippet(&r.body, 50),
-            r.receipt_handle
-                .clone()
-                .unwrap_or_else(|| "(deleted)".to_owned()),
-        ]);
+        if let Some(handle) = &r.receipt_handle {
+            ctx.backend
+                .delete(queue, handle)
+                .await
+                .context(|| {
+                    format!(
+                        "deleting {} from {queue} ({deleted} of the {} shown were deleted; the rest come back when their visibility timeout ends)",
+                        r.message_id,
+                        records.len()
+                    )
+                })?;
+            deleted += 1;
+        }
     }
-    print!("{t}");
+    if !ctx.json() && deleted > 0 {
+        eprintln!("deleted {}", output::plural(deleted, "message"));
+    }
     Ok(())
 }

@@ -91,7 +91,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             queue,
             file,
             restart,
-        } => transfer::import(&ctx, &queue, &file, restart).await,
+            keep_deduplication_ids,
+        } => transfer::import(&ctx, &queue, &file, restart, keep_deduplication_ids).await,
         Command::Config(_)
         | Command::Completions { .. }
         | Command::Work

@@ -13,8 +13,11 @@
 use super::Ctx;
 use crate::error::{CliError, Context};
 use crate::record::Record;
-use ebbflow::{BrowseRequest, QueueError, ReceiveRequest, SendBatchEntry, MAX_BROWSE_LIMIT};
+use ebbflow::{
+    BrowseRequest, QueueError, ReceiveRequest, SendBatchEntry, SendMessage, MAX_BROWSE_LIMIT,
+};
 use serde::{Deserialize, Serialize};
+use std::collections::{BTreeSet, HashMap};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -28,8 +31,8 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CliError + '_ {
 
 /// `ebbflow export QUEUE [--file F]`.
 pub async fn export(ctx: &Ctx, queue: &str, file: Option<&Path>) -> Result<(), CliError> {
-    // A file is written beside its name and renamed when complete, so a
-    // partial export never looks like a whole one.
+    // A file is written beside its name and renamed only when complete, so
+    // a partial export (interrupted, failed) never looks like a whole one.
     let partial = file.map(|f| {
         let mut name = f.as_os_str().to_owned();
         name.push(".partial");
@@ -83,30 +86,71 @@ pub async fn export(ctx: &Ctx, queue: &str, file: Option<&Path>) -> Result<(), C
     Ok(())
 }
 
+/// How long an export by receiving hides each message: past it, the first
+/// messages would come back and be written twice.
+const EXPORT_VISIBILITY: Duration = Duration::from_secs(15 * 60);
+
+/// The time an export by receiving may take: its visibility timeout less
+/// a margin for the last receive under way.
+const EXPORT_DEADLINE: Duration = Duration::from_secs(14 * 60);
+
 /// An export where the backend cannot browse (Amazon SQS): every message is
-/// received once, hidden while the export runs, then made visible again.
+/// received once, hidden while the export runs, then made visible again. A
+/// FIFO queue is refused (a received message blocks the rest of its group,
+/// so the export would end at the first message of each group); a standard
+/// queue's export must end before its first message could come back.
 async fn export_by_receiving(
     ctx: &Ctx,
     queue: &str,
     write: &mut impl FnMut(&Record) -> Result<(), CliError>,
 ) -> Result<u64, CliError> {
+    let fifo = ctx
+        .backend
+        .get_queue_attributes(queue)
+        .await
+        .context(|| format!("reading queue {queue}"))?
+        .fifo;
+    if fifo {
+        return Err(CliError::Usage(format!(
+            "{queue} is a FIFO queue on a backend with no way to look without receiving: a \
+             received message blocks the rest of its group until it is deleted, so an export \
+             would end at the first message of each group; nothing was exported"
+        )));
+    }
     eprintln!(
         "note: this backend has no way to look without receiving: each message is received \
          once (its receive count goes up by one), hidden while the export runs, then made \
          visible again"
     );
+    let started = tokio::time::Instant::now();
     let mut handles = Vec::new();
     let result = async {
         loop {
+            if ctx.interrupt.is_set() {
+                return Err(CliError::Interrupted(format!(
+                    "exported {} messages; the export is incomplete",
+                    handles.len()
+                )));
+            }
+            if started.elapsed() > EXPORT_DEADLINE {
+                return Err(CliError::Input(format!(
+                    "exported {} messages in {} minutes, and the first would soon be visible \
+                     again (received with a visibility timeout of {} minutes): the export cannot \
+                     promise to be whole and is left incomplete",
+                    handles.len(),
+                    EXPORT_DEADLINE.as_secs() / 60,
+                    EXPORT_VISIBILITY.as_secs() / 60
+                )));
+            }
             let request = ReceiveRequest::new(10)
-                .visibility_timeout(Duration::from_secs(15 * 60))
+                .visibility_timeout(EXPORT_VISIBILITY)
                 .wait(Duration::from_secs(1));
             let got = ctx
                 .backend
                 .receive(queue, request)
                 .await
                 .context(|| format!("receiving from {queue}"))?;
-            if got.is_empty() || ctx.interrupt.is_set() {
+            if got.is_empty() {
                 return Ok::<u64, CliError>(handles.len() as u64);
             }
             for m in &got {
@@ -124,11 +168,34 @@ async fn export_by_receiving(
     result
 }
 
-/// How far an import of one file into one queue got.
-#[derive(Debug, Serialize, Deserialize)]
+/// How far an import of one file into one queue got: every line up to
+/// `lines_done` is in, and so are the lines of `done_after`; the rest (a
+/// failed line among them) are sent again by the next run.
+#[derive(Debug, Default, Serialize, Deserialize)]
 struct Progress {
     queue: String,
     lines_done: usize,
+    #[serde(default)]
+    done_after: BTreeSet<usize>,
+}
+
+impl Progress {
+    fn is_done(&self, line: usize) -> bool {
+        line <= self.lines_done || self.done_after.contains(&line)
+    }
+
+    /// Marks `line` in, moving `lines_done` up past every line in since.
+    fn mark(&mut self, line: usize, blank: &dyn Fn(usize) -> bool) {
+        self.done_after.insert(line);
+        loop {
+            let next = self.lines_done + 1;
+            if self.done_after.remove(&next) || blank(next) {
+                self.lines_done = next;
+            } else {
+                break;
+            }
+        }
+    }
 }
 
 fn progress_path(file: &Path) -> PathBuf {
@@ -146,8 +213,23 @@ fn save_progress(path: &Path, progress: &Progress) -> Result<(), CliError> {
     std::fs::rename(&tmp, path).map_err(io(path))
 }
 
-/// `ebbflow import QUEUE FILE [--restart]`.
-pub async fn import(ctx: &Ctx, queue: &str, file: &Path, restart: bool) -> Result<(), CliError> {
+/// The deduplication id a FIFO import sends a record with whose id an
+/// earlier line of the file already has: the same on every run (so a resumed
+/// import stays idempotent), within SQS's 128 characters.
+fn fresh_deduplication_id(id: &str, line: usize) -> String {
+    let suffix = format!("~import-line-{line}");
+    let keep: String = id.chars().take(128 - suffix.len()).collect();
+    format!("{keep}{suffix}")
+}
+
+/// `ebbflow import QUEUE FILE [--restart] [--keep-deduplication-ids]`.
+pub async fn import(
+    ctx: &Ctx,
+    queue: &str,
+    file: &Path,
+    restart: bool,
+    keep_deduplication_ids: bool,
+) -> Result<(), CliError> {
     let fifo = ctx
         .backend
         .get_queue_attributes(queue)
@@ -163,7 +245,10 @@ pub async fn import(ctx: &Ctx, queue: &str, file: &Path, restart: bool) -> Resul
         std::fs::read_to_string(file).map_err(io(file))?
     };
     let progress_file = (!stdin).then(|| progress_path(file));
-    let mut done = 0usize;
+    let mut progress = Progress {
+        queue: queue.to_owned(),
+        ..Progress::default()
+    };
     if let Some(path) = progress_file.as_deref().filter(|p| p.exists() && !restart) {
         let saved: Progress = std::fs::read_to_string(path)
             .map_err(io(path))
@@ -178,55 +263,101 @@ pub async fn import(ctx: &Ctx, queue: &str, file: &Path, restart: bool) -> Resul
                 saved.queue
             )));
         }
-        done = saved.lines_done;
-        eprintln!("resuming after line {done} ({})", path.display());
+        progress = saved;
+        eprintln!(
+            "resuming after line {}{} ({})",
+            progress.lines_done,
+            if progress.done_after.is_empty() {
+                String::new()
+            } else {
+                format!(" and {} lines past it", progress.done_after.len())
+            },
+            path.display()
+        );
     }
-    let lines: Vec<(usize, &str)> = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l))
-        .filter(|(n, l)| *n > done && !l.trim().is_empty())
-        .collect();
+    let all: Vec<&str> = text.lines().collect();
+    let blank = |n: usize| all.get(n - 1).is_some_and(|l| l.trim().is_empty());
+    // Every record, in order, with the message it is sent as.
+    let mut records = Vec::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (i, line) in all.iter().enumerate() {
+        let n = i + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let record = Record::parse(line, n)?;
+        let mut message = record.to_send(fifo, n)?;
+        if let Some(id) = message.deduplication_id.clone() {
+            if let Some(first) = seen.get(&id) {
+                if keep_deduplication_ids {
+                    eprintln!(
+                        "warning: line {n} has the deduplication id of line {first}; sent as it is \
+                         (--keep-deduplication-ids), the queue may take it as a duplicate and drop it"
+                    );
+                } else {
+                    let fresh = fresh_deduplication_id(&id, n);
+                    eprintln!(
+                        "note: line {n} has the deduplication id of line {first}; sent with `{fresh}` \
+                         so that the queue does not drop it as a duplicate"
+                    );
+                    message.deduplication_id = Some(fresh);
+                }
+            } else {
+                seen.insert(id, n);
+            }
+        }
+        if !progress.is_done(n) {
+            records.push((n, message));
+        }
+    }
     let (mut sent, mut failed) = (0u64, Vec::new());
-    for chunk in lines.chunks(ebbflow::limits::MAX_BATCH_ENTRIES) {
+    let mut pending = records.into_iter().peekable();
+    while pending.peek().is_some() {
         if ctx.interrupt.is_set() {
             return Err(CliError::Interrupted(format!(
-                "imported {sent} messages, up to line {done}; run the same command again to go on"
+                "imported {sent} messages, up to line {}; run the same command again to go on",
+                progress.lines_done
             )));
         }
-        let mut entries = Vec::with_capacity(chunk.len());
-        for (n, line) in chunk {
-            let record = Record::parse(line, *n)?;
-            entries.push(SendBatchEntry {
+        let chunk: Vec<(usize, SendMessage)> = pending
+            .by_ref()
+            .take(ebbflow::limits::MAX_BATCH_ENTRIES)
+            .collect();
+        let (first, last) = (
+            chunk.first().map_or(0, |(n, _)| *n),
+            chunk.last().map_or(0, |(n, _)| *n),
+        );
+        let entries = chunk
+            .into_iter()
+            .map(|(n, message)| SendBatchEntry {
                 id: format!("l{n}"),
-                message: record.to_send(fifo, *n)?,
-            });
-        }
-        let last = chunk[chunk.len() - 1].0;
+                message,
+            })
+            .collect();
         let result = ctx
             .backend
             .send_batch(queue, entries)
             .await
-            .context(|| format!("sending lines {}–{last} to {queue}", chunk[0].0))?;
+            .context(|| format!("sending lines {first}–{last} to {queue}"))?;
         sent += result.successful.len() as u64;
+        for ok in &result.successful {
+            if let Ok(n) = ok.id.trim_start_matches('l').parse() {
+                progress.mark(n, &blank);
+            }
+        }
         failed.extend(
             result
                 .failed
                 .into_iter()
-                .map(|f| (f.id[1..].to_owned(), f.error)),
+                .map(|f| (f.id.trim_start_matches('l').to_owned(), f.error)),
         );
-        done = last;
         if let Some(path) = &progress_file {
-            save_progress(
-                path,
-                &Progress {
-                    queue: queue.to_owned(),
-                    lines_done: done,
-                },
-            )?;
+            save_progress(path, &progress)?;
         }
     }
-    if let Some(path) = &progress_file {
+    // The progress goes only when every line is in: a failed line is sent
+    // again by the next run, and only it.
+    if let Some(path) = progress_file.as_ref().filter(|_| failed.is_empty()) {
         if path.exists() {
             std::fs::remove_file(path).map_err(io(path))?;
         }
