@@ -561,7 +561,7 @@ fn a_refused_line_is_sent_again_and_only_it(env: &Env) {
     let file = env.dir.path().join("refused.jsonl");
     let line = |body: &str| format!(r#"{{"message_id":"x","body":"{body}"}}"#);
     // A body of a character SQS refuses (U+0000) fails at the queue, not in the file.
-    let mut lines = vec![line("b1"), line("\\u0000"), line("b3")];
+    let mut lines = [line("b1"), line("\\u0000"), line("b3")];
     std::fs::write(&file, lines.join("\n")).expect("the file");
     let file_arg = file.to_string_lossy().into_owned();
     let progress = format!("{file_arg}.import-progress");
