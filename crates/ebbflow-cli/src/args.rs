@@ -234,5 +234,10 @@ pub struct RedriveArgs {
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Validate the configuration file; exit 1 with every problem when it is invalid.
-    Check,
+    Check {
+        /// Also compare the queues the file declares with the engine's,
+        /// changing nothing; exit 1 when they differ.
+        #[arg(long)]
+        diff: bool,
+    },
 }

@@ -959,3 +959,67 @@ fn history_queues_are_listed_only_when_the_prefix_names_them() {
         ["ebbflow_history__jobs"]
     );
 }
+
+/// The file is the one truth for the queues it declares: `queue create`
+/// makes a declared queue as declared, a command on a missing declared queue
+/// says how to make it, `config check --diff` shows what differs, and
+/// `ebbflow serve` brings the engine to the file when it starts.
+#[test]
+fn the_config_is_the_one_truth_for_the_queues_it_declares() {
+    let env = Env::with_backend("kind = \"sqlite\"\npath = \"declared.db\"");
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let mut text = std::fs::read_to_string(&env.config).expect("config");
+    text.push_str(&format!(
+        "[queues.jobs-dlq]\n[queues.jobs]\ndead_letter_queue = \"jobs-dlq\"\nmax_receive_count = 3\nvisibility_timeout = \"45s\"\n\
+         [server]\nauth = \"none\"\nlisten = \"127.0.0.1:{port}\"\ndashboard_path = \"\"\n"
+    ));
+    std::fs::write(&env.config, text).expect("config");
+
+    let missing = env.run(&["send", "jobs", "x"]);
+    assert_eq!(missing.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        said.contains("declares it") && said.contains("queue create jobs"),
+        "{said}"
+    );
+
+    let diff = env.run(&["config", "check", "--diff"]);
+    assert_eq!(diff.status.code(), Some(1), "missing queues differ");
+    assert!(String::from_utf8_lossy(&diff.stdout).contains("jobs Queue: missing"));
+
+    env.ok(&["queue", "create", "jobs-dlq"]);
+    env.ok(&["queue", "create", "jobs"]);
+    let attrs = env.json(&["queue", "attributes", "jobs"]);
+    let text = attrs.to_string();
+    assert!(text.contains("jobs-dlq") && text.contains("45"), "{text}");
+    env.ok(&["config", "check", "--diff"]);
+
+    env.ok(&["queue", "set", "jobs", "VisibilityTimeout=5s"]);
+    let diff = env.run(&["config", "check", "--diff"]);
+    assert_eq!(diff.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&diff.stdout)
+            .contains("jobs VisibilityTimeout: 5s in the engine, 45s in the file"),
+        "{}",
+        String::from_utf8_lossy(&diff.stdout)
+    );
+
+    // `serve` brings the engine to the file at start.
+    let mut serve = env
+        .command(&["serve"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "serve did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = serve.kill();
+    let _ = serve.wait();
+    env.ok(&["config", "check", "--diff"]);
+}

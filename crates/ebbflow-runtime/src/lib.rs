@@ -23,6 +23,7 @@ mod acker;
 mod autoscale;
 mod batch;
 mod context;
+mod declare;
 mod delivery;
 mod error;
 mod group;
@@ -43,6 +44,7 @@ mod worker_tasks;
 
 pub use batch::{batch_handler_fn, BatchHandler, FnBatchHandler};
 pub use context::Context;
+pub use declare::{declare_queues, differences, Difference};
 pub use delivery::{Delivery, Outcome};
 pub use error::{ErrorKind, HandlerError, RuntimeError, MAX_RETRY_AFTER};
 pub use group::{HandlerStack, WorkerGroup};

@@ -9,7 +9,7 @@ use crate::telemetry::{BackendMetrics, Telemetry};
 use crate::{Handler, RetryPolicy, RuntimeError};
 use ebbflow_core::config::{Config, WorkerConfig};
 use ebbflow_core::{Hooked, QueueBackend, QueueError};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -104,7 +104,7 @@ impl Runtime {
             }
             None => self.backend.clone(),
         };
-        create_queues(backend.as_ref(), &self.config).await?;
+        crate::declare::declare_queues(backend.as_ref(), &self.config).await?;
 
         let shutdown = CancellationToken::new();
         let grace = self.config.runtime.shutdown_grace.0;
@@ -193,41 +193,6 @@ impl Running {
             listener.stop().await;
         }
     }
-}
-
-/// Creates the queues of `[queues]`, each dead-letter queue before the queues that use it.
-async fn create_queues(backend: &dyn QueueBackend, config: &Config) -> Result<(), RuntimeError> {
-    let mut created: HashSet<&str> = HashSet::new();
-    while created.len() < config.queues.len() {
-        let ready: Vec<&String> = config
-            .queues
-            .iter()
-            .filter(|(name, q)| {
-                !created.contains(name.as_str())
-                    && q.dead_letter_queue
-                        .as_deref()
-                        .is_none_or(|d| !config.queues.contains_key(d) || created.contains(d))
-            })
-            .map(|(name, _)| name)
-            .collect();
-        if ready.is_empty() {
-            return Err(RuntimeError::Config {
-                file: None,
-                problems: vec!["[queues] name each other as dead-letter queues in a cycle".into()],
-            });
-        }
-        for name in ready {
-            backend
-                .create_queue(name, config.queues[name].attributes(name))
-                .await
-                .map_err(|source| RuntimeError::Backend {
-                    step: format!("creating queue `{name}`"),
-                    source,
-                })?;
-            created.insert(name);
-        }
-    }
-    Ok(())
 }
 
 /// Resolves a group's queue, visibility timeout and dead-letter route.

@@ -37,7 +37,9 @@ impl Ctx {
 /// Runs one command line.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
-        Command::Config(ConfigCommand::Check) => return config::check(&cli.config, cli.output),
+        Command::Config(ConfigCommand::Check { diff: false }) => {
+            return config::check(&cli.config, cli.output)
+        }
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "ebbflow", &mut std::io::stdout());
@@ -59,15 +61,42 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         output: cli.output,
         interrupt: Interrupt::listen(),
     };
-    match cli.command {
+    if let Command::Config(ConfigCommand::Check { diff: true }) = cli.command {
+        return config::diff(&ctx, &cli.config, &config).await;
+    }
+    let declared = |queue: &str| config.queues.contains_key(queue);
+    let result = run_on_backend(&ctx, cli.command, &config).await;
+    // A queue the file declares but the engine lacks: say how to make it.
+    match result {
+        Err(CliError::Queue {
+            context,
+            source: ebbflow::QueueError::QueueDoesNotExist(queue),
+        }) if declared(&queue) => Err(CliError::Input(format!(
+            "{context}: queue `{queue}` does not exist; {} declares it: create it with \
+             `ebbflow --config {} queue create {queue}` (or start `ebbflow work` or `ebbflow \
+             serve`, which create what the file declares)",
+            cli.config.display(),
+            cli.config.display()
+        ))),
+        other => other,
+    }
+}
+
+/// The commands that work on the backend the config names.
+async fn run_on_backend(
+    ctx: &Ctx,
+    command: Command,
+    config: &ebbflow::config::Config,
+) -> Result<(), CliError> {
+    match command {
         Command::Queues { prefix, watch } => {
-            queues::list(&ctx, prefix.as_deref(), watch.as_deref()).await
+            queues::list(ctx, prefix.as_deref(), watch.as_deref()).await
         }
-        Command::Queue(command) => queues::queue(&ctx, command).await,
-        Command::Purge { queue, yes } => queues::purge(&ctx, &queue, yes).await,
-        Command::Send(args) => send::send(&ctx, args).await,
-        Command::Peek { queue, limit } => look::peek(&ctx, &queue, limit).await,
-        Command::Dlq { queue, limit } => look::dlq(&ctx, &queue, limit).await,
+        Command::Queue(command) => queues::queue(ctx, command, config).await,
+        Command::Purge { queue, yes } => queues::purge(ctx, &queue, yes).await,
+        Command::Send(args) => send::send(ctx, args).await,
+        Command::Peek { queue, limit } => look::peek(ctx, &queue, limit).await,
+        Command::Dlq { queue, limit } => look::dlq(ctx, &queue, limit).await,
         Command::Receive {
             queue,
             max,
@@ -76,7 +105,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             delete,
         } => {
             look::receive(
-                &ctx,
+                ctx,
                 &queue,
                 max,
                 &wait,
@@ -85,14 +114,14 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             )
             .await
         }
-        Command::Redrive(args) => redrive::redrive(&ctx, args).await,
-        Command::Export { queue, file } => transfer::export(&ctx, &queue, file.as_deref()).await,
+        Command::Redrive(args) => redrive::redrive(ctx, args).await,
+        Command::Export { queue, file } => transfer::export(ctx, &queue, file.as_deref()).await,
         Command::Import {
             queue,
             file,
             restart,
             keep_deduplication_ids,
-        } => transfer::import(&ctx, &queue, &file, restart, keep_deduplication_ids).await,
+        } => transfer::import(ctx, &queue, &file, restart, keep_deduplication_ids).await,
         Command::Config(_)
         | Command::Completions { .. }
         | Command::Work

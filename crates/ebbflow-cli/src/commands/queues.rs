@@ -147,14 +147,19 @@ pub async fn list(ctx: &Ctx, prefix: Option<&str>, watch: Option<&str>) -> Resul
 }
 
 /// `ebbflow queue create|delete|attributes|set`.
-pub async fn queue(ctx: &Ctx, command: QueueCommand) -> Result<(), CliError> {
+pub async fn queue(
+    ctx: &Ctx,
+    command: QueueCommand,
+    config: &ebbflow::config::Config,
+) -> Result<(), CliError> {
     let b = &ctx.backend;
     match command {
         QueueCommand::Create { name, attributes } => {
-            let base = if name.ends_with(ebbflow::limits::FIFO_SUFFIX) {
-                QueueAttributes::fifo()
-            } else {
-                QueueAttributes::standard()
+            // A queue the file declares starts from its declared settings.
+            let base = match config.queues.get(&name) {
+                Some(declared) => declared.attributes(&name),
+                None if name.ends_with(ebbflow::limits::FIFO_SUFFIX) => QueueAttributes::fifo(),
+                None => QueueAttributes::standard(),
             };
             let attrs = attributes::parse(&attributes)?.apply(&base);
             let url = b

@@ -85,6 +85,10 @@ pub async fn serve(config: Config) -> Result<(), CliError> {
     }
     // In-process queues are fine here: this process holds them for its clients.
     let backend = crate::open::serving(&config).await?;
+    // The queues the file declares, made so before the first client comes.
+    ebbflow::runtime::declare_queues(backend.as_ref(), &config)
+        .await
+        .map_err(|e| CliError::Config(e.to_string()))?;
     let mut api = Api::new(backend.clone());
     api.account_id = s.account_id.clone();
     api.region = s.region.clone();
