@@ -32,6 +32,30 @@ mod request;
 pub mod sigv4;
 
 pub use actions::Api;
+
+/// The parsers of a stranger's bytes, for the coverage-guided harnesses in
+/// `crates/ebbflow-server/fuzz/` (feature `fuzzing`; not an API).
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// The query protocol's form reader.
+    pub fn read_form(bytes: &[u8]) -> bool {
+        matches!(crate::query::read_form(bytes), Ok(Some(_)))
+    }
+
+    /// One action's JSON request, typed.
+    pub fn parse_action(action: &str, body: &[u8]) -> bool {
+        crate::request::Action::parse(action, body).is_ok()
+    }
+
+    /// A queue policy, checked and evaluated.
+    pub fn policy(text: &str) -> bool {
+        let context = crate::policy::Context::default();
+        crate::policy::check(text).is_ok()
+            | (crate::policy::evaluate(text, "AKID", "SendMessage", &context)
+                == crate::policy::Verdict::Allow)
+    }
+}
 pub use ebbflow_listener::Limits;
 
 /// The largest request body read: SQS's 1 MiB message (or batch) limit,
