@@ -201,7 +201,7 @@ fn batch_item_failures<'a>(body: &[u8], ids: &[&'a str]) -> Result<Vec<&'a str>,
 /// protocol writes them), answered with Lambda's partial-batch result:
 /// `{"batchItemFailures": [{"itemIdentifier": "<id>"}]}` names the messages
 /// to retry; the rest succeeded. A status other than 2xx applies to all, and
-/// so does an answer that is not that shape ([`batch_item_failures`]).
+/// so does an answer that is not that shape (see `batch_item_failures`).
 #[async_trait]
 impl BatchHandler for HttpHandler {
     type Message = String;
