@@ -134,7 +134,7 @@ impl WireSend {
             group_id: self.message_group_id,
             deduplication_id: self.message_deduplication_id,
         };
-        ebbflow_core::limits::check_producer_attributes(&message)?;
+        ebbflow_core::limits::check_producer_attributes(&message).map_err(WireError::of_message)?;
         Ok(message)
     }
 }
@@ -158,9 +158,12 @@ fn sent(receipt: &SendReceipt, (attributes_md5, system_md5): SentDigests) -> Map
     m
 }
 
+/// A batch's answer; `error` writes a failed entry's error as the action's
+/// single form would.
 fn batch_answer<T>(
     result: BatchResult<T>,
     mut success: impl FnMut(&str, T) -> Map<String, Value>,
+    error: fn(QueueError) -> WireError,
 ) -> Value {
     let successful: Vec<Value> = result
         .successful
@@ -175,11 +178,20 @@ fn batch_answer<T>(
         .failed
         .into_iter()
         .map(|f| {
-            let wire = WireError::from(f.error);
+            let wire = error(f.error);
             json!({"Id": f.id, "SenderFault": wire.fault == "Sender", "Code": wire.code, "Message": wire.message})
         })
         .collect();
     json!({"Successful": successful, "Failed": failed})
+}
+
+/// A whole batch's error: an empty one in SQS's words, naming `entry`; a
+/// send's message errors as a single send's.
+fn batch_error(e: QueueError, entry: &str) -> WireError {
+    match e {
+        QueueError::EmptyBatchRequest => WireError::empty_batch(entry),
+        other => WireError::of_message(other),
+    }
 }
 
 /// Whether `name` is asked for by a list of names, `All`, `.*` or a `prefix.*`.
@@ -340,6 +352,10 @@ impl Api {
                     .filter(|(k, _)| wanted(&names, k))
                     .map(|(k, v)| (k, Value::String(v)))
                     .collect();
+                // SQS leaves the member out when nothing was asked for.
+                if chosen.is_empty() {
+                    return Ok(json!({}));
+                }
                 Ok(json!({"Attributes": chosen}))
             }
             Action::SetQueueAttributes { queue, update } => {
@@ -358,7 +374,10 @@ impl Api {
                 let system_md5 = message.system_attributes_md5()?;
                 let message = message.into_message()?;
                 let md5 = md5_of_message_attributes(&message.attributes);
-                let receipt = b.send(&queue, message).await?;
+                let receipt = b
+                    .send(&queue, message)
+                    .await
+                    .map_err(WireError::of_message)?;
                 Ok(Value::Object(sent(&receipt, (md5, system_md5))))
             }
             Action::SendMessageBatch {
@@ -376,10 +395,15 @@ impl Api {
                     );
                     entries.push(SendBatchEntry { id: e.id, message });
                 }
-                let result = b.send_batch(&queue, entries).await?;
-                Ok(batch_answer(result, |id, receipt| {
-                    sent(&receipt, md5s.remove(id).unwrap_or_default())
-                }))
+                let result = b
+                    .send_batch(&queue, entries)
+                    .await
+                    .map_err(|e| batch_error(e, "SendMessageBatchRequestEntry"))?;
+                Ok(batch_answer(
+                    result,
+                    |id, receipt| sent(&receipt, md5s.remove(id).unwrap_or_default()),
+                    WireError::of_message,
+                ))
             }
             Action::ReceiveMessage(r) => self.receive(*r).await,
             Action::DeleteMessage {
@@ -397,8 +421,11 @@ impl Api {
                         receipt_handle: e.receipt_handle,
                     })
                     .collect();
-                let result = b.delete_batch(&queue, entries).await?;
-                Ok(batch_answer(result, |_, ()| Map::new()))
+                let result = b
+                    .delete_batch(&queue, entries)
+                    .await
+                    .map_err(|e| batch_error(e, "DeleteMessageBatchRequestEntry"))?;
+                Ok(batch_answer(result, |_, ()| Map::new(), WireError::from))
             }
             Action::ChangeMessageVisibility {
                 queue,
@@ -419,8 +446,11 @@ impl Api {
                         visibility_timeout: Duration::from_secs(e.visibility_timeout),
                     })
                     .collect();
-                let result = b.change_visibility_batch(&queue, entries).await?;
-                Ok(batch_answer(result, |_, ()| Map::new()))
+                let result = b
+                    .change_visibility_batch(&queue, entries)
+                    .await
+                    .map_err(|e| batch_error(e, "ChangeMessageVisibilityBatchRequestEntry"))?;
+                Ok(batch_answer(result, |_, ()| Map::new(), WireError::from))
             }
             Action::TagQueue { queue, tags } => {
                 let update = QueueAttributesUpdate {
@@ -465,7 +495,8 @@ impl Api {
             }
             Action::RemovePermission { queue, label } => {
                 let current = b.get_queue_attributes(&queue).await?.policy;
-                let policy = attributes::remove_permission(current.as_deref(), &label)?;
+                let policy =
+                    attributes::remove_permission(current.as_deref(), &self.arn(&queue), &label)?;
                 let update = QueueAttributesUpdate {
                     policy: Some(policy),
                     ..QueueAttributesUpdate::default()

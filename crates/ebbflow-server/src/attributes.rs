@@ -104,8 +104,17 @@ fn statements(policy: Option<&str>) -> Result<Vec<Value>, QueueError> {
     })
 }
 
-fn document(statements: Vec<Value>) -> String {
-    json!({"Version": "2012-10-17", "Statement": statements}).to_string()
+/// A policy document as SQS writes one: its `Id`, `Version` and statements.
+fn document(id: &str, statements: Vec<Value>) -> String {
+    json!({"Version": "2012-10-17", "Id": id, "Statement": statements}).to_string()
+}
+
+/// The `Id` a policy has, else the one SQS gives a queue's: `ARN/SQSDefaultPolicy`.
+fn id_of(policy: Option<&str>, queue_arn: &str) -> String {
+    policy
+        .and_then(|p| serde_json::from_str::<Value>(p).ok())
+        .and_then(|doc| doc.get("Id").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_else(|| format!("{queue_arn}/SQSDefaultPolicy"))
 }
 
 fn label_of(statement: &Value) -> Option<&str> {
@@ -160,11 +169,15 @@ pub fn add_permission(
         "Action": actions.iter().map(|a| format!("SQS:{a}")).collect::<Vec<_>>(),
         "Resource": queue_arn,
     }));
-    Ok(document(all))
+    Ok(document(&id_of(policy, queue_arn), all))
 }
 
 /// The queue's policy without the statement `label`; `None` when none is left.
-pub fn remove_permission(policy: Option<&str>, label: &str) -> Result<Option<String>, QueueError> {
+pub fn remove_permission(
+    policy: Option<&str>,
+    queue_arn: &str,
+    label: &str,
+) -> Result<Option<String>, QueueError> {
     let mut all = statements(policy)?;
     let before = all.len();
     all.retain(|s| label_of(s) != Some(label));
@@ -174,7 +187,7 @@ pub fn remove_permission(policy: Option<&str>, label: &str) -> Result<Option<Str
             format!("no permission of this queue is labelled `{label}`"),
         ));
     }
-    Ok((!all.is_empty()).then(|| document(all)))
+    Ok((!all.is_empty()).then(|| document(&id_of(policy, queue_arn), all)))
 }
 
 fn number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, QueueError> {

@@ -88,6 +88,31 @@ impl WireError {
     }
 }
 
+impl WireError {
+    /// An error of a message a producer sends, as SQS answers it: a body
+    /// over the size limit and a bad message attribute are
+    /// `InvalidParameterValue` (the queue's attribute errors stay
+    /// `InvalidAttributeName`), SQS's text first, ebbflow's detail after.
+    pub fn of_message(e: QueueError) -> Self {
+        match e {
+            QueueError::MessageTooLong { limit, .. } => Self::invalid(format!(
+                "One or more parameters are invalid. Reason: Message must be shorter than {limit} bytes."
+            )),
+            QueueError::InvalidAttributeName { name, reason } => Self::invalid(format!(
+                "Message (user) attribute '{name}' is invalid: {reason}"
+            )),
+            other => other.into(),
+        }
+    }
+
+    /// `EmptyBatchRequest` in SQS's words, which name the action's entry.
+    pub fn empty_batch(entry: &str) -> Self {
+        let mut e = Self::from(QueueError::EmptyBatchRequest);
+        e.message = format!("There should be at least one {entry} in the request.");
+        e
+    }
+}
+
 impl From<QueueError> for WireError {
     fn from(e: QueueError) -> Self {
         let (shape, code) = match &e {
@@ -135,12 +160,24 @@ impl From<QueueError> for WireError {
             other => (other.code(), other.code()),
         };
         let receiver = matches!(e, QueueError::Backend { .. });
+        // SQS's own wording, which clients and their logs match.
+        let message = match &e {
+            QueueError::QueueDoesNotExist(_) => "The specified queue does not exist.".to_owned(),
+            QueueError::ReceiptHandleIsInvalid(_) => {
+                "The input receipt handle is invalid.".to_owned()
+            }
+            QueueError::InvalidParameterValue { parameter, .. } if parameter == "QueueName" => {
+                "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length"
+                    .to_owned()
+            }
+            other => other.to_string(),
+        };
         WireError {
             status: if receiver { 500 } else { 400 },
             shape,
             code,
             fault: if receiver { "Receiver" } else { "Sender" },
-            message: e.to_string(),
+            message,
         }
     }
 }

@@ -254,9 +254,18 @@ enum Protocol {
     Query,
 }
 
-fn answer(protocol: Protocol, status: StatusCode, body: String) -> Response<Full<Bytes>> {
+fn answer(
+    protocol: Protocol,
+    status: StatusCode,
+    body: String,
+    request_id: &str,
+) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
+    // SDKs log it and put it on every error: the same id is in the server's log.
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        response.headers_mut().insert("x-amzn-requestid", v);
+    }
     let content_type = match protocol {
         Protocol::Json => "application/x-amz-json-1.0",
         Protocol::Query => "text/xml",
@@ -267,24 +276,33 @@ fn answer(protocol: Protocol, status: StatusCode, body: String) -> Response<Full
     response
 }
 
-fn failure(protocol: Protocol, e: &WireError) -> Response<Full<Bytes>> {
+fn failure(protocol: Protocol, e: &WireError, request_id: &str) -> Response<Full<Bytes>> {
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
     let body = match protocol {
         Protocol::Json => e.body(),
-        Protocol::Query => query::error(e, &request_id()),
+        Protocol::Query => query::error(e, request_id),
     };
-    let mut response = answer(protocol, status, body);
+    let mut response = answer(protocol, status, body, request_id);
     if let Ok(v) = HeaderValue::from_str(&format!("{};{}", e.code, e.fault)) {
         response.headers_mut().insert("x-amzn-query-error", v);
     }
     response
 }
 
-/// A request id for the query protocol's answers (unique within the process).
+/// A request id, in SQS's shape (a UUID), unique within the process: in
+/// `x-amzn-RequestId`, the query protocol's XML and the server's log.
 fn request_id() -> String {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    format!("ebbflow-{:016x}-{n:08x}", fastrand::u64(..))
+    let r = fastrand::u64(..);
+    format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        (r >> 32) as u32,
+        (r >> 16) as u16,
+        (r >> 4) & 0xfff,
+        n & 0xfff,
+        (n >> 12) ^ (r & 0xffff_ffff_ffff)
+    )
 }
 
 /// The action of `X-Amz-Target: AmazonSQS.<Action>`, the prefix read case-insensitively.
@@ -327,13 +345,14 @@ async fn handle(
     } else {
         Protocol::Query
     };
-    match serve_request(api, req, target, protocol, limits, secure).await {
+    let id = request_id();
+    match serve_request(api, req, target, protocol, limits, secure, &id).await {
         Ok(response) => response,
         Err((action, e)) => {
             if e.status >= 500 {
-                tracing::error!(action, error = %e.message, "backend failure");
+                tracing::error!(action, request_id = %id, error = %e.message, "backend failure");
             }
-            failure(protocol, &e)
+            failure(protocol, &e, &id)
         }
     }
 }
@@ -348,6 +367,7 @@ async fn serve_request(
     protocol: Protocol,
     limits: &Limits,
     secure: bool,
+    id: &str,
 ) -> Result<Response<Full<Bytes>>, (&'static str, WireError)> {
     let early = |e: WireError| ("-", e);
     if req.method() != Method::POST && !(protocol == Protocol::Query && req.method() == Method::GET)
@@ -395,7 +415,7 @@ async fn serve_request(
         match verified {
             Ok(s) => signer = Some(s),
             Err(e) => {
-                tracing::info!(error = %e, "refused an unauthenticated request");
+                tracing::info!(request_id = %id, error = %e, "refused an unauthenticated request");
                 return Err(early(WireError::unauthenticated(&e)));
             }
         }
@@ -443,6 +463,7 @@ async fn serve_request(
             Err(e) => {
                 tracing::info!(
                     action = action_name,
+                    request_id = %id,
                     key = signer.access_key_id,
                     "refused: {}",
                     e.message
@@ -458,9 +479,9 @@ async fn serve_request(
         .map_err(|e| (action_name, e))?;
     let body = match protocol {
         Protocol::Json => value.to_string(),
-        Protocol::Query => query::answer(action_name, &value, &request_id()),
+        Protocol::Query => query::answer(action_name, &value, id),
     };
-    Ok(answer(protocol, StatusCode::OK, body))
+    Ok(answer(protocol, StatusCode::OK, body, id))
 }
 
 #[cfg(test)]

@@ -1,0 +1,172 @@
+//! `ebbflow serve` answers as Amazon SQS does, through the real Rust SDK:
+//! SQS's error codes and texts where clients match them, the request id on
+//! every answer, and the members SQS writes (issue 31, first part).
+
+mod common;
+
+use aws_sdk_sqs::error::ProvideErrorMetadata;
+use aws_sdk_sqs::operation::RequestId;
+use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName, SendMessageBatchRequestEntry};
+use std::sync::Arc;
+
+async fn client() -> (aws_sdk_sqs::Client, String) {
+    let backend = Arc::new(ebbflow_memory::MemoryBackend::new());
+    let endpoint = common::serve(backend, &[("AKID", "secret")]).await;
+    (common::client(&endpoint, "AKID", "secret"), endpoint)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_carry_sqs_codes_and_texts() {
+    let (sqs, _) = client().await;
+    let url = sqs
+        .create_queue()
+        .queue_name("small")
+        .attributes(QueueAttributeName::MaximumMessageSize, "1024")
+        .send()
+        .await
+        .expect("create")
+        .queue_url()
+        .expect("url")
+        .to_owned();
+
+    let e = sqs
+        .send_message()
+        .queue_url(&url)
+        .message_body("x".repeat(2000))
+        .send()
+        .await
+        .expect_err("too long");
+    assert_eq!(e.code(), Some("InvalidParameterValue"), "{e:?}");
+    assert!(
+        e.message().unwrap_or_default().starts_with(
+            "One or more parameters are invalid. Reason: Message must be shorter than 1024 bytes."
+        ),
+        "{e:?}"
+    );
+
+    let e = sqs
+        .send_message()
+        .queue_url(&url)
+        .message_body("x")
+        .message_attributes(
+            "AWS.reserved",
+            MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value("v")
+                .build()
+                .expect("attribute"),
+        )
+        .send()
+        .await
+        .expect_err("a reserved attribute name");
+    assert_eq!(e.code(), Some("InvalidParameterValue"), "{e:?}");
+
+    let e = sqs
+        .get_queue_url()
+        .queue_name("nowhere")
+        .send()
+        .await
+        .expect_err("missing");
+    assert_eq!(
+        e.code(),
+        Some("AWS.SimpleQueueService.NonExistentQueue"),
+        "{e:?}"
+    );
+    assert_eq!(
+        e.message(),
+        Some("The specified queue does not exist."),
+        "{e:?}"
+    );
+
+    let e = sqs
+        .delete_message()
+        .queue_url(&url)
+        .receipt_handle("not-a-handle")
+        .send()
+        .await
+        .expect_err("a bad handle");
+    assert_eq!(e.code(), Some("ReceiptHandleIsInvalid"), "{e:?}");
+    assert_eq!(e.message(), Some("The input receipt handle is invalid."));
+
+    let e = sqs
+        .send_message_batch()
+        .queue_url(&url)
+        .set_entries(Some(Vec::<SendMessageBatchRequestEntry>::new()))
+        .send()
+        .await
+        .expect_err("an empty batch");
+    assert_eq!(
+        e.message(),
+        Some("There should be at least one SendMessageBatchRequestEntry in the request."),
+        "{e:?}"
+    );
+
+    let e = sqs
+        .create_queue()
+        .queue_name("bad name!")
+        .send()
+        .await
+        .expect_err("a bad name");
+    assert_eq!(e.code(), Some("InvalidParameterValue"), "{e:?}");
+    assert_eq!(
+        e.message(),
+        Some(
+            "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length"
+        )
+    );
+    assert!(
+        e.request_id().is_some_and(|id| !id.is_empty()),
+        "an error has its request id: {e:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_carry_a_request_id_and_only_the_members_sqs_writes() {
+    let (sqs, _) = client().await;
+    let created = sqs
+        .create_queue()
+        .queue_name("q")
+        .send()
+        .await
+        .expect("create");
+    let url = created.queue_url().expect("url").to_owned();
+    let id = created.request_id().expect("x-amzn-RequestId").to_owned();
+    let other = sqs.list_queues().send().await.expect("list");
+    assert_ne!(other.request_id(), Some(id.as_str()), "one id per request");
+
+    let none = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .send()
+        .await
+        .expect("attributes");
+    assert!(
+        none.attributes().is_none(),
+        "nothing asked, no Attributes member"
+    );
+
+    sqs.add_permission()
+        .queue_url(&url)
+        .label("reader")
+        .aws_account_ids("AKIDOTHER")
+        .actions("ReceiveMessage")
+        .send()
+        .await
+        .expect("add permission");
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::Policy)
+        .send()
+        .await
+        .expect("attributes");
+    let policy = attrs
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::Policy))
+        .expect("a policy");
+    let doc: serde_json::Value = serde_json::from_str(policy).expect("JSON");
+    assert_eq!(
+        doc["Id"], "arn:aws:sqs:us-east-1:000000000000:q/SQSDefaultPolicy",
+        "{policy}"
+    );
+}
