@@ -340,8 +340,10 @@ pub(crate) async fn run(
             if let Some(w) = pool.try_acquire() {
                 permits.push(w);
             } else {
-                if pool.desired() == 0 {
-                    pool.resize(1);
+                let from = pool.desired();
+                // A fresh worker, not a busy one kept from retiring: the
+                // message must not wait out someone else's long job.
+                if pool.wake() && from == 0 {
                     tracing::info!(queue = %plan.queue, from = 0, to = 1, reason = "woken", "a message woke the pool");
                 }
                 tokio::select! {

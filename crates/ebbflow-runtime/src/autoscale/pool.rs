@@ -82,6 +82,30 @@ impl Pool {
         previous
     }
 
+    /// A received message found no free worker. When the pool is scaled to
+    /// zero, or its busy workers are owed to retirement, a fresh worker is
+    /// added for it at once (the one owed still retires when its message is
+    /// done): a kept retiring worker would make the message wait out a long
+    /// job, unheartbeated, past its visibility. Returns whether it added one;
+    /// a pool at its size with every worker busy and none owed adds none.
+    pub(crate) fn wake(&self) -> bool {
+        let mut s = self.sizes();
+        if s.desired == 0 {
+            s.desired = 1;
+            self.stats.scaled_up.inc();
+            self.stats.desired.set(1);
+        } else if s.owed > 0 {
+            // One more busy worker retires when done, in place of the fresh one.
+            s.owed += 1;
+        } else {
+            return false;
+        }
+        self.permits.add_permits(1);
+        s.size += 1;
+        self.stats.workers.set(u64::from(s.size));
+        true
+    }
+
     /// Retires as many idle workers as are owed.
     fn retire_idle(&self, s: &mut Sizes) {
         while s.owed > 0 {
@@ -155,6 +179,32 @@ mod tests {
     fn pool(size: u32) -> (Arc<Pool>, Arc<GroupStats>) {
         let stats = Arc::new(GroupStats::default());
         (Pool::new(size, stats.clone()), stats)
+    }
+
+    #[test]
+    fn a_wake_adds_a_fresh_worker_instead_of_keeping_a_busy_retiring_one() {
+        // One worker busy with a long job while the pool scales to zero.
+        let (pool, stats) = pool(1);
+        let busy = pool.try_acquire().expect("the worker");
+        pool.resize(0);
+        assert!(pool.try_acquire().is_none());
+        // A message arrives: a free worker for it now, not the busy one.
+        assert!(pool.wake());
+        let fresh = pool.try_acquire().expect("a fresh worker for the message");
+        assert_eq!(stats.desired.get(), 1);
+        // The busy one retires when its job ends; the pool is back at one.
+        drop(busy);
+        assert_eq!(stats.workers.get(), 1);
+        drop(fresh);
+        assert!(pool.try_acquire().is_some(), "the fresh worker stays");
+    }
+
+    #[test]
+    fn a_wake_adds_nothing_to_a_full_busy_pool_owing_no_retirement() {
+        let (pool, stats) = pool(2);
+        let _busy: Vec<_> = (0..2).filter_map(|_| pool.try_acquire()).collect();
+        assert!(!pool.wake());
+        assert_eq!(stats.workers.get(), 2);
     }
 
     #[test]
