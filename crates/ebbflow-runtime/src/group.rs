@@ -153,10 +153,15 @@ type Orphans = Arc<Mutex<Vec<String>>>;
 /// workers can take.
 pub(crate) const RECEIVES_IN_FLIGHT: usize = 4;
 
+/// How long before a receive returned its messages' visibility is taken to
+/// have started, at the earliest (and never before the receive was asked).
+pub(crate) const RECEIVE_SLACK: Duration = Duration::from_secs(2);
+
 /// A receive that has ended, with the workers it was made for.
 struct Received {
     permits: Vec<PoolWorker>,
-    /// When it was asked for: the messages' visibility counts from then.
+    /// When the messages' visibility is taken to have started: the ask, or
+    /// [`RECEIVE_SLACK`] before the return of a long poll, whichever is later.
     asked: Instant,
     wanted: u32,
     result: ebbflow_core::Result<Vec<ReceivedMessage>>,
@@ -241,6 +246,13 @@ pub(crate) async fn run(
         async move {
             let asked = Instant::now();
             let result = backend.receive(&queue, request).await;
+            // A long poll hands its messages out as they arrive and returns at
+            // once: their visibility started near the return, not at the
+            // ask (a message arriving 15 s into a 20 s poll on a 10 s
+            // timeout is not expired). The slack covers the engine's answer
+            // on its way back; a quick receive keeps the ask.
+            let returned = Instant::now();
+            let asked = asked.max(returned.checked_sub(RECEIVE_SLACK).unwrap_or(asked));
             Received {
                 permits,
                 asked,

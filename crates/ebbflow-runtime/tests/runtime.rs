@@ -597,3 +597,54 @@ async fn the_poller_backs_off_while_the_backend_is_down_and_resumes_after() {
     .await;
     running.shutdown().await;
 }
+
+/// A message that arrives late in a long poll on a queue whose visibility
+/// timeout is shorter than the poll is not taken as expired on arrival: its
+/// visibility started when the poll handed it over, not when the poll was
+/// asked for. On a FIFO queue an "expired" group was dropped unprocessed and
+/// hidden for a whole timeout (issue 38, path 5).
+#[tokio::test(start_paused = true)]
+async fn a_message_arriving_late_in_a_long_poll_is_processed_at_once() {
+    let (b, backend) = backend();
+    let cfg = config(json!({
+        "queues": {"jobs.fifo": {"visibility_timeout": "5s"}},
+        "workers": {"jobs": {"queue": "jobs.fifo", "concurrency": 1, "wait_time": "20s"}}
+    }));
+    let handled: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    let seen = handled.clone();
+    let running = Runtime::new(cfg, backend)
+        .handler(
+            "jobs",
+            handler_fn(move |_: String, _ctx: Context| {
+                let seen = seen.clone();
+                async move {
+                    seen.lock().unwrap().push(Instant::now());
+                    Ok::<(), HandlerError>(())
+                }
+            }),
+        )
+        .start()
+        .await
+        .unwrap();
+    // The poll is under way; the message comes 15 s into it.
+    sleep(secs(15)).await;
+    let sent = Instant::now();
+    b.send(
+        "jobs.fifo",
+        SendMessage::new("late").group_id("g").deduplication_id("d"),
+    )
+    .await
+    .unwrap();
+    wait_until(secs(4), || async { !handled.lock().unwrap().is_empty() }).await;
+    let at = handled.lock().unwrap()[0];
+    assert!(
+        at - sent < secs(1),
+        "handled {:?} after it was sent",
+        at - sent
+    );
+    wait_until(secs(4), || async {
+        stats(&b, "jobs.fifo").await.total() == 0
+    })
+    .await;
+    running.shutdown().await;
+}
