@@ -327,7 +327,12 @@ pub(crate) async fn run(
         } = match done {
             Some(Ok(received)) => received,
             Some(Err(e)) => {
-                tracing::error!(queue = %plan.queue, error = %e, "a receive task failed");
+                // A receive that panicked backs off as a failed one does: at
+                // once again, it would spin a core against a broken engine.
+                let wait = backoff.next();
+                tracing::error!(queue = %plan.queue, error = %e, ?wait, "a receive task failed; backing off");
+                paused_until = Some(Instant::now() + wait);
+                backlog = false;
                 continue 'poll;
             }
             None => continue 'poll,

@@ -280,3 +280,59 @@ async fn a_failure_after_the_visibility_ran_out_is_not_dead_lettered() {
     // The second consumer's success stands: the message is not also dead-lettered.
     assert_eq!(b.stats("jobs-dlq").await.unwrap().total(), 0);
 }
+
+/// Panics in every receive, counting them.
+struct PanickingReceives(Arc<AtomicUsize>);
+
+impl BackendHook for PanickingReceives {
+    fn around<'a, T: Send + 'a>(
+        &'a self,
+        op: Operation,
+        call: BackendCall<'a, T>,
+    ) -> BackendCall<'a, T> {
+        if op != Operation::Receive {
+            return call;
+        }
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async move { panic!("a receive that panics") })
+    }
+}
+
+/// A receive that panics backs off like one that fails, instead of being
+/// asked again at once in a loop (issue 38, path 8).
+#[tokio::test(start_paused = true)]
+async fn a_panicking_receive_backs_off_instead_of_spinning() {
+    let b = MemoryBackend::new();
+    let receives = Arc::new(AtomicUsize::new(0));
+    let backend: Arc<dyn QueueBackend> = Arc::new(Hooked::new(
+        Arc::new(b.clone()),
+        PanickingReceives(receives.clone()),
+    ));
+    let cfg = config(json!({
+        "queues": {"jobs": {}},
+        "workers": {"jobs": {"concurrency": 1, "wait_time": "1s"}}
+    }));
+    let running = Runtime::new(cfg, backend)
+        .handler(
+            "jobs",
+            handler_fn(|_: String, _ctx: Context| async { Ok::<_, HandlerError>(()) }),
+        )
+        .start()
+        .await
+        .unwrap();
+    // Without time passing, a spinning poller would ask again and again
+    // (checked by yielding, so that a regression fails instead of hanging
+    // the paused clock, which only moves when the runtime is idle).
+    for _ in 0..2_000 {
+        tokio::task::yield_now().await;
+    }
+    let at_once = receives.load(Ordering::SeqCst);
+    assert!(at_once <= 2, "{at_once} receives with no time passing: a spin");
+    sleep(secs(10)).await;
+    let asked = receives.load(Ordering::SeqCst);
+    running.shutdown().await;
+    assert!(
+        (2..50).contains(&asked),
+        "{asked} receives in 10 s: backed off, yet still trying"
+    );
+}
