@@ -327,7 +327,10 @@ async fn a_panicking_receive_backs_off_instead_of_spinning() {
         tokio::task::yield_now().await;
     }
     let at_once = receives.load(Ordering::SeqCst);
-    assert!(at_once <= 2, "{at_once} receives with no time passing: a spin");
+    assert!(
+        at_once <= 2,
+        "{at_once} receives with no time passing: a spin"
+    );
     sleep(secs(10)).await;
     let asked = receives.load(Ordering::SeqCst);
     running.shutdown().await;
