@@ -718,6 +718,20 @@ fn sqs_commands_work_by_receiving_and_say_so() {
     assert_eq!(got, ["o0", "o1", "o2", "o3", "o4"]);
     assert_eq!(env.depth(&q), (5, 0), "exported messages are visible again");
 
+    // A FIFO queue cannot be exported by receiving: each group would stop at
+    // its first message. Refused, and no file claims to be the export.
+    let fifo = env.queue("orders.fifo", &[]);
+    let fifo_file = env.dir.path().join("fifo.jsonl");
+    let out = env.run(&["export", &fifo, "--file", &fifo_file.to_string_lossy()]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("FIFO queue"));
+    assert!(!fifo_file.exists());
+
     let copy = env.queue("copy", &[]);
     assert_eq!(env.json(&["import", &copy, &file_arg])["imported"], 5);
     assert_eq!(env.depth(&copy), (5, 0));
