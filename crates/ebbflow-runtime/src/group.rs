@@ -705,6 +705,9 @@ impl Shared {
     async fn settle(&self, delivery: &Delivery, outcome: Outcome) {
         let id = &delivery.message.message_id;
         let handle = delivery.message.receipt_handle.clone();
+        // Marked before the engine hears of it: a heartbeat due while the
+        // release is on its way must not hide the message again.
+        self.forget(delivery);
         match outcome {
             Outcome::Done | Outcome::DeadLettered { .. } => {
                 match outcome {
@@ -729,7 +732,6 @@ impl Shared {
             }
             Outcome::Expired => self.stats.failed.inc(),
         }
-        self.forget(delivery);
     }
 }
 

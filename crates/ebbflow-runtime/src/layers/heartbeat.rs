@@ -99,7 +99,11 @@ fn half_used(ctx: &Context) -> Instant {
 /// Extends every message whose beat is due, ten per call, and schedules each one's next beat.
 async fn beat(beats: &mut Vec<(Context, Instant)>) {
     let now = Instant::now();
-    let due: Vec<usize> = (0..beats.len()).filter(|&i| beats[i].1 <= now).collect();
+    // A message settled (or being released) since the loop last looked is
+    // never extended: a beat would hide a released message again.
+    let due: Vec<usize> = (0..beats.len())
+        .filter(|&i| beats[i].1 <= now && !beats[i].0.is_settled())
+        .collect();
     let mut gone = Vec::new();
     for chunk in due.chunks(10) {
         let asked = Instant::now();
@@ -157,5 +161,72 @@ async fn beat(beats: &mut Vec<(Context, Instant)>) {
     }
     for i in gone.into_iter().rev() {
         beats.swap_remove(i);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ebbflow_core::{
+        BackendCall, BackendHook, Hooked, Operation, QueueAttributes, QueueBackend, ReceiveRequest,
+        SendMessage,
+    };
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    struct CountExtensions(Arc<AtomicUsize>);
+
+    impl BackendHook for CountExtensions {
+        fn around<'a, T: Send + 'a>(
+            &'a self,
+            op: Operation,
+            call: BackendCall<'a, T>,
+        ) -> BackendCall<'a, T> {
+            if matches!(
+                op,
+                Operation::ChangeVisibility | Operation::ChangeVisibilityBatch
+            ) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+            call
+        }
+    }
+
+    /// A message settled while its job goes on is not extended by the next
+    /// beat (issue 38, path 3): a released message stays released.
+    #[tokio::test(start_paused = true)]
+    async fn a_message_settled_mid_job_is_not_hidden_again() {
+        let memory = ebbflow_memory::MemoryBackend::new();
+        memory
+            .create_queue("q", QueueAttributes::standard())
+            .await
+            .expect("queue");
+        memory.send("q", SendMessage::new("m")).await.expect("send");
+        let extensions = Arc::new(AtomicUsize::new(0));
+        let backend: Arc<dyn QueueBackend> = Arc::new(Hooked::new(
+            Arc::new(memory.clone()),
+            CountExtensions(extensions.clone()),
+        ));
+        let asked = Instant::now();
+        let visibility = Duration::from_secs(10);
+        let got = backend
+            .receive("q", ReceiveRequest::new(1).visibility_timeout(visibility))
+            .await
+            .expect("receive");
+        let message = Arc::new(got.into_iter().next().expect("a message"));
+        let ctx = Context::new("q".into(), backend.clone(), message, visibility, asked);
+        let settled = ctx.clone();
+        keep_hidden(vec![ctx], async move {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            // Released (or deleted) here; the job itself goes on past the half-way beat.
+            settled.settle();
+            tokio::time::sleep(Duration::from_secs(20)).await;
+        })
+        .await;
+        assert_eq!(
+            extensions.load(Ordering::SeqCst),
+            0,
+            "a settled message was extended"
+        );
     }
 }
