@@ -128,44 +128,51 @@ mod tests {
 
     #[tokio::test]
     async fn connections_over_the_cap_wait_until_one_closes() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let limits = Limits {
             max_connections: 2,
             ..Limits::default()
         };
-        let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let counter = open.clone();
+        // Connections handed to the service so far.
+        let served = Arc::new(AtomicUsize::new(0));
+        let counter = served.clone();
         tokio::spawn(serve(
             listener,
             limits,
             std::future::pending(),
             move |mut s| {
-                let counter = counter.clone();
+                counter.fetch_add(1, Ordering::SeqCst);
                 async move {
-                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    // Held until the client closes.
+                    // Held until the client writes or closes.
                     let mut buf = [0u8; 1];
                     let _ = s.read(&mut buf).await;
-                    counter.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
                 }
             },
         ));
+        let until = |n: usize| {
+            let served = served.clone();
+            async move {
+                for _ in 0..500 {
+                    if served.load(Ordering::SeqCst) >= n {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                panic!("{n} connections not served within 5 s");
+            }
+        };
         let mut clients = Vec::new();
         for _ in 0..3 {
             clients.push(TcpStream::connect(addr).await.expect("connect"));
         }
-        let settle = || tokio::time::sleep(Duration::from_millis(100));
-        settle().await;
-        assert_eq!(open.load(std::sync::atomic::Ordering::SeqCst), 2);
+        until(2).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(served.load(Ordering::SeqCst), 2, "the third waits");
         let mut first = clients.remove(0);
         first.write_all(b"x").await.expect("write");
         drop(first);
-        settle().await;
-        assert_eq!(
-            open.load(std::sync::atomic::Ordering::SeqCst),
-            2,
-            "the third is served once the first closes"
-        );
+        until(3).await;
     }
 }
