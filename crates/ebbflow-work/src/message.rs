@@ -93,10 +93,11 @@ fn attributes_file(json: &str) -> std::io::Result<AttributesFile> {
     use std::os::unix::fs::OpenOptionsExt as _;
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    // Unique by process and counter; create_new refuses a name already
+    // there (a stale file, or one planted), rather than writing through it.
     let path = std::env::temp_dir().join(format!(
-        "ebbflow-attributes-{}-{n}-{:08x}.json",
-        std::process::id(),
-        fastrand_u32()
+        "ebbflow-attributes-{}-{n}.json",
+        std::process::id()
     ));
     // Only this user reads it; a name already there is never reused.
     let mut file = std::fs::OpenOptions::new()
@@ -107,14 +108,6 @@ fn attributes_file(json: &str) -> std::io::Result<AttributesFile> {
     let guard = AttributesFile(path);
     file.write_all(json.as_bytes())?;
     Ok(guard)
-}
-
-fn fastrand_u32() -> u32 {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    t ^ std::process::id().rotate_left(16)
 }
 
 /// Sets a command's message variables: the facts (`EBBFLOW_QUEUE`, …,
