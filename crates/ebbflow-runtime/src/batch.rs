@@ -157,135 +157,212 @@ pub(crate) struct BatchPlan {
     pub(crate) fifo: bool,
 }
 
+/// Where one message of a batch run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stand {
+    /// Attempted (again) at the next round.
+    Pending,
+    /// Succeeded on a FIFO queue behind a message of its group that is being
+    /// retried: it shares that message's fate (deleted if it is settled,
+    /// released if it goes back), so that it neither overtakes it nor runs twice.
+    Behind(usize),
+    /// Handed to the caller to settle.
+    Decided,
+}
+
+/// One batch under way: each [`round`](BatchRun::round) is one attempt at the
+/// messages still pending, and hands back what that attempt decided, to be
+/// settled before the next one starts. A success is deleted while the failures
+/// beside it wait out their retries, not after: a shutdown or crash in between
+/// would otherwise run it again (issue 38, path 2).
+pub(crate) struct BatchRun<'a> {
+    plan: &'a BatchPlan,
+    deliveries: Vec<Delivery>,
+    last: Vec<Result<(), HandlerError>>,
+    stand: Vec<Stand>,
+    failures: u32,
+    throttles: u32,
+    /// The wait before the next attempt, once a round has decided to retry.
+    wait: Option<Duration>,
+}
+
 impl BatchPlan {
-    /// Runs a batch: in-process attempts on the messages still failing
-    /// retryably, then each message's outcome as the dead-letter layer decides
-    /// it. The caller keeps every message hidden until it is settled.
-    pub(crate) async fn run(&self, deliveries: Vec<Delivery>) -> Vec<Outcome> {
-        let mut last: Vec<Result<(), HandlerError>> = vec![Ok(()); deliveries.len()];
-        // Messages given back without a result of their own (FIFO followers).
-        let mut released: Vec<bool> = vec![false; deliveries.len()];
-        let mut pending: Vec<usize> = (0..deliveries.len()).collect();
-        let (mut failures, mut throttles) = (0, 0);
-        loop {
-            let attempt = failures + throttles + 1;
-            let batch: Vec<Delivery> = pending.iter().map(|&i| deliveries[i].clone()).collect();
-            for d in &batch {
-                d.ctx.set_attempt(attempt);
-            }
-            let started = tokio::time::Instant::now();
-            let results = tokio::time::timeout(self.timeout, self.handler.run(&batch))
-                .await
-                .unwrap_or_else(|_| vec![Err(HandlerError::timed_out(self.timeout)); batch.len()]);
-            // Each message's share of the batch's time, so that the
-            // autoscaler's sums count batch workers, as it sizes them.
-            let share = started.elapsed() / batch.len().max(1) as u32;
-            for (&i, result) in pending.iter().zip(results) {
-                self.stats.count_attempt(&result, share);
-                last[i] = result;
-            }
-            if self.fifo {
-                release_followers(&deliveries, &last, &mut released);
-            }
-            let retry: Vec<usize> = pending
-                .iter()
-                .copied()
-                .filter(|&i| {
-                    !released[i] && last[i].as_ref().is_err_and(HandlerError::is_retryable)
-                })
-                .collect();
-            let Some(wait) =
-                self.next_wait(&deliveries, &last, &retry, &mut failures, &mut throttles)
-            else {
-                break;
-            };
-            self.stats.retried.add(retry.len() as u64);
-            for (i, d) in deliveries.iter().enumerate() {
-                if !released[i] {
+    /// Starts a run over `deliveries`; the caller keeps every message hidden
+    /// until it is settled.
+    pub(crate) fn start(&self, deliveries: Vec<Delivery>) -> BatchRun<'_> {
+        let n = deliveries.len();
+        BatchRun {
+            plan: self,
+            deliveries,
+            last: vec![Ok(()); n],
+            stand: vec![Stand::Pending; n],
+            failures: 0,
+            throttles: 0,
+            wait: None,
+        }
+    }
+}
+
+impl BatchRun<'_> {
+    /// The next attempt at the messages still pending (after the wait the last
+    /// round chose), and the outcome of each message it decided, by index.
+    /// `None` once every message has been decided.
+    pub(crate) async fn round(&mut self) -> Option<Vec<(usize, Outcome)>> {
+        if !self.stand.contains(&Stand::Pending) {
+            return None;
+        }
+        let mut decided = Vec::new();
+        if let Some(wait) = self.wait.take() {
+            for (d, stand) in self.deliveries.iter().zip(&self.stand) {
+                if *stand != Stand::Decided {
                     d.ctx.hide_through(wait).await;
                 }
             }
             tokio::time::sleep(wait).await;
             // A message whose visibility ran out meanwhile is no longer ours to retry.
-            pending = retry
-                .into_iter()
-                .filter(|&i| !deliveries[i].ctx.is_expired())
-                .collect();
-            if pending.is_empty() {
-                break;
+            for i in self.pending() {
+                if self.deliveries[i].ctx.is_expired() {
+                    self.decide(i, &mut decided).await;
+                }
+            }
+            if !self.stand.contains(&Stand::Pending) {
+                return Some(decided);
             }
         }
-        let route = DeadLetterLayer::new(self.route.clone());
-        let mut outcomes = Vec::with_capacity(deliveries.len());
-        for ((delivery, result), released) in deliveries.into_iter().zip(last).zip(released) {
-            if released {
-                outcomes.push(Outcome::Release {
-                    delay: Duration::ZERO,
-                });
-                continue;
+        let pending = self.pending();
+        let plan = self.plan;
+        let attempt = self.failures + self.throttles + 1;
+        let batch: Vec<Delivery> = pending
+            .iter()
+            .map(|&i| self.deliveries[i].clone())
+            .collect();
+        for d in &batch {
+            d.ctx.set_attempt(attempt);
+        }
+        let started = tokio::time::Instant::now();
+        let results = tokio::time::timeout(plan.timeout, plan.handler.run(&batch))
+            .await
+            .unwrap_or_else(|_| vec![Err(HandlerError::timed_out(plan.timeout)); batch.len()]);
+        // Each message's share of the batch's time, so that the autoscaler's
+        // sums count batch workers, as it sizes them.
+        let share = started.elapsed() / batch.len().max(1) as u32;
+        for (&i, result) in pending.iter().zip(results) {
+            plan.stats.count_attempt(&result, share);
+            self.last[i] = result;
+        }
+        if plan.fifo {
+            self.stand_behind(&mut decided);
+        }
+        let retry: Vec<usize> = self
+            .pending()
+            .into_iter()
+            .filter(|&i| self.last[i].as_ref().is_err_and(HandlerError::is_retryable))
+            .collect();
+        self.wait = self.next_wait(&retry);
+        if self.wait.is_some() {
+            plan.stats.retried.add(retry.len() as u64);
+        }
+        for i in self.pending() {
+            if self.wait.is_none() || !retry.contains(&i) {
+                self.decide(i, &mut decided).await;
             }
-            // The same routing as single-message groups: replay the final result through the layer.
-            let replay = route.layer(tower::service_fn(move |_: Delivery| {
+        }
+        Some(decided)
+    }
+
+    fn pending(&self) -> Vec<usize> {
+        (0..self.stand.len())
+            .filter(|&i| self.stand[i] == Stand::Pending)
+            .collect()
+    }
+
+    /// Decides message `i` from its last result, as the dead-letter layer
+    /// routes single messages, and with it the successes waiting behind it.
+    async fn decide(&mut self, i: usize, decided: &mut Vec<(usize, Outcome)>) {
+        let result = self.last[i].clone();
+        // The same routing as single-message groups: replay the final result through the layer.
+        let replay = DeadLetterLayer::new(self.plan.route.clone()).layer(tower::service_fn(
+            move |_: Delivery| {
                 let result = result.clone();
                 async move { result }
-            }));
-            let outcome = match replay.oneshot(delivery).await {
-                Ok(outcome) => outcome,
-                Err(never) => match never {},
-            };
-            outcomes.push(outcome);
+            },
+        ));
+        let outcome = match replay.oneshot(self.deliveries[i].clone()).await {
+            Ok(outcome) => outcome,
+            Err(never) => match never {},
+        };
+        self.stand[i] = Stand::Decided;
+        let settled = matches!(outcome, Outcome::Done | Outcome::DeadLettered { .. });
+        decided.push((i, outcome));
+        for j in 0..self.stand.len() {
+            if self.stand[j] == Stand::Behind(i) {
+                self.stand[j] = Stand::Decided;
+                let follows = if settled {
+                    Outcome::Done
+                } else if self.deliveries[j].ctx.is_expired() {
+                    Outcome::Expired
+                } else {
+                    Outcome::Release {
+                        delay: Duration::ZERO,
+                    }
+                };
+                decided.push((j, follows));
+            }
         }
-        outcomes
+    }
+
+    /// On a FIFO queue, a message behind one of its group that failed
+    /// retryably must not be settled before it: a success waits for that
+    /// one's fate, anything else goes back at once, unprocessed as far as the
+    /// queue is concerned.
+    fn stand_behind(&mut self, decided: &mut Vec<(usize, Outcome)>) {
+        let mut blocked: Vec<(&str, usize)> = Vec::new();
+        for (i, d) in self.deliveries.iter().enumerate() {
+            if self.stand[i] != Stand::Pending {
+                continue;
+            }
+            let group = d.ctx.group_id().unwrap_or_default();
+            if let Some(&(_, head)) = blocked.iter().find(|(g, _)| *g == group) {
+                if self.last[i].is_ok() {
+                    self.stand[i] = Stand::Behind(head);
+                } else {
+                    self.stand[i] = Stand::Decided;
+                    decided.push((
+                        i,
+                        Outcome::Release {
+                            delay: Duration::ZERO,
+                        },
+                    ));
+                }
+            } else if self.last[i].as_ref().is_err_and(HandlerError::is_retryable) {
+                blocked.push((group, i));
+            }
+        }
     }
 
     /// The wait before the next attempt at `retry`, or `None` to stop: as the
     /// retry layer, throttling waits without a limit on attempts (up to the
     /// 12 hours in flight), other failures until the attempts are used up or
     /// the wait outgrows the visibility timeout.
-    fn next_wait(
-        &self,
-        deliveries: &[Delivery],
-        last: &[Result<(), HandlerError>],
-        retry: &[usize],
-        failures: &mut u32,
-        throttles: &mut u32,
-    ) -> Option<Duration> {
-        let first = deliveries.get(*retry.first()?)?;
-        let errors = retry.iter().filter_map(|&i| last[i].as_ref().err());
+    fn next_wait(&mut self, retry: &[usize]) -> Option<Duration> {
+        let first = self.deliveries.get(*retry.first()?)?;
+        let errors = retry.iter().filter_map(|&i| self.last[i].as_ref().err());
         let throttled_only = errors.clone().all(|e| e.kind() == ErrorKind::Throttled);
         let asked = errors.filter_map(HandlerError::retry_after_delay).max();
         let visibility = first.ctx.visibility_timeout();
+        let policy = &self.plan.policy;
         if throttled_only {
-            *throttles += 1;
-            let wait = asked.unwrap_or_else(|| self.policy.backoff(*throttles));
+            self.throttles += 1;
+            let wait = asked.unwrap_or_else(|| policy.backoff(self.throttles));
             let room = retry
                 .iter()
-                .map(|&i| deliveries[i].ctx.in_flight_room())
+                .map(|&i| self.deliveries[i].ctx.in_flight_room())
                 .min()?;
             (wait + visibility < room).then_some(wait)
         } else {
-            *failures += 1;
-            let wait = asked.unwrap_or_else(|| self.policy.backoff(*failures));
-            (*failures < self.policy.attempts && wait <= visibility).then_some(wait)
-        }
-    }
-}
-
-/// On a FIFO queue, marks as released every message that follows, in its
-/// group, a message whose last result is a retryable failure: it must not be
-/// processed (or deleted) before the one ahead of it.
-fn release_followers(
-    deliveries: &[Delivery],
-    last: &[Result<(), HandlerError>],
-    released: &mut [bool],
-) {
-    let mut blocked: Vec<&str> = Vec::new();
-    for (i, d) in deliveries.iter().enumerate() {
-        let group = d.ctx.group_id().unwrap_or_default();
-        if blocked.contains(&group) {
-            released[i] = true;
-        } else if !released[i] && last[i].as_ref().is_err_and(HandlerError::is_retryable) {
-            blocked.push(group);
+            self.failures += 1;
+            let wait = asked.unwrap_or_else(|| policy.backoff(self.failures));
+            (self.failures < policy.attempts && wait <= visibility).then_some(wait)
         }
     }
 }

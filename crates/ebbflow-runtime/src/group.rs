@@ -595,15 +595,19 @@ impl Shared {
                 self.record_queued(&delivery.message);
             }
             let span = tracing::info_span!("batch", queue = %self.queue, size = deliveries.len());
-            let outcomes = plan.run(deliveries.to_vec()).instrument(span).await;
+            let mut run = plan.start(deliveries.to_vec());
+            // Each round's decisions are settled before the next attempt:
+            // a success is deleted while the failures beside it wait out their retries.
+            while let Some(decided) = run.round().instrument(span.clone()).await {
+                for (i, outcome) in decided {
+                    self.settle(&deliveries[i], outcome).await;
+                }
+            }
             let took = started.elapsed();
             self.stats
                 .histograms
                 .process
                 .record_many(took.as_secs_f64(), deliveries.len());
-            for (delivery, outcome) in deliveries.iter().zip(outcomes) {
-                self.settle(delivery, outcome).await;
-            }
             self.stats.worker_micros.add(took.as_micros() as u64);
         };
         self.guard(deliveries, work).await;

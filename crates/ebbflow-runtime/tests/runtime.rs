@@ -648,3 +648,126 @@ async fn a_message_arriving_late_in_a_long_poll_is_processed_at_once() {
     .await;
     running.shutdown().await;
 }
+
+/// A batch's successes are deleted as soon as their attempt ends, not after
+/// the retries of the failures beside them (issue 38, path 2): a throttled
+/// neighbour waiting out a long `Retry-After` no longer holds them, so a
+/// shutdown in between cannot run them again.
+#[tokio::test(start_paused = true)]
+async fn a_batch_success_is_deleted_while_its_throttled_neighbour_waits() {
+    let (b, backend) = backend();
+    let cfg = config(json!({
+        "queues": {"rows": {"visibility_timeout": "30s"}},
+        "workers": {"rows": {"concurrency": 1, "batch_size": 10, "wait_time": "1s"}},
+        "runtime": {"shutdown_grace": "1s"}
+    }));
+    let calls: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = calls.clone();
+    let running = Runtime::new(cfg, backend)
+        .batch_handler(
+            "rows",
+            ebbflow_runtime::batch_handler_fn(move |batch: Vec<(String, Context)>| {
+                let seen = seen.clone();
+                async move {
+                    batch
+                        .iter()
+                        .map(|(body, _)| {
+                            seen.lock().unwrap().push(body.clone());
+                            if body == "slow" {
+                                Err(HandlerError::throttled("rate limited")
+                                    .with_retry_after(secs(600)))
+                            } else {
+                                Ok(())
+                            }
+                        })
+                        .collect()
+                }
+            }),
+        )
+        .start()
+        .await
+        .unwrap();
+    let batch: Vec<ebbflow_core::SendBatchEntry> = ["ok", "slow"]
+        .iter()
+        .map(|body| ebbflow_core::SendBatchEntry {
+            id: (*body).to_owned(),
+            message: SendMessage::new(*body),
+        })
+        .collect();
+    b.send_batch("rows", batch).await.unwrap();
+    wait_until(secs(10), || async { stats(&b, "rows").await.total() == 1 }).await;
+    // Mid-wait, the neighbour still hidden: the shutdown releases it alone.
+    sleep(secs(60)).await;
+    running.shutdown().await;
+    let left = b
+        .receive("rows", ReceiveRequest::new(10))
+        .await
+        .expect("receive");
+    let bodies: Vec<&str> = left.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(bodies, vec!["slow"], "only the throttled message goes back");
+    assert_eq!(
+        calls.lock().unwrap().iter().filter(|c| *c == "ok").count(),
+        1
+    );
+}
+
+/// On a FIFO queue, a batch's success behind a message of its group that is
+/// being retried waits for that one's fate: when the retry succeeds both are
+/// deleted, and the follower is not run a second time (issue 38, paths 2 and 8).
+#[tokio::test(start_paused = true)]
+async fn a_fifo_batch_follower_that_succeeded_is_not_run_twice() {
+    let (b, backend) = backend();
+    let cfg = config(json!({
+        "queues": {"rows.fifo": {"visibility_timeout": "30s"}},
+        "workers": {"rows": {"queue": "rows.fifo", "concurrency": 1, "batch_size": 10, "wait_time": "1s",
+                    "retry": {"attempts": 3, "initial_delay": "1s", "max_delay": "1s"}}}
+    }));
+    let calls: Arc<Mutex<Vec<Vec<String>>>> = Arc::default();
+    let seen = calls.clone();
+    let running = Runtime::new(cfg, backend)
+        .batch_handler(
+            "rows",
+            ebbflow_runtime::batch_handler_fn(move |batch: Vec<(String, Context)>| {
+                let seen = seen.clone();
+                async move {
+                    seen.lock()
+                        .unwrap()
+                        .push(batch.iter().map(|(body, _)| body.clone()).collect());
+                    batch
+                        .iter()
+                        .map(|(body, ctx)| match body.as_str() {
+                            "head" if ctx.attempt() == 1 => Err(HandlerError::retry("busy")),
+                            _ => Ok(()),
+                        })
+                        .collect()
+                }
+            }),
+        )
+        .start()
+        .await
+        .unwrap();
+    let batch: Vec<ebbflow_core::SendBatchEntry> = ["head", "follower"]
+        .iter()
+        .map(|body| ebbflow_core::SendBatchEntry {
+            id: (*body).to_owned(),
+            message: SendMessage::new(*body)
+                .group_id("g")
+                .deduplication_id(*body),
+        })
+        .collect();
+    b.send_batch("rows.fifo", batch).await.unwrap();
+    wait_until(secs(30), || async {
+        stats(&b, "rows.fifo").await.total() == 0
+    })
+    .await;
+    running.shutdown().await;
+    let calls = calls.lock().unwrap().clone();
+    assert_eq!(
+        calls,
+        vec![
+            vec!["head".to_owned(), "follower".to_owned()],
+            vec!["head".to_owned()]
+        ],
+        "the follower ran once, and was deleted with its head"
+    );
+}
