@@ -555,10 +555,8 @@ impl Shared {
                 if delivery.ctx.is_expired() {
                     // The heartbeat could not hold the group (an outage): the
                     // queue may have handed these to someone else by now.
-                    tracing::warn!(queue = %this.queue, left = held.len() - n, "a FIFO group's visibility ran out before its turn; leaving the rest to the queue");
-                    for d in &held[n..] {
-                        this.forget(d);
-                    }
+                    tracing::warn!(queue = %this.queue, left = held.len() - n, "a FIFO group's visibility ran out before its turn; giving the rest back");
+                    this.give_back_after_expiry(&held[n..]).await;
                     break;
                 }
                 let outcome = {
@@ -572,11 +570,7 @@ impl Shared {
                         break;
                     }
                     Outcome::Expired => {
-                        // Its group is no longer ours: the queue may be
-                        // handing it, in order, to someone else.
-                        for d in &held[n + 1..] {
-                            this.forget(d);
-                        }
+                        this.give_back_after_expiry(&held[n + 1..]).await;
                         break;
                     }
                     Outcome::Done | Outcome::DeadLettered { .. } => {}
@@ -673,6 +667,21 @@ impl Shared {
         for d in deliveries {
             self.forget(d);
         }
+    }
+
+    /// The rest of a FIFO group whose visibility ran out ahead of them (issue
+    /// 38, path 6). Each one still hidden by us goes back at once: kept, it
+    /// would lock its group until its own deadline. One whose own visibility
+    /// ran out too may be someone else's by now and is left to the queue, but
+    /// counted, so that the messages in hand do not drift upward.
+    async fn give_back_after_expiry(&self, rest: &[Delivery]) {
+        let (lapsed, ours): (Vec<Delivery>, Vec<Delivery>) =
+            rest.iter().cloned().partition(|d| d.ctx.is_expired());
+        for d in &lapsed {
+            self.forget(d);
+            self.stats.failed.inc();
+        }
+        self.release_unprocessed(&ours).await;
     }
 
     /// Records how long `message` waited in the queue before its processing started.

@@ -771,3 +771,49 @@ async fn a_fifo_batch_follower_that_succeeded_is_not_run_twice() {
         "the follower ran once, and was deleted with its head"
     );
 }
+
+/// When a FIFO group's head fails after its visibility ran out, the rest of
+/// its group, still hidden by this worker, goes back at once instead of
+/// locking the group until its own deadline (issue 38, path 6).
+#[tokio::test(start_paused = true)]
+async fn the_rest_of_a_fifo_group_goes_back_when_its_head_expired() {
+    let (b, backend) = backend();
+    let cfg = config(json!({
+        "queues": {"jobs.fifo": {"visibility_timeout": "60s"}},
+        "workers": {"jobs": {"queue": "jobs.fifo", "concurrency": 4, "batch_size": 2, "wait_time": "1s"}}
+    }));
+    let running = Runtime::new(cfg, backend)
+        .handler(
+            "jobs",
+            handler_fn(move |body: String, ctx: Context| async move {
+                if body == "head" && ctx.receive_count() == 1 {
+                    // Its visibility gone (as an extension the queue refused
+                    // would leave it), the head fails.
+                    ctx.extend_visibility(Duration::ZERO).await.expect("extend");
+                    return Err(HandlerError::permanent("failed after the deadline"));
+                }
+                Ok::<(), HandlerError>(())
+            }),
+        )
+        .start()
+        .await
+        .unwrap();
+    // An idle queue's watching poll takes one message: the first goes to
+    // it, so that the group's two come in one receive after.
+    let batch: Vec<ebbflow_core::SendBatchEntry> = [("first", "w"), ("head", "g"), ("next", "g")]
+        .iter()
+        .map(|(body, group)| ebbflow_core::SendBatchEntry {
+            id: (*body).to_owned(),
+            message: SendMessage::new(*body)
+                .group_id(*group)
+                .deduplication_id(*body),
+        })
+        .collect();
+    b.send_batch("jobs.fifo", batch).await.unwrap();
+    // Well inside the follower's 60 s: it was given back, not held.
+    wait_until(secs(10), || async {
+        stats(&b, "jobs.fifo").await.total() == 0
+    })
+    .await;
+    running.shutdown().await;
+}
