@@ -185,6 +185,9 @@ pub(crate) async fn run(
         Some(fixed) => Pool::new(fixed, plan.stats.clone()),
         None => {
             let pool = Pool::new(plan.config.scaling.min, plan.stats.clone());
+            // Under a `fleet_max`, no wake before the first tick says whether
+            // this member may (it comes at once).
+            pool.set_may_wake(plan.config.scaling.fleet_max.is_none());
             tokio::spawn(autoscale::run(
                 plan.queue.clone(),
                 plan.config.scaling.clone(),
@@ -269,6 +272,7 @@ pub(crate) async fn run(
             && !paused
             && receiving.len() < RECEIVES_IN_FLIGHT
             && (receiving.is_empty() || (backlog && !watching))
+            && (!watching || pool.can_take_one())
         {
             let permits = if watching {
                 // An idle queue is watched by one long poll that holds no worker,
@@ -307,6 +311,9 @@ pub(crate) async fn run(
             done = receiving.join_next(), if !receiving.is_empty() => done,
             _ = shutdown.cancelled(), if receiving.is_empty() => break 'poll,
             _ = tokio::time::sleep_until(paused_until.unwrap_or_else(Instant::now)), if paused && receiving.is_empty() => continue 'poll,
+            // A shrink to zero (or a wake allowed again) means the worker
+            // waited for may never come: look again.
+            _ = pool.changed(), if receiving.is_empty() => continue 'poll,
             worker = pool.acquire(), if !paused && receiving.is_empty() => match worker {
                 Some(w) => {
                     carried = Some(w);
@@ -360,16 +367,24 @@ pub(crate) async fn run(
                 let from = pool.desired();
                 // A fresh worker, not a busy one kept from retiring: the
                 // message must not wait out someone else's long job.
-                if pool.wake() && from == 0 {
-                    tracing::info!(queue = %plan.queue, from = 0, to = 1, reason = "woken", "a message woke the pool");
-                }
-                tokio::select! {
-                    _ = shutdown.cancelled() => {}
-                    worker = pool.acquire() => permits.extend(worker),
+                if pool.wake() {
+                    if from == 0 {
+                        tracing::info!(queue = %plan.queue, from = 0, to = 1, reason = "woken", "a message woke the pool");
+                    }
+                    permits.extend(pool.try_acquire());
+                } else {
+                    // The pool changed while the poll was out (the fleet took
+                    // this process's share): back at once, not held unheartbeated.
+                    release_now(
+                        backend.as_ref(),
+                        &plan.queue,
+                        messages.iter().map(|m| m.receipt_handle.clone()).collect(),
+                    )
+                    .await;
+                    continue 'poll;
                 }
             }
         }
-        // No worker for what was received means the wake was cut short by shutdown.
         if shutdown.is_cancelled() || (permits.is_empty() && !messages.is_empty()) {
             release_now(
                 backend.as_ref(),

@@ -213,3 +213,50 @@ async fn throttling_errors_stop_the_growth_near_the_limit_and_dead_letter_nothin
     );
     running.shutdown().await;
 }
+
+/// Under `fleet_max`, a member whose share is zero does not wake itself on
+/// a message its watching poll happens to receive, and two sleeping members
+/// do not both wake on a burst: the fleet stays at its cap (issue 38, path 4).
+#[tokio::test(start_paused = true)]
+async fn a_fleet_never_wakes_above_its_fleet_max() {
+    let memory = MemoryBackend::new();
+    let backend: Arc<dyn QueueBackend> = Arc::new(memory.clone());
+    let rules = json!({"min": 0, "max": 4, "fleet_max": 1, "tick": "1s"});
+    let (first, first_stats, first_seen) = start(
+        backend.clone(),
+        config(rules.clone(), "30s"),
+        one_second,
+        None,
+    )
+    .await;
+    let (second, second_stats, second_seen) =
+        start(backend, config(rules, "30s"), one_second, None).await;
+    sleep(secs(5)).await;
+    // Bursts of two after idle spells, and a steady pair every three
+    // seconds: each member's watching poll could see one of each pair.
+    let mut peak = 0;
+    for n in 0..120 {
+        if n % 3 == 0 && !(30..60).contains(&n) {
+            send(&memory, 2, "job").await;
+        }
+        sleep(Duration::from_millis(250)).await;
+        let workers = first_stats.workers.get() + second_stats.workers.get();
+        let running =
+            first_seen.running.load(Ordering::SeqCst) + second_seen.running.load(Ordering::SeqCst);
+        peak = peak.max(workers.max(u64::from(running)));
+        sleep(Duration::from_millis(750)).await;
+    }
+    assert_eq!(peak, 1, "the fleet ran above fleet_max");
+    sleep(secs(120)).await;
+    let done =
+        first_seen.finished.load(Ordering::SeqCst) + second_seen.finished.load(Ordering::SeqCst);
+    assert_eq!(done, 60, "every message processed");
+    // None ran twice. (A watching poll that was out when its member lost
+    // the right to wake gives its message back unprocessed: a receive
+    // spent, not a run.)
+    let started =
+        first_seen.started.load(Ordering::SeqCst) + second_seen.started.load(Ordering::SeqCst);
+    assert_eq!(started, 60, "messages processed twice");
+    first.shutdown().await;
+    second.shutdown().await;
+}

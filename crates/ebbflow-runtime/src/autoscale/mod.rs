@@ -161,9 +161,22 @@ pub(crate) async fn run(
                 backlog: decision.backlog,
             });
         }
+        pool.set_may_wake(may_wake(view.as_ref(), fleet_max, decision.desired));
         if mine != pool.desired() {
             pool.resize(mine);
         }
+    }
+}
+
+/// Whether this member may wake on a message while its share is zero. Under
+/// a `fleet_max` and a registry only the first member may, and only while the
+/// whole fleet sleeps: one waking beside members already working, or two
+/// waking at once, would run the fleet above the cap (issue 38, path 4).
+/// Without a cap, or a registry to tell, any member may.
+fn may_wake(view: Option<&View>, fleet_max: Option<u32>, fleet_desired: u32) -> bool {
+    match (view, fleet_max) {
+        (Some(v), Some(_)) => fleet_desired == 0 && v.rank == 0,
+        _ => true,
     }
 }
 

@@ -5,7 +5,7 @@
 
 use crate::stats::GroupStats;
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 /// A resizable pool of workers.
 #[derive(Debug)]
@@ -13,6 +13,9 @@ pub(crate) struct Pool {
     permits: Arc<Semaphore>,
     sizes: Mutex<Sizes>,
     stats: Arc<GroupStats>,
+    /// Told of every resize and change of `may_wake`, for a poller waiting
+    /// on a worker that a shrink to zero means will never come.
+    changed: Notify,
 }
 
 #[derive(Debug, Default)]
@@ -23,6 +26,10 @@ struct Sizes {
     size: u32,
     /// Busy workers to retire when their message is done.
     owed: u32,
+    /// Whether a message may wake the pool from zero. A process whose fleet
+    /// share is zero while others hold the fleet's workers may not: it would
+    /// run the fleet above `fleet_max` (issue 38, path 4).
+    may_wake: bool,
 }
 
 impl Pool {
@@ -36,8 +43,10 @@ impl Pool {
                 desired: size,
                 size,
                 owed: 0,
+                may_wake: true,
             }),
             stats,
+            changed: Notify::new(),
         })
     }
 
@@ -79,7 +88,14 @@ impl Pool {
         }
         self.retire_idle(&mut s);
         self.stats.desired.set(u64::from(desired));
+        self.changed.notify_one();
         previous
+    }
+
+    /// Resolves at the pool's next resize or change of `may_wake` (or at
+    /// once, if one came since the last call: one poller waits on this).
+    pub(crate) async fn changed(&self) {
+        self.changed.notified().await;
     }
 
     /// A received message found no free worker. When the pool is scaled to
@@ -90,7 +106,7 @@ impl Pool {
     /// a pool at its size with every worker busy and none owed adds none.
     pub(crate) fn wake(&self) -> bool {
         let mut s = self.sizes();
-        if s.desired == 0 {
+        if s.desired == 0 && s.may_wake {
             s.desired = 1;
             self.stats.scaled_up.inc();
             self.stats.desired.set(1);
@@ -104,6 +120,25 @@ impl Pool {
         s.size += 1;
         self.stats.workers.set(u64::from(s.size));
         true
+    }
+
+    /// Whether a message received with no worker held for it would find
+    /// one at once: an idle worker, or a wake. The poller's watching long
+    /// poll waits for this instead: a message held in memory waiting for a
+    /// busy worker has no heartbeat and could outlive its visibility.
+    pub(crate) fn can_take_one(&self) -> bool {
+        let s = self.sizes();
+        self.permits.available_permits() > 0 || s.owed > 0 || (s.desired == 0 && s.may_wake)
+    }
+
+    /// Lets a message wake the pool from zero, or not (the fleet's other
+    /// members hold every worker `fleet_max` allows).
+    pub(crate) fn set_may_wake(&self, may: bool) {
+        let mut s = self.sizes();
+        if s.may_wake != may {
+            s.may_wake = may;
+            self.changed.notify_one();
+        }
     }
 
     /// Retires as many idle workers as are owed.
@@ -205,6 +240,29 @@ mod tests {
         let _busy: Vec<_> = (0..2).filter_map(|_| pool.try_acquire()).collect();
         assert!(!pool.wake());
         assert_eq!(stats.workers.get(), 2);
+    }
+
+    #[test]
+    fn a_pool_the_fleet_holds_at_zero_does_not_wake() {
+        let (pool, stats) = pool(0);
+        pool.set_may_wake(false);
+        assert!(!pool.can_take_one());
+        assert!(!pool.wake());
+        assert_eq!((stats.workers.get(), stats.desired.get()), (0, 0));
+        pool.set_may_wake(true);
+        assert!(pool.can_take_one());
+        assert!(pool.wake());
+        assert_eq!(stats.workers.get(), 1);
+    }
+
+    #[test]
+    fn a_busy_pool_owing_nothing_cannot_take_a_message_at_once() {
+        let (pool, _) = pool(1);
+        assert!(pool.can_take_one());
+        let busy = pool.try_acquire().expect("the worker");
+        assert!(!pool.can_take_one());
+        drop(busy);
+        assert!(pool.can_take_one());
     }
 
     #[test]
