@@ -86,13 +86,7 @@ pub(crate) async fn run(
                 Err(e) => {
                     tracing::warn!(queue = %queue, error = %e, "cannot write the queue's history; its figures carry over to the next rollup");
                     // Put the decisions back for the next try.
-                    let mut notes = stats
-                        .decisions
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner);
-                    let newer = std::mem::take(&mut *notes);
-                    *notes = rollup.decisions;
-                    notes.extend(newer);
+                    stats.restore_decisions(rollup.decisions);
                 }
             }
         }

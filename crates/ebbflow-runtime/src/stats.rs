@@ -160,6 +160,20 @@ impl GroupStats {
         notes.push(note);
     }
 
+    /// Puts back the changes of a rollup that could not be written, ahead
+    /// of those noted since, keeping the newest [`KEPT_DECISIONS`]: a
+    /// history queue that stays unwritable must not grow them without bound.
+    pub(crate) fn restore_decisions(&self, older: Vec<ebbflow_core::history::ScalingNote>) {
+        let mut notes = self
+            .decisions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let newer = std::mem::replace(&mut *notes, older);
+        notes.extend(newer);
+        let over = notes.len().saturating_sub(KEPT_DECISIONS);
+        notes.drain(..over);
+    }
+
     /// Counts a message dead-lettered for `reason` (one of [`DEAD_LETTER_REASONS`]).
     pub(crate) fn count_dead_lettered(&self, reason: &str) {
         self.dead_lettered.inc();
@@ -176,4 +190,41 @@ pub(crate) struct Histograms {
     pub(crate) process: Histogram,
     /// Send to start of processing, in seconds.
     pub(crate) queued: Histogram,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ebbflow_core::history::ScalingNote;
+
+    fn note(at_ms: u64) -> ScalingNote {
+        ScalingNote {
+            at_ms,
+            from: 0,
+            to: 1,
+            reason: "backlog".into(),
+            backlog: 1,
+        }
+    }
+
+    /// Rollups that keep failing put their changes back each time: the
+    /// newest are kept, never more than the cap (issue 38, path 8).
+    #[test]
+    fn changes_put_back_after_failed_writes_stay_bounded() {
+        let stats = GroupStats::default();
+        let mut at = 0;
+        for _ in 0..10 {
+            for _ in 0..KEPT_DECISIONS {
+                at += 1;
+                stats.note_decision(note(at));
+            }
+            let failed = std::mem::take(&mut *stats.decisions.lock().unwrap());
+            at += 1;
+            stats.note_decision(note(at));
+            stats.restore_decisions(failed);
+        }
+        let kept = stats.decisions.lock().unwrap();
+        assert_eq!(kept.len(), KEPT_DECISIONS);
+        assert_eq!(kept.last().map(|n| n.at_ms), Some(at), "the newest kept");
+    }
 }
