@@ -309,7 +309,9 @@ pub(crate) async fn run(
         }
         let done = tokio::select! {
             done = receiving.join_next(), if !receiving.is_empty() => done,
-            _ = shutdown.cancelled(), if receiving.is_empty() => break 'poll,
+            // Receives still out are not waited for here: the grace starts
+            // now, and what they bring goes back after.
+            _ = shutdown.cancelled() => break 'poll,
             _ = tokio::time::sleep_until(paused_until.unwrap_or_else(Instant::now)), if paused && receiving.is_empty() => continue 'poll,
             // A shrink to zero (or a wake allowed again) means the worker
             // waited for may never come: look again.
@@ -432,43 +434,51 @@ pub(crate) async fn run(
         }
     }
     drop(carried);
+    // The grace counts from the stop, not from the end of the long polls
+    // still out (up to 20 s): a supervisor's kill after its own grace would
+    // otherwise come before the forced release (issue 38, path 8).
+    let grace_ends = Instant::now() + grace;
     // Receives still under way at shutdown end within their wait time; what
     // they bring goes back at once.
-    while let Some(joined) = receiving.join_next().await {
-        if let Ok(Received {
-            result: Ok(messages),
-            ..
-        }) = joined
-        {
-            release_now(
-                backend.as_ref(),
-                &plan.queue,
-                messages.iter().map(|m| m.receipt_handle.clone()).collect(),
-            )
-            .await;
+    let receives_end = async {
+        while let Some(joined) = receiving.join_next().await {
+            if let Ok(Received {
+                result: Ok(messages),
+                ..
+            }) = joined
+            {
+                release_now(
+                    backend.as_ref(),
+                    &plan.queue,
+                    messages.iter().map(|m| m.receipt_handle.clone()).collect(),
+                )
+                .await;
+            }
         }
-    }
-    plan.stats.receives_in_flight.set(0);
-
-    plan.stats.polling.set(0);
-    // Shutdown: no more receives. In-flight work gets the grace period; what is
-    // still running after it is stopped and its messages released at once.
+        plan.stats.receives_in_flight.set(0);
+    };
+    // Meanwhile, in-flight work gets the grace period; what is still
+    // running after it is stopped and its messages released at once.
     tasks.close();
-    let drained = tokio::time::timeout(grace, async {
-        while let Some(ended) = tasks.join_next().await {
-            log_task_end(ended, &plan.queue, &plan.stats);
+    let workers_end = async {
+        let drained = tokio::time::timeout_at(grace_ends, async {
+            while let Some(ended) = tasks.join_next().await {
+                log_task_end(ended, &plan.queue, &plan.stats);
+            }
+        })
+        .await;
+        if drained.is_err() {
+            // Stopping a task drops its job, which records what it had not settled.
+            tasks.abort().await;
         }
-    })
-    .await;
-    if drained.is_err() {
-        // Stopping a task drops its job, which records what it had not settled.
-        tasks.abort().await;
-    }
-    let handles: Vec<String> = std::mem::take(&mut *lock(&orphans));
-    if !handles.is_empty() {
-        tracing::warn!(queue = %plan.queue, count = handles.len(), ?grace, "grace period over; releasing unfinished messages");
-        release_now(backend.as_ref(), &plan.queue, handles).await;
-    }
+        let handles: Vec<String> = std::mem::take(&mut *lock(&orphans));
+        if !handles.is_empty() {
+            tracing::warn!(queue = %plan.queue, count = handles.len(), ?grace, "grace period over; releasing unfinished messages");
+            release_now(backend.as_ref(), &plan.queue, handles).await;
+        }
+    };
+    tokio::join!(receives_end, workers_end);
+    plan.stats.polling.set(0);
     // The tasks' runners and `shared` hold the acker's sender: it closes once they are gone.
     drop((tasks, shared));
     acker.close().await;

@@ -817,3 +817,39 @@ async fn the_rest_of_a_fifo_group_goes_back_when_its_head_expired() {
     .await;
     running.shutdown().await;
 }
+
+/// The shutdown grace counts from the stop, not from the end of a long poll
+/// still out: a job still running when it is over is released then, before a
+/// supervisor's own deadline, not some 20 s later (issue 38, path 8).
+#[tokio::test(start_paused = true)]
+async fn the_shutdown_grace_counts_from_the_stop() {
+    let (b, backend) = backend();
+    let cfg = config(json!({
+        "runtime": {"shutdown_grace": "2s"},
+        "queues": {"jobs": {"visibility_timeout": "5m"}},
+        "workers": {"jobs": {"concurrency": 2, "wait_time": "20s", "handler_timeout": "5m"}}
+    }));
+    let running = Runtime::new(cfg, backend)
+        .handler(
+            "jobs",
+            handler_fn(|_: String, _ctx: Context| async move {
+                sleep(secs(100)).await;
+                Ok::<_, HandlerError>(())
+            }),
+        )
+        .start()
+        .await
+        .unwrap();
+    b.send("jobs", SendMessage::new("long")).await.unwrap();
+    wait_until(secs(5), || async { stats(&b, "jobs").await.in_flight == 1 }).await;
+    // The idle worker's long poll is out now.
+    sleep(secs(1)).await;
+    let stopping = tokio::spawn(running.shutdown());
+    sleep(secs(3)).await;
+    assert_eq!(
+        stats(&b, "jobs").await.visible,
+        1,
+        "released when the grace ended"
+    );
+    stopping.await.unwrap();
+}
