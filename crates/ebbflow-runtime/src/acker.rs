@@ -1,6 +1,10 @@
-//! Deletes processed messages in batches, several batches at once.
+//! Deletes processed messages in batches, several batches at once, keeping
+//! each hidden until its delete lands: a slow engine must not let a
+//! processed message run out and go to someone else (issue 38, path 7).
 
+use crate::layers::keep_hidden;
 use crate::stats::GroupStats;
+use crate::Context;
 use ebbflow_core::{DeleteBatchEntry, QueueBackend};
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,27 +22,35 @@ const ENTRY_IDS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]
 /// at once lift that cap without flooding the engine.
 pub(crate) const BATCHES_IN_FLIGHT: usize = 4;
 
+/// Deletes waiting in the channel at most: two rounds of batches. Beyond it
+/// a worker waits to hand its delete over, its heartbeat still running; a
+/// long queue here would wait unheartbeated behind a slow engine.
+const QUEUED_AT_MOST: usize = 2 * BATCHES_IN_FLIGHT * ENTRY_IDS.len();
+
 /// Collects receipt handles and deletes them ten at a time, or after
 /// [`FLUSH_AFTER`], whichever comes first, with up to [`BATCHES_IN_FLIGHT`]
 /// batches under way; flushes everything when closed.
 pub(crate) struct Acker {
-    tx: mpsc::Sender<String>,
+    tx: mpsc::Sender<Context>,
     task: JoinHandle<()>,
 }
 
 impl Acker {
+    /// `heartbeat`: whether to keep the messages hidden while their deletes
+    /// wait and run (the group's `heartbeat` setting).
     pub(crate) fn spawn(
         backend: Arc<dyn QueueBackend>,
         queue: Arc<str>,
         stats: Arc<GroupStats>,
+        heartbeat: bool,
     ) -> Self {
-        let (tx, rx) = mpsc::channel(1024);
-        let task = tokio::spawn(run(backend, queue, stats, rx));
+        let (tx, rx) = mpsc::channel(QUEUED_AT_MOST);
+        let task = tokio::spawn(run(backend, queue, stats, rx, heartbeat));
         Self { tx, task }
     }
 
     /// A handle workers use to queue deletes.
-    pub(crate) fn sender(&self) -> mpsc::Sender<String> {
+    pub(crate) fn sender(&self) -> mpsc::Sender<Context> {
         self.tx.clone()
     }
 
@@ -55,8 +67,16 @@ async fn run(
     backend: Arc<dyn QueueBackend>,
     queue: Arc<str>,
     stats: Arc<GroupStats>,
-    mut rx: mpsc::Receiver<String>,
+    mut rx: mpsc::Receiver<Context>,
+    heartbeat: bool,
 ) {
+    let hidden = |batch: &[Context]| {
+        if heartbeat {
+            batch.to_vec()
+        } else {
+            Vec::new()
+        }
+    };
     let mut flushing = JoinSet::new();
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
@@ -64,17 +84,27 @@ async fn run(
         while batch.len() < ENTRY_IDS.len() {
             tokio::select! {
                 next = rx.recv() => match next {
-                    Some(handle) => batch.push(handle),
+                    Some(ctx) => batch.push(ctx),
                     None => break,
                 },
                 _ = sleep_until(deadline) => break,
             }
         }
         while flushing.len() >= BATCHES_IN_FLIGHT {
-            reap(flushing.join_next().await);
+            let ended = keep_hidden(hidden(&batch), flushing.join_next()).await;
+            reap(ended);
         }
-        let (backend, queue) = (backend.clone(), queue.clone());
-        flushing.spawn(async move { flush(backend.as_ref(), &queue, batch).await });
+        let (backend, queue, keep) = (backend.clone(), queue.clone(), hidden(&batch));
+        flushing.spawn(async move {
+            let handles = batch
+                .iter()
+                .map(|c| c.message().receipt_handle.clone())
+                .collect();
+            keep_hidden(keep, flush(backend.as_ref(), &queue, handles)).await;
+            for ctx in &batch {
+                ctx.settle();
+            }
+        });
         while let Some(ended) = flushing.try_join_next() {
             reap(Some(ended));
         }
@@ -92,7 +122,8 @@ fn reap(ended: Option<Result<(), tokio::task::JoinError>>) {
     }
 }
 
-async fn flush(backend: &dyn QueueBackend, queue: &str, handles: Vec<String>) {
+/// Deletes `handles` (at most ten), trying once more after a failed call.
+pub(crate) async fn flush(backend: &dyn QueueBackend, queue: &str, handles: Vec<String>) {
     let entries = |handles: &[String]| -> Vec<DeleteBatchEntry> {
         handles
             .iter()

@@ -1,7 +1,7 @@
 //! What a handler knows about the message it is handling.
 
 use ebbflow_core::{limits, MessageAttributes, QueueBackend, QueueError, ReceivedMessage};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -22,8 +22,20 @@ struct Inner {
     received_at: Instant,
     deadline: Mutex<Instant>,
     attempt: AtomicU32,
-    settled: AtomicBool,
+    /// [`HELD`], [`DELETING`], [`QUEUED`] or [`SETTLED`].
+    state: AtomicU8,
 }
+
+/// Held by a worker: kept hidden until it is settled.
+const HELD: u8 = 0;
+/// Processed, its delete not landed yet: still kept hidden (by the worker
+/// while it waits to queue the delete, then by the acker), so that a slow
+/// engine cannot let it run out and go to someone else (issue 38, path 7).
+const DELETING: u8 = 1;
+/// Its delete is in the acker's hands, which keeps it hidden until it lands.
+const QUEUED: u8 = 2;
+/// Deleted, released or left to the queue: nothing keeps it hidden.
+const SETTLED: u8 = 3;
 
 impl std::fmt::Debug for Context {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -56,7 +68,7 @@ impl Context {
                 received_at: now,
                 deadline: Mutex::new(now + visibility_timeout),
                 attempt: AtomicU32::new(1),
-                settled: AtomicBool::new(false),
+                state: AtomicU8::new(HELD),
             }),
         }
     }
@@ -141,15 +153,38 @@ impl Context {
         self.deadline() <= Instant::now()
     }
 
-    /// Marks the message as settled (deleted, released or dead-lettered):
-    /// nothing keeps it hidden any more.
+    /// Marks the message as settled (deleted, released or left to the
+    /// queue): nothing keeps it hidden any more.
     pub(crate) fn settle(&self) {
-        self.inner.settled.store(true, Ordering::Release);
+        self.inner.state.store(SETTLED, Ordering::Release);
+    }
+
+    /// Marks the message as processed, its delete on its way: it stays
+    /// hidden until [`settle`](Self::settle) says the delete landed.
+    pub(crate) fn deleting(&self) {
+        self.inner.state.store(DELETING, Ordering::Release);
     }
 
     /// Whether the message has been settled.
     pub(crate) fn is_settled(&self) -> bool {
-        self.inner.settled.load(Ordering::Acquire)
+        self.inner.state.load(Ordering::Acquire) == SETTLED
+    }
+
+    /// Marks the message's delete as handed to the acker.
+    pub(crate) fn queued(&self) {
+        self.inner.state.store(QUEUED, Ordering::Release);
+    }
+
+    /// Whether the message is still held by its worker: neither settled nor
+    /// processed.
+    pub(crate) fn is_held(&self) -> bool {
+        self.inner.state.load(Ordering::Acquire) == HELD
+    }
+
+    /// Whether the message was processed but its delete not yet handed to
+    /// the acker (a worker stopped now must delete it, not release it).
+    pub(crate) fn is_deleting(&self) -> bool {
+        self.inner.state.load(Ordering::Acquire) == DELETING
     }
 
     /// Makes sure the message stays hidden through a wait of `wait` plus half

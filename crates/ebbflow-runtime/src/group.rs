@@ -144,8 +144,39 @@ impl GroupPlan {
 }
 
 /// Receipt handles of messages whose job was dropped before it settled them
-/// (its task was stopped at a forced shutdown), for release at once.
-type Orphans = Arc<Mutex<Vec<String>>>;
+/// (its task was stopped at a forced shutdown): the unprocessed to release at
+/// once, the processed whose delete was not yet handed over to delete.
+type Orphans = Arc<Mutex<Left>>;
+
+#[derive(Default)]
+struct Left {
+    release: Vec<String>,
+    delete: Vec<String>,
+}
+
+impl Left {
+    /// Sorts the unsettled of `deliveries`: held ones to release, processed
+    /// ones not yet handed to the acker to delete. Those the acker holds are
+    /// its own.
+    fn take(&mut self, deliveries: &[Delivery]) {
+        for d in deliveries {
+            let handle = || d.message.receipt_handle.clone();
+            if d.ctx.is_held() {
+                self.release.push(handle());
+            } else if d.ctx.is_deleting() {
+                self.delete.push(handle());
+            }
+        }
+    }
+
+    /// Deletes and releases what was taken.
+    async fn settle(self, backend: &dyn QueueBackend, queue: &str) {
+        for chunk in self.delete.chunks(10) {
+            crate::acker::flush(backend, queue, chunk.to_vec()).await;
+        }
+        release_now(backend, queue, self.release).await;
+    }
+}
 
 /// Receives one group may have under way at once. One receive at a time caps
 /// a group at one batch per round trip to the engine, whatever its pool; a
@@ -180,7 +211,12 @@ pub(crate) async fn run(
         Work::Single(_) => (plan.config.batch_size as usize, 1),
         Work::Batch(_) => (1, plan.config.batch_size),
     };
-    let acker = Acker::spawn(backend.clone(), plan.queue.clone(), plan.stats.clone());
+    let acker = Acker::spawn(
+        backend.clone(),
+        plan.queue.clone(),
+        plan.stats.clone(),
+        plan.config.heartbeat,
+    );
     let pool = match plan.config.concurrency {
         Some(fixed) => Pool::new(fixed, plan.stats.clone()),
         None => {
@@ -471,10 +507,10 @@ pub(crate) async fn run(
             // Stopping a task drops its job, which records what it had not settled.
             tasks.abort().await;
         }
-        let handles: Vec<String> = std::mem::take(&mut *lock(&orphans));
-        if !handles.is_empty() {
-            tracing::warn!(queue = %plan.queue, count = handles.len(), ?grace, "grace period over; releasing unfinished messages");
-            release_now(backend.as_ref(), &plan.queue, handles).await;
+        let left = std::mem::take(&mut *lock(&orphans));
+        if !left.release.is_empty() || !left.delete.is_empty() {
+            tracing::warn!(queue = %plan.queue, unfinished = left.release.len(), processed = left.delete.len(), ?grace, "grace period over; releasing unfinished messages and deleting processed ones");
+            left.settle(backend.as_ref(), &plan.queue).await;
         }
     };
     tokio::join!(receives_end, workers_end);
@@ -497,7 +533,7 @@ struct Shared {
     heartbeat: bool,
     /// Whether the queue is FIFO: its jobs are a group's messages, run in order.
     fifo: bool,
-    acks: tokio::sync::mpsc::Sender<String>,
+    acks: tokio::sync::mpsc::Sender<Context>,
     stats: Arc<GroupStats>,
 }
 
@@ -517,13 +553,8 @@ struct Held {
 
 impl Drop for Held {
     fn drop(&mut self) {
-        let mut left = self
-            .deliveries
-            .iter()
-            .filter(|d| !d.ctx.is_settled())
-            .peekable();
-        if left.peek().is_some() {
-            lock(&self.orphans).extend(left.map(|d| d.message.receipt_handle.clone()));
+        if self.deliveries.iter().any(|d| !d.ctx.is_settled()) {
+            lock(&self.orphans).take(&self.deliveries);
         }
     }
 }
@@ -646,15 +677,15 @@ impl Shared {
         };
         if let Err(panic) = ended {
             self.stats.task_failures.inc();
-            let left: Vec<&Delivery> = deliveries.iter().filter(|d| !d.ctx.is_settled()).collect();
-            tracing::error!(queue = %self.queue, panic = %panic_text(panic.as_ref()), unsettled = left.len(), "a worker task panicked; releasing its messages");
-            let handles = left
+            let mut left = Left::default();
+            left.take(deliveries);
+            tracing::error!(queue = %self.queue, panic = %panic_text(panic.as_ref()), unsettled = left.release.len(), "a worker task panicked; releasing its messages");
+            self.stats.released.add(left.release.len() as u64);
+            left.settle(self.backend.as_ref(), &self.queue).await;
+            for d in deliveries
                 .iter()
-                .map(|d| d.message.receipt_handle.clone())
-                .collect();
-            release_now(self.backend.as_ref(), &self.queue, handles).await;
-            self.stats.released.add(left.len() as u64);
-            for d in left {
+                .filter(|d| d.ctx.is_held() || d.ctx.is_deleting())
+            {
                 self.forget(d);
             }
         }
@@ -743,20 +774,26 @@ impl Shared {
     async fn settle(&self, delivery: &Delivery, outcome: Outcome) {
         let id = &delivery.message.message_id;
         let handle = delivery.message.receipt_handle.clone();
-        // Marked before the engine hears of it: a heartbeat due while the
-        // release is on its way must not hide the message again.
-        self.forget(delivery);
         match outcome {
             Outcome::Done | Outcome::DeadLettered { .. } => {
+                // Kept hidden until the delete lands: by this task's heartbeat
+                // while it waits to hand it over, then by the acker.
+                delivery.ctx.deleting();
                 match outcome {
                     Outcome::DeadLettered { reason } => self.stats.count_dead_lettered(reason),
                     _ => self.stats.succeeded.inc(),
                 }
-                if self.acks.send(handle).await.is_err() {
+                if self.acks.send(delivery.ctx.clone()).await.is_err() {
+                    self.forget(delivery);
                     tracing::error!(message_id = %id, "the acker has stopped; the message will be redelivered");
+                } else {
+                    delivery.ctx.queued();
                 }
             }
             Outcome::Release { delay } => {
+                // Marked before the engine hears of it: a heartbeat due while
+                // the release is on its way must not hide the message again.
+                self.forget(delivery);
                 let released = self
                     .backend
                     .change_visibility(&self.queue, &handle, delay)
@@ -768,7 +805,10 @@ impl Shared {
                     self.stats.released.inc();
                 }
             }
-            Outcome::Expired => self.stats.failed.inc(),
+            Outcome::Expired => {
+                self.forget(delivery);
+                self.stats.failed.inc();
+            }
         }
     }
 }
@@ -862,5 +902,49 @@ impl PollBackoff {
 
     fn reset(&mut self) {
         self.failures = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ebbflow_core::SystemAttributes;
+
+    fn delivery(handle: &str) -> Delivery {
+        let backend: Arc<dyn QueueBackend> = Arc::new(ebbflow_memory::MemoryBackend::new());
+        let message = Arc::new(ReceivedMessage {
+            message_id: handle.to_owned(),
+            receipt_handle: handle.to_owned(),
+            body: String::new(),
+            md5_of_body: String::new(),
+            attributes: Default::default(),
+            system: SystemAttributes::default(),
+        });
+        let ctx = Context::new(
+            "q".into(),
+            backend,
+            message.clone(),
+            Duration::from_secs(30),
+            Instant::now(),
+        );
+        Delivery { message, ctx }
+    }
+
+    /// A job stopped at a forced shutdown: its unprocessed messages are
+    /// released, a processed one whose delete it had not yet handed over is
+    /// deleted, not released to run again, and one the acker holds is left to
+    /// it (issue 38, path 7).
+    #[tokio::test]
+    async fn a_stopped_job_deletes_what_it_processed_and_releases_the_rest() {
+        let [held, deleting, queued, settled] =
+            ["held", "deleting", "queued", "settled"].map(delivery);
+        deleting.ctx.deleting();
+        queued.ctx.deleting();
+        queued.ctx.queued();
+        settled.ctx.settle();
+        let mut left = Left::default();
+        left.take(&[held, deleting, queued, settled]);
+        assert_eq!(left.release, vec!["held"]);
+        assert_eq!(left.delete, vec!["deleting"]);
     }
 }
