@@ -40,3 +40,24 @@ async fn a_fifo_queue_on_redis_keeps_each_group_in_order_under_faults() {
     };
     fault_run(backend, &prefix(), plan).await.assert_ok();
 }
+
+/// Issue 38's situations (scale to zero, long polls past the visibility
+/// timeout, slow deletes) on top of kills and outages, on both queue kinds.
+#[tokio::test(start_paused = true)]
+async fn the_second_pass_situations_on_redis_leave_no_unexplained_duplicate() {
+    let Some(backend) = common::shared().await else {
+        println!("skipped: {}", common::NO_SERVER);
+        return;
+    };
+    quiet_deliberate_panics();
+    for fifo_groups in [None, Some(4)] {
+        let plan = FaultPlan {
+            fifo_groups,
+            messages: 120,
+            ..FaultPlan::second_pass()
+        };
+        fault_run(backend.clone(), &prefix(), plan)
+            .await
+            .assert_ok();
+    }
+}

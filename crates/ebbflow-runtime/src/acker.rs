@@ -70,45 +70,66 @@ async fn run(
     mut rx: mpsc::Receiver<Context>,
     heartbeat: bool,
 ) {
-    let hidden = |batch: &[Context]| {
-        if heartbeat {
-            batch.to_vec()
-        } else {
-            Vec::new()
-        }
-    };
     let mut flushing = JoinSet::new();
-    while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        let deadline = Instant::now() + FLUSH_AFTER;
-        while batch.len() < ENTRY_IDS.len() {
-            tokio::select! {
-                next = rx.recv() => match next {
-                    Some(ctx) => batch.push(ctx),
-                    None => break,
-                },
-                _ = sleep_until(deadline) => break,
-            }
-        }
-        while flushing.len() >= BATCHES_IN_FLIGHT {
-            let ended = keep_hidden(hidden(&batch), flushing.join_next()).await;
-            reap(ended);
-        }
-        let (backend, queue, keep) = (backend.clone(), queue.clone(), hidden(&batch));
-        flushing.spawn(async move {
-            let handles = batch
-                .iter()
-                .map(|c| c.message().receipt_handle.clone())
-                .collect();
-            keep_hidden(keep, flush(backend.as_ref(), &queue, handles)).await;
-            for ctx in &batch {
-                ctx.settle();
-            }
-        });
-        while let Some(ended) = flushing.try_join_next() {
-            reap(Some(ended));
+    // Taken from the channel, not yet in a batch under way: kept hidden here
+    // while they wait for a batch to fill or for a slot.
+    let mut waiting: Vec<Context> = Vec::new();
+    let mut first_at = Instant::now();
+    let mut open = true;
+    loop {
+        while flushing.len() < BATCHES_IN_FLIGHT
+            && (waiting.len() >= ENTRY_IDS.len()
+                || (!waiting.is_empty() && (!open || first_at + FLUSH_AFTER <= Instant::now())))
+        {
+            let take = waiting.len().min(ENTRY_IDS.len());
+            let batch: Vec<Context> = waiting.drain(..take).collect();
+            first_at = Instant::now();
+            let (backend, queue) = (backend.clone(), queue.clone());
+            flushing.spawn(async move {
+                let handles = batch
+                    .iter()
+                    .map(|c| c.message().receipt_handle.clone())
+                    .collect();
+                let keep = if heartbeat { batch.clone() } else { Vec::new() };
+                keep_hidden(keep, flush(backend.as_ref(), &queue, handles)).await;
+                for ctx in &batch {
+                    ctx.settle();
+                }
+            });
         }
         stats.delete_batches_in_flight.set(flushing.len() as u64);
+        if !open && waiting.is_empty() {
+            break;
+        }
+        // A partial batch waits out its flush delay, if a slot is free for it then.
+        let partial = !waiting.is_empty()
+            && waiting.len() < ENTRY_IDS.len()
+            && flushing.len() < BATCHES_IN_FLIGHT;
+        let event = async {
+            tokio::select! {
+                next = rx.recv(), if open && waiting.len() < QUEUED_AT_MOST => Some(next),
+                ended = flushing.join_next(), if !flushing.is_empty() => {
+                    reap(ended);
+                    None
+                }
+                _ = sleep_until(first_at + FLUSH_AFTER), if partial => None,
+            }
+        };
+        let keep = if heartbeat {
+            waiting.clone()
+        } else {
+            Vec::new()
+        };
+        match keep_hidden(keep, event).await {
+            Some(Some(ctx)) => {
+                if waiting.is_empty() {
+                    first_at = Instant::now();
+                }
+                waiting.push(ctx);
+            }
+            Some(None) => open = false,
+            None => {}
+        }
     }
     while let Some(ended) = flushing.join_next().await {
         reap(Some(ended));

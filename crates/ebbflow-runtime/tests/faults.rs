@@ -37,3 +37,20 @@ async fn a_fifo_queue_keeps_each_group_in_order_one_at_a_time_under_faults() {
             .assert_ok();
     }
 }
+
+/// Issue 38's situations on top of the kills and outages: a pool scaled to
+/// zero and woken under long jobs, long polls longer than the visibility
+/// timeout, deletes slower than it; every redelivery must have a cause.
+#[tokio::test(start_paused = true)]
+async fn the_second_pass_situations_leave_no_unexplained_duplicate() {
+    quiet_deliberate_panics();
+    for fifo_groups in [None, Some(4)] {
+        let plan = FaultPlan {
+            fifo_groups,
+            ..FaultPlan::second_pass()
+        };
+        let verdict = fault_run(Arc::new(MemoryBackend::new()), "faults", plan).await;
+        verdict.assert_ok();
+        assert_eq!(verdict.unexplained, 0);
+    }
+}

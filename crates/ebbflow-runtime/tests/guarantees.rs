@@ -340,36 +340,16 @@ async fn a_panicking_receive_backs_off_instead_of_spinning() {
     );
 }
 
-/// An engine whose deletes take longer than a visibility timeout.
-struct SlowDeletes(Duration);
-
-impl BackendHook for SlowDeletes {
-    fn around<'a, T: Send + 'a>(
-        &'a self,
-        op: Operation,
-        call: BackendCall<'a, T>,
-    ) -> BackendCall<'a, T> {
-        match op {
-            Operation::Delete | Operation::DeleteBatch => {
-                let wait = self.0;
-                Box::pin(async move {
-                    sleep(wait).await;
-                    call.await
-                })
-            }
-            _ => call,
-        }
-    }
-}
-
 /// A processed message stays hidden until its delete lands, not only until
 /// it is queued: on an engine whose deletes outlast the visibility timeout
 /// it is neither redelivered nor processed twice (issue 38, path 7).
 #[tokio::test(start_paused = true)]
 async fn a_slow_delete_does_not_let_a_processed_message_run_out() {
     let b = MemoryBackend::new();
-    let backend: Arc<dyn QueueBackend> =
-        Arc::new(Hooked::new(Arc::new(b.clone()), SlowDeletes(secs(45))));
+    let backend: Arc<dyn QueueBackend> = Arc::new(Hooked::new(
+        Arc::new(b.clone()),
+        ebbflow_runtime::testkit::SlowDeletes(secs(45)),
+    ));
     let cfg = config(json!({
         "queues": {"jobs": {"visibility_timeout": "20s"}},
         "workers": {"jobs": {"concurrency": 2, "wait_time": "1s"}}

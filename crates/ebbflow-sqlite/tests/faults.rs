@@ -85,3 +85,19 @@ async fn kill_worker() {
     };
     kill_child(open_file(&path)).await;
 }
+
+/// Issue 38's situations (scale to zero, long polls past the visibility
+/// timeout, slow deletes) on top of kills and outages, on both queue kinds.
+#[tokio::test(start_paused = true)]
+async fn the_second_pass_situations_on_sqlite_leave_no_unexplained_duplicate() {
+    quiet_deliberate_panics();
+    for fifo_groups in [None, Some(4)] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let plan = FaultPlan {
+            fifo_groups,
+            messages: 200,
+            ..FaultPlan::second_pass()
+        };
+        fault_run(open(&dir), "faults", plan).await.assert_ok();
+    }
+}

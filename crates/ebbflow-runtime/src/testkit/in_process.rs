@@ -5,7 +5,7 @@ use super::{fault_config, handler, judge, FaultPlan, Queues};
 use crate::Runtime;
 use ebbflow_core::testkit::history::{Clock, History, Recorded, Rules, Verdict};
 use ebbflow_core::testkit::Outage;
-use ebbflow_core::QueueBackend;
+use ebbflow_core::{BackendCall, BackendHook, Hooked, Operation, QueueBackend};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,17 +25,28 @@ pub async fn fault_run(backend: Arc<dyn QueueBackend>, prefix: &str, plan: Fault
     let queues = Queues::new(prefix, &plan);
     let queue = &queues.queue;
     let history = History::in_memory(Clock::Tokio);
-    let recorded = Recorded::wrap(backend.clone(), history.clone(), queue);
-    let (flaky, outage) = Outage::wrap(recorded);
+    let engine: Arc<dyn QueueBackend> = match plan.slow_deletes {
+        Some(wait) => Arc::new(Hooked::new(backend.clone(), SlowDeletes(wait))),
+        None => backend.clone(),
+    };
+    // Each incarnation records as a worker of its own, so that the checker
+    // can tell a message its dead holder left from one a live worker let go.
+    let outage = Outage::default();
+    let through_outage = |history: &History| -> Arc<dyn QueueBackend> {
+        Arc::new(Hooked::new(
+            Recorded::wrap(engine.clone(), history.clone(), queue),
+            outage.clone(),
+        ))
+    };
     let config = fault_config(queue, &queues.dlq, &plan);
     queues.create(backend.as_ref(), &config).await;
-    queues.fill(flaky.as_ref(), &plan).await;
+    queues.fill(through_outage(&history).as_ref(), &plan).await;
 
-    let faults = tokio::spawn(outages(outage.clone(), plan.clone()));
+    let faults = tokio::spawn(outages(outage.clone(), plan.clone(), history.worker(0)));
     let mut rng = fastrand::Rng::with_seed(plan.seed);
     for incarnation in 0..plan.incarnations {
         let worker = history.worker(incarnation as u32 + 1);
-        let (cut_off, kill) = Outage::wrap(flaky.clone());
+        let (cut_off, kill) = Outage::wrap(through_outage(&worker));
         let dead = Arc::new(AtomicBool::new(false));
         // As a supervisor would, start it again until the backend lets it.
         let mut tries = 0;
@@ -70,12 +81,15 @@ pub async fn fault_run(backend: Arc<dyn QueueBackend>, prefix: &str, plan: Fault
     }
     faults.abort();
     outage.set_down(false);
+    history.worker(0).outage_ended();
 
     let dead_letters = queues
         .drain_dead_letters(backend.as_ref(), &history.worker(0))
         .await;
+    // Kills and outages are in the history; nothing expires on purpose.
     let rules = Rules {
         fifo: plan.fifo_groups.is_some(),
+        expiries: false,
     };
     let verdict = judge(
         queue,
@@ -89,14 +103,17 @@ pub async fn fault_run(backend: Arc<dyn QueueBackend>, prefix: &str, plan: Fault
     verdict
 }
 
-/// Takes the backend down `plan.outages` times, for up to one visibility timeout each.
-async fn outages(outage: Outage, plan: FaultPlan) {
+/// Takes the backend down `plan.outages` times, for up to one visibility
+/// timeout each, and says so in the history.
+async fn outages(outage: Outage, plan: FaultPlan, history: History) {
     let mut rng = fastrand::Rng::with_seed(plan.seed.wrapping_add(7));
     for _ in 0..plan.outages {
         sleep(plan.visibility.mul_f64(0.5 + rng.f64())).await;
+        history.outage_began();
         outage.set_down(true);
         sleep(plan.visibility.mul_f64(0.2 + 0.8 * rng.f64())).await;
         outage.set_down(false);
+        history.outage_ended();
     }
 }
 
@@ -113,5 +130,28 @@ async fn settle(backend: &dyn QueueBackend, queue: &str, outage: &Outage, limit:
             "{queue}: not settled within {limit:?}"
         );
         sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// An engine whose deletes take `.0` before they are made (wrap a backend
+/// in it with [`Hooked`]).
+pub struct SlowDeletes(pub Duration);
+
+impl BackendHook for SlowDeletes {
+    fn around<'a, T: Send + 'a>(
+        &'a self,
+        op: Operation,
+        call: BackendCall<'a, T>,
+    ) -> BackendCall<'a, T> {
+        match op {
+            Operation::Delete | Operation::DeleteBatch => {
+                let wait = self.0;
+                Box::pin(async move {
+                    sleep(wait).await;
+                    call.await
+                })
+            }
+            _ => call,
+        }
     }
 }

@@ -57,7 +57,7 @@ mod in_process;
 mod processes;
 
 pub use fleet::{assert_one_fleet, fleet_child, fleet_child_queue, fleet_run, FleetPlan, FleetRun};
-pub use in_process::fault_run;
+pub use in_process::{fault_run, SlowDeletes};
 pub use processes::{kill_child, kill_child_target, kill_run, KillPlan};
 
 use crate::{handler_fn, Context, HandlerError};
@@ -105,6 +105,34 @@ pub struct FaultPlan {
     pub limit: Duration,
     /// How long a well-behaved handler takes.
     pub quick: Duration,
+    /// An autoscaled pool from zero (`min = 0`) instead of a fixed one: every
+    /// idle spell scales it down, and messages wake it up again.
+    #[serde(default)]
+    pub scale_to_zero: bool,
+    /// Long polls twice the visibility timeout: messages arrive late in
+    /// them, and look expired if their deadline is counted from the ask.
+    #[serde(default)]
+    pub long_polls: bool,
+    /// An engine whose deletes take this long (the in-process run only):
+    /// longer than a visibility timeout, they must not let a processed
+    /// message run out.
+    #[serde(default)]
+    pub slow_deletes: Option<Duration>,
+}
+
+impl FaultPlan {
+    /// The second pass's situations together (issue 38): a pool scaled to
+    /// zero and woken under long jobs, long polls longer than the visibility
+    /// timeout, and deletes slower than it.
+    pub fn second_pass() -> Self {
+        let visibility = Self::default().visibility;
+        Self {
+            scale_to_zero: true,
+            long_polls: true,
+            slow_deletes: Some(visibility.mul_f64(1.5)),
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for FaultPlan {
@@ -119,6 +147,9 @@ impl Default for FaultPlan {
             seed: 1,
             limit: Duration::from_secs(600),
             quick: Duration::from_millis(20),
+            scale_to_zero: false,
+            long_polls: false,
+            slow_deletes: None,
         }
     }
 }
@@ -165,11 +196,12 @@ fn index_of(key: &str) -> usize {
         .unwrap_or(usize::MAX)
 }
 
-/// The run's config: the queue with its dead-letter queue, a fixed pool, short times.
+/// The run's config: the queue with its dead-letter queue, a fixed pool (or
+/// one scaled from zero), short times.
 fn fault_config(queue: &str, dlq: &str, plan: &FaultPlan) -> Config {
     let ms = |d: Duration| format!("{}ms", d.as_millis());
     let v = plan.visibility;
-    let value = serde_json::json!({
+    let mut value = serde_json::json!({
         "metrics": {"enabled": false},
         "runtime": {"shutdown_grace": ms(v * 2)},
         "queues": {
@@ -182,14 +214,22 @@ fn fault_config(queue: &str, dlq: &str, plan: &FaultPlan) -> Config {
         },
         "workers": {
             queue: {
-                "concurrency": plan.workers,
-                "wait_time": ms(v / 4),
+                "wait_time": ms(if plan.long_polls { (v * 2).min(Duration::from_secs(20)) } else { v / 4 }),
                 "handler_timeout": ms(v * 2),
                 "heartbeat": true,
                 "retry": {"attempts": 3, "initial_delay": ms(v / 40), "max_delay": ms(v / 4)},
             },
         },
     });
+    let pool = if plan.scale_to_zero {
+        serde_json::json!({"scaling": {"min": 0, "max": plan.workers.max(1), "tick": ms(v / 4)}})
+    } else {
+        serde_json::json!({"concurrency": plan.workers})
+    };
+    if let (Some(worker), Some(pool)) = (value["workers"][queue].as_object_mut(), pool.as_object())
+    {
+        worker.extend(pool.clone());
+    }
     match serde_json::from_value::<Config>(value) {
         Ok(c) => c,
         Err(e) => panic!("the fault run's config: {e}"),
@@ -363,12 +403,13 @@ fn judge(
 ) -> Verdict {
     let verdict = check(events, rules);
     println!(
-        "fault run `{queue}`: {} sent, {} processed, {} dead-lettered, {} processed twice, {} redeliveries, {} crashes, {} violations",
+        "fault run `{queue}`: {} sent, {} processed, {} dead-lettered, {} processed twice, {} redeliveries ({} unexplained), {} crashes, {} violations",
         verdict.sent,
         verdict.processed,
         verdict.dead_lettered,
         verdict.processed_twice,
         verdict.redeliveries,
+        verdict.unexplained,
         verdict.crashes,
         verdict.violations.len()
     );

@@ -106,6 +106,7 @@ impl KillPlan {
             seed: self.seed,
             limit: self.limit,
             quick: self.quick,
+            ..FaultPlan::default()
         }
     }
 }
@@ -307,7 +308,10 @@ pub async fn kill_run(
             "kill {}: worker {id} killed with SIGKILL; the queue then: {held:?}",
             k + 1
         );
+        // What happens between kills (an engine's restart) is an outage.
+        parent.outage_began();
         between_kills(k);
+        parent.outage_ended();
         workers.push(spawn(child_test));
     }
 
@@ -355,8 +359,10 @@ pub async fn kill_run(
     if let (Some(why), Some(_)) = (plan.order_waived, plan.fifo_groups) {
         println!("FIFO order is not checked: {why}");
     }
+    // Kills and the engine's restarts are in the history; nothing expires on purpose.
     let rules = Rules {
         fifo: plan.fifo_groups.is_some() && plan.order_waived.is_none(),
+        expiries: false,
     };
     let verdict = judge(
         &queues.queue,

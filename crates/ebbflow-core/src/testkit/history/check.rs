@@ -8,6 +8,11 @@ use std::collections::{BTreeMap, HashMap};
 pub struct Rules {
     /// FIFO: within a group, one message at a time, in send order.
     pub fifo: bool,
+    /// The run lets visibility timeouts run out on purpose (handlers that
+    /// outlive them with no heartbeat, a stalled worker): such an expiry
+    /// explains a redelivery. Kills and outages are declared in the history
+    /// itself ([`EventKind::Crashed`], [`EventKind::OutageBegan`]).
+    pub expiries: bool,
 }
 
 /// Engines keep time in milliseconds; this much slack absorbs their rounding.
@@ -27,6 +32,10 @@ pub struct Verdict {
     pub processed_twice: usize,
     /// Receives of a message after its first.
     pub redeliveries: usize,
+    /// Redeliveries no fault explains: the message was neither released nor
+    /// held by a worker that died, and no outage or declared expiry came
+    /// between (each is also a violation).
+    pub unexplained: usize,
     /// Workers that died.
     pub crashes: usize,
     /// Every broken promise, in words.
@@ -53,6 +62,7 @@ impl Verdict {
 
 struct Receive<'a> {
     key: &'a str,
+    worker: u32,
     asked_at: u64,
     at: u64,
     visibility_ms: u64,
@@ -61,7 +71,18 @@ struct Receive<'a> {
 }
 
 impl Receive<'_> {
-    /// The earliest the message could have become visible again, as known at `t`.
+    /// When the runtime gave the message back (asked for a change to less
+    /// than its visibility timeout: heartbeats extend by a whole timeout or
+    /// more), if it did by `t`.
+    fn released_by(&self, t: u64) -> Option<u64> {
+        self.changes
+            .iter()
+            .find(|&&(at, _, timeout, _)| at <= t && timeout < self.visibility_ms)
+            .map(|&(_, asked_at, _, _)| asked_at)
+    }
+
+    /// The earliest the message could have become visible again, as known at
+    /// `t` (its visibility counted from the ask).
     fn deadline_as_of(&self, t: u64) -> u64 {
         let mut deadline = self.asked_at + self.visibility_ms;
         for &(at, asked_at, timeout, ok) in &self.changes {
@@ -72,6 +93,24 @@ impl Receive<'_> {
             // An unacknowledged change may have happened: count it only when
             // it could have made the message visible sooner.
             deadline = if ok { new } else { deadline.min(new) };
+        }
+        deadline
+    }
+}
+
+impl Receive<'_> {
+    /// The latest the message could have become visible again, as known at
+    /// `t`: a long poll may hand a message over as late as it returns, and
+    /// its visibility starts then.
+    fn latest_deadline_as_of(&self, t: u64) -> u64 {
+        let mut deadline = self.at + self.visibility_ms;
+        for &(at, asked_at, timeout, ok) in &self.changes {
+            if at > t {
+                break;
+            }
+            let new = asked_at + timeout;
+            // An unacknowledged change may not have happened.
+            deadline = if ok { new } else { deadline.max(new) };
         }
         deadline
     }
@@ -110,6 +149,11 @@ pub fn check(events: &[Event], rules: Rules) -> Verdict {
     let mut processings: Vec<Processing> = Vec::new();
     let mut crashed_at: HashMap<u32, u64> = HashMap::new();
     let mut dead: HashMap<&str, Option<&str>> = HashMap::new();
+    // The outages the run caused, as [began, ended) (open until the end).
+    let mut outages: Vec<(u64, u64)> = Vec::new();
+    // Redeliveries, each with the receive before it, to explain once every
+    // event is in.
+    let mut redelivered: Vec<(&str, &str, u64)> = Vec::new();
 
     for e in &events {
         match &e.kind {
@@ -132,6 +176,9 @@ pub fn check(events: &[Event], rules: Rules) -> Verdict {
                 let earlier = receives_of.entry(key).or_default();
                 if let Some(prev) = earlier.last().and_then(|h| receives.get(h)) {
                     v.redeliveries += 1;
+                    if let Some(h) = earlier.last() {
+                        redelivered.push((key, h, e.at));
+                    }
                     let hidden_until = prev.deadline_as_of(e.at);
                     if e.at + SLACK_MS < hidden_until {
                         v.violations.push(format!(
@@ -145,6 +192,7 @@ pub fn check(events: &[Event], rules: Rules) -> Verdict {
                     handle,
                     Receive {
                         key,
+                        worker: e.worker,
                         asked_at: *asked_at,
                         at: e.at,
                         visibility_ms: *visibility_ms,
@@ -159,6 +207,14 @@ pub fn check(events: &[Event], rules: Rules) -> Verdict {
                 ok,
             } => {
                 if let Some(r) = receives.get_mut(handle.as_str()) {
+                    if let Some(released) = r.released_by(e.at) {
+                        if *asked_at > released && *timeout_ms >= r.visibility_ms {
+                            v.violations.push(format!(
+                                "`{}` hidden again at {asked_at} after its release at {released}",
+                                r.key
+                            ));
+                        }
+                    }
                     r.changes.push((e.at, *asked_at, *timeout_ms, *ok));
                 }
             }
@@ -178,7 +234,7 @@ pub fn check(events: &[Event], rules: Rules) -> Verdict {
             EventKind::Deleted { ok: false, .. } => {}
             EventKind::Started { key, handle } => {
                 if let Some(r) = receives.get(handle.as_str()) {
-                    let hidden_until = r.deadline_as_of(e.at);
+                    let hidden_until = r.latest_deadline_as_of(e.at);
                     if e.at > hidden_until + SLACK_MS {
                         v.violations.push(format!(
                             "`{key}` started at {} under a receive whose visibility ran out at {hidden_until}",
@@ -217,6 +273,31 @@ pub fn check(events: &[Event], rules: Rules) -> Verdict {
             EventKind::Crashed => {
                 crashed_at.entry(e.worker).or_insert(e.at);
             }
+            EventKind::OutageBegan => outages.push((e.at, u64::MAX)),
+            EventKind::OutageEnded => {
+                if let Some(last) = outages.last_mut().filter(|o| o.1 == u64::MAX) {
+                    last.1 = e.at;
+                }
+            }
+        }
+    }
+    for (key, handle, at) in redelivered {
+        let Some(prev) = receives.get(handle) else {
+            continue;
+        };
+        let released = prev.released_by(at).is_some();
+        let crashed = crashed_at
+            .get(&prev.worker)
+            .is_some_and(|&c| c >= prev.at && c <= at);
+        let outage = outages
+            .iter()
+            .any(|&(from, to)| from <= at && to >= prev.at);
+        if !(released || crashed || outage || rules.expiries) {
+            v.unexplained += 1;
+            v.violations.push(format!(
+                "`{key}` received again at {at}, unexplained: the receive at {} (worker {}) was neither released nor held by a worker that died, and no outage came between",
+                prev.at, prev.worker
+            ));
         }
     }
 
@@ -412,6 +493,84 @@ mod tests {
         )
     }
 
+    const EXPIRIES: Rules = Rules {
+        fifo: false,
+        expiries: true,
+    };
+
+    fn changed(at: u64, handle: &str, timeout_ms: u64) -> Event {
+        ev(
+            at,
+            1,
+            EventKind::VisibilityChanged {
+                handle: handle.into(),
+                asked_at: at,
+                timeout_ms,
+                ok: true,
+            },
+        )
+    }
+
+    /// A message processed, never deleted nor released, and received again
+    /// once its visibility ran out: a duplicate no fault explains. A release,
+    /// the holder's death or an outage in between each explain it.
+    #[test]
+    fn a_redelivery_needs_a_release_a_death_or_an_outage() {
+        let mut h = vec![sent(0, "a", None), received(1, "a", "h1", 100)];
+        h.extend(run(2, 3, "a", "h1", true));
+        h.push(received(200, "a", "h2", 100));
+        h.extend(run(201, 202, "a", "h2", true));
+        h.push(deleted(203, "h2"));
+        let v = check(&h, Rules::default());
+        assert_eq!(
+            (v.unexplained, v.processed_twice),
+            (1, 1),
+            "{:?}",
+            v.violations
+        );
+        assert!(
+            v.violations[0].contains("unexplained"),
+            "{:?}",
+            v.violations
+        );
+
+        let mut released = h.clone();
+        released.push(changed(4, "h1", 0));
+        check(&released, Rules::default()).assert_ok();
+
+        let mut died = h.clone();
+        died.push(ev(50, 1, EventKind::Crashed));
+        check(&died, Rules::default()).assert_ok();
+
+        let mut outage = h.clone();
+        outage.push(ev(40, 0, EventKind::OutageBegan));
+        outage.push(ev(60, 0, EventKind::OutageEnded));
+        check(&outage, Rules::default()).assert_ok();
+
+        // An outage over before the message was received explains nothing.
+        let mut before = h;
+        before.insert(1, ev(0, 0, EventKind::OutageBegan));
+        before.insert(2, ev(0, 0, EventKind::OutageEnded));
+        assert_eq!(check(&before, Rules::default()).unexplained, 1);
+    }
+
+    /// A heartbeat asked after the message was released hides it again.
+    #[test]
+    fn a_message_hidden_again_after_its_release_is_caught() {
+        let mut h = vec![sent(0, "a", None), received(1, "a", "h1", 100)];
+        h.extend(run(2, 3, "a", "h1", false));
+        h.push(changed(4, "h1", 0));
+        h.push(changed(5, "h1", 100));
+        h.push(received(200, "a", "h2", 100));
+        h.extend(run(201, 202, "a", "h2", true));
+        let v = check(&h, Rules::default());
+        assert!(
+            v.violations.iter().any(|m| m.contains("hidden again")),
+            "{:?}",
+            v.violations
+        );
+    }
+
     #[test]
     fn a_start_after_the_visibility_ran_out_is_caught() {
         let mut h = vec![sent(0, "a", None), received(1, "a", "h1", 100)];
@@ -426,6 +585,29 @@ mod tests {
         );
     }
 
+    /// A long poll asked at 0 that returned at 6,000 may have handed the
+    /// message over then: a start at once is not after its visibility ran out.
+    #[test]
+    fn a_start_right_after_a_long_poll_is_in_time() {
+        let mut h = vec![
+            sent(0, "a", None),
+            ev(
+                6000,
+                1,
+                EventKind::Received {
+                    key: "a".into(),
+                    handle: "h1".into(),
+                    receive_count: 1,
+                    asked_at: 0,
+                    visibility_ms: 4000,
+                },
+            ),
+        ];
+        h.extend(run(6001, 6002, "a", "h1", true));
+        h.push(deleted(6003, "h1"));
+        check(&h, Rules::default()).assert_ok();
+    }
+
     #[test]
     fn a_delete_by_a_stale_handle_does_not_count_as_deleted() {
         let mut h = vec![sent(0, "a", None), received(1, "a", "h1", 10)];
@@ -434,7 +616,7 @@ mod tests {
         h.push(deleted(21, "h1"));
         h.push(received(40, "a", "h3", 10));
         h.extend(run(41, 42, "a", "h3", true));
-        check(&h, Rules::default()).assert_ok();
+        check(&h, EXPIRIES).assert_ok();
     }
 
     #[test]
@@ -498,7 +680,10 @@ mod tests {
         let mut late = base;
         late.push(received(1600, "a", "h2", 1000));
         late.extend(run(1601, 1602, "a", "h2", true));
-        check(&late, Rules::default()).assert_ok();
+        check(&late, EXPIRIES).assert_ok();
+        // Unless the run let it expire on purpose, that one needs a reason.
+        let v = check(&late, Rules::default());
+        assert_eq!(v.unexplained, 1, "{:?}", v.violations);
     }
 
     #[test]
@@ -512,7 +697,13 @@ mod tests {
         // b runs while a runs, and finishes first.
         h.extend(run(3, 10, "a", "ha", true));
         h.extend(run(4, 5, "b", "hb", true));
-        let v = check(&h, Rules { fifo: true });
+        let v = check(
+            &h,
+            Rules {
+                fifo: true,
+                ..Rules::default()
+            },
+        );
         assert!(
             v.violations
                 .iter()

@@ -20,7 +20,7 @@
 //! let backend = Recorded::wrap(inner, history.clone(), "orders");
 //! // … run producers and a runtime on `backend`; the handler calls
 //! // history.started(..) and history.ended(..) …
-//! let verdict = check(&history.events(), Rules { fifo: false });
+//! let verdict = check(&history.events(), Rules::default());
 //! verdict.assert_ok();
 //! # }
 //! ```
@@ -114,6 +114,11 @@ pub enum EventKind {
     },
     /// The worker died (killed, or cut off as if killed): it does nothing more.
     Crashed,
+    /// The run made the engine fail or unreachable, until [`EventKind::OutageEnded`]:
+    /// a heartbeat or delete lost meanwhile explains a redelivery.
+    OutageBegan,
+    /// The outage the run caused is over.
+    OutageEnded,
 }
 
 /// The clock events are stamped with.
@@ -254,6 +259,16 @@ impl History {
     /// This worker died.
     pub fn crashed(&self) {
         self.record(EventKind::Crashed);
+    }
+
+    /// Records that the run takes the engine down (or restarts it) now.
+    pub fn outage_began(&self) {
+        self.record(EventKind::OutageBegan);
+    }
+
+    /// Records that the outage the run caused is over.
+    pub fn outage_ended(&self) {
+        self.record(EventKind::OutageEnded);
     }
 
     /// The events of an in-memory history, in the order recorded.
