@@ -2,7 +2,7 @@
 //! each hidden until its delete lands: a slow engine must not let a
 //! processed message run out and go to someone else (issue 38, path 7).
 
-use crate::layers::keep_hidden;
+use crate::layers::{extend_due, keep_hidden, next_beat, RETRY_AFTER};
 use crate::stats::GroupStats;
 use crate::Context;
 use ebbflow_core::{DeleteBatchEntry, QueueBackend};
@@ -75,6 +75,7 @@ async fn run(
     // while they wait for a batch to fill or for a slot.
     let mut waiting: Vec<Context> = Vec::new();
     let mut first_at = Instant::now();
+    let mut beat_after = Instant::now();
     let mut open = true;
     loop {
         while flushing.len() < BATCHES_IN_FLIGHT
@@ -105,36 +106,50 @@ async fn run(
         let partial = !waiting.is_empty()
             && waiting.len() < ENTRY_IDS.len()
             && flushing.len() < BATCHES_IN_FLIGHT;
-        let event = async {
-            tokio::select! {
-                next = rx.recv(), if open && waiting.len() < QUEUED_AT_MOST => Some(next),
-                ended = flushing.join_next(), if !flushing.is_empty() => {
-                    reap(ended);
-                    None
-                }
-                _ = sleep_until(first_at + FLUSH_AFTER), if partial => None,
+        // What waits here is kept hidden as the heartbeat would, no sooner
+        // than a second after a try that left some due.
+        let beat_at = heartbeat
+            .then(|| next_beat(&waiting))
+            .flatten()
+            .map(|at| at.max(beat_after));
+        let next = tokio::select! {
+            next = rx.recv(), if open && waiting.len() < QUEUED_AT_MOST => Next::Delete(next),
+            ended = flushing.join_next(), if !flushing.is_empty() => {
+                reap(ended);
+                Next::Look
             }
+            _ = sleep_until(first_at + FLUSH_AFTER), if partial => Next::Look,
+            _ = sleep_until(beat_at.unwrap_or_else(Instant::now)), if beat_at.is_some() => Next::Beat,
         };
-        let keep = if heartbeat {
-            waiting.clone()
-        } else {
-            Vec::new()
-        };
-        match keep_hidden(keep, event).await {
-            Some(Some(ctx)) => {
+        match next {
+            Next::Delete(Some(ctx)) => {
                 if waiting.is_empty() {
                     first_at = Instant::now();
                 }
                 waiting.push(ctx);
             }
-            Some(None) => open = false,
-            None => {}
+            Next::Delete(None) => open = false,
+            Next::Beat => {
+                extend_due(&waiting).await;
+                beat_after = Instant::now() + RETRY_AFTER;
+            }
+            Next::Look => {}
         }
     }
     while let Some(ended) = flushing.join_next().await {
         reap(Some(ended));
     }
     stats.delete_batches_in_flight.set(0);
+}
+
+/// What woke the acker.
+enum Next {
+    /// A delete to queue, or `None`: every sender is gone.
+    Delete(Option<Context>),
+    /// A heartbeat is due for what waits here.
+    Beat,
+    /// A batch ended, or a partial one's delay is over.
+    Look,
 }
 
 fn reap(ended: Option<Result<(), tokio::task::JoinError>>) {

@@ -57,7 +57,7 @@ where
 
 /// How long after a failed extension the heartbeat tries again (never past
 /// the message's deadline).
-const RETRY_AFTER: Duration = Duration::from_secs(1);
+pub(crate) const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// Runs `work` while keeping every unsettled message of `contexts` invisible:
 /// each time one has used half of its visibility timeout, extends it by a
@@ -87,6 +87,39 @@ pub(crate) async fn keep_hidden<F: Future>(contexts: Vec<Context>, work: F) -> F
             _ = sleep_until(next) => beat(&mut beats).await,
         }
     }
+}
+
+/// When the first of `contexts` still worth extending (unsettled, with a
+/// timeout, not yet run out) will have used half of its visibility timeout.
+pub(crate) fn next_beat(contexts: &[Context]) -> Option<Instant> {
+    let now = Instant::now();
+    contexts
+        .iter()
+        .filter(|c| worth_extending(c, now))
+        .map(half_used)
+        .min()
+}
+
+/// Extends every one of `contexts` that has used half of its visibility
+/// timeout, ten per call, for a holder that keeps them in a list of its own
+/// (the acker); it calls again after [`RETRY_AFTER`] for those that failed.
+pub(crate) async fn extend_due(contexts: &[Context]) {
+    let now = Instant::now();
+    let mut due: Vec<(Context, Instant)> = contexts
+        .iter()
+        .filter(|c| worth_extending(c, now) && half_used(c) <= now)
+        .map(|c| (c.clone(), now))
+        .collect();
+    if !due.is_empty() {
+        beat(&mut due).await;
+    }
+}
+
+fn worth_extending(ctx: &Context, now: Instant) -> bool {
+    !ctx.is_settled()
+        && !ctx.visibility_timeout().is_zero()
+        && !ctx.in_flight_room().is_zero()
+        && ctx.deadline() > now
 }
 
 /// When `ctx` will have used half of its visibility timeout.

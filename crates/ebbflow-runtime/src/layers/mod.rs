@@ -12,7 +12,7 @@ mod timeout;
 mod trace;
 
 pub use dead_letter::{DeadLetter, DeadLetterLayer, DeadLetterRoute};
-pub(crate) use heartbeat::keep_hidden;
+pub(crate) use heartbeat::{extend_due, keep_hidden, next_beat, RETRY_AFTER};
 pub use heartbeat::{Heartbeat, HeartbeatLayer};
 pub use retry::{Retry, RetryLayer};
 pub use timeout::{Timeout, TimeoutLayer};
