@@ -726,18 +726,11 @@ impl Shared {
     }
 
     /// The rest of a FIFO group whose visibility ran out ahead of them (issue
-    /// 38, path 6). Each one still hidden by us goes back at once: kept, it
-    /// would lock its group until its own deadline. One whose own visibility
-    /// ran out too may be someone else's by now and is left to the queue, but
-    /// counted, so that the messages in hand do not drift upward.
+    /// 38, path 6) goes back at once: kept, it would lock its group until its
+    /// own deadline. One whose own visibility ran out too may be someone
+    /// else's by now: the engine refuses the release by its stale receipt.
     async fn give_back_after_expiry(&self, rest: &[Delivery]) {
-        let (lapsed, ours): (Vec<Delivery>, Vec<Delivery>) =
-            rest.iter().cloned().partition(|d| d.ctx.is_expired());
-        for d in &lapsed {
-            self.forget(d);
-            self.stats.failed.inc();
-        }
-        self.release_unprocessed(&ours).await;
+        self.release_unprocessed(rest).await;
     }
 
     /// Records how long `message` waited in the queue before its processing started.
@@ -808,6 +801,18 @@ impl Shared {
             Outcome::Expired => {
                 self.forget(delivery);
                 self.stats.failed.inc();
+                // Run out as far as this worker can tell; but an extension
+                // that landed late (an engine slow to answer) may still hide
+                // it under this receive. A release by this receipt gives it
+                // back now if so, and is refused by the engine if someone
+                // else has received it since.
+                if let Err(e) = self
+                    .backend
+                    .change_visibility(&self.queue, &handle, Duration::ZERO)
+                    .await
+                {
+                    tracing::debug!(message_id = %id, error = %e, "an expired message is no longer held by this receive");
+                }
             }
         }
     }

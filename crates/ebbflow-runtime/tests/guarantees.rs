@@ -378,3 +378,83 @@ async fn a_slow_delete_does_not_let_a_processed_message_run_out() {
     running.shutdown().await;
     assert_eq!(handled.load(Ordering::SeqCst), 1, "processed twice");
 }
+
+/// An engine slow to answer its first single visibility change (the
+/// retry's own extension), quick with the heartbeat's batches.
+struct SlowFirstChange(Duration, AtomicUsize);
+
+impl BackendHook for SlowFirstChange {
+    fn around<'a, T: Send + 'a>(
+        &'a self,
+        op: Operation,
+        call: BackendCall<'a, T>,
+    ) -> BackendCall<'a, T> {
+        if op != Operation::ChangeVisibility || self.1.fetch_add(1, Ordering::SeqCst) > 0 {
+            return call;
+        }
+        let wait = self.0;
+        Box::pin(async move {
+            sleep(wait).await;
+            call.await
+        })
+    }
+}
+
+/// A message the runtime takes for expired — an extension asked early and
+/// answered late made it count its deadline short — while the queue still
+/// hides it under this receive is given back at once, not left hidden
+/// until the queue's later deadline (issue 38: nothing held after the
+/// runtime let go of it).
+#[tokio::test(start_paused = true)]
+async fn a_message_taken_for_expired_is_given_back_not_left_hidden() {
+    let b = MemoryBackend::new();
+    let backend: Arc<dyn QueueBackend> = Arc::new(Hooked::new(
+        Arc::new(b.clone()),
+        SlowFirstChange(secs(5), AtomicUsize::new(0)),
+    ));
+    let cfg = config(json!({
+        "queues": {"jobs": {"visibility_timeout": "4s"}},
+        "workers": {"jobs": {"concurrency": 1, "wait_time": "1s",
+                    "retry": {"attempts": 3, "initial_delay": "50ms", "max_delay": "50ms"}}}
+    }));
+    let second: Arc<std::sync::Mutex<Option<tokio::time::Instant>>> = Arc::default();
+    let seen = second.clone();
+    let running = Runtime::new(cfg, backend)
+        .handler(
+            "jobs",
+            handler_fn(move |_: String, ctx: Context| {
+                let seen = seen.clone();
+                async move {
+                    if ctx.receive_count() == 1 {
+                        // Before the heartbeat's first beat (at 2 s), the
+                        // retry's own extension is asked for, and answered
+                        // 5 s later, after the beats that followed it.
+                        sleep(Duration::from_millis(1600)).await;
+                        return Err(HandlerError::retry_after(
+                            "not yet",
+                            Duration::from_millis(500),
+                        ));
+                    }
+                    seen.lock()
+                        .unwrap()
+                        .get_or_insert(tokio::time::Instant::now());
+                    Ok::<(), HandlerError>(())
+                }
+            }),
+        )
+        .start()
+        .await
+        .unwrap();
+    let sent = tokio::time::Instant::now();
+    b.send("jobs", SendMessage::new("m")).await.unwrap();
+    wait_until(secs(30), || async { second.lock().unwrap().is_some() }).await;
+    running.shutdown().await;
+    let after = second.lock().unwrap().map(|at| at - sent);
+    // Taken for expired at 7.1 s (the late answer counted from its ask,
+    // 1.6 + 4.5 s); the queue's own deadline, from that extension made at
+    // 6.6 s, was 11.1 s.
+    assert!(
+        after.is_some_and(|a| a < Duration::from_secs(9)),
+        "delivered again {after:?} after the send"
+    );
+}
