@@ -292,10 +292,16 @@ pub fn check(events: &[Event], rules: Rules) -> Verdict {
         let outage = outages
             .iter()
             .any(|&(from, to)| from <= at && to >= prev.at);
-        if !(released || crashed || outage || rules.expiries) {
+        // An extension asked in time that the engine answered only after the
+        // deadline: the engine was too slow for the heartbeat.
+        let late_answer = prev.changes.iter().any(|&(done, asked, _, _)| {
+            let due = prev.deadline_as_of(asked);
+            asked < due && done + SLACK_MS >= due
+        });
+        if !(released || crashed || outage || late_answer || rules.expiries) {
             v.unexplained += 1;
             v.violations.push(format!(
-                "`{key}` received again at {at}, unexplained: the receive at {} (worker {}) was neither released nor held by a worker that died, and no outage came between",
+                "`{key}` received again at {at}, unexplained: the receive at {} (worker {}) was neither released nor held by a worker that died, no outage came between, and no extension of it was answered late",
                 prev.at, prev.worker
             ));
         }
@@ -541,6 +547,20 @@ mod tests {
         let mut died = h.clone();
         died.push(ev(50, 1, EventKind::Crashed));
         check(&died, Rules::default()).assert_ok();
+
+        // A heartbeat asked at 60, in time, that the engine answered at 150.
+        let mut slow = h.clone();
+        slow.push(ev(
+            150,
+            1,
+            EventKind::VisibilityChanged {
+                handle: "h1".into(),
+                asked_at: 60,
+                timeout_ms: 100,
+                ok: true,
+            },
+        ));
+        check(&slow, Rules::default()).assert_ok();
 
         let mut outage = h.clone();
         outage.push(ev(40, 0, EventKind::OutageBegan));
