@@ -54,3 +54,22 @@ async fn the_second_pass_situations_leave_no_unexplained_duplicate() {
         assert_eq!(verdict.unexplained, 0);
     }
 }
+
+/// A batch handler through kills, outages and the final shutdown: its
+/// successes settle while the throttled and failing messages beside them
+/// retry, and no redelivery goes unexplained (issue 38, path 2).
+#[tokio::test(start_paused = true)]
+async fn batches_with_throttled_retries_leave_no_unexplained_duplicate() {
+    quiet_deliberate_panics();
+    for fifo_groups in [None, Some(4)] {
+        let plan = FaultPlan {
+            fifo_groups,
+            batch_size: Some(10),
+            workers: 4,
+            ..FaultPlan::default()
+        };
+        let verdict = fault_run(Arc::new(MemoryBackend::new()), "faults", plan).await;
+        verdict.assert_ok();
+        assert_eq!(verdict.unexplained, 0);
+    }
+}

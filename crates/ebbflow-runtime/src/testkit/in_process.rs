@@ -1,7 +1,7 @@
 //! Fault runs in one process, under tokio's paused clock: simulated kills
 //! and outages.
 
-use super::{fault_config, handler, judge, FaultPlan, Queues};
+use super::{batch_handler, fault_config, handler, judge, FaultPlan, Queues};
 use crate::Runtime;
 use ebbflow_core::testkit::history::{Clock, History, Recorded, Rules, Verdict};
 use ebbflow_core::testkit::Outage;
@@ -51,10 +51,15 @@ pub async fn fault_run(backend: Arc<dyn QueueBackend>, prefix: &str, plan: Fault
         // As a supervisor would, start it again until the backend lets it.
         let mut tries = 0;
         let running = loop {
-            let runtime = Runtime::new(config.clone(), cut_off.clone())
-                .handler(queue, handler(worker.clone(), dead.clone(), plan.clone()))
-                .start()
-                .await;
+            let runtime = Runtime::new(config.clone(), cut_off.clone());
+            let runtime = match plan.batch_size {
+                Some(_) => runtime.batch_handler(
+                    queue,
+                    batch_handler(worker.clone(), dead.clone(), plan.clone()),
+                ),
+                None => runtime.handler(queue, handler(worker.clone(), dead.clone(), plan.clone())),
+            };
+            let runtime = runtime.start().await;
             match runtime {
                 Ok(r) => break r,
                 Err(e) if tries < 100 => {
@@ -86,9 +91,11 @@ pub async fn fault_run(backend: Arc<dyn QueueBackend>, prefix: &str, plan: Fault
     let dead_letters = queues
         .drain_dead_letters(backend.as_ref(), &history.worker(0))
         .await;
-    // Kills and outages are in the history; nothing expires on purpose.
+    // Kills and outages are in the history; nothing expires on purpose. A
+    // batch handler is handed a FIFO group's messages together, to run as it
+    // likes: the one-at-a-time order rule is a single-message handler's.
     let rules = Rules {
-        fifo: plan.fifo_groups.is_some(),
+        fifo: plan.fifo_groups.is_some() && plan.batch_size.is_none(),
         expiries: false,
     };
     let verdict = judge(

@@ -118,6 +118,11 @@ pub struct FaultPlan {
     /// message run out.
     #[serde(default)]
     pub slow_deletes: Option<Duration>,
+    /// A batch handler taking up to this many messages at once (the
+    /// in-process run only): its successes must settle while its throttled
+    /// and failing neighbours retry, through kills and the final shutdown.
+    #[serde(default)]
+    pub batch_size: Option<u32>,
 }
 
 impl FaultPlan {
@@ -150,6 +155,7 @@ impl Default for FaultPlan {
             scale_to_zero: false,
             long_polls: false,
             slow_deletes: None,
+            batch_size: None,
         }
     }
 }
@@ -226,6 +232,9 @@ fn fault_config(queue: &str, dlq: &str, plan: &FaultPlan) -> Config {
     } else {
         serde_json::json!({"concurrency": plan.workers})
     };
+    if let (Some(worker), Some(size)) = (value["workers"][queue].as_object_mut(), plan.batch_size) {
+        worker.insert("batch_size".into(), size.into());
+    }
     if let (Some(worker), Some(pool)) = (value["workers"][queue].as_object_mut(), pool.as_object())
     {
         worker.extend(pool.clone());
@@ -246,55 +255,123 @@ fn handler(
     handler_fn(move |body: String, ctx: Context| {
         let (history, dead, plan) = (history.clone(), dead.clone(), plan.clone());
         async move {
-            if dead.load(Ordering::SeqCst) {
-                std::future::pending::<()>().await;
-            }
-            history.started(ctx.message());
-            let first = ctx.receive_count() == 1;
-            let v = plan.visibility;
-            let result = match behaviour(index_of(&body), plan.seed) {
-                Behaviour::Quick => {
-                    sleep(plan.quick).await;
-                    Ok(())
-                }
-                Behaviour::Panics if first && ctx.attempt() == 1 => {
-                    // The start is recorded; record the end before unwinding.
-                    history.ended(ctx.message(), false);
-                    panic!("{body} panics on purpose");
-                }
-                Behaviour::Flaky if ctx.attempt() <= 2 => Err(HandlerError::retry("flaky")),
-                Behaviour::Permanent => Err(HandlerError::permanent("refused for good")),
-                Behaviour::Long => {
-                    sleep(v.mul_f64(1.5)).await;
-                    Ok(())
-                }
-                Behaviour::Hangs if first => {
-                    // Past handler_timeout (2 × visibility): the timeout drops this future.
-                    let end = EndOnDrop(history.clone(), ctx.clone());
-                    sleep(v * 3).await;
-                    std::mem::forget(end);
-                    Ok(())
-                }
-                Behaviour::Throttled if ctx.attempt() <= 3 => {
-                    Err(HandlerError::throttled("slow down"))
-                }
-                _ => Ok(()),
-            };
-            if dead.load(Ordering::SeqCst) {
-                std::future::pending::<()>().await;
-            }
-            history.ended(ctx.message(), result.is_ok());
+            // Dropped mid-way (a timeout) or unwinding (a panic): a failure.
+            let end = EndOnDrop::new(&history, &ctx, &dead);
+            let result = misbehave(&history, &dead, &plan, &body, &ctx).await;
+            end.record(result.is_ok());
             result
         }
     })
 }
 
-/// Records a failed end when a handler future is dropped mid-way (a timeout).
-struct EndOnDrop(History, Context);
+/// The same as a batch handler: each message of the batch misbehaves as it
+/// would alone, all at once, and a panic fails its own message only. The
+/// ends recorded are the batch's results, what the runtime sees: a batch
+/// dropped at its timeout records every message as failed, whatever each
+/// had done.
+fn batch_handler(
+    history: History,
+    dead: Arc<AtomicBool>,
+    plan: FaultPlan,
+) -> impl crate::BatchHandler<Message = String> {
+    crate::batch_handler_fn(move |batch: Vec<(String, Context)>| {
+        let (history, dead, plan) = (history.clone(), dead.clone(), plan.clone());
+        async move {
+            let ends: Vec<EndOnDrop> = batch
+                .iter()
+                .map(|(_, ctx)| EndOnDrop::new(&history, ctx, &dead))
+                .collect();
+            let runs = batch.iter().map(|(body, ctx)| {
+                let one =
+                    std::panic::AssertUnwindSafe(misbehave(&history, &dead, &plan, body, ctx));
+                async move {
+                    futures_util::FutureExt::catch_unwind(one)
+                        .await
+                        .unwrap_or_else(|_| Err(HandlerError::retry(format!("{body} panicked"))))
+                }
+            });
+            let results = futures_util::future::join_all(runs).await;
+            for (end, result) in ends.into_iter().zip(&results) {
+                end.record(result.is_ok());
+            }
+            results
+        }
+    })
+}
+
+/// One message's handling, as its behaviour says; its start goes to
+/// `history` (its end is the caller's to record). Once its process is dead it
+/// never returns: a killed process records nothing more.
+async fn misbehave(
+    history: &History,
+    dead: &AtomicBool,
+    plan: &FaultPlan,
+    body: &str,
+    ctx: &Context,
+) -> Result<(), HandlerError> {
+    if dead.load(Ordering::SeqCst) {
+        std::future::pending::<()>().await;
+    }
+    history.started(ctx.message());
+    let first = ctx.receive_count() == 1;
+    let v = plan.visibility;
+    let result = match behaviour(index_of(body), plan.seed) {
+        Behaviour::Quick => {
+            sleep(plan.quick).await;
+            Ok(())
+        }
+        Behaviour::Panics if first && ctx.attempt() == 1 => panic!("{body} panics on purpose"),
+        Behaviour::Flaky if ctx.attempt() <= 2 => Err(HandlerError::retry("flaky")),
+        Behaviour::Permanent => Err(HandlerError::permanent("refused for good")),
+        Behaviour::Long => {
+            sleep(v.mul_f64(1.5)).await;
+            Ok(())
+        }
+        Behaviour::Hangs if first => {
+            // Past handler_timeout (2 × visibility): the timeout drops this future.
+            sleep(v * 3).await;
+            Ok(())
+        }
+        Behaviour::Throttled if ctx.attempt() <= 3 => Err(HandlerError::throttled("slow down")),
+        _ => Ok(()),
+    };
+    if dead.load(Ordering::SeqCst) {
+        std::future::pending::<()>().await;
+    }
+    result
+}
+
+/// A handling's end: recorded as it came out with [`EndOnDrop::record`], or
+/// as a failure if the handling is dropped or unwinds first — unless its
+/// process is dead by then, which records nothing more.
+struct EndOnDrop {
+    history: History,
+    ctx: Context,
+    dead: Arc<AtomicBool>,
+    recorded: bool,
+}
+
+impl EndOnDrop {
+    fn new(history: &History, ctx: &Context, dead: &Arc<AtomicBool>) -> Self {
+        Self {
+            history: history.clone(),
+            ctx: ctx.clone(),
+            dead: dead.clone(),
+            recorded: false,
+        }
+    }
+
+    fn record(mut self, ok: bool) {
+        self.recorded = true;
+        self.history.ended(self.ctx.message(), ok);
+    }
+}
 
 impl Drop for EndOnDrop {
     fn drop(&mut self) {
-        self.0.ended(self.1.message(), false);
+        if !self.recorded && !self.dead.load(Ordering::SeqCst) {
+            self.history.ended(self.ctx.message(), false);
+        }
     }
 }
 
