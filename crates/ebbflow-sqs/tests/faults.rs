@@ -77,3 +77,29 @@ async fn kill_worker() {
     };
     kill_child(connect(&endpoint)).await;
 }
+
+/// Issue 38's situations a process run can show, on SQS: pools scaled to
+/// zero and woken under long jobs, long polls twice the visibility timeout.
+/// Every redelivery must have a cause (a kill, a release, a late answer).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scaled_to_zero_workers_on_long_polls_killed_under_load_keep_every_promise() {
+    let Some(endpoint) = common::endpoint() else {
+        println!("skipped: {}", common::NO_SERVER);
+        return;
+    };
+    let prefix = format!("kills-{}", fastrand::u64(..));
+    let plan = KillPlan {
+        second_pass: true,
+        ..plan()
+    };
+    kill_run(
+        connect(&endpoint),
+        &endpoint,
+        &prefix,
+        plan,
+        "kill_worker",
+        |_| {},
+    )
+    .await
+    .assert_ok();
+}

@@ -62,6 +62,9 @@ pub struct KillPlan {
     /// Why the engine cannot keep a FIFO group in order under kills, if it
     /// cannot: the checker then waives that one rule and checks the rest.
     pub order_waived: Option<&'static str>,
+    /// Issue 38's situations a process run can show: pools scaled to zero
+    /// and woken, long polls longer than the visibility timeout.
+    pub second_pass: bool,
 }
 
 impl Default for KillPlan {
@@ -77,6 +80,7 @@ impl Default for KillPlan {
             seed: 1,
             limit: Duration::from_secs(120),
             order_waived: None,
+            second_pass: false,
         }
     }
 }
@@ -106,6 +110,8 @@ impl KillPlan {
             seed: self.seed,
             limit: self.limit,
             quick: self.quick,
+            scale_to_zero: self.second_pass,
+            long_polls: self.second_pass,
             ..FaultPlan::default()
         }
     }
