@@ -194,14 +194,12 @@ fn batch_error(e: QueueError, entry: &str) -> WireError {
     }
 }
 
-/// Whether `name` is asked for by a list of names, `All`, `.*` or a `prefix.*`.
+/// Whether `name` is asked for by a list of names, `All`, `.*` or a
+/// `prefix.*` (as SQS: every name that starts with `prefix`, so `Hel.*`
+/// selects `Hello` and `Help.Me`).
 fn wanted(list: &[String], name: &str) -> bool {
     list.iter().any(|w| {
-        w == "All"
-            || w == ".*"
-            || w == name
-            || w.strip_suffix(".*")
-                .is_some_and(|p| name.starts_with(p) && name[p.len()..].starts_with('.'))
+        w == "All" || w == name || w.strip_suffix(".*").is_some_and(|p| name.starts_with(p))
     })
 }
 
@@ -668,7 +666,11 @@ mod tests {
         assert!(wanted(&list(&["All"]), "x"));
         assert!(wanted(&list(&["tenant"]), "tenant"));
         assert!(wanted(&list(&["ebbflow.*"]), "ebbflow.reason"));
-        assert!(!wanted(&list(&["ebbflow.*"]), "ebbflowx"));
+        assert!(wanted(&list(&[".*"]), "anything"));
+        assert!(wanted(&list(&["Hel.*"]), "Hello"));
+        assert!(wanted(&list(&["Hel.*"]), "Help.Me"));
+        assert!(!wanted(&list(&["Hel.*"]), "General"));
+        assert!(!wanted(&list(&["Hel"]), "Hello"));
         assert!(!wanted(&list(&[]), "tenant"));
     }
 }

@@ -170,3 +170,58 @@ async fn answers_carry_a_request_id_and_only_the_members_sqs_writes() {
         "{policy}"
     );
 }
+
+/// `MessageAttributeNames` selects as SQS does: names, `All`, `.*`, and
+/// `prefix.*` for every name starting with the prefix (issue 31).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn message_attribute_names_select_as_sqs() {
+    let (sqs, _) = client().await;
+    let url = sqs
+        .create_queue()
+        .queue_name("attrs")
+        .attributes(QueueAttributeName::VisibilityTimeout, "0")
+        .send()
+        .await
+        .expect("create")
+        .queue_url()
+        .expect("url")
+        .to_owned();
+    let text = |v: &str| {
+        MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(v)
+            .build()
+            .expect("attribute")
+    };
+    sqs.send_message()
+        .queue_url(&url)
+        .message_body("msg")
+        .message_attributes("Help.Me", text("Me"))
+        .message_attributes("Hello", text("There"))
+        .message_attributes("General", text("Kenobi"))
+        .send()
+        .await
+        .expect("send");
+    for (asked, expected) in [
+        (vec!["Hel.*"], vec!["Hello", "Help.Me"]),
+        (vec![".*"], vec!["General", "Hello", "Help.Me"]),
+        (vec!["All"], vec!["General", "Hello", "Help.Me"]),
+        (vec!["Foo", "Hello"], vec!["Hello"]),
+        (vec!["Help"], vec![]),
+    ] {
+        let got = sqs
+            .receive_message()
+            .queue_url(&url)
+            .set_message_attribute_names(Some(asked.iter().map(|s| s.to_string()).collect()))
+            .send()
+            .await
+            .expect("receive");
+        let message = got.messages().first().expect("the message");
+        let mut names: Vec<&str> = message
+            .message_attributes()
+            .map(|a| a.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        names.sort_unstable();
+        assert_eq!(names, expected, "asked for {asked:?}");
+    }
+}
