@@ -69,6 +69,14 @@ check("DeleteMessageBatch deletes them", len(deleted["Successful"]) == len(msgs)
 a = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
 check("GetQueueAttributes counts and settings", a["ApproximateNumberOfMessages"] == "0" and a["VisibilityTimeout"] == "45")
 
+# MessageAttributeNames: a prefix.* selects every name starting with the prefix, as SQS.
+text = lambda v: {"DataType": "String", "StringValue": v}
+sqs.send_message(QueueUrl=url, MessageBody="attrs",
+                 MessageAttributes={"Help.Me": text("Me"), "Hello": text("There"), "General": text("Kenobi")})
+got = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["Hel.*"], WaitTimeSeconds=1)["Messages"]
+check("MessageAttributeNames Hel.* selects Hello and Help.Me", sorted(got[0]["MessageAttributes"]) == ["Hello", "Help.Me"])
+sqs.delete_message(QueueUrl=url, ReceiptHandle=got[0]["ReceiptHandle"])
+
 # FIFO with a dead-letter queue.
 dlq = sqs.create_queue(QueueName=f"dlq-{run}.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
 dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
