@@ -76,6 +76,9 @@ pub(crate) async fn run(
     let backlog = rules.backlog.clone();
     let mut scaler = Autoscaler::new(rules);
     let mut fleet = Some(Fleet::default());
+    // Views of the fleet read so far: a member's first may miss others
+    // announcing in the same tick.
+    let mut views = 0u32;
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => {
@@ -103,7 +106,10 @@ pub(crate) async fn run(
         let mut fraction = 1.0;
         if let Some(f) = &mut fleet {
             match backend.announce(&queue, &mine_now, ttl).await {
-                Ok(members) => view = Some(f.fold(&me, &members)),
+                Ok(members) => {
+                    view = Some(f.fold(&me, &members));
+                    views = views.saturating_add(1);
+                }
                 Err(QueueError::UnsupportedOperation { .. }) => {
                     tracing::info!(queue = %queue, "the engine keeps no registry of consumers: this process sizes for its share of the messages in flight");
                     fleet = None;
@@ -161,7 +167,7 @@ pub(crate) async fn run(
                 backlog: decision.backlog,
             });
         }
-        pool.set_may_wake(may_wake(view.as_ref(), fleet_max, decision.desired));
+        pool.set_may_wake(may_wake(view.as_ref(), views, fleet_max, decision.desired));
         if mine != pool.desired() {
             pool.resize(mine);
         }
@@ -172,10 +178,12 @@ pub(crate) async fn run(
 /// a `fleet_max` and a registry only the first member may, and only while the
 /// whole fleet sleeps: one waking beside members already working, or two
 /// waking at once, would run the fleet above the cap (issue 38, path 4).
+/// Nor before its second view of the fleet (`views`): members starting
+/// together each see themselves alone, and first, at their first tick.
 /// Without a cap, or a registry to tell, any member may.
-fn may_wake(view: Option<&View>, fleet_max: Option<u32>, fleet_desired: u32) -> bool {
+fn may_wake(view: Option<&View>, views: u32, fleet_max: Option<u32>, fleet_desired: u32) -> bool {
     match (view, fleet_max) {
-        (Some(v), Some(_)) => fleet_desired == 0 && v.rank == 0,
+        (Some(v), Some(_)) => views >= 2 && fleet_desired == 0 && v.rank == 0,
         _ => true,
     }
 }
@@ -277,7 +285,33 @@ fn log(queue: &str, d: &Decision, pool: u32, members: usize) {
 
 #[cfg(test)]
 mod tests {
-    use super::share_in_flight;
+    use super::{may_wake, share_in_flight, View};
+    use ebbflow_core::ConsumerReport;
+
+    fn view(members: usize, rank: usize) -> View {
+        View {
+            totals: ConsumerReport::default(),
+            members,
+            rank,
+        }
+    }
+
+    /// Under a cap only the first member of a sleeping fleet may wake, and
+    /// not on its first view: members starting together each see themselves
+    /// alone, and first, then (issue 38, path 4).
+    #[test]
+    fn under_fleet_max_only_the_first_of_a_sleeping_fleet_wakes_after_its_first_view() {
+        let cap = Some(2);
+        assert!(!may_wake(Some(&view(1, 0)), 1, cap, 0), "first view");
+        assert!(may_wake(Some(&view(3, 0)), 2, cap, 0));
+        assert!(!may_wake(Some(&view(3, 1)), 2, cap, 0), "not the first");
+        assert!(
+            !may_wake(Some(&view(3, 0)), 2, cap, 1),
+            "the fleet is awake"
+        );
+        assert!(may_wake(Some(&view(3, 1)), 1, None, 1), "no cap");
+        assert!(may_wake(None, 0, cap, 1), "no registry to tell");
+    }
 
     #[test]
     fn a_process_without_a_registry_reads_its_share_from_what_it_holds() {
