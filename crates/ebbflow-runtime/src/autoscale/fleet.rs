@@ -27,6 +27,8 @@ pub(crate) struct View {
     pub(crate) members: usize,
     /// This process's place among them (they come ordered by id).
     pub(crate) rank: usize,
+    /// The other members' pools, as they last reported them.
+    pub(crate) others_pool: u32,
 }
 
 impl Fleet {
@@ -61,6 +63,10 @@ impl Fleet {
             totals,
             members: members.len().max(1),
             rank: members.iter().position(|m| m.id == me).unwrap_or(0),
+            others_pool: members
+                .iter()
+                .filter(|m| m.id != me)
+                .fold(0u32, |sum, m| sum.saturating_add(m.pool)),
         }
     }
 }

@@ -144,7 +144,13 @@ pub(crate) async fn run(
         let decision = scaler.decide(observation, previous);
         let (mine, members, fleet_desired) = match &view {
             Some(v) => (
-                share(decision.desired, v.members, v.rank).clamp(min, max),
+                capped(
+                    share(decision.desired, v.members, v.rank).clamp(min, max),
+                    v,
+                    views,
+                    fleet_max,
+                    min,
+                ),
                 v.members,
                 u64::from(decision.desired),
             ),
@@ -170,7 +176,29 @@ pub(crate) async fn run(
         pool.set_may_wake(may_wake(view.as_ref(), views, fleet_max, decision.desired));
         if mine != pool.desired() {
             pool.resize(mine);
+            if fleet_max.is_some() && view.is_some() {
+                // Under a cap, the others' room is read from this report:
+                // the new pool is told now, not a tick later.
+                let now = report(&me, &pool, &stats, max);
+                if let Err(e) = backend.announce(&queue, &now, ttl).await {
+                    tracing::debug!(queue = %queue, error = %e, "could not report the new pool to the fleet's registry");
+                }
+            }
         }
+    }
+}
+
+/// This member's pool under a `fleet_max`: no more than the room the other
+/// members' pools (as they last reported them, busy retiring workers
+/// included) leave under the cap, and only its minimum at its first view of
+/// the fleet, which may miss members starting beside it (each would take the
+/// whole fleet's share). Shares from views that differ could otherwise add
+/// up above the cap (issue 38, path 4).
+fn capped(mine: u32, view: &View, views: u32, fleet_max: Option<u32>, min: u32) -> u32 {
+    match fleet_max {
+        Some(_) if views < 2 => min,
+        Some(cap) => mine.min(cap.saturating_sub(view.others_pool).max(min)),
+        None => mine,
     }
 }
 
@@ -293,6 +321,7 @@ mod tests {
             totals: ConsumerReport::default(),
             members,
             rank,
+            others_pool: 0,
         }
     }
 
