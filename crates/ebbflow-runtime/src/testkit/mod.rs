@@ -127,16 +127,10 @@ pub struct FaultPlan {
     /// in-process run only; 0 or 1: one).
     #[serde(default)]
     pub fleet_members: usize,
-    /// The fleet's `fleet_max` (with `scale_to_zero`). The live members'
-    /// peak pools together are printed beside it.
+    /// The fleet's `fleet_max` (with `scale_to_zero`): the live members'
+    /// pools together must never exceed it, wake-ups included.
     #[serde(default)]
     pub fleet_max: Option<u32>,
-    /// Fail the run if that peak exceeds `fleet_max`. It holds where members
-    /// decide one after another (the memory engine under the paused clock);
-    /// members of a networked engine deciding at the same moment can still
-    /// run above it briefly (see the README).
-    #[serde(default)]
-    pub fleet_cap_checked: bool,
 }
 
 impl FaultPlan {
@@ -172,7 +166,6 @@ impl Default for FaultPlan {
             batch_size: None,
             fleet_members: 1,
             fleet_max: None,
-            fleet_cap_checked: false,
         }
     }
 }
