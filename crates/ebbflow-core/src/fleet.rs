@@ -21,6 +21,14 @@ pub struct ConsumerReport {
     pub pool: u32,
     /// The pool size it aims for.
     pub desired: u32,
+    /// The most workers it may run until its next report: its pool, its
+    /// aim, or the one worker a message may wake. Under a `fleet_max` a
+    /// member claims workers here, and reads the others' claims back, before
+    /// it runs them; the others count it by this, so that members deciding
+    /// at the same moment cannot together pass the cap. Absent (0) from
+    /// consumers that predate it.
+    #[serde(default)]
+    pub claim: u32,
     /// Workers running a message now.
     pub busy: u32,
     /// Its own bound (`max`): a machine's resource.

@@ -846,29 +846,33 @@ impl Store {
         now: i64,
     ) -> Result<Vec<ebbflow_core::ConsumerReport>> {
         let report = serde_json::to_string(me).map_err(crate::error::backend_error)?;
-        let mut client = self.pool.get().await.map_err(pool)?;
-        let tx = client.transaction().await.map_err(db)?;
-        tx.execute(
-            "DELETE FROM ebbflow_consumers WHERE queue = $1 AND expires_ms <= $2",
-            &[&q.id, &now],
-        )
-        .await
-        .map_err(db)?;
-        tx.execute(
+        // Three statements, each committed before the next starts, not one
+        // transaction: of two members announcing at once, the later one's
+        // read must see the earlier one's write (in one transaction each,
+        // both reads could miss the other's uncommitted row), for the claims
+        // that keep a fleet under its `fleet_max`.
+        let client = self.pool.get().await.map_err(pool)?;
+        client
+            .execute(
+                "DELETE FROM ebbflow_consumers WHERE queue = $1 AND expires_ms <= $2",
+                &[&q.id, &now],
+            )
+            .await
+            .map_err(db)?;
+        client.execute(
             "INSERT INTO ebbflow_consumers (queue, id, report, expires_ms) VALUES ($1, $2, $3, $4)
              ON CONFLICT (queue, id) DO UPDATE SET report = EXCLUDED.report, expires_ms = EXCLUDED.expires_ms",
             &[&q.id, &me.id, &report, &expires],
         )
         .await
         .map_err(db)?;
-        let rows = tx
+        let rows = client
             .query(
                 "SELECT report FROM ebbflow_consumers WHERE queue = $1 ORDER BY id",
                 &[&q.id],
             )
             .await
             .map_err(db)?;
-        tx.commit().await.map_err(db)?;
         rows.iter()
             .map(|r| serde_json::from_str(r.get::<_, &str>(0)).map_err(crate::error::backend_error))
             .collect()

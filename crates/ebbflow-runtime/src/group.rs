@@ -308,7 +308,8 @@ pub(crate) async fn run(
             && !paused
             && receiving.len() < RECEIVES_IN_FLIGHT
             && (receiving.is_empty() || (backlog && !watching))
-            && (!watching || pool.can_take_one())
+            // A worker carried from the wait below is one that can take it.
+            && (!watching || carried.is_some() || pool.can_take_one())
         {
             let permits = if watching {
                 // An idle queue is watched by one long poll that holds no worker,

@@ -73,3 +73,26 @@ async fn batches_with_throttled_retries_leave_no_unexplained_duplicate() {
         assert_eq!(verdict.unexplained, 0);
     }
 }
+
+/// Three runtimes at a time as one fleet under `fleet_max = 2`, scaled from
+/// zero, through kills and outages: the live members' pools never add up to
+/// more than the cap, wake-ups included, and no redelivery goes unexplained
+/// (issue 38, path 4).
+#[tokio::test(start_paused = true)]
+async fn a_fleet_with_more_members_than_its_fleet_max_keeps_the_cap() {
+    quiet_deliberate_panics();
+    for seed in 1..=30 {
+        let plan = FaultPlan {
+            seed,
+            // Two workers at most for the whole fleet: a smaller queue.
+            messages: 120,
+            fleet_members: 3,
+            fleet_max: Some(2),
+            scale_to_zero: true,
+            ..FaultPlan::default()
+        };
+        let verdict = fault_run(Arc::new(MemoryBackend::new()), "faults", plan).await;
+        verdict.assert_ok();
+        assert_eq!(verdict.unexplained, 0);
+    }
+}

@@ -101,3 +101,21 @@ async fn the_second_pass_situations_on_sqlite_leave_no_unexplained_duplicate() {
         fault_run(open(&dir), "faults", plan).await.assert_ok();
     }
 }
+
+/// Three runtimes as one fleet under `fleet_max = 2`, scaled from zero,
+/// through kills and outages: the live members' pools never add up to more
+/// than the cap (each claims its workers in the registry before it runs
+/// them), and no redelivery goes unexplained (issue 38, path 4).
+#[tokio::test(start_paused = true)]
+async fn a_fleet_on_sqlite_with_more_members_than_its_fleet_max_keeps_the_cap() {
+    quiet_deliberate_panics();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plan = FaultPlan {
+        messages: 120,
+        fleet_members: 3,
+        fleet_max: Some(2),
+        scale_to_zero: true,
+        ..FaultPlan::default()
+    };
+    fault_run(open(&dir), "faults", plan).await.assert_ok();
+}

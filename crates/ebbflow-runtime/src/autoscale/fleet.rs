@@ -27,8 +27,9 @@ pub(crate) struct View {
     pub(crate) members: usize,
     /// This process's place among them (they come ordered by id).
     pub(crate) rank: usize,
-    /// The other members' pools, as they last reported them.
-    pub(crate) others_pool: u32,
+    /// The workers the other members may run, as they last reported them
+    /// ([`held`]).
+    pub(crate) others_held: u32,
 }
 
 impl Fleet {
@@ -63,12 +64,23 @@ impl Fleet {
             totals,
             members: members.len().max(1),
             rank: members.iter().position(|m| m.id == me).unwrap_or(0),
-            others_pool: members
-                .iter()
-                .filter(|m| m.id != me)
-                .fold(0u32, |sum, m| sum.saturating_add(m.pool)),
+            others_held: others_held(me, members),
         }
     }
+}
+
+/// The workers a member may run by its report: its claim, or (from a
+/// consumer that predates claims) its pool or its aim, whichever is more.
+pub(crate) fn held(m: &ConsumerReport) -> u32 {
+    m.claim.max(m.pool).max(m.desired)
+}
+
+/// The workers every consumer but `me` may run, readers left out.
+pub(crate) fn others_held(me: &str, members: &[ConsumerReport]) -> u32 {
+    members
+        .iter()
+        .filter(|m| m.id != me && m.max > 0)
+        .fold(0u32, |sum, m| sum.saturating_add(held(m)))
 }
 
 /// This member's share of `total` workers among `members`: an equal split,

@@ -40,20 +40,78 @@ pub(crate) fn consumer_id(queue: &str) -> String {
     )
 }
 
-/// What this process tells the rest of the fleet.
-fn report(id: &str, pool: &Pool, stats: &GroupStats, max: u32) -> ConsumerReport {
-    ConsumerReport {
-        id: id.to_owned(),
-        pool: u32::try_from(stats.workers.get()).unwrap_or(u32::MAX),
-        desired: pool.desired(),
-        busy: u32::try_from(stats.busy.get()).unwrap_or(u32::MAX),
-        max,
-        received: stats.received.get(),
-        completed: stats.completed(),
-        worker_micros: stats.worker_micros.get(),
-        attempts_ok: stats.attempts_ok.get(),
-        attempts_ok_micros: stats.attempts_ok_micros.get(),
-        throttled: stats.throttled.get(),
+/// This process's group as one member of the queue's fleet.
+struct Member {
+    queue: Arc<str>,
+    id: String,
+    backend: Arc<dyn QueueBackend>,
+    pool: Arc<Pool>,
+    stats: Arc<GroupStats>,
+    max: u32,
+    /// How long a registration lasts.
+    ttl: std::time::Duration,
+}
+
+impl Member {
+    /// What this process tells the rest of the fleet.
+    fn report(&self) -> ConsumerReport {
+        let (pool, stats) = (&self.pool, &self.stats);
+        ConsumerReport {
+            id: self.id.clone(),
+            pool: u32::try_from(stats.workers.get()).unwrap_or(u32::MAX),
+            desired: pool.desired(),
+            busy: u32::try_from(stats.busy.get()).unwrap_or(u32::MAX),
+            max: self.max,
+            received: stats.received.get(),
+            completed: stats.completed(),
+            worker_micros: stats.worker_micros.get(),
+            attempts_ok: stats.attempts_ok.get(),
+            attempts_ok_micros: stats.attempts_ok_micros.get(),
+            throttled: stats.throttled.get(),
+            claim: pool.claim(),
+        }
+    }
+
+    async fn announce(&self, report: &ConsumerReport) -> Result<Vec<ConsumerReport>, QueueError> {
+        self.backend.announce(&self.queue, report, self.ttl).await
+    }
+
+    /// Claims `wanted` workers in the registry and returns the room the
+    /// others' claims, read back after this one was written, leave under
+    /// `cap`: of two members claiming at once, the later sees the earlier.
+    async fn claim(&self, wanted: u32, cap: u32) -> u32 {
+        let mut claim = self.report();
+        claim.claim = wanted.max(claim.claim);
+        match self.announce(&claim).await {
+            Ok(members) => cap.saturating_sub(fleet::others_held(&self.id, &members)),
+            Err(e) => {
+                tracing::debug!(queue = %self.queue, error = %e, "could not claim workers in the fleet's registry; not growing");
+                0
+            }
+        }
+    }
+
+    /// Leaves the fleet: a registration that ends now, so that the others
+    /// take over this share at their next tick. Under a `fleet_max` the
+    /// messages still running keep their claim, renewed each tick, until they
+    /// are done, so that the others do not start workers beside them above
+    /// the cap.
+    async fn leave(&self, capped: bool, tick: std::time::Duration) {
+        self.pool.set_may_wake(false);
+        loop {
+            let busy = u32::try_from(self.stats.busy.get()).unwrap_or(u32::MAX);
+            let mut last = self.report();
+            if !capped || busy == 0 {
+                let _ = self
+                    .backend
+                    .announce(&self.queue, &last, std::time::Duration::ZERO)
+                    .await;
+                return;
+            }
+            last.claim = busy;
+            let _ = self.announce(&last).await;
+            tokio::time::sleep(tick).await;
+        }
     }
 }
 
@@ -66,10 +124,18 @@ pub(crate) async fn run(
     stats: Arc<GroupStats>,
     shutdown: CancellationToken,
 ) {
-    let mut ticks = tokio::time::interval(rules.tick.0);
+    let rules_tick = rules.tick.0;
+    let mut ticks = tokio::time::interval(rules_tick);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let me = consumer_id(&queue);
-    let ttl = rules.tick.0 * REGISTRATION_TICKS;
+    let me = Member {
+        id: consumer_id(&queue),
+        queue: queue.clone(),
+        backend: backend.clone(),
+        pool: pool.clone(),
+        stats: stats.clone(),
+        max: rules.max,
+        ttl: rules_tick * REGISTRATION_TICKS,
+    };
     // Without a registry, a lone process keeps under the fleet's cap too.
     let alone_max = rules.fleet_max.map_or(rules.max, |f| f.min(rules.max));
     let (min, max, fleet_max) = (rules.min, rules.max, rules.fleet_max);
@@ -79,14 +145,12 @@ pub(crate) async fn run(
     // Views of the fleet read so far: a member's first may miss others
     // announcing in the same tick.
     let mut views = 0u32;
+    let mut last_seen: Option<Instant> = None;
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => {
                 if fleet.is_some() {
-                    // Leaving: a registration that ends now, so that the
-                    // others take over this share at their next tick.
-                    let last = report(&me, &pool, &stats, max);
-                    let _ = backend.announce(&queue, &last, std::time::Duration::ZERO).await;
+                    me.leave(fleet_max.is_some(), rules_tick).await;
                 }
                 return;
             }
@@ -99,16 +163,22 @@ pub(crate) async fn run(
                 continue;
             }
         };
-        let mine_now = report(&me, &pool, &stats, max);
+        let mine_now = me.report();
         let mut observation = observe(&queue_stats, &backlog, &mine_now);
         let mut view: Option<View> = None;
         // This process's share of the queue where no registry tells.
         let mut fraction = 1.0;
         if let Some(f) = &mut fleet {
-            match backend.announce(&queue, &mine_now, ttl).await {
+            match me.announce(&mine_now).await {
                 Ok(members) => {
-                    view = Some(f.fold(&me, &members));
-                    views = views.saturating_add(1);
+                    view = Some(f.fold(&me.id, &members));
+                    // A registration that may have run out (the registry
+                    // unreachable for its lifetime) was not counted by the
+                    // others meanwhile: this view is a first one again.
+                    let now = Instant::now();
+                    let lapsed = last_seen.is_some_and(|t: Instant| now - t >= me.ttl);
+                    views = if lapsed { 1 } else { views.saturating_add(1) };
+                    last_seen = Some(now);
                 }
                 Err(QueueError::UnsupportedOperation { .. }) => {
                     tracing::info!(queue = %queue, "the engine keeps no registry of consumers: this process sizes for its share of the messages in flight");
@@ -173,16 +243,34 @@ pub(crate) async fn run(
                 backlog: decision.backlog,
             });
         }
-        pool.set_may_wake(may_wake(view.as_ref(), views, fleet_max, decision.desired));
+        let mut wake = may_wake(view.as_ref(), views, fleet_max, decision.desired);
+        let mut mine = mine;
+        let cap = fleet_max.filter(|_| view.is_some());
+        let mut announced = pool.claim();
+        if let Some(cap) = cap {
+            let wanted = mine.max(u32::from(wake));
+            if wanted > announced {
+                // More workers than this member may run now: claimed in the
+                // registry before they run, and taken only as far as the
+                // others' claims leave room (issue 38, path 4).
+                let room = me.claim(wanted, cap).await;
+                announced = wanted;
+                mine = mine.min(room.max(pool.desired())).max(min);
+                wake = wake && room >= 1;
+            }
+        }
+        if !wake {
+            pool.set_may_wake(false);
+        }
         if mine != pool.desired() {
             pool.resize(mine);
-            if fleet_max.is_some() && view.is_some() {
-                // Under a cap, the others' room is read from this report:
-                // the new pool is told now, not a tick later.
-                let now = report(&me, &pool, &stats, max);
-                if let Err(e) = backend.announce(&queue, &now, ttl).await {
-                    tracing::debug!(queue = %queue, error = %e, "could not report the new pool to the fleet's registry");
-                }
+        }
+        pool.set_may_wake(wake);
+        if cap.is_some() && pool.claim() != announced {
+            // The others' room is read from this report: a changed claim is
+            // told now, not a tick later.
+            if let Err(e) = me.announce(&me.report()).await {
+                tracing::debug!(queue = %queue, error = %e, "could not report the new pool to the fleet's registry");
             }
         }
     }
@@ -197,7 +285,7 @@ pub(crate) async fn run(
 fn capped(mine: u32, view: &View, views: u32, fleet_max: Option<u32>, min: u32) -> u32 {
     match fleet_max {
         Some(_) if views < 2 => min,
-        Some(cap) => mine.min(cap.saturating_sub(view.others_pool).max(min)),
+        Some(cap) => mine.min(cap.saturating_sub(view.others_held).max(min)),
         None => mine,
     }
 }
@@ -313,15 +401,57 @@ fn log(queue: &str, d: &Decision, pool: u32, members: usize) {
 
 #[cfg(test)]
 mod tests {
-    use super::{may_wake, share_in_flight, View};
-    use ebbflow_core::ConsumerReport;
+    use super::{may_wake, share_in_flight, Member, Pool, View};
+    use crate::stats::GroupStats;
+    use ebbflow_core::{ConsumerReport, QueueAttributes, QueueBackend};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    fn member(id: &str, backend: &Arc<dyn QueueBackend>) -> Member {
+        let stats = Arc::new(GroupStats::default());
+        let pool = Pool::new(0, stats.clone());
+        // As a group under a `fleet_max` starts: no wake before its first tick.
+        pool.set_may_wake(false);
+        Member {
+            queue: "jobs".into(),
+            id: id.to_owned(),
+            backend: backend.clone(),
+            pool,
+            stats,
+            max: 4,
+            ttl: Duration::from_secs(30),
+        }
+    }
+
+    /// Two members that read the fleet at the same moment, each seeing the
+    /// other idle, and both want the whole cap: the claims they write before
+    /// growing leave the later no room beside the earlier (issue 38, path 4).
+    #[tokio::test]
+    async fn members_claiming_at_the_same_moment_share_the_cap() {
+        let backend: Arc<dyn QueueBackend> = Arc::new(ebbflow_memory::MemoryBackend::new());
+        backend
+            .create_queue("jobs", QueueAttributes::default())
+            .await
+            .expect("queue");
+        let (a, b) = (member("a", &backend), member("b", &backend));
+        for m in [&a, &b] {
+            let members = m.announce(&m.report()).await.expect("announce");
+            assert_eq!(super::fleet::others_held(&m.id, &members), 0);
+        }
+        let (room_a, room_b) = tokio::join!(a.claim(2, 2), b.claim(2, 2));
+        assert_eq!(
+            room_a.min(2) + room_b.min(2),
+            2,
+            "rooms {room_a} and {room_b}"
+        );
+    }
 
     fn view(members: usize, rank: usize) -> View {
         View {
             totals: ConsumerReport::default(),
             members,
             rank,
-            others_pool: 0,
+            others_held: 0,
         }
     }
 

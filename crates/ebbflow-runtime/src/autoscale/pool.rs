@@ -128,6 +128,14 @@ impl Pool {
         self.permits.available_permits() > 0 || (s.desired == 0 && s.may_wake)
     }
 
+    /// The most workers this pool may run before the autoscaler's next
+    /// decision: those it has (busy retiring ones included), its aim, and the
+    /// one a message may wake. What a member claims in the fleet's registry.
+    pub(crate) fn claim(&self) -> u32 {
+        let s = self.sizes();
+        s.size.max(s.desired).max(u32::from(s.may_wake))
+    }
+
     /// Lets a message wake the pool from zero, or not (the fleet's other
     /// members hold every worker `fleet_max` allows).
     pub(crate) fn set_may_wake(&self, may: bool) {

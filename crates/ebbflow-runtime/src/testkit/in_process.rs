@@ -2,12 +2,16 @@
 //! and outages.
 
 use super::{batch_handler, fault_config, handler, judge, FaultPlan, Queues};
+use crate::stats::GroupStats;
+use crate::sync::lock;
+use crate::Running;
 use crate::Runtime;
+use ebbflow_core::config::Config;
 use ebbflow_core::testkit::history::{Clock, History, Recorded, Rules, Verdict};
 use ebbflow_core::testkit::Outage;
 use ebbflow_core::{BackendCall, BackendHook, Hooked, Operation, QueueBackend};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::{sleep, Instant};
 
@@ -43,33 +47,32 @@ pub async fn fault_run(backend: Arc<dyn QueueBackend>, prefix: &str, plan: Fault
     queues.fill(through_outage(&history).as_ref(), &plan).await;
 
     let faults = tokio::spawn(outages(outage.clone(), plan.clone(), history.worker(0)));
+    // The live fleet's pools, summed every 50 ms: the peak must stay within `fleet_max`.
+    let fleet: Arc<Mutex<Vec<Arc<GroupStats>>>> = Arc::default();
+    let peak = Arc::new(AtomicU64::new(0));
+    let sampler = tokio::spawn({
+        let (fleet, peak) = (fleet.clone(), peak.clone());
+        async move {
+            loop {
+                let workers: u64 = lock(&fleet).iter().map(|s| s.workers.get()).sum();
+                peak.fetch_max(workers, Ordering::SeqCst);
+                sleep(Duration::from_millis(50)).await;
+            }
+        }
+    });
     let mut rng = fastrand::Rng::with_seed(plan.seed);
     for incarnation in 0..plan.incarnations {
         let worker = history.worker(incarnation as u32 + 1);
         let (cut_off, kill) = Outage::wrap(through_outage(&worker));
         let dead = Arc::new(AtomicBool::new(false));
-        // As a supervisor would, start it again until the backend lets it.
-        let mut tries = 0;
-        let running = loop {
-            let runtime = Runtime::new(config.clone(), cut_off.clone());
-            let runtime = match plan.batch_size {
-                Some(_) => runtime.batch_handler(
-                    queue,
-                    batch_handler(worker.clone(), dead.clone(), plan.clone()),
-                ),
-                None => runtime.handler(queue, handler(worker.clone(), dead.clone(), plan.clone())),
-            };
-            let runtime = runtime.start().await;
-            match runtime {
-                Ok(r) => break r,
-                Err(e) if tries < 100 => {
-                    tries += 1;
-                    tracing::info!(error = %e, "incarnation {incarnation} could not start; again");
-                    sleep(plan.visibility / 8).await;
-                }
-                Err(e) => panic!("starting incarnation {incarnation}: {e}"),
+        let mut members = Vec::new();
+        for _ in 0..plan.fleet_members.max(1) {
+            let running = start(&config, &cut_off, queue, &worker, &dead, &plan, incarnation).await;
+            if let Some(stats) = running.stats(queue) {
+                lock(&fleet).push(stats);
             }
-        };
+            members.push(running);
+        }
         if incarnation + 1 < plan.incarnations {
             // Long enough to be in the middle of things: messages held, some
             // heartbeats extended, deletes queued.
@@ -77,12 +80,27 @@ pub async fn fault_run(backend: Arc<dyn QueueBackend>, prefix: &str, plan: Fault
             kill.set_down(true);
             dead.store(true, Ordering::SeqCst);
             worker.crashed();
-            // Dropped without shutdown: its tasks live on, cut off from the queue.
-            drop(running);
+            // Dropped without shutdown: their tasks live on, cut off from the queue.
+            lock(&fleet).clear();
+            drop(members);
         } else {
             settle(backend.as_ref(), queue, &outage, plan.limit).await;
-            running.shutdown().await;
+            // Nothing left to run: pools that stop now count for nothing.
+            sampler.abort();
+            for running in members {
+                running.shutdown().await;
+            }
         }
+    }
+    if let Some(cap) = plan.fleet_max {
+        let peak = peak.load(Ordering::SeqCst);
+        println!(
+            "fleet run `{queue}`: the live fleet's pools peaked at {peak} workers, fleet_max {cap}"
+        );
+        assert!(
+            peak <= u64::from(cap),
+            "{queue}: the live fleet ran {peak} workers, above fleet_max {cap}"
+        );
     }
     faults.abort();
     outage.set_down(false);
@@ -108,6 +126,39 @@ pub async fn fault_run(backend: Arc<dyn QueueBackend>, prefix: &str, plan: Fault
     );
     queues.remove(backend.as_ref()).await;
     verdict
+}
+
+/// Starts one runtime of `incarnation` as a supervisor would: again until
+/// the backend lets it.
+async fn start(
+    config: &Config,
+    backend: &Arc<dyn QueueBackend>,
+    queue: &str,
+    worker: &History,
+    dead: &Arc<AtomicBool>,
+    plan: &FaultPlan,
+    incarnation: usize,
+) -> Running {
+    let mut tries = 0;
+    loop {
+        let runtime = Runtime::new(config.clone(), backend.clone());
+        let runtime = match plan.batch_size {
+            Some(_) => runtime.batch_handler(
+                queue,
+                batch_handler(worker.clone(), dead.clone(), plan.clone()),
+            ),
+            None => runtime.handler(queue, handler(worker.clone(), dead.clone(), plan.clone())),
+        };
+        match runtime.start().await {
+            Ok(r) => return r,
+            Err(e) if tries < 100 => {
+                tries += 1;
+                tracing::info!(error = %e, "incarnation {incarnation} could not start; again");
+                sleep(plan.visibility / 8).await;
+            }
+            Err(e) => panic!("starting incarnation {incarnation}: {e}"),
+        }
+    }
 }
 
 /// Takes the backend down `plan.outages` times, for up to one visibility

@@ -123,6 +123,14 @@ pub struct FaultPlan {
     /// and failing neighbours retry, through kills and the final shutdown.
     #[serde(default)]
     pub batch_size: Option<u32>,
+    /// Runtimes per incarnation, one fleet sharing the queue's registry (the
+    /// in-process run only; 0 or 1: one).
+    #[serde(default)]
+    pub fleet_members: usize,
+    /// The fleet's `fleet_max` (with `scale_to_zero`): the live members'
+    /// pools together must never exceed it, wake-ups included.
+    #[serde(default)]
+    pub fleet_max: Option<u32>,
 }
 
 impl FaultPlan {
@@ -156,6 +164,8 @@ impl Default for FaultPlan {
             long_polls: false,
             slow_deletes: None,
             batch_size: None,
+            fleet_members: 1,
+            fleet_max: None,
         }
     }
 }
@@ -228,7 +238,12 @@ fn fault_config(queue: &str, dlq: &str, plan: &FaultPlan) -> Config {
         },
     });
     let pool = if plan.scale_to_zero {
-        serde_json::json!({"scaling": {"min": 0, "max": plan.workers.max(1), "tick": ms(v / 4)}})
+        serde_json::json!({"scaling": {
+            "min": 0,
+            "max": plan.workers.max(1),
+            "tick": ms(v / 4),
+            "fleet_max": plan.fleet_max,
+        }})
     } else {
         serde_json::json!({"concurrency": plan.workers})
     };
