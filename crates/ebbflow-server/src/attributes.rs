@@ -54,7 +54,14 @@ pub fn describe(
             "ContentBasedDeduplication",
             a.content_based_deduplication.to_string(),
         );
+        // The engines deduplicate per queue and order per group at the
+        // queue's pace: SQS's defaults, its only settings here.
+        put("DeduplicationScope", DEDUPLICATION_SCOPE.to_owned());
+        put("FifoThroughputLimit", FIFO_THROUGHPUT_LIMIT.to_owned());
     }
+    // No SQS-managed keys: what the engine keeps at rest is its own matter
+    // (the SQLite engine's `encryption`, the server's disk).
+    put("SqsManagedSseEnabled", "false".to_owned());
     if let Some(p) = &a.redrive_policy {
         put(
             "RedrivePolicy",
@@ -216,11 +223,11 @@ pub fn parse(map: &HashMap<String, String>) -> Result<(QueueAttributesUpdate, bo
             "RedriveAllowPolicy" => u.redrive_allow_policy = Some(redrive_allow_policy(value)?),
             "Policy" => u.policy = Some(policy(value)?),
             // Accepted and ignored, as a queue without server-side encryption settings.
-            "KmsMasterKeyId"
-            | "KmsDataKeyReusePeriodSeconds"
-            | "SqsManagedSseEnabled"
-            | "DeduplicationScope"
-            | "FifoThroughputLimit" => {}
+            "KmsMasterKeyId" | "KmsDataKeyReusePeriodSeconds" | "SqsManagedSseEnabled" => {}
+            // High-throughput FIFO would deduplicate per group: a message
+            // another group's id matches would be dropped here instead.
+            "DeduplicationScope" => only(name, value, DEDUPLICATION_SCOPE, "messageGroup")?,
+            "FifoThroughputLimit" => only(name, value, FIFO_THROUGHPUT_LIMIT, "perMessageGroupId")?,
             other => {
                 return Err(QueueError::InvalidAttributeName {
                     name: other.to_owned(),
@@ -230,6 +237,31 @@ pub fn parse(map: &HashMap<String, String>) -> Result<(QueueAttributesUpdate, bo
         }
     }
     Ok((u, fifo))
+}
+
+/// The FIFO deduplication scope the engines keep.
+const DEDUPLICATION_SCOPE: &str = "queue";
+/// The FIFO throughput limit the engines keep.
+const FIFO_THROUGHPUT_LIMIT: &str = "perQueue";
+
+/// Accepts `value` only if it is `kept`; SQS's other value `elsewhere` is
+/// refused with a reason, anything else as SQS refuses it.
+fn only(name: &str, value: &str, kept: &str, elsewhere: &str) -> Result<(), QueueError> {
+    if value == kept {
+        Ok(())
+    } else if value == elsewhere {
+        Err(QueueError::invalid(
+            name,
+            format!(
+                "`{elsewhere}` (high-throughput FIFO) is not supported: ebbflow keeps `{kept}`"
+            ),
+        ))
+    } else {
+        Err(QueueError::invalid(
+            name,
+            format!("Invalid value for the parameter {name}."),
+        ))
+    }
 }
 
 fn flag(name: &str, value: &str) -> Result<bool, QueueError> {

@@ -153,8 +153,13 @@ impl From<QueueError> for WireError {
                 "UnsupportedOperation",
                 "AWS.SimpleQueueService.UnsupportedOperation",
             ),
-            // SQS answers a policy it cannot take with this code.
-            QueueError::InvalidParameterValue { parameter, .. } if parameter == "Policy" => {
+            // SQS answers a policy or FIFO setting it cannot take with this code.
+            QueueError::InvalidParameterValue { parameter, .. }
+                if matches!(
+                    parameter.as_str(),
+                    "Policy" | "DeduplicationScope" | "FifoThroughputLimit"
+                ) =>
+            {
                 ("InvalidAttributeValue", "InvalidAttributeValue")
             }
             other => (other.code(), other.code()),

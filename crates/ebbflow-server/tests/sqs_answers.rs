@@ -225,3 +225,56 @@ async fn message_attribute_names_select_as_sqs() {
         assert_eq!(names, expected, "asked for {asked:?}");
     }
 }
+
+/// A FIFO queue describes SQS's FIFO defaults and takes only them: high
+/// throughput would deduplicate per group, which the engines do not; every
+/// queue says it has no SQS-managed encryption (issue 31).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifo_throughput_settings_are_described_and_only_the_kept_ones_taken() {
+    let (sqs, _) = client().await;
+    let url = sqs
+        .create_queue()
+        .queue_name("q.fifo")
+        .attributes(QueueAttributeName::FifoQueue, "true")
+        .attributes(QueueAttributeName::DeduplicationScope, "queue")
+        .send()
+        .await
+        .expect("create with the default scope")
+        .queue_url()
+        .expect("url")
+        .to_owned();
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::All)
+        .send()
+        .await
+        .expect("attributes");
+    let attrs = attrs.attributes().expect("attributes");
+    let get = |n: QueueAttributeName| attrs.get(&n).map(String::as_str);
+    assert_eq!(get(QueueAttributeName::DeduplicationScope), Some("queue"));
+    assert_eq!(
+        get(QueueAttributeName::FifoThroughputLimit),
+        Some("perQueue")
+    );
+    assert_eq!(get(QueueAttributeName::SqsManagedSseEnabled), Some("false"));
+
+    for (name, value) in [
+        (QueueAttributeName::DeduplicationScope, "messageGroup"),
+        (QueueAttributeName::FifoThroughputLimit, "perMessageGroupId"),
+        (QueueAttributeName::DeduplicationScope, "nonsense"),
+    ] {
+        let e = sqs
+            .set_queue_attributes()
+            .queue_url(&url)
+            .attributes(name.clone(), value)
+            .send()
+            .await
+            .expect_err("not taken");
+        assert_eq!(
+            e.code(),
+            Some("InvalidAttributeValue"),
+            "{name:?}={value}: {e:?}"
+        );
+    }
+}
