@@ -118,6 +118,24 @@ pub trait QueueBackend: Send + Sync + 'static {
         entries: Vec<ChangeVisibilityBatchEntry>,
     ) -> Result<BatchResult<()>>;
 
+    /// Undoes the receive of up to ten messages that no handler saw (the rest
+    /// of a FIFO group behind a message given back, a receive that came back
+    /// after shutdown): each is visible again after its entry's
+    /// `visibility_timeout` (zero: at once), and its receive is not counted,
+    /// so that messages given back unprocessed do not run towards a
+    /// dead-letter queue's `maxReceiveCount`. A stale receipt is refused as
+    /// [`QueueBackend::change_visibility_batch`] refuses it.
+    ///
+    /// Engines that cannot uncount a receive (Amazon SQS) change the
+    /// visibility only: the default.
+    async fn undo_receive_batch(
+        &self,
+        queue: &str,
+        entries: Vec<ChangeVisibilityBatchEntry>,
+    ) -> Result<BatchResult<()>> {
+        self.change_visibility_batch(queue, entries).await
+    }
+
     /// Removes every message. At most once per 60 s per queue.
     async fn purge(&self, queue: &str) -> Result<()>;
 

@@ -262,6 +262,17 @@ impl<H: BackendHook> QueueBackend for Hooked<H> {
             .await
     }
 
+    async fn undo_receive_batch(
+        &self,
+        queue: &str,
+        entries: Vec<ChangeVisibilityBatchEntry>,
+    ) -> Result<BatchResult<()>> {
+        let call = self.inner.undo_receive_batch(queue, entries);
+        self.hook
+            .around(Operation::ChangeVisibilityBatch, call)
+            .await
+    }
+
     async fn purge(&self, queue: &str) -> Result<()> {
         let call = self.inner.purge(queue);
         self.hook.around(Operation::Purge, call).await

@@ -372,22 +372,15 @@ impl QueueBackend for MemoryBackend {
         queue: &str,
         entries: Vec<ChangeVisibilityBatchEntry>,
     ) -> Result<BatchResult<()>> {
-        limits::validate_batch_ids(entries.iter().map(|e| e.id.as_str()))?;
-        let q = self.queue(queue)?;
-        let (now, _) = self.inner.clock.now();
-        let mut result = BatchResult::default();
-        {
-            let mut state = q.state.lock();
-            state.tick(now);
-            for entry in entries {
-                let outcome = ReceiptHandle::parse(HANDLE_PREFIX, &entry.receipt_handle)
-                    .and_then(|h| state.change_visibility(&h, entry.visibility_timeout, now));
-                result.push(entry.id, outcome);
-            }
-        }
-        // Waiting receives recompute when the next message becomes visible.
-        q.wake();
-        Ok(result)
+        self.visibility_batch(queue, entries, false)
+    }
+
+    async fn undo_receive_batch(
+        &self,
+        queue: &str,
+        entries: Vec<ChangeVisibilityBatchEntry>,
+    ) -> Result<BatchResult<()>> {
+        self.visibility_batch(queue, entries, true)
     }
 
     async fn purge(&self, queue: &str) -> Result<()> {
@@ -530,6 +523,35 @@ impl QueueBackend for MemoryBackend {
                 state.insert(m, Some(Duration::ZERO), now, false);
             }
         }
+        Ok(result)
+    }
+}
+
+impl MemoryBackend {
+    /// Visibility changes of up to ten messages, receives undone with `undo_receive`.
+    fn visibility_batch(
+        &self,
+        queue: &str,
+        entries: Vec<ChangeVisibilityBatchEntry>,
+        undo_receive: bool,
+    ) -> Result<BatchResult<()>> {
+        limits::validate_batch_ids(entries.iter().map(|e| e.id.as_str()))?;
+        let q = self.queue(queue)?;
+        let (now, _) = self.inner.clock.now();
+        let mut result = BatchResult::default();
+        {
+            let mut state = q.state.lock();
+            state.tick(now);
+            for entry in entries {
+                let outcome =
+                    ReceiptHandle::parse(HANDLE_PREFIX, &entry.receipt_handle).and_then(|h| {
+                        state.change_visibility(&h, entry.visibility_timeout, now, undo_receive)
+                    });
+                result.push(entry.id, outcome);
+            }
+        }
+        // Waiting receives recompute when the next message becomes visible.
+        q.wake();
         Ok(result)
     }
 }

@@ -557,12 +557,14 @@ impl QueueState {
         found
     }
 
-    /// Changes the visibility of an in-flight message, counting from now.
+    /// Changes the visibility of an in-flight message, counting from now;
+    /// with `undo_receive`, its receive is not counted either.
     pub(crate) fn change_visibility(
         &mut self,
         handle: &ReceiptHandle,
         timeout: Duration,
         now: Instant,
+        undo_receive: bool,
     ) -> Result<()> {
         let stale = || {
             QueueError::ReceiptHandleIsInvalid(
@@ -578,6 +580,9 @@ impl QueueState {
             now.saturating_duration_since(m.received_at),
             timeout,
         )?;
+        if undo_receive {
+            m.receive_count = m.receive_count.saturating_sub(1);
+        }
         self.timers.remove(&(m.visible_at, key));
         m.visible_at = now + timeout;
         self.timers.insert((m.visible_at, key));

@@ -347,15 +347,15 @@ impl QueueBackend for PostgresBackend {
         queue: &str,
         entries: Vec<ChangeVisibilityBatchEntry>,
     ) -> Result<BatchResult<()>> {
-        limits::validate_batch_ids(entries.iter().map(|e| e.id.as_str()))?;
-        let q = self.queue(queue).await?;
-        let now = self.inner.clock.now_ms();
-        let result = self
-            .call(move |s| async move { s.change_visibility(&q, entries, now).await })
-            .await?;
-        // Waiting receives recompute when the next message becomes visible.
-        self.inner.polls.wake(queue);
-        Ok(result)
+        self.visibility_batch(queue, entries, false).await
+    }
+
+    async fn undo_receive_batch(
+        &self,
+        queue: &str,
+        entries: Vec<ChangeVisibilityBatchEntry>,
+    ) -> Result<BatchResult<()>> {
+        self.visibility_batch(queue, entries, true).await
     }
 
     async fn purge(&self, queue: &str) -> Result<()> {
@@ -420,6 +420,26 @@ impl QueueBackend for PostgresBackend {
         for name in &touched {
             self.inner.polls.wake(name);
         }
+        Ok(result)
+    }
+}
+
+impl PostgresBackend {
+    /// Visibility changes of up to ten messages, receives undone with `undo_receive`.
+    async fn visibility_batch(
+        &self,
+        queue: &str,
+        entries: Vec<ChangeVisibilityBatchEntry>,
+        undo_receive: bool,
+    ) -> Result<BatchResult<()>> {
+        limits::validate_batch_ids(entries.iter().map(|e| e.id.as_str()))?;
+        let q = self.queue(queue).await?;
+        let now = self.inner.clock.now_ms();
+        let result = self
+            .call(move |s| async move { s.change_visibility(&q, entries, now, undo_receive).await })
+            .await?;
+        // Waiting receives recompute when the next message becomes visible.
+        self.inner.polls.wake(queue);
         Ok(result)
     }
 }

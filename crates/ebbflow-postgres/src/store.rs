@@ -650,11 +650,14 @@ impl Store {
         q: &QueueRow,
         entries: Vec<ChangeVisibilityBatchEntry>,
         now: i64,
+        undo_receive: bool,
     ) -> Result<BatchResult<()>> {
         let client = self.pool.get().await.map_err(pool)?;
+        let uncount = i32::from(undo_receive);
         let set = client
             .prepare_cached(
-                "UPDATE ebbflow_messages SET visible_at = $4
+                "UPDATE ebbflow_messages SET visible_at = $4,
+                        receive_count = GREATEST(receive_count - $8::int, 0)
                  WHERE id = $1 AND queue = $2 AND nonce = $3 AND in_flight AND visible_at > $5
                    AND $5 - received_ms + $6 <= $7
                  RETURNING group_id",
@@ -679,7 +682,10 @@ impl Store {
                 let timeout = millis(entry.visibility_timeout);
                 let at = now + timeout;
                 let changed = client
-                    .query_opt(&set, &[&key, &q.id, &nonce, &at, &now, &timeout, &max])
+                    .query_opt(
+                        &set,
+                        &[&key, &q.id, &nonce, &at, &now, &timeout, &max, &uncount],
+                    )
                     .await
                     .map_err(db)?;
                 if changed.is_some() {

@@ -410,6 +410,7 @@ impl Store {
         q: &QueueRow,
         entries: Vec<ChangeVisibilityBatchEntry>,
         now: i64,
+        undo_receive: bool,
     ) -> Result<BatchResult<()>> {
         let mut result = BatchResult::default();
         let mut invocation = scripts::VISIBILITY.key(&q.meta);
@@ -417,7 +418,8 @@ impl Store {
             .arg(now)
             .arg(millis(q.attrs.message_retention_period))
             .arg(millis(limits::MAX_VISIBILITY_TIMEOUT))
-            .arg(&q.name);
+            .arg(&q.name)
+            .arg(if undo_receive { "1" } else { "0" });
         let mut sent = Vec::new();
         for entry in entries {
             let checked = parse_handle(q, &entry.receipt_handle).and_then(|h| {

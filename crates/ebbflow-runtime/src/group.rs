@@ -174,7 +174,7 @@ impl Left {
         for chunk in self.delete.chunks(10) {
             crate::acker::flush(backend, queue, chunk.to_vec()).await;
         }
-        release_now(backend, queue, self.release).await;
+        release_now(backend, queue, self.release, Seen::Maybe).await;
     }
 }
 
@@ -418,6 +418,7 @@ pub(crate) async fn run(
                         backend.as_ref(),
                         &plan.queue,
                         messages.iter().map(|m| m.receipt_handle.clone()).collect(),
+                        Seen::Unprocessed,
                     )
                     .await;
                     continue 'poll;
@@ -429,6 +430,7 @@ pub(crate) async fn run(
                 backend.as_ref(),
                 &plan.queue,
                 messages.iter().map(|m| m.receipt_handle.clone()).collect(),
+                Seen::Unprocessed,
             )
             .await;
             break 'poll;
@@ -488,6 +490,7 @@ pub(crate) async fn run(
                     backend.as_ref(),
                     &plan.queue,
                     messages.iter().map(|m| m.receipt_handle.clone()).collect(),
+                    Seen::Unprocessed,
                 )
                 .await;
             }
@@ -719,7 +722,13 @@ impl Shared {
             .iter()
             .map(|d| d.message.receipt_handle.clone())
             .collect();
-        release_now(self.backend.as_ref(), &self.queue, handles).await;
+        release_now(
+            self.backend.as_ref(),
+            &self.queue,
+            handles,
+            Seen::Unprocessed,
+        )
+        .await;
         self.stats.released.add(deliveries.len() as u64);
         for d in deliveries {
             self.forget(d);
@@ -870,8 +879,20 @@ fn log_task_end(ended: Result<(), tokio::task::JoinError>, queue: &str, stats: &
     }
 }
 
-/// Makes messages visible again at once (shutdown: they were received but will not be processed here).
-async fn release_now(backend: &dyn QueueBackend, queue: &str, handles: Vec<String>) {
+/// Whether messages given back were seen by a handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    /// Never handed to a handler: their receive is undone where the engine
+    /// can ([`QueueBackend::undo_receive_batch`]), so that giving them back
+    /// does not spend their dead-letter queue's `maxReceiveCount` (issue 38,
+    /// path 8: FIFO followers behind a failing head).
+    Unprocessed,
+    /// Perhaps processed in part (a task that panicked or was stopped).
+    Maybe,
+}
+
+/// Makes messages visible again at once: received, but not to be processed here.
+async fn release_now(backend: &dyn QueueBackend, queue: &str, handles: Vec<String>, seen: Seen) {
     for chunk in handles.chunks(10) {
         let entries = chunk
             .iter()
@@ -882,7 +903,11 @@ async fn release_now(backend: &dyn QueueBackend, queue: &str, handles: Vec<Strin
                 visibility_timeout: Duration::ZERO,
             })
             .collect();
-        if let Err(e) = backend.change_visibility_batch(queue, entries).await {
+        let given_back = match seen {
+            Seen::Unprocessed => backend.undo_receive_batch(queue, entries).await,
+            Seen::Maybe => backend.change_visibility_batch(queue, entries).await,
+        };
+        if let Err(e) = given_back {
             tracing::warn!(queue, error = %e, "could not release messages; they return when their visibility timeout ends");
         }
     }

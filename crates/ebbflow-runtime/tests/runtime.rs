@@ -818,6 +818,78 @@ async fn the_rest_of_a_fifo_group_goes_back_when_its_head_expired() {
     running.shutdown().await;
 }
 
+/// The rest of a FIFO group, given back unprocessed each time its head is
+/// released for a retry, keeps its receive count: the head's failures do not
+/// carry its followers to the dead-letter queue unprocessed (issue 38, path 8).
+#[tokio::test(start_paused = true)]
+async fn fifo_followers_given_back_behind_a_failing_head_keep_their_receive_count() {
+    let (b, backend) = backend();
+    let cfg = config(json!({
+        "queues": {
+            "jobs.fifo": {"visibility_timeout": "60s", "dead_letter_queue": "dlq.fifo", "max_receive_count": 3},
+            "dlq.fifo": {},
+        },
+        "workers": {"jobs": {"queue": "jobs.fifo", "concurrency": 4, "batch_size": 3, "wait_time": "1s",
+                             "retry": {"attempts": 1}}}
+    }));
+    let counts: Arc<std::sync::Mutex<Vec<(String, u32)>>> = Arc::default();
+    let seen = counts.clone();
+    let running = Runtime::new(cfg, backend)
+        .handler(
+            "jobs",
+            handler_fn(move |body: String, ctx: Context| {
+                let seen = seen.clone();
+                async move {
+                    seen.lock()
+                        .unwrap()
+                        .push((body.clone(), ctx.receive_count()));
+                    if body == "head" && ctx.receive_count() < 3 {
+                        return Err(HandlerError::retry("not yet"));
+                    }
+                    Ok::<(), HandlerError>(())
+                }
+            }),
+        )
+        .start()
+        .await
+        .unwrap();
+    // The watching poll takes the first; the group's three come together after.
+    let batch: Vec<ebbflow_core::SendBatchEntry> =
+        [("first", "w"), ("head", "g"), ("next", "g"), ("last", "g")]
+            .iter()
+            .map(|(body, group)| ebbflow_core::SendBatchEntry {
+                id: (*body).to_owned(),
+                message: SendMessage::new(*body)
+                    .group_id(*group)
+                    .deduplication_id(*body),
+            })
+            .collect();
+    b.send_batch("jobs.fifo", batch).await.unwrap();
+    wait_until(secs(600), || async {
+        stats(&b, "jobs.fifo").await.total() == 0
+    })
+    .await;
+    running.shutdown().await;
+    assert_eq!(
+        stats(&b, "dlq.fifo").await.total(),
+        0,
+        "nothing dead-lettered"
+    );
+    let counts = counts.lock().unwrap().clone();
+    for follower in ["next", "last"] {
+        let runs: Vec<u32> = counts
+            .iter()
+            .filter(|(body, _)| body == follower)
+            .map(|(_, n)| *n)
+            .collect();
+        assert_eq!(
+            runs,
+            [1],
+            "{follower} ran once, on its first counted receive: {counts:?}"
+        );
+    }
+}
+
 /// The shutdown grace counts from the stop, not from the end of a long poll
 /// still out: a job still running when it is over is released then, before a
 /// supervisor's own deadline, not some 20 s later (issue 38, path 8).

@@ -492,15 +492,15 @@ impl QueueBackend for SqliteBackend {
         queue: &str,
         entries: Vec<ChangeVisibilityBatchEntry>,
     ) -> Result<BatchResult<()>> {
-        limits::validate_batch_ids(entries.iter().map(|e| e.id.as_str()))?;
-        let name = queue.to_owned();
-        let now = self.inner.clock.now_ms();
-        let result = self
-            .write(move |tx| store::change_visibility(tx, &name, entries, now))
-            .await?;
-        // Waiting receives recompute when the next message becomes visible.
-        self.wake(queue);
-        Ok(result)
+        self.visibility_batch(queue, entries, false).await
+    }
+
+    async fn undo_receive_batch(
+        &self,
+        queue: &str,
+        entries: Vec<ChangeVisibilityBatchEntry>,
+    ) -> Result<BatchResult<()>> {
+        self.visibility_batch(queue, entries, true).await
     }
 
     async fn purge(&self, queue: &str) -> Result<()> {
@@ -585,4 +585,24 @@ impl QueueBackend for SqliteBackend {
 
 fn url(name: &str) -> String {
     format!("sqlite://ebbflow/{name}")
+}
+
+impl SqliteBackend {
+    /// Visibility changes of up to ten messages, receives undone with `undo_receive`.
+    async fn visibility_batch(
+        &self,
+        queue: &str,
+        entries: Vec<ChangeVisibilityBatchEntry>,
+        undo_receive: bool,
+    ) -> Result<BatchResult<()>> {
+        limits::validate_batch_ids(entries.iter().map(|e| e.id.as_str()))?;
+        let name = queue.to_owned();
+        let now = self.inner.clock.now_ms();
+        let result = self
+            .write(move |tx| store::change_visibility(tx, &name, entries, now, undo_receive))
+            .await?;
+        // Waiting receives recompute when the next message becomes visible.
+        self.wake(queue);
+        Ok(result)
+    }
 }

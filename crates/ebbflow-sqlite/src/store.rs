@@ -781,12 +781,14 @@ pub(crate) fn delete_browsed(
     Ok(state.is_some())
 }
 
-/// Changes the visibility of in-flight messages, counting from now.
+/// Changes the visibility of in-flight messages, counting from now; with
+/// `undo_receive`, their receives are not counted either.
 pub(crate) fn change_visibility(
     tx: &mut Tx<'_>,
     name: &str,
     entries: Vec<ebbflow_core::ChangeVisibilityBatchEntry>,
     now: i64,
+    undo_receive: bool,
 ) -> Result<BatchResult<()>> {
     let q = queue(tx, name)?;
     tick(tx, &q, now)?;
@@ -797,8 +799,12 @@ pub(crate) fn change_visibility(
         )
         .map_err(sql)?;
     let mut set = conn
-        .prepare_cached("UPDATE messages SET state = ?2, visible_at = ?3 WHERE id = ?1")
+        .prepare_cached(
+            "UPDATE messages SET state = ?2, visible_at = ?3,
+             receive_count = max(receive_count - ?4, 0) WHERE id = ?1",
+        )
         .map_err(sql)?;
+    let uncount = i64::from(undo_receive);
     let mut counts = Counts::default();
     let mut result = BatchResult::default();
     for entry in entries {
@@ -821,7 +827,8 @@ pub(crate) fn change_visibility(
             limits::validate_visibility_extension(in_flight_for, entry.visibility_timeout)?;
             let at = now + ms(entry.visibility_timeout);
             let next = if at <= now { VISIBLE } else { IN_FLIGHT };
-            set.execute(params![h.key as i64, next, at]).map_err(sql)?;
+            set.execute(params![h.key as i64, next, at, uncount])
+                .map_err(sql)?;
             counts.add(IN_FLIGHT, -1);
             counts.add(next, 1);
             Ok(())

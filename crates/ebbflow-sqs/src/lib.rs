@@ -63,6 +63,10 @@ impl SqsOptions {
 /// the reason (a harness returns these from `Harness::unsupported`).
 pub const UNSUPPORTED_BY_SQS: &[(&str, &str)] = &[
     (
+        "undone_receives_are_not_counted",
+        "SQS counts every receive: a message given back is only made visible again",
+    ),
+    (
         "consumers_announce_and_expire",
         "SQS has no place for a registry of consumers (each process sizes its pool alone)",
     ),

@@ -121,6 +121,7 @@ macro_rules! __conformance_tests {
             long_poll_wakes_on_arrival,
             long_poll_returns_empty_after_wait,
             receive_makes_new_handles_and_counts,
+            undone_receives_are_not_counted,
             receive_returns_up_to_max_messages,
             delete_is_idempotent_for_current_handle,
             standard_queue_delivers_every_message,

@@ -768,6 +768,79 @@ pub async fn receive_makes_new_handles_and_counts(h: &dyn Harness) {
     }
 }
 
+/// An undone receive ([`QueueBackend::undo_receive_batch`]): the message is
+/// visible again at once and its receive is not counted, so that one given
+/// back unprocessed any number of times never reaches its dead-letter
+/// queue's `maxReceiveCount`; a receipt from before the last receive is refused.
+pub async fn undone_receives_are_not_counted(h: &dyn Harness) {
+    let b = h.backend().await;
+    let b = b.as_ref();
+    for fifo in [false, true] {
+        let base = if fifo {
+            QueueAttributes::fifo()
+        } else {
+            QueueAttributes::standard()
+        };
+        let dlq = create(b, "undo-dlq", base.clone()).await;
+        let q = create(
+            b,
+            "undo",
+            base.with_redrive_policy(RedrivePolicy::new(&dlq, 2)),
+        )
+        .await;
+        let id = if fifo {
+            send_fifo(b, &q, "g", "m").await
+        } else {
+            send(b, &q, "m").await
+        };
+        let mut stale = None;
+        for _ in 0..4 {
+            let got = recv_vis(b, &q, 1, secs(30)).await;
+            assert_eq!(got.len(), 1, "given back, never dead-lettered");
+            assert_eq!(got[0].message_id, id);
+            assert_eq!(got[0].system.approximate_receive_count, 1);
+            let handle = got[0].receipt_handle.clone();
+            let undone = ok(
+                "undo the receive",
+                b.undo_receive_batch(&q, vec![entry("0", &handle, Duration::ZERO)])
+                    .await,
+            );
+            assert!(undone.failed.is_empty(), "{:?}", undone.failed);
+            stale = Some(handle);
+        }
+        let got = recv_vis(b, &q, 1, secs(30)).await;
+        assert_eq!(got.len(), 1);
+        let refused = ok(
+            "undo by a stale receipt",
+            b.undo_receive_batch(
+                &q,
+                vec![entry(
+                    "0",
+                    stale.as_deref().unwrap_or_default(),
+                    Duration::ZERO,
+                )],
+            )
+            .await,
+        );
+        assert_eq!(refused.failed.len(), 1, "a stale receipt undoes nothing");
+        let s = ok("stats", b.stats(&q).await);
+        assert_eq!(
+            (s.in_flight, s.visible),
+            (1, 0),
+            "still held by the last receive"
+        );
+    }
+}
+
+/// A visibility change entry.
+fn entry(id: &str, handle: &str, timeout: Duration) -> ChangeVisibilityBatchEntry {
+    ChangeVisibilityBatchEntry {
+        id: id.to_owned(),
+        receipt_handle: handle.to_owned(),
+        visibility_timeout: timeout,
+    }
+}
+
 /// Receive: 1–10 messages a call, none twice while in flight.
 pub async fn receive_returns_up_to_max_messages(h: &dyn Harness) {
     let b = h.backend().await;

@@ -34,6 +34,34 @@ impl Recorded {
         })
     }
 
+    /// A batch of visibility changes (or undone receives), recorded entry by entry.
+    async fn visibility_batch(
+        &self,
+        queue: &str,
+        entries: Vec<ChangeVisibilityBatchEntry>,
+        undo_receive: bool,
+    ) -> Result<BatchResult<()>> {
+        let asked: Vec<(String, String, Duration)> = entries
+            .iter()
+            .map(|e| (e.id.clone(), e.receipt_handle.clone(), e.visibility_timeout))
+            .collect();
+        let asked_at = self.history.now();
+        let result = if undo_receive {
+            self.inner.undo_receive_batch(queue, entries).await
+        } else {
+            self.inner.change_visibility_batch(queue, entries).await
+        };
+        if queue != self.queue {
+            return result;
+        }
+        let failed = failed_ids(&result);
+        for (id, handle, timeout) in asked {
+            let ok = failed.as_ref().is_some_and(|f| !f.contains(&id));
+            self.visibility(&handle, asked_at, timeout, ok);
+        }
+        result
+    }
+
     fn visibility(&self, handle: &str, asked_at: u64, timeout: Duration, ok: bool) {
         self.history.record(EventKind::VisibilityChanged {
             handle: handle.to_owned(),
@@ -207,21 +235,15 @@ impl QueueBackend for Recorded {
         queue: &str,
         entries: Vec<ChangeVisibilityBatchEntry>,
     ) -> Result<BatchResult<()>> {
-        let asked: Vec<(String, String, Duration)> = entries
-            .iter()
-            .map(|e| (e.id.clone(), e.receipt_handle.clone(), e.visibility_timeout))
-            .collect();
-        let asked_at = self.history.now();
-        let result = self.inner.change_visibility_batch(queue, entries).await;
-        if queue != self.queue {
-            return result;
-        }
-        let failed = failed_ids(&result);
-        for (id, handle, timeout) in asked {
-            let ok = failed.as_ref().is_some_and(|f| !f.contains(&id));
-            self.visibility(&handle, asked_at, timeout, ok);
-        }
-        result
+        self.visibility_batch(queue, entries, false).await
+    }
+
+    async fn undo_receive_batch(
+        &self,
+        queue: &str,
+        entries: Vec<ChangeVisibilityBatchEntry>,
+    ) -> Result<BatchResult<()>> {
+        self.visibility_batch(queue, entries, true).await
     }
 
     async fn purge(&self, queue: &str) -> Result<()> {
