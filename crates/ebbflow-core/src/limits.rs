@@ -203,9 +203,9 @@ pub fn validate_queue_attributes(name: &str, attrs: &QueueAttributes) -> Result<
     Ok(())
 }
 
-/// Checks a queue's tags: at most [`MAX_TAGS`], keys of 1 to
-/// [`MAX_TAG_KEY`] characters outside the reserved `aws:` prefix, values of
-/// at most [`MAX_TAG_VALUE`].
+/// Checks a queue's tags as SQS does: at most [`MAX_TAGS`], keys of 1 to
+/// [`MAX_TAG_KEY`] letters, digits, whitespace and `_ . : / = + - @`
+/// outside the reserved `aws:` prefix, values of at most [`MAX_TAG_VALUE`].
 pub fn validate_tags(tags: &std::collections::BTreeMap<String, String>) -> Result<()> {
     if tags.len() > MAX_TAGS {
         return Err(QueueError::invalid(
@@ -218,7 +218,14 @@ pub fn validate_tags(tags: &std::collections::BTreeMap<String, String>) -> Resul
         if chars == 0 || chars > MAX_TAG_KEY {
             return Err(QueueError::invalid(
                 "Tags",
-                format!("tag key `{key}`: 1 to {MAX_TAG_KEY} characters"),
+                format!("Tag keys must be between 1 and {MAX_TAG_KEY} characters in length."),
+            ));
+        }
+        let allowed = |c: char| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c);
+        if !key.chars().all(allowed) {
+            return Err(QueueError::invalid(
+                "Tags",
+                "Tag keys may only contain unicode letters, digits, whitespace, or one of these symbols: _ . : / = + - @",
             ));
         }
         if key.to_ascii_lowercase().starts_with("aws:") {

@@ -171,6 +171,13 @@ impl From<QueueError> for WireError {
             QueueError::ReceiptHandleIsInvalid(_) => {
                 "The input receipt handle is invalid.".to_owned()
             }
+            // SQS's tag and missing-parameter texts are the reason alone.
+            QueueError::InvalidParameterValue { parameter, reason } if parameter == "Tags" => {
+                reason.clone()
+            }
+            QueueError::MissingParameter { parameter, .. } => {
+                format!("The request must contain the parameter {parameter}.")
+            }
             QueueError::InvalidParameterValue { parameter, .. } if parameter == "QueueName" => {
                 "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length"
                     .to_owned()

@@ -177,6 +177,15 @@ pub enum Action {
 }
 
 /// The JSON body as `T` (an empty body is `{}`).
+/// A parameter SQS requires that the request lacks, in SQS's words.
+fn required(parameter: &str) -> WireError {
+    QueueError::missing(
+        parameter,
+        format!("The request must contain the parameter {parameter}."),
+    )
+    .into()
+}
+
 fn read<T: for<'de> Deserialize<'de>>(action: &str, body: &[u8]) -> Result<T, WireError> {
     let body = if body.is_empty() {
         b"{}".as_slice()
@@ -393,12 +402,13 @@ impl Action {
                 struct R {
                     #[serde(deserialize_with = "queue_field")]
                     queue_url: String,
-                    tags: BTreeMap<String, String>,
+                    #[serde(default)]
+                    tags: Option<BTreeMap<String, String>>,
                 }
                 let r: R = read(a, body)?;
                 Action::TagQueue {
                     queue: r.queue_url,
-                    tags: r.tags,
+                    tags: r.tags.ok_or_else(|| required("Tags"))?,
                 }
             }
             "UntagQueue" => {
@@ -407,12 +417,13 @@ impl Action {
                 struct R {
                     #[serde(deserialize_with = "queue_field")]
                     queue_url: String,
-                    tag_keys: Vec<String>,
+                    #[serde(default)]
+                    tag_keys: Option<Vec<String>>,
                 }
                 let r: R = read(a, body)?;
                 Action::UntagQueue {
                     queue: r.queue_url,
-                    keys: r.tag_keys,
+                    keys: r.tag_keys.ok_or_else(|| required("TagKeys"))?,
                 }
             }
             "AddPermission" => {

@@ -278,3 +278,60 @@ async fn fifo_throughput_settings_are_described_and_only_the_kept_ones_taken() {
         );
     }
 }
+
+/// `TagQueue` and `UntagQueue` check their input as SQS does: the parameter
+/// present, tag keys of 1 to 128 letters, digits, whitespace and
+/// `_ . : / = + - @`, with SQS's texts (issue 31).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tag_input_is_checked_as_sqs_checks_it() {
+    let (sqs, endpoint) = client().await;
+    let url = sqs
+        .create_queue()
+        .queue_name("tagged")
+        .send()
+        .await
+        .expect("create")
+        .queue_url()
+        .expect("url")
+        .to_owned();
+    for (key, text) in [
+        ("bad#key", "Tag keys may only contain unicode letters, digits, whitespace, or one of these symbols: _ . : / = + - @"),
+        ("", "Tag keys must be between 1 and 128 characters in length."),
+    ] {
+        let e = sqs
+            .tag_queue()
+            .queue_url(&url)
+            .tags(key, "v")
+            .send()
+            .await
+            .expect_err("refused");
+        assert_eq!(e.code(), Some("InvalidParameterValue"), "{key}: {e:?}");
+        assert_eq!(e.message(), Some(text), "{key}");
+    }
+    sqs.tag_queue()
+        .queue_url(&url)
+        .tags("team name/ü:=+-@_.", "v")
+        .send()
+        .await
+        .expect("letters, whitespace and the symbols are taken");
+
+    // The SDK will not send a request without its required members: raw JSON.
+    for (action, parameter) in [("TagQueue", "Tags"), ("UntagQueue", "TagKeys")] {
+        let body = format!(r#"{{"QueueUrl":"{url}"}}"#);
+        let request = common::signed(&endpoint, "AKID", "secret", Some(action), &body);
+        let answer = common::raw(&endpoint, &request).await.expect("an answer");
+        assert_eq!(answer.status, 400, "{action}: {}", answer.body);
+        assert!(
+            answer.body.contains("MissingParameter"),
+            "{action}: {}",
+            answer.body
+        );
+        assert!(
+            answer.body.contains(&format!(
+                "The request must contain the parameter {parameter}."
+            )),
+            "{action}: {}",
+            answer.body
+        );
+    }
+}

@@ -108,7 +108,8 @@ impl Member {
                     .await;
                 return;
             }
-            last.claim = busy;
+            // Only the running messages: no pool to grow, nothing to wake.
+            (last.claim, last.pool, last.desired) = (busy, busy, 0);
             let _ = self.announce(&last).await;
             tokio::time::sleep(tick).await;
         }
