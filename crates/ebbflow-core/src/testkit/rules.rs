@@ -768,6 +768,40 @@ pub async fn receive_makes_new_handles_and_counts(h: &dyn Harness) {
     }
 }
 
+/// Runs `call` `times` times over [`PARALLEL_CALLS`] tasks on `queue`, and
+/// sums what the calls return.
+async fn in_parallel<F, Fut>(
+    backend: &std::sync::Arc<dyn QueueBackend>,
+    times: usize,
+    call: F,
+    queue: &str,
+) -> usize
+where
+    F: Fn(std::sync::Arc<dyn QueueBackend>, String) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = usize> + Send + 'static,
+{
+    let mut tasks = tokio::task::JoinSet::new();
+    for t in 0..PARALLEL_CALLS {
+        let (backend, queue, call) = (backend.clone(), queue.to_owned(), call.clone());
+        let mine = times / PARALLEL_CALLS + usize::from(t < times % PARALLEL_CALLS);
+        tasks.spawn(async move {
+            let mut sum = 0;
+            for _ in 0..mine {
+                sum += call(backend.clone(), queue.clone()).await;
+            }
+            sum
+        });
+    }
+    let mut sum = 0;
+    while let Some(done) = tasks.join_next().await {
+        sum += done.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+    }
+    sum
+}
+
+/// Tasks [`in_parallel`] runs at once.
+const PARALLEL_CALLS: usize = 8;
+
 /// An undone receive ([`QueueBackend::undo_receive_batch`]): the message is
 /// visible again at once and its receive is not counted, so that one given
 /// back unprocessed any number of times never reaches its dead-letter
@@ -1787,8 +1821,8 @@ pub async fn purge_removes_everything_once_per_minute(h: &dyn Harness) {
 
 /// In flight: at most 120,000 messages per queue; past that a receive fails with `OverLimit`.
 pub async fn in_flight_is_limited(h: &dyn Harness) {
-    let b = h.backend().await;
-    let b = b.as_ref();
+    let backend = h.backend().await;
+    let b = backend.as_ref();
     // Hidden for the longest SQS allows: over a slow transport, 12,000 receives
     // must not outlast the first ones' visibility.
     let hidden =
@@ -1796,13 +1830,35 @@ pub async fn in_flight_is_limited(h: &dyn Harness) {
     let q = create(b, "inflight", hidden).await;
     let ten = entries(&["m"; 10]);
     let total = limits::MAX_IN_FLIGHT as usize + 10;
-    for _ in 0..total / 10 {
-        let r = ok("send batch", b.send_batch(&q, ten.clone()).await);
-        assert!(r.failed.is_empty());
-    }
-    let mut received = 0;
+    // Sent and received by a few tasks at once: over a network, 24,000 calls
+    // one after another are minutes of round trips.
+    let sends = in_parallel(
+        &backend,
+        total / 10,
+        move |b, q| {
+            let ten = ten.clone();
+            async move {
+                let r = ok("send batch", b.send_batch(&q, ten).await);
+                assert!(r.failed.is_empty());
+                10
+            }
+        },
+        &q,
+    )
+    .await;
+    assert_eq!(sends, total);
+    // All but the last receives at once; the rest one by one, so that none
+    // asks past the limit.
+    let mut received = in_parallel(
+        &backend,
+        limits::MAX_IN_FLIGHT as usize / 10 - 100,
+        |b, q| async move { ok("receive", b.receive(&q, ReceiveRequest::new(10)).await).len() },
+        &q,
+    )
+    .await;
     while received < limits::MAX_IN_FLIGHT as usize {
-        let got = ok("receive", b.receive(&q, ReceiveRequest::new(10)).await);
+        let want = (limits::MAX_IN_FLIGHT as usize - received).min(10) as u32;
+        let got = ok("receive", b.receive(&q, ReceiveRequest::new(want)).await);
         assert!(!got.is_empty(), "stalled at {received} in flight");
         received += got.len();
     }

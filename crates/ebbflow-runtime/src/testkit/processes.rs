@@ -321,15 +321,23 @@ pub async fn kill_run(
         workers.push(spawn(child_test));
     }
 
-    // Settled: nothing left in the queue, every worker still up.
+    // Settled: nothing left in the queue, every worker still up. Empty for a
+    // whole second, not at one reading: moto has answered empty counts while
+    // a message moved between its states (seen once under load).
     let end = Instant::now() + plan.limit;
+    let mut empty_since: Option<Instant> = None;
     loop {
         for w in &mut workers {
             w.exited(false);
         }
         let stats = backend.stats(&queues.queue).await;
         if stats.as_ref().is_ok_and(|s| s.total() == 0) {
-            break;
+            let since = *empty_since.get_or_insert_with(Instant::now);
+            if since.elapsed() >= Duration::from_secs(1) {
+                break;
+            }
+        } else {
+            empty_since = None;
         }
         assert!(
             Instant::now() < end,
