@@ -82,3 +82,27 @@ async fn a_fleet_on_postgres_with_more_members_than_its_fleet_max_keeps_the_cap(
     };
     fault_run(backend, &prefix(), plan).await.assert_ok();
 }
+
+/// A batch handler through kills, outages and the final shutdown, with
+/// throttled and failing neighbours retrying beside successes, on both queue
+/// kinds: no redelivery goes unexplained (issue 38, path 2).
+#[tokio::test(start_paused = true)]
+async fn batches_on_postgres_with_throttled_retries_leave_no_unexplained_duplicate() {
+    let Some(backend) = common::shared().await else {
+        println!("skipped: {}", common::NO_SERVER);
+        return;
+    };
+    quiet_deliberate_panics();
+    for fifo_groups in [None, Some(4)] {
+        let plan = FaultPlan {
+            fifo_groups,
+            batch_size: Some(10),
+            workers: 4,
+            messages: 120,
+            ..FaultPlan::default()
+        };
+        fault_run(backend.clone(), &prefix(), plan)
+            .await
+            .assert_ok();
+    }
+}

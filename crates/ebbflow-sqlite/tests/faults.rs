@@ -119,3 +119,22 @@ async fn a_fleet_on_sqlite_with_more_members_than_its_fleet_max_keeps_the_cap() 
     };
     fault_run(open(&dir), "faults", plan).await.assert_ok();
 }
+
+/// A batch handler through kills, outages and the final shutdown, with
+/// throttled and failing neighbours retrying beside successes, on both queue
+/// kinds: no redelivery goes unexplained (issue 38, path 2).
+#[tokio::test(start_paused = true)]
+async fn batches_on_sqlite_with_throttled_retries_leave_no_unexplained_duplicate() {
+    quiet_deliberate_panics();
+    for fifo_groups in [None, Some(4)] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let plan = FaultPlan {
+            fifo_groups,
+            batch_size: Some(10),
+            workers: 4,
+            messages: 200,
+            ..FaultPlan::default()
+        };
+        fault_run(open(&dir), "faults", plan).await.assert_ok();
+    }
+}
