@@ -73,13 +73,7 @@ async fn a_fleet_on_redis_with_more_members_than_its_fleet_max_keeps_the_cap() {
         return;
     };
     quiet_deliberate_panics();
-    let plan = FaultPlan {
-        messages: 120,
-        fleet_members: 3,
-        fleet_max: Some(2),
-        scale_to_zero: true,
-        ..FaultPlan::default()
-    };
+    let plan = FaultPlan::fleet();
     fault_run(backend, &prefix(), plan).await.assert_ok();
 }
 
@@ -96,10 +90,8 @@ async fn batches_on_redis_with_throttled_retries_leave_no_unexplained_duplicate(
     for fifo_groups in [None, Some(4)] {
         let plan = FaultPlan {
             fifo_groups,
-            batch_size: Some(10),
-            workers: 4,
             messages: 120,
-            ..FaultPlan::default()
+            ..FaultPlan::batches()
         };
         fault_run(backend.clone(), &prefix(), plan)
             .await

@@ -64,9 +64,7 @@ async fn batches_with_throttled_retries_leave_no_unexplained_duplicate() {
     for fifo_groups in [None, Some(4)] {
         let plan = FaultPlan {
             fifo_groups,
-            batch_size: Some(10),
-            workers: 4,
-            ..FaultPlan::default()
+            ..FaultPlan::batches()
         };
         let verdict = fault_run(Arc::new(MemoryBackend::new()), "faults", plan).await;
         verdict.assert_ok();
@@ -84,12 +82,7 @@ async fn a_fleet_with_more_members_than_its_fleet_max_keeps_the_cap() {
     for seed in 1..=30 {
         let plan = FaultPlan {
             seed,
-            // Two workers at most for the whole fleet: a smaller queue.
-            messages: 120,
-            fleet_members: 3,
-            fleet_max: Some(2),
-            scale_to_zero: true,
-            ..FaultPlan::default()
+            ..FaultPlan::fleet()
         };
         let verdict = fault_run(Arc::new(MemoryBackend::new()), "faults", plan).await;
         verdict.assert_ok();

@@ -110,13 +110,7 @@ async fn the_second_pass_situations_on_sqlite_leave_no_unexplained_duplicate() {
 async fn a_fleet_on_sqlite_with_more_members_than_its_fleet_max_keeps_the_cap() {
     quiet_deliberate_panics();
     let dir = tempfile::tempdir().expect("temp dir");
-    let plan = FaultPlan {
-        messages: 120,
-        fleet_members: 3,
-        fleet_max: Some(2),
-        scale_to_zero: true,
-        ..FaultPlan::default()
-    };
+    let plan = FaultPlan::fleet();
     fault_run(open(&dir), "faults", plan).await.assert_ok();
 }
 
@@ -130,10 +124,8 @@ async fn batches_on_sqlite_with_throttled_retries_leave_no_unexplained_duplicate
         let dir = tempfile::tempdir().expect("temp dir");
         let plan = FaultPlan {
             fifo_groups,
-            batch_size: Some(10),
-            workers: 4,
             messages: 200,
-            ..FaultPlan::default()
+            ..FaultPlan::batches()
         };
         fault_run(open(&dir), "faults", plan).await.assert_ok();
     }

@@ -260,6 +260,8 @@ pub(crate) async fn run(
                 wake = wake && room >= 1;
             }
         }
+        // A wake is withdrawn before the resize and granted after it, so
+        // that the pool never holds both its old wake and its new size.
         if !wake {
             pool.set_may_wake(false);
         }

@@ -146,6 +146,28 @@ impl FaultPlan {
             ..Self::default()
         }
     }
+
+    /// A batch handler (ten messages a batch, four workers) whose throttled
+    /// and failing messages retry beside successes.
+    pub fn batches() -> Self {
+        Self {
+            batch_size: Some(10),
+            workers: 4,
+            ..Self::default()
+        }
+    }
+
+    /// Three runtimes as one fleet under `fleet_max = 2`, scaled from zero,
+    /// on a smaller queue (two workers at most for the whole fleet).
+    pub fn fleet() -> Self {
+        Self {
+            messages: 120,
+            fleet_members: 3,
+            fleet_max: Some(2),
+            scale_to_zero: true,
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for FaultPlan {
