@@ -176,16 +176,13 @@ pub enum Action {
     },
 }
 
-/// The JSON body as `T` (an empty body is `{}`).
-/// A parameter SQS requires that the request lacks, in SQS's words.
+/// A parameter SQS requires that the request lacks (the wire error says so
+/// in SQS's words).
 fn required(parameter: &str) -> WireError {
-    QueueError::missing(
-        parameter,
-        format!("The request must contain the parameter {parameter}."),
-    )
-    .into()
+    QueueError::missing(parameter, "SQS requires it for this action").into()
 }
 
+/// The JSON body as `T` (an empty body is `{}`).
 fn read<T: for<'de> Deserialize<'de>>(action: &str, body: &[u8]) -> Result<T, WireError> {
     let body = if body.is_empty() {
         b"{}".as_slice()
