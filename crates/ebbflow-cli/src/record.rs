@@ -42,6 +42,9 @@ pub struct Record {
     /// The ARN of the queue an engine dead-lettered it from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dead_letter_source_arn: Option<String>,
+    /// SQS's `AWSTraceHeader`, sent again with the message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_header: Option<String>,
 }
 
 impl Record {
@@ -64,6 +67,7 @@ impl Record {
             state: None,
             receipt_handle: None,
             dead_letter_source_arn: system.dead_letter_queue_source_arn.clone(),
+            trace_header: system.aws_trace_header.clone(),
         }
     }
 }
@@ -97,6 +101,7 @@ impl Record {
     /// the same record twice within five minutes stores it once.
     pub fn to_send(&self, fifo: bool, line: usize) -> Result<SendMessage, CliError> {
         let mut message = SendMessage::new(self.body.clone());
+        message.trace_header.clone_from(&self.trace_header);
         for (name, a) in &self.attributes {
             let value = MessageAttributeValue::try_from(a.clone())
                 .map_err(|why| CliError::Input(format!("line {line}: attribute {name}: {why}")))?;
@@ -143,6 +148,7 @@ mod tests {
             attributes: attributes.clone(),
             system: SystemAttributes {
                 message_group_id: Some("g".into()),
+                aws_trace_header: Some("Root=1-5759e988-bd862e3fe1be46a994272793".into()),
                 ..SystemAttributes::default()
             },
             state: MessageState::Visible,
@@ -152,6 +158,7 @@ mod tests {
         let back = Record::parse(&line, 1).unwrap().to_send(true, 1).unwrap();
         assert_eq!(back.body, m.body);
         assert_eq!(back.attributes, attributes);
+        assert_eq!(back.trace_header, m.system.aws_trace_header);
         assert_eq!(back.group_id.as_deref(), Some("g"));
         assert_eq!(back.deduplication_id.as_deref(), Some("m1"));
         let standard = Record::parse(&line, 1).unwrap().to_send(false, 1).unwrap();

@@ -395,6 +395,26 @@ fn validate_attributes(msg: &SendMessage) -> Result<()> {
     Ok(())
 }
 
+/// Longest `AWSTraceHeader` an engine keeps, in bytes. SQS states no figure;
+/// an X-Ray header is under 100 bytes, and this bounds what a producer can
+/// store outside the message size.
+pub const MAX_TRACE_HEADER_LEN: usize = 1_024;
+
+/// Checks an `AWSTraceHeader`: 1 to [`MAX_TRACE_HEADER_LEN`] bytes of the
+/// characters a message may hold.
+pub fn validate_trace_header(header: &str) -> Result<()> {
+    if header.is_empty() || header.len() > MAX_TRACE_HEADER_LEN {
+        return Err(QueueError::invalid(
+            "AWSTraceHeader",
+            format!(
+                "{} bytes; a trace header is 1 to {MAX_TRACE_HEADER_LEN}",
+                header.len()
+            ),
+        ));
+    }
+    validate_text("AWSTraceHeader", header)
+}
+
 /// Checks a message against the queue it is sent to and returns its size in bytes.
 ///
 /// ```
@@ -419,6 +439,9 @@ pub fn validate_message(msg: &SendMessage, queue: &QueueAttributes) -> Result<us
     }
     validate_text("the body", &msg.body)?;
     validate_attributes(msg)?;
+    if let Some(header) = &msg.trace_header {
+        validate_trace_header(header)?;
+    }
     if queue.fifo {
         if msg.delay.is_some_and(|d| !d.is_zero()) {
             return Err(QueueError::invalid(

@@ -180,6 +180,11 @@ pub struct SendMessage {
     pub group_id: Option<String>,
     /// FIFO deduplication id; required on FIFO queues without content-based deduplication.
     pub deduplication_id: Option<String>,
+    /// SQS's `AWSTraceHeader` system attribute: an AWS X-Ray trace header,
+    /// kept with the message and handed back with it. It does not count
+    /// toward the message's size or its ten attributes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_header: Option<String>,
 }
 
 impl SendMessage {
@@ -212,6 +217,18 @@ impl SendMessage {
     /// Sets the FIFO deduplication id.
     pub fn deduplication_id(mut self, id: impl Into<String>) -> Self {
         self.deduplication_id = Some(id.into());
+        self
+    }
+
+    /// Sets the `AWSTraceHeader` system attribute.
+    ///
+    /// ```
+    /// use ebbflow_core::SendMessage;
+    /// let msg = SendMessage::new("hi").trace_header("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1");
+    /// assert!(msg.trace_header.is_some());
+    /// ```
+    pub fn trace_header(mut self, header: impl Into<String>) -> Self {
+        self.trace_header = Some(header.into());
         self
     }
 
@@ -255,6 +272,9 @@ pub struct SystemAttributes {
     pub message_deduplication_id: Option<String>,
     /// For a message moved to a dead-letter queue: the ARN of the queue it came from.
     pub dead_letter_queue_source_arn: Option<String>,
+    /// The `AWSTraceHeader` its producer set (see [`SendMessage::trace_header`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_trace_header: Option<String>,
 }
 
 impl SystemAttributes {

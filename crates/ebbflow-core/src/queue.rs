@@ -46,6 +46,17 @@ pub struct QueueAttributes {
     /// Engines keep it as text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
+    /// When the queue was created, in seconds since the Unix epoch (SQS's
+    /// `CreatedTimestamp`). The engine stamps it when it creates the queue
+    /// (see [`QueueAttributes::stamped`]); what a caller passes is replaced.
+    /// `None` for a queue an older version of ebbflow made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_timestamp: Option<u64>,
+    /// When a setting last changed, in seconds since the Unix epoch (SQS's
+    /// `LastModifiedTimestamp`): stamped at creation and by every update that
+    /// changes more than tags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified_timestamp: Option<u64>,
 }
 
 impl Default for QueueAttributes {
@@ -69,11 +80,31 @@ impl QueueAttributes {
             redrive_allow_policy: RedriveAllowPolicy::AllowAll,
             tags: BTreeMap::new(),
             policy: None,
+            created_timestamp: None,
+            last_modified_timestamp: None,
         }
     }
 
+    /// These attributes as a queue created now has them: both timestamps
+    /// set to the current time. Every engine's `create_queue` calls it, so
+    /// that no caller can date a queue.
+    ///
+    /// ```
+    /// use ebbflow_core::QueueAttributes;
+    /// let created = QueueAttributes::standard().stamped();
+    /// assert!(created.created_timestamp.is_some());
+    /// assert_eq!(created.created_timestamp, created.last_modified_timestamp);
+    /// ```
+    pub fn stamped(mut self) -> Self {
+        let now = unix_seconds();
+        self.created_timestamp = Some(now);
+        self.last_modified_timestamp = Some(now);
+        self
+    }
+
     /// Whether creating a queue with `other` conflicts with this existing
-    /// one (`QueueAlreadyExists`): any setting differs. Tags are not settings.
+    /// one (`QueueAlreadyExists`): any setting differs. Tags and timestamps
+    /// are not settings.
     ///
     /// ```
     /// use ebbflow_core::QueueAttributes;
@@ -84,6 +115,8 @@ impl QueueAttributes {
     pub fn conflicts_with(&self, other: &QueueAttributes) -> bool {
         let untagged = |a: &QueueAttributes| QueueAttributes {
             tags: BTreeMap::new(),
+            created_timestamp: None,
+            last_modified_timestamp: None,
             ..a.clone()
         };
         untagged(self) != untagged(other)
@@ -184,9 +217,18 @@ pub struct QueueAttributesUpdate {
 }
 
 impl QueueAttributesUpdate {
-    /// The attributes after this update.
+    /// The attributes after this update; `LastModifiedTimestamp` becomes now
+    /// unless the update only tags or untags.
     pub fn apply(&self, current: &QueueAttributes) -> QueueAttributes {
         let mut next = current.clone();
+        let tags_only = QueueAttributesUpdate {
+            tag: BTreeMap::new(),
+            untag: Vec::new(),
+            ..self.clone()
+        } == QueueAttributesUpdate::default();
+        if !tags_only {
+            next.last_modified_timestamp = Some(unix_seconds());
+        }
         if let Some(v) = self.visibility_timeout {
             next.visibility_timeout = v;
         }
@@ -221,6 +263,13 @@ impl QueueAttributesUpdate {
             .extend(self.tag.iter().map(|(k, v)| (k.clone(), v.clone())));
         next
     }
+}
+
+/// Seconds since the Unix epoch by the wall clock (a clock set before 1970 reads 0).
+fn unix_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// SQS's `RedrivePolicy`: after `max_receive_count` receives, a message that

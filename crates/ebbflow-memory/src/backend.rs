@@ -193,6 +193,7 @@ impl QueueBackend for MemoryBackend {
 
     async fn create_queue(&self, name: &str, attributes: QueueAttributes) -> Result<String> {
         limits::validate_queue_attributes(name, &attributes)?;
+        let attributes = attributes.stamped();
         self.check_dead_letter_target(name, &attributes)?;
         let existing = {
             let mut queues = self.inner.queues.write();

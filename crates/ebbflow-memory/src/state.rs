@@ -43,6 +43,7 @@ pub(crate) struct StoredMessage {
     pub(crate) receive_count: u32,
     pub(crate) first_receive_ms: u64,
     pub(crate) dlq_source_arn: Option<String>,
+    pub(crate) trace_header: Option<String>,
     sequence_number: Option<String>,
     phase: Phase,
     /// Bumped at every phase change, so that stale entries of the ready list are skipped.
@@ -77,6 +78,7 @@ impl StoredMessage {
             receive_count: 0,
             first_receive_ms: 0,
             dlq_source_arn: None,
+            trace_header: msg.trace_header,
             sequence_number: None,
             phase: Phase::Visible,
             epoch: 0,
@@ -728,5 +730,6 @@ fn system_attributes(m: &StoredMessage) -> SystemAttributes {
         message_group_id: m.group.as_deref().map(str::to_owned),
         message_deduplication_id: m.dedup_id.clone(),
         dead_letter_queue_source_arn: m.dlq_source_arn.clone(),
+        aws_trace_header: m.trace_header.clone(),
     }
 }

@@ -22,6 +22,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "each queue's messages in id order, for browsing",
         include_str!("../migrations/0004_messages_by_queue.sql"),
     ),
+    (
+        "each message's trace header",
+        include_str!("../migrations/0005_trace_header.sql"),
+    ),
 ];
 
 /// The schema version this build writes.

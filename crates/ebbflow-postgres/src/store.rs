@@ -76,7 +76,8 @@ macro_rules! take_tail {
                 first_receive_ms = CASE WHEN m.first_receive_ms = 0 THEN $2 ELSE m.first_receive_ms END
             FROM picked p WHERE m.id = p.id AND p.receive_count < $8
             RETURNING m.id, m.nonce, m.message_id, m.md5, m.body, m.attributes, m.sent_ms,
-                m.receive_count, m.first_receive_ms, m.group_id, m.dedup_id, m.sequence, m.dlq_source)
+                m.receive_count, m.first_receive_ms, m.group_id, m.dedup_id, m.sequence, m.dlq_source,
+                m.trace_header)
         SELECT d.n, t.* FROM (SELECT count(*) AS n FROM dead) d LEFT JOIN taken t ON true"
     };
 }
@@ -165,6 +166,7 @@ impl Store {
         let mut md5s = Vec::with_capacity(good.len());
         let mut bodies = Vec::with_capacity(good.len());
         let mut attributes = Vec::with_capacity(good.len());
+        let mut trace_headers = Vec::with_capacity(good.len());
         for (entry, id) in good {
             let m = &entry.message;
             delays.push(millis(m.delay.unwrap_or(q.attrs.delay)));
@@ -172,15 +174,17 @@ impl Store {
             md5s.push(ebbflow_core::md5_hex(&m.body));
             bodies.push(m.body.as_str());
             attributes.push(attributes_text(&m.attributes)?);
+            trace_headers.push(m.trace_header.as_deref());
         }
         let client = self.pool.get().await.map_err(pool)?;
         let stmt = client
             .prepare_cached(
                 "WITH stored AS (
-                    INSERT INTO ebbflow_messages (queue, visible_at, sent_ms, message_id, md5, body, attributes)
-                    SELECT $1, $2 + t.delay, $2, t.message_id, t.md5, t.body, t.attributes
-                    FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[])
-                        AS t (delay, message_id, md5, body, attributes)
+                    INSERT INTO ebbflow_messages (queue, visible_at, sent_ms, message_id, md5, body,
+                        attributes, trace_header)
+                    SELECT $1, $2 + t.delay, $2, t.message_id, t.md5, t.body, t.attributes, t.trace_header
+                    FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $10::text[])
+                        AS t (delay, message_id, md5, body, attributes, trace_header)
                     RETURNING 1)
                 SELECT pg_notify($8, $9) FROM (SELECT 1 FROM stored LIMIT 1) s",
             )
@@ -199,6 +203,7 @@ impl Store {
                     &attributes,
                     &CHANNEL,
                     &q.name,
+                    &trace_headers,
                 ],
             )
             .await
@@ -253,7 +258,8 @@ impl Store {
         let insert = tx
             .prepare_cached(
                 "INSERT INTO ebbflow_messages (queue, visible_at, sent_ms, message_id, md5, body,
-                 attributes, group_id, dedup_id, sequence) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                 attributes, group_id, dedup_id, sequence, trace_header)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
             .await
             .map_err(db)?;
@@ -301,6 +307,7 @@ impl Store {
                     &m.group_id,
                     &dedup_id,
                     &sequence,
+                    &m.trace_header,
                 ],
             )
             .await
@@ -563,7 +570,8 @@ impl Store {
                  WHERE m.id = h.id AND m.nonce = h.nonce AND m.queue = $1 AND m.in_flight
                    AND m.visible_at > $5
                  RETURNING 0::bigint, m.id, m.nonce, m.message_id, m.md5, m.body, m.attributes, m.sent_ms,
-                    m.receive_count, m.first_receive_ms, m.group_id, m.dedup_id, m.sequence, m.dlq_source",
+                    m.receive_count, m.first_receive_ms, m.group_id, m.dedup_id, m.sequence, m.dlq_source,
+                    m.trace_header",
                 &[&q.id, &keys, &nonces, &visible_until, &now],
             )
             .await
@@ -775,7 +783,7 @@ impl Store {
             .query(
                 "SELECT 0::bigint, m.id, 0::bigint, m.message_id, m.md5, m.body, m.attributes,
                         m.sent_ms, m.receive_count, m.first_receive_ms, m.group_id, m.dedup_id,
-                        m.sequence, m.dlq_source, m.in_flight, m.visible_at
+                        m.sequence, m.dlq_source, m.trace_header, m.in_flight, m.visible_at
                  FROM ebbflow_messages m
                  WHERE m.queue = $1 AND m.id >= $2 AND m.sent_ms > $3
                  ORDER BY m.id LIMIT $4",
@@ -786,8 +794,8 @@ impl Store {
         rows.iter()
             .map(|r| {
                 let key: i64 = r.try_get(1).map_err(backend_error)?;
-                let in_flight: bool = r.try_get(14).map_err(backend_error)?;
-                let visible_at: i64 = r.try_get(15).map_err(backend_error)?;
+                let in_flight: bool = r.try_get(15).map_err(backend_error)?;
+                let visible_at: i64 = r.try_get(16).map_err(backend_error)?;
                 let state = if visible_at <= now {
                     MessageState::Visible
                 } else if in_flight {
@@ -1054,6 +1062,7 @@ fn received(q: &QueueRow, r: &Row) -> Result<ReceivedMessage> {
             message_deduplication_id: col(r, 11)?,
             sequence_number: col::<Option<i64>>(r, 12)?.map(fifo_sequence_string),
             dead_letter_queue_source_arn: col(r, 13)?,
+            aws_trace_header: col(r, 14)?,
         },
         message_id,
     })

@@ -218,6 +218,7 @@ impl QueueBackend for RedisBackend {
 
     async fn create_queue(&self, name: &str, attributes: QueueAttributes) -> Result<String> {
         limits::validate_queue_attributes(name, &attributes)?;
+        let attributes = attributes.stamped();
         let owned = name.to_owned();
         self.call(move |s| async move { s.create_queue(&owned, &attributes).await })
             .await?;

@@ -257,7 +257,8 @@ impl Store {
                 .arg(attributes)
                 .arg(millis(m.delay.unwrap_or(q.attrs.delay)))
                 .arg(m.group_id.as_deref().unwrap_or(""))
-                .arg(dedup);
+                .arg(dedup)
+                .arg(m.trace_header.as_deref().unwrap_or(""));
             good.push(entry.id);
         }
         if good.is_empty() {
@@ -642,7 +643,7 @@ fn parse_handle(q: &QueueRow, handle: &str) -> Result<ReceiptHandle> {
 }
 
 /// Values per message in a script's reply: key, nonce (a browse: state), then `FIELDS`.
-const MESSAGE_WIDTH: usize = 13;
+const MESSAGE_WIDTH: usize = 14;
 
 /// The most keys one browse call looks at.
 const BROWSE_BUDGET: u64 = 5_000;
@@ -681,6 +682,7 @@ fn message(q: &QueueRow, c: &[Value]) -> Result<ReceivedMessage> {
                 .and_then(|s| s.parse().ok())
                 .map(fifo_sequence_string),
             dead_letter_queue_source_arn: optional(&c[12]),
+            aws_trace_header: optional(&c[13]),
         },
         message_id,
     })

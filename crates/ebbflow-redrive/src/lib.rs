@@ -321,6 +321,7 @@ fn resend(m: &ReceivedMessage, fifo: bool) -> SendMessage {
     let mut message = SendMessage {
         body: m.body.clone(),
         attributes: m.attributes.clone(),
+        trace_header: m.system.aws_trace_header.clone(),
         ..SendMessage::default()
     };
     message

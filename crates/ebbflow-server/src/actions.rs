@@ -106,8 +106,8 @@ fn message_attributes(
 
 impl WireSend {
     /// `MD5OfMessageSystemAttributes` of the send: SQS's one system attribute
-    /// a producer sets is `AWSTraceHeader`, a string. It is checked and
-    /// digested, not kept (no engine stores trace headers).
+    /// a producer sets is `AWSTraceHeader`, a string, which the engine keeps
+    /// with the message (see [`WireSend::into_message`]).
     pub(crate) fn system_attributes_md5(&self) -> Result<Option<String>, WireError> {
         let Some(wire) = &self.message_system_attributes else {
             return Ok(None);
@@ -127,12 +127,29 @@ impl WireSend {
     /// The message to send; a producer may not set the runtime's
     /// `ebbflow.` attributes.
     pub(crate) fn into_message(self) -> Result<SendMessage, WireError> {
+        let trace_header = match self
+            .message_system_attributes
+            .and_then(|mut m| m.remove("AWSTraceHeader"))
+        {
+            None => None,
+            Some(JsonAttribute {
+                string_value: Some(header),
+                binary_value: None,
+                ..
+            }) => Some(header),
+            Some(_) => {
+                return Err(WireError::invalid(
+                    "MessageSystemAttribute AWSTraceHeader: a String takes a StringValue only",
+                ))
+            }
+        };
         let message = SendMessage {
             body: self.message_body,
             attributes: message_attributes(self.message_attributes)?,
             delay: self.delay_seconds.map(Duration::from_secs),
             group_id: self.message_group_id,
             deduplication_id: self.message_deduplication_id,
+            trace_header,
         };
         ebbflow_core::limits::check_producer_attributes(&message).map_err(WireError::of_message)?;
         Ok(message)
@@ -627,6 +644,7 @@ impl Api {
         put("SequenceNumber", s.sequence_number.clone());
         put("MessageGroupId", s.message_group_id.clone());
         put("MessageDeduplicationId", s.message_deduplication_id.clone());
+        put("AWSTraceHeader", s.aws_trace_header.clone());
         put(
             "DeadLetterQueueSourceArn",
             s.dead_letter_queue_source_arn

@@ -82,6 +82,13 @@ pub fn describe(
     if let Some(policy) = &a.policy {
         put("Policy", policy.clone());
     }
+    // A queue made before engines stamped their queues has neither.
+    if let Some(t) = a.created_timestamp {
+        put("CreatedTimestamp", t.to_string());
+    }
+    if let Some(t) = a.last_modified_timestamp {
+        put("LastModifiedTimestamp", t.to_string());
+    }
     m
 }
 

@@ -287,6 +287,7 @@ impl SqliteBackend {
                 message_group_id: d.group_id,
                 message_deduplication_id: d.dedup_id,
                 dead_letter_queue_source_arn: d.dlq_source,
+                aws_trace_header: d.trace_header,
             },
         })
     }
@@ -399,6 +400,7 @@ impl QueueBackend for SqliteBackend {
 
     async fn create_queue(&self, name: &str, attributes: QueueAttributes) -> Result<String> {
         limits::validate_queue_attributes(name, &attributes)?;
+        let attributes = attributes.stamped();
         let owned = name.to_owned();
         self.write(move |tx| store::create_queue(tx, &owned, &attributes))
             .await?;

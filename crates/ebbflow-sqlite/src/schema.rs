@@ -79,6 +79,10 @@ const MIGRATIONS: &[&str] = &[
     "
     CREATE INDEX messages_queue ON messages (queue);
     ",
+    // 4: SQS's AWSTraceHeader system attribute, kept as sent.
+    "
+    ALTER TABLE messages ADD COLUMN trace_header TEXT;
+    ",
 ];
 
 /// The newest schema version this build knows.

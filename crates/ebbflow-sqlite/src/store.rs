@@ -346,7 +346,8 @@ fn store_one(
     let state = if delay > 0 { DELAYED } else { VISIBLE };
     conn.prepare_cached(
         "INSERT INTO messages (queue, state, visible_at, sent_ms, message_id, md5, body,
-         attributes, group_id, dedup_id, sequence) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+         attributes, group_id, dedup_id, sequence, trace_header)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -360,7 +361,8 @@ fn store_one(
             o.attributes,
             msg.group_id,
             dedup_id,
-            sequence
+            sequence,
+            msg.trace_header
         ])
     })
     .map_err(sql)?;
@@ -404,6 +406,7 @@ pub(crate) struct Delivered {
     pub(crate) dedup_id: Option<String>,
     pub(crate) sequence: Option<i64>,
     pub(crate) dlq_source: Option<String>,
+    pub(crate) trace_header: Option<String>,
 }
 
 /// The columns [`delivered`] reads, in its order (a macro so that SQL using
@@ -411,7 +414,7 @@ pub(crate) struct Delivered {
 macro_rules! delivered_columns {
     () => {
         "message_id, md5, body, attributes, sent_ms, receive_count, first_receive_ms,
-         group_id, dedup_id, sequence, dlq_source"
+         group_id, dedup_id, sequence, dlq_source, trace_header"
     };
 }
 
@@ -438,6 +441,7 @@ fn delivered_at(
         dedup_id: r.get(at + 8)?,
         sequence: r.get(at + 9)?,
         dlq_source: r.get(at + 10)?,
+        trace_header: r.get(at + 11)?,
     })
 }
 

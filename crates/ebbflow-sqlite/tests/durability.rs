@@ -16,6 +16,7 @@ async fn a_reopened_database_keeps_sends_forgets_deletes_and_releases_in_flight_
     let backend = open(dir.path());
     let attrs = QueueAttributes::standard().with_visibility_timeout(Duration::from_secs(30));
     backend.create_queue("jobs", attrs.clone()).await.unwrap();
+    let attrs = backend.get_queue_attributes("jobs").await.unwrap();
     for body in ["deleted", "in-flight", "waiting"] {
         backend.send("jobs", SendMessage::new(body)).await.unwrap();
     }

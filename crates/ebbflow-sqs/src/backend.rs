@@ -202,6 +202,7 @@ impl SqsBackend {
             .set_message_attributes(convert::to_sqs_attributes(&message.attributes)?)
             .set_message_group_id(message.group_id)
             .set_message_deduplication_id(message.deduplication_id)
+            .set_message_system_attributes(convert::trace_header(message.trace_header)?)
             .build()
             .map_err(|e| QueueError::invalid(id, e.to_string()))
     }
@@ -355,14 +356,28 @@ impl QueueBackend for SqsBackend {
     }
 
     async fn send(&self, queue: &str, message: SendMessage) -> Result<SendReceipt> {
-        // A lone message is judged on its own first (`MessageTooLong`, not
-        // the batch's `BatchRequestTooLong`).
-        limits::validate_message(&message, &self.known(queue).await?.attributes)?;
-        let entry = SendBatchEntry {
-            id: "0".to_owned(),
-            message,
-        };
-        self.send_batch(queue, vec![entry]).await?.into_single()
+        // A lone message is judged on its own (`MessageTooLong`, not the
+        // batch's `BatchRequestTooLong`), and sent as one.
+        let known = self.known(queue).await?;
+        limits::validate_message(&message, &known.attributes)?;
+        let output = self
+            .client
+            .send_message()
+            .queue_url(&known.url)
+            .message_body(message.body)
+            .set_delay_seconds(message.delay.map(seconds_i32))
+            .set_message_attributes(convert::to_sqs_attributes(&message.attributes)?)
+            .set_message_group_id(message.group_id)
+            .set_message_deduplication_id(message.deduplication_id)
+            .set_message_system_attributes(convert::trace_header(message.trace_header)?)
+            .send()
+            .await
+            .map_err(|e| from_sdk(queue, e))?;
+        Ok(SendReceipt {
+            message_id: output.message_id().unwrap_or_default().to_owned(),
+            md5_of_body: output.md5_of_message_body().unwrap_or_default().to_owned(),
+            sequence_number: output.sequence_number().map(str::to_owned),
+        })
     }
 
     async fn send_batch(

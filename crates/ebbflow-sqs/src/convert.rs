@@ -4,7 +4,7 @@ use crate::error::BACKEND;
 use aws_sdk_sqs::primitives::Blob;
 use aws_sdk_sqs::types::{
     Message, MessageAttributeValue as SqsAttribute, MessageSystemAttributeName as Sys,
-    QueueAttributeName as Attr,
+    MessageSystemAttributeNameForSends, MessageSystemAttributeValue, QueueAttributeName as Attr,
 };
 use ebbflow_core::{
     queue_name_from_arn, AttributeValue, MessageAttributeValue, MessageAttributes, QueueAttributes,
@@ -109,6 +109,14 @@ pub(crate) fn attribute_map(
     map
 }
 
+/// A timestamp attribute in whole seconds: SQS writes an integer, moto a
+/// fraction (`1796665403.799178`).
+fn unix_seconds(map: &AttributeMap, name: Attr) -> Option<u64> {
+    let text = map.get(&name)?;
+    let whole = text.split_once('.').map_or(text.as_str(), |(s, _)| s);
+    whole.parse().ok()
+}
+
 /// A queue's attributes from `GetQueueAttributes`.
 pub(crate) fn queue_attributes(map: &AttributeMap) -> QueueAttributes {
     let seconds = |name: Attr| Duration::from_secs(parse(map, name));
@@ -157,6 +165,8 @@ pub(crate) fn queue_attributes(map: &AttributeMap) -> QueueAttributes {
         // Not attributes on SQS; the backend reads them with ListQueueTags.
         tags: Default::default(),
         policy: map.get(&Attr::Policy).cloned(),
+        created_timestamp: unix_seconds(map, Attr::CreatedTimestamp),
+        last_modified_timestamp: unix_seconds(map, Attr::LastModifiedTimestamp),
     }
 }
 
@@ -191,6 +201,27 @@ pub(crate) fn to_sqs_attributes(
         out.insert(name.clone(), built);
     }
     Ok(Some(out))
+}
+
+/// The `AWSTraceHeader` system attribute of a send, if the message has one.
+pub(crate) fn trace_header(
+    header: Option<String>,
+) -> Result<
+    Option<HashMap<MessageSystemAttributeNameForSends, MessageSystemAttributeValue>>,
+    QueueError,
+> {
+    let Some(header) = header else {
+        return Ok(None);
+    };
+    let value = MessageSystemAttributeValue::builder()
+        .data_type("String")
+        .string_value(header)
+        .build()
+        .map_err(|e| QueueError::invalid("AWSTraceHeader", e.to_string()))?;
+    Ok(Some(HashMap::from([(
+        MessageSystemAttributeNameForSends::AwsTraceHeader,
+        value,
+    )])))
 }
 
 /// A received message.
@@ -236,6 +267,7 @@ pub(crate) fn received(message: &Message) -> Result<ReceivedMessage, QueueError>
             message_group_id: sys(Sys::MessageGroupId),
             message_deduplication_id: sys(Sys::MessageDeduplicationId),
             dead_letter_queue_source_arn: sys(Sys::DeadLetterQueueSourceArn),
+            aws_trace_header: sys(Sys::AwsTraceHeader),
         },
     })
 }

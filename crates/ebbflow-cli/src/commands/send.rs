@@ -91,6 +91,7 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
             Some(n) => format!("{d}-{n}"),
             None => d.clone(),
         }),
+        trace_header: None,
     };
     let text = input(&args)?;
     let queue = &args.queue;

@@ -142,6 +142,7 @@ macro_rules! __conformance_tests {
             queue_tags_are_kept,
             consumers_announce_and_expire,
             system_attributes_are_set,
+            trace_headers_are_kept,
             purge_removes_everything_once_per_minute,
             in_flight_is_limited,
             browse_leaves_messages_untouched,

@@ -228,12 +228,29 @@ pub async fn queue_lifecycle_and_attributes(h: &dyn Harness) {
     let b = h.backend().await;
     let b = b.as_ref();
     let attrs = QueueAttributes::standard().with_visibility_timeout(secs(45));
+    let before = now_ms() / 1000;
     let q = create(b, "life", attrs.clone()).await;
     let url = ok("create again", b.create_queue(&q, attrs.clone()).await);
     assert_eq!(ok("url", b.get_queue_url(&q).await), url);
     let other = attrs.clone().with_visibility_timeout(secs(46));
     assert_eq!(code(b.create_queue(&q, other).await), "QueueAlreadyExists");
-    assert_eq!(ok("attributes", b.get_queue_attributes(&q).await), attrs);
+    let got = ok("attributes", b.get_queue_attributes(&q).await);
+    let created = got.created_timestamp;
+    assert_eq!(
+        QueueAttributes {
+            created_timestamp: None,
+            last_modified_timestamp: None,
+            ..got.clone()
+        },
+        attrs
+    );
+    // Stamped by the engine when it made the queue, in seconds; a create
+    // that finds the queue there keeps the first stamp.
+    assert!(
+        created.is_some_and(|t| t >= before && t <= now_ms() / 1000 + 1),
+        "CreatedTimestamp {created:?} is not the time of creation (from {before})"
+    );
+    assert_eq!(got.last_modified_timestamp, created);
 
     let update = QueueAttributesUpdate {
         visibility_timeout: Some(secs(90)),
@@ -243,6 +260,15 @@ pub async fn queue_lifecycle_and_attributes(h: &dyn Harness) {
     ok("set attributes", b.set_queue_attributes(&q, update).await);
     let now = ok("attributes", b.get_queue_attributes(&q).await);
     assert_eq!((now.visibility_timeout, now.delay), (secs(90), secs(3)));
+    assert_eq!(
+        now.created_timestamp, created,
+        "an update keeps the creation stamp"
+    );
+    assert!(
+        now.last_modified_timestamp >= created,
+        "LastModifiedTimestamp {:?} is before the creation {created:?}",
+        now.last_modified_timestamp
+    );
     let bad = QueueAttributesUpdate {
         message_retention_period: Some(secs(59)),
         ..Default::default()
@@ -1786,6 +1812,76 @@ pub async fn system_attributes_are_set(h: &dyn Harness) {
     assert_eq!(sys.message_deduplication_id.as_deref(), Some("dd"));
     assert_eq!(sys.sequence_number, sent.sequence_number);
     assert_eq!(sys.dead_letter_queue_source_arn, None);
+}
+
+/// `AWSTraceHeader`: kept with the message through sends, batches and a
+/// move to the dead-letter queue, and handed back; bounded and checked.
+pub async fn trace_headers_are_kept(h: &dyn Harness) {
+    let b = h.backend().await;
+    let b = b.as_ref();
+    let header = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+    let dlq = create(b, "trace-dlq", QueueAttributes::standard()).await;
+    let q = create(
+        b,
+        "trace",
+        QueueAttributes::standard().with_redrive_policy(RedrivePolicy::new(&dlq, 1)),
+    )
+    .await;
+    ok(
+        "send",
+        b.send(&q, SendMessage::new("one").trace_header(header))
+            .await,
+    );
+    let batch = vec![
+        SendBatchEntry {
+            id: "traced".into(),
+            message: SendMessage::new("two").trace_header(header),
+        },
+        SendBatchEntry {
+            id: "plain".into(),
+            message: SendMessage::new("three"),
+        },
+    ];
+    let sent = ok("send batch", b.send_batch(&q, batch).await);
+    assert!(sent.failed.is_empty(), "{:?}", sent.failed);
+    let mut got = recv_vis(b, &q, 10, SEC).await;
+    while got.len() < 3 {
+        let more = recv_vis(b, &q, 10, SEC).await;
+        assert!(!more.is_empty(), "three messages, {} received", got.len());
+        got.extend(more);
+    }
+    got.sort_by(|a, b| a.body.cmp(&b.body));
+    let headers: Vec<(&str, Option<&str>)> = got
+        .iter()
+        .map(|m| (m.body.as_str(), m.system.aws_trace_header.as_deref()))
+        .collect();
+    assert_eq!(headers[..2], [("one", Some(header)), ("three", None)]);
+    if super::checks(h, "trace_headers_are_kept/batch") {
+        assert_eq!(headers[2], ("two", Some(header)));
+    }
+    // The next receive moves them to the dead-letter queue, headers and all.
+    h.advance(secs(2)).await;
+    assert!(recv(b, &q, 10).await.is_empty());
+    let dead = recv(b, &dlq, 10).await;
+    assert!(
+        !dead.is_empty(),
+        "the messages moved to the dead-letter queue"
+    );
+    assert!(
+        dead.iter()
+            .filter(|m| m.body == "one")
+            .all(|m| m.system.aws_trace_header.as_deref() == Some(header)),
+        "{dead:?}"
+    );
+    let long = "x".repeat(limits::MAX_TRACE_HEADER_LEN + 1);
+    assert_eq!(
+        code(b.send(&q, SendMessage::new("m").trace_header(long)).await),
+        "InvalidParameterValue"
+    );
+    assert_eq!(
+        code(b.send(&q, SendMessage::new("m").trace_header("")).await),
+        "InvalidParameterValue"
+    );
 }
 
 // ---------------------------------------------------------------- purge

@@ -87,4 +87,4 @@ local function enqueue(p, k, visible_at, sent, g)
 end
 
 -- What receives return of a message, in order.
-local FIELDS = {'mid', 'md5', 'body', 'attrs', 'sent', 'rc', 'first', 'g', 'd', 's', 'src'}
+local FIELDS = {'mid', 'md5', 'body', 'attrs', 'sent', 'rc', 'first', 'g', 'd', 's', 'src', 't'}

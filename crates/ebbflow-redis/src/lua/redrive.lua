@@ -10,12 +10,13 @@ for _, k in ipairs(redis.call('ZRANGE', p .. 'sent', 0, -1)) do
   local mk = p .. 'm:' .. k
   local src = redis.call('HGET', mk, 'src') or ''
   if not redis.call('ZSCORE', p .. 'inflight', k) and (only == '' or src == only) then
-    local row = redis.call('HMGET', mk, 'mid', 'md5', 'body', 'attrs', 'g', 'd')
+    local row = redis.call('HMGET', mk, 'mid', 'md5', 'body', 'attrs', 'g', 'd', 't')
     remove(p, k)
     local nk = redis.call('HINCRBY', KEYS[2], 'next', 1)
     local nm = d .. 'm:' .. nk
     redis.call('HSET', nm, 'mid', row[1], 'md5', row[2], 'body', row[3], 'sent', now, 'rc', 0, 'first', 0)
     if row[4] then redis.call('HSET', nm, 'attrs', row[4]) end
+    if row[7] then redis.call('HSET', nm, 't', row[7]) end
     local g = row[5]
     if g then
       local seq = redis.call('HINCRBY', KEYS[2], 'seq', 1)

@@ -153,6 +153,9 @@ async fn send_to_dead_letter_queue(
     let ctx = &delivery.ctx;
     let mut message = SendMessage::new(delivery.message.body.clone());
     message.attributes = dead_letter_attributes(ctx.attributes(), ctx.queue(), error, reason, ctx);
+    message
+        .trace_header
+        .clone_from(&delivery.message.system.aws_trace_header);
     if route.fifo {
         message.group_id = Some(ctx.group_id().unwrap_or("ebbflow-dead-letter").to_owned());
         message.deduplication_id = Some(ctx.message_id().to_owned());
