@@ -335,3 +335,98 @@ async fn tag_input_is_checked_as_sqs_checks_it() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queues_are_dated_and_trace_headers_come_back_when_asked_for() {
+    use aws_sdk_sqs::types::{
+        MessageSystemAttributeName, MessageSystemAttributeNameForSends, MessageSystemAttributeValue,
+    };
+    let (sqs, _) = client().await;
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let url = sqs
+        .create_queue()
+        .queue_name("dated")
+        .send()
+        .await
+        .expect("create")
+        .queue_url()
+        .expect("url")
+        .to_owned();
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::All)
+        .send()
+        .await
+        .expect("attributes");
+    let attrs = attrs.attributes().expect("attributes");
+    for name in [
+        QueueAttributeName::CreatedTimestamp,
+        QueueAttributeName::LastModifiedTimestamp,
+    ] {
+        let seconds: u64 = attrs
+            .get(&name)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name:?} in whole seconds: {attrs:?}"));
+        assert!(
+            (before..=before + 5).contains(&seconds),
+            "{name:?} {seconds}"
+        );
+    }
+    let e = sqs
+        .set_queue_attributes()
+        .queue_url(&url)
+        .attributes(QueueAttributeName::CreatedTimestamp, "0")
+        .send()
+        .await
+        .expect_err("a timestamp is not a setting");
+    assert_eq!(e.code(), Some("InvalidAttributeName"), "{e:?}");
+
+    let header = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+    let trace = MessageSystemAttributeValue::builder()
+        .data_type("String")
+        .string_value(header)
+        .build()
+        .expect("value");
+    sqs.send_message()
+        .queue_url(&url)
+        .message_body("traced")
+        .message_system_attributes(MessageSystemAttributeNameForSends::AwsTraceHeader, trace)
+        .send()
+        .await
+        .expect("send");
+    let receive = |names: Vec<MessageSystemAttributeName>| {
+        let sqs = sqs.clone();
+        let url = url.clone();
+        async move {
+            let got = sqs
+                .receive_message()
+                .queue_url(&url)
+                .set_message_system_attribute_names(Some(names))
+                .visibility_timeout(0)
+                .send()
+                .await
+                .expect("receive");
+            let m = got.messages().first().cloned().expect("a message");
+            m.attributes()
+                .and_then(|a| a.get(&MessageSystemAttributeName::AwsTraceHeader))
+                .cloned()
+        }
+    };
+    assert_eq!(
+        receive(vec![MessageSystemAttributeName::AwsTraceHeader]).await,
+        Some(header.to_owned())
+    );
+    assert_eq!(
+        receive(vec![MessageSystemAttributeName::All]).await,
+        Some(header.to_owned())
+    );
+    assert_eq!(
+        receive(vec![MessageSystemAttributeName::SentTimestamp]).await,
+        None,
+        "not asked for"
+    );
+}

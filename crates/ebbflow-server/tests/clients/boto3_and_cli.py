@@ -11,6 +11,7 @@ import uuid
 
 import hashlib
 import struct
+import time
 
 import boto3
 
@@ -123,7 +124,23 @@ traced_q = sqs.create_queue(QueueName=f"tr-{run}")["QueueUrl"]
 trace = {"AWSTraceHeader": {"DataType": "String", "StringValue": "Root=1-5759e988-bd862e3fe1be46a994272793"}}
 traced = sqs.send_message(QueueUrl=traced_q, MessageBody="traced", MessageSystemAttributes=trace)
 check("SendMessage's MD5OfMessageSystemAttributes is AWS's", traced["MD5OfMessageSystemAttributes"] == md5_of_attributes(trace))
+sqs.send_message_batch(QueueUrl=traced_q, Entries=[{"Id": "t", "MessageBody": "batched", "MessageSystemAttributes": trace}])
+got = []
+for _ in range(5):
+    got += sqs.receive_message(QueueUrl=traced_q, MaxNumberOfMessages=10, VisibilityTimeout=30,
+                               MessageSystemAttributeNames=["AWSTraceHeader"]).get("Messages", [])
+    if len(got) == 2:
+        break
+check("AWSTraceHeader is kept and returned when asked for (SendMessage and SendMessageBatch)",
+      sorted(m["Body"] for m in got) == ["batched", "traced"]
+      and all(m["Attributes"]["AWSTraceHeader"] == trace["AWSTraceHeader"]["StringValue"] for m in got))
 sqs.delete_queue(QueueUrl=traced_q)
+
+# Queue timestamps, in whole seconds as SQS writes them.
+a = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+now = int(time.time())
+check("CreatedTimestamp and LastModifiedTimestamp are whole seconds of today",
+      all(abs(int(a[k]) - now) < 300 for k in ["CreatedTimestamp", "LastModifiedTimestamp"]))
 
 # Tags, a message-move task and a permission, through boto3.
 sqs.tag_queue(QueueUrl=url, Tags={"team": "orders", "env": "ci"})
@@ -135,7 +152,6 @@ sqs.set_queue_attributes(QueueUrl=url, Attributes={
     "RedrivePolicy": json.dumps({"deadLetterTargetArn": plain_dlq_arn, "maxReceiveCount": "5"})})
 sqs.send_message(QueueUrl=plain_dlq, MessageBody="back home")
 handle = sqs.start_message_move_task(SourceArn=plain_dlq_arn, DestinationArn=a["QueueArn"])["TaskHandle"]
-import time
 for _ in range(50):
     task = sqs.list_message_move_tasks(SourceArn=plain_dlq_arn)["Results"][0]
     if task["Status"] == "COMPLETED":
@@ -193,6 +209,21 @@ status, xml = query({"Action": "DeleteMessageBatch", "QueueUrl": url,
                      "DeleteMessageBatchRequestEntry.1.ReceiptHandle": message.find(f"{NS}ReceiptHandle").text})
 check("query DeleteMessageBatch reports its entry",
       xml.find(f"{NS}DeleteMessageBatchResult/{NS}DeleteMessageBatchResultEntry/{NS}Id").text == "only")
+status, xml = query({"Action": "SendMessage", "QueueUrl": url, "MessageBody": "traced by form",
+                     "MessageSystemAttribute.1.Name": "AWSTraceHeader",
+                     "MessageSystemAttribute.1.Value.DataType": "String",
+                     "MessageSystemAttribute.1.Value.StringValue": "Root=1-5759e988-bd862e3fe1be46a994272793"})
+check("query SendMessage takes a trace header", status == 200)
+status, xml = query({"Action": "ReceiveMessage", "QueueUrl": url, "WaitTimeSeconds": "1",
+                     "MessageSystemAttributeName.1": "AWSTraceHeader"})
+traced = {a.find(f"{NS}Name").text: a.find(f"{NS}Value").text
+          for a in xml.findall(f"{NS}ReceiveMessageResult/{NS}Message/{NS}Attribute")}
+check("query ReceiveMessage returns the trace header asked for",
+      traced == {"AWSTraceHeader": "Root=1-5759e988-bd862e3fe1be46a994272793"})
+check("query answers carry their RequestId", xml.find(f"{NS}ResponseMetadata/{NS}RequestId").text)
+status, xml = query({"Action": "GetQueueAttributes", "QueueUrl": url, "AttributeName.1": "CreatedTimestamp"})
+check("query GetQueueAttributes describes CreatedTimestamp",
+      xml.find(f"{NS}GetQueueAttributesResult/{NS}Attribute/{NS}Name").text == "CreatedTimestamp")
 status, xml = query({"Action": "GetQueueUrl", "QueueName": f"missing-{run}"})
 check("a query error is SQS's ErrorResponse",
       status == 400 and xml.find(f"{NS}Error/{NS}Code").text == "AWS.SimpleQueueService.NonExistentQueue")
