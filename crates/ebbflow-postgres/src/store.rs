@@ -101,15 +101,20 @@ const RECEIVE_CHOSEN: &str = concat!(
 );
 
 /// FIFO: visible messages of groups with nothing in flight, each preceded in
-/// its group only by messages taken with it (none delayed or in flight).
+/// its group only by messages taken with it (none delayed or in flight); as
+/// SQS, the group whose first such message is the oldest comes first, and
+/// gives all it has before the next group.
 const FIFO_HEADS: &str = "
-    SELECT m.id FROM ebbflow_messages m
-    WHERE m.queue = $1 AND m.visible_at <= $2 AND m.sent_ms > $3
-      AND NOT EXISTS (
-        SELECT 1 FROM ebbflow_messages x
-        WHERE x.queue = $1 AND x.group_id = m.group_id AND x.visible_at > $2
-          AND (x.in_flight OR x.sequence < m.sequence))
-    ORDER BY m.sequence LIMIT $4";
+    SELECT h.id FROM (
+        SELECT m.id, m.sequence,
+               min(m.sequence) OVER (PARTITION BY m.group_id) AS group_head
+        FROM ebbflow_messages m
+        WHERE m.queue = $1 AND m.visible_at <= $2 AND m.sent_ms > $3
+          AND NOT EXISTS (
+            SELECT 1 FROM ebbflow_messages x
+            WHERE x.queue = $1 AND x.group_id = m.group_id AND x.visible_at > $2
+              AND (x.in_flight OR x.sequence < m.sequence))) h
+    ORDER BY h.group_head, h.sequence LIMIT $4";
 
 impl Store {
     pub(crate) fn new(pool: Pool, vacuum_after: u64) -> Self {
@@ -399,7 +404,7 @@ impl Store {
                     .iter()
                     .map(|r| r.get(0))
                     .collect();
-                let rows = if ids.is_empty() {
+                let mut rows = if ids.is_empty() {
                     Vec::new()
                 } else {
                     let stmt = tx.prepare_cached(RECEIVE_CHOSEN).await.map_err(db)?;
@@ -421,6 +426,13 @@ impl Store {
                     .map_err(db)?
                 };
                 tx.commit().await.map_err(db)?;
+                // The update returns rows in no set order: give them back in
+                // the order `FIFO_HEADS` chose (a row of only the moved count
+                // sorts first).
+                rows.sort_by_key(|r| {
+                    let id = r.try_get::<_, Option<i64>>(1).ok().flatten();
+                    id.and_then(|id| ids.iter().position(|&chosen| chosen == id))
+                });
                 rows
             } else {
                 let stmt = client.prepare_cached(RECEIVE_STANDARD).await.map_err(db)?;
@@ -455,9 +467,6 @@ impl Store {
                 break;
             }
         }
-        taken
-            .messages
-            .sort_by(|a, b| a.system.sequence_number.cmp(&b.system.sequence_number));
         if let Some((n, _)) = self.in_flight.lock().get_mut(&q.id) {
             *n += taken.messages.len() as u64;
         }
@@ -576,9 +585,13 @@ impl Store {
             )
             .await
             .map_err(db)?;
-        let mut out = received_each(q, rows.iter());
-        out.sort_by(|a, b| a.system.sequence_number.cmp(&b.system.sequence_number));
-        Ok(out)
+        // In the order of the first receive, which the handles keep.
+        let mut rows = rows;
+        rows.sort_by_key(|r| {
+            let id = r.try_get::<_, i64>(1).ok();
+            id.and_then(|id| keys.iter().position(|&k| k == id))
+        });
+        Ok(received_each(q, rows.iter()))
     }
 
     /// Deletes by receipt handle; a stale handle deletes nothing and succeeds, as in SQS.

@@ -14,6 +14,7 @@ use ebbflow_core::{
     SendMessage, SendReceipt,
 };
 use rusqlite::{params, Connection, OptionalExtension};
+use std::collections::HashSet;
 use std::time::Duration;
 
 fn ms(d: Duration) -> i64 {
@@ -579,9 +580,18 @@ pub(crate) fn receive(
     Ok(taken)
 }
 
-/// FIFO: walks groups from the one after `cursor`, round the end and back,
-/// taking from each group with nothing in flight its visible head messages
-/// in send order, up to the first still delayed.
+/// How many of a FIFO queue's oldest visible messages a receive looks at to
+/// find the groups to serve first. Past them (every one in a group that is
+/// blocked), it serves the other groups in turn, so a receive's cost stays
+/// bounded and no group waits behind a crowd of blocked ones.
+const OLDEST_LOOKED_AT: i64 = 200;
+
+/// FIFO, as SQS: the group whose first waiting message is the oldest comes
+/// first, and each group gives as many of its head messages, in send order,
+/// as the receive takes, up to the first still delayed; a group with a
+/// message in flight gives none. When the oldest messages are all in
+/// blocked groups, the walk goes on round the groups by id from the one
+/// after `cursor`, back to it.
 fn receive_fifo(
     conn: &Connection,
     queue: i64,
@@ -590,33 +600,41 @@ fn receive_fifo(
     taken: &mut Taken,
     take: &mut impl FnMut(i64, i64, &mut Taken) -> Result<()>,
 ) -> Result<()> {
+    let mut oldest = conn
+        .prepare_cached(
+            "SELECT group_id FROM messages INDEXED BY messages_queue
+             WHERE queue = ?1 AND state = 0 AND group_id IS NOT NULL ORDER BY id LIMIT ?2",
+        )
+        .map_err(sql)?;
+    let mut group = GroupHeads::new(conn, queue)?;
+    let first: Vec<String> = oldest
+        .query_map(params![queue, OLDEST_LOOKED_AT], |r| r.get(0))
+        .and_then(|rows| rows.collect())
+        .map_err(sql)?;
+    let mut seen = HashSet::new();
+    for g in first {
+        if taken.messages.len() >= max {
+            return Ok(());
+        }
+        if seen.insert(g.clone()) {
+            group.take(&g, max, taken, take)?;
+        }
+    }
     let mut next_group = conn
         .prepare_cached(
             "SELECT group_id FROM messages WHERE queue = ?1 AND group_id > ?2
              ORDER BY group_id LIMIT 1",
         )
         .map_err(sql)?;
-    let mut first_in_state = conn
-        .prepare_cached(
-            "SELECT id FROM messages WHERE queue = ?1 AND group_id = ?2 AND state = ?3
-             ORDER BY id LIMIT 1",
-        )
-        .map_err(sql)?;
-    let mut heads = conn
-        .prepare_cached(
-            "SELECT id, receive_count FROM messages WHERE queue = ?1 AND group_id = ?2
-             AND state = 0 AND id < ?3 ORDER BY id LIMIT ?4",
-        )
-        .map_err(sql)?;
     let start = cursor.clone();
     let mut after = start.clone();
     let mut wrapped = false;
     while taken.messages.len() < max {
-        let group: Option<String> = next_group
+        let next: Option<String> = next_group
             .query_row(params![queue, after], |r| r.get(0))
             .optional()
             .map_err(sql)?;
-        let group = match group {
+        let g = match next {
             Some(g) if !(wrapped && g > start) => g,
             _ if wrapped || start.is_empty() => break,
             _ => {
@@ -625,38 +643,83 @@ fn receive_fifo(
                 continue;
             }
         };
-        after.clone_from(&group);
-        let busy = first_in_state
+        after.clone_from(&g);
+        if !seen.contains(&g) && group.take(&g, max, taken, take)? {
+            cursor.clone_from(&g);
+        }
+        if wrapped && g == start {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The statements that take a FIFO group's deliverable head messages.
+struct GroupHeads<'c> {
+    queue: i64,
+    first_in_state: rusqlite::CachedStatement<'c>,
+    heads: rusqlite::CachedStatement<'c>,
+}
+
+impl<'c> GroupHeads<'c> {
+    fn new(conn: &'c Connection, queue: i64) -> Result<Self> {
+        Ok(Self {
+            queue,
+            first_in_state: conn
+                .prepare_cached(
+                    "SELECT id FROM messages WHERE queue = ?1 AND group_id = ?2 AND state = ?3
+                     ORDER BY id LIMIT 1",
+                )
+                .map_err(sql)?,
+            heads: conn
+                .prepare_cached(
+                    "SELECT id, receive_count FROM messages WHERE queue = ?1 AND group_id = ?2
+                     AND state = 0 AND id < ?3 ORDER BY id LIMIT ?4",
+                )
+                .map_err(sql)?,
+        })
+    }
+
+    /// Takes `group`'s visible head messages, in send order up to the first
+    /// delayed one, while the receive has room; none while one of the group
+    /// is in flight. Whether it took any.
+    fn take(
+        &mut self,
+        group: &str,
+        max: usize,
+        taken: &mut Taken,
+        take: &mut impl FnMut(i64, i64, &mut Taken) -> Result<()>,
+    ) -> Result<bool> {
+        let queue = self.queue;
+        let busy = self
+            .first_in_state
             .query_row(params![queue, group, IN_FLIGHT], |_| Ok(()))
             .optional()
             .map_err(sql)?
             .is_some();
         if busy {
-            continue;
+            return Ok(false);
         }
-        let first_delayed: i64 = first_in_state
+        let first_delayed: i64 = self
+            .first_in_state
             .query_row(params![queue, group, DELAYED], |r| r.get(0))
             .optional()
             .map_err(sql)?
             .unwrap_or(i64::MAX);
-        let want = (max - taken.messages.len()) as i64;
-        let rows: Vec<(i64, i64)> = heads
+        let want = max.saturating_sub(taken.messages.len()) as i64;
+        let rows: Vec<(i64, i64)> = self
+            .heads
             .query_map(params![queue, group, first_delayed, want], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })
             .and_then(|rows| rows.collect())
             .map_err(sql)?;
-        if !rows.is_empty() {
-            cursor.clone_from(&group);
-        }
+        let any = !rows.is_empty();
         for (id, receive_count) in rows {
             take(id, receive_count, taken)?;
         }
-        if wrapped && group == start {
-            break;
-        }
+        Ok(any)
     }
-    Ok(())
 }
 
 /// When the next delayed or in-flight message of `queue` becomes visible.

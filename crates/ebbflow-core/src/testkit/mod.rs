@@ -127,6 +127,7 @@ macro_rules! __conformance_tests {
             standard_queue_delivers_every_message,
             fifo_requires_group_and_dedup_ids,
             fifo_keeps_order_within_group,
+            fifo_receives_the_oldest_group_first_and_fills_from_it,
             fifo_blocks_group_while_in_flight,
             fifo_keeps_order_after_visibility_expires,
             fifo_deduplicates_within_window,

@@ -1049,6 +1049,43 @@ pub async fn fifo_keeps_order_within_group(h: &dyn Harness) {
     }
 }
 
+/// FIFO: a receive starts with the group whose first waiting message is the
+/// oldest and takes as many of that group's messages as it can before the
+/// next group, as SQS does.
+pub async fn fifo_receives_the_oldest_group_first_and_fills_from_it(h: &dyn Harness) {
+    let b = h.backend().await;
+    let b = b.as_ref();
+    let bodies =
+        |got: &[ReceivedMessage]| -> Vec<String> { got.iter().map(|m| m.body.clone()).collect() };
+    // The group named last alphabetically has the oldest message.
+    let q = create(b, "oldest", QueueAttributes::fifo()).await;
+    for body in ["g1", "g2", "g3"] {
+        send_fifo(b, &q, "group", body).await;
+    }
+    send_fifo(b, &q, "anothergroup", "a1").await;
+    assert_eq!(bodies(&recv(b, &q, 2).await), ["g1", "g2"]);
+    assert_eq!(bodies(&recv(b, &q, 10).await), ["a1"], "group is in flight");
+
+    // Interleaved groups: the receive fills from the oldest group first.
+    if !super::checks(
+        h,
+        "fifo_receives_the_oldest_group_first_and_fills_from_it/fill",
+    ) {
+        return;
+    }
+    let q = create(b, "fill", QueueAttributes::fifo()).await;
+    for (group, body) in [
+        ("z", "z1"),
+        ("b", "b1"),
+        ("z", "z2"),
+        ("b", "b2"),
+        ("z", "z3"),
+    ] {
+        send_fifo(b, &q, group, body).await;
+    }
+    assert_eq!(bodies(&recv(b, &q, 4).await), ["z1", "z2", "z3", "b1"]);
+}
+
 /// FIFO: a group is blocked while any of its messages is in flight.
 pub async fn fifo_blocks_group_while_in_flight(h: &dyn Harness) {
     let b = h.backend().await;

@@ -78,7 +78,15 @@ end
 while taken < want do
   local before = taken + moved
   if fifo then
-    local groups = redis.call('ZRANGEBYSCORE', p .. 'groups', '-inf', now, 'LIMIT', 0, want - taken)
+    -- As SQS: the group whose head is the oldest message first (message keys
+    -- grow with each send), among the groups waiting longest; each gives
+    -- what it can before the next.
+    local groups = redis.call('ZRANGEBYSCORE', p .. 'groups', '-inf', now, 'LIMIT', 0, 10 * (want - taken))
+    local head = {}
+    for _, g in ipairs(groups) do
+      head[g] = tonumber(redis.call('LINDEX', p .. 'g:' .. g, 0) or '0')
+    end
+    table.sort(groups, function(a, b) return head[a] < head[b] end)
     for _, g in ipairs(groups) do
       if taken >= want then break end
       local heads = redis.call('LRANGE', p .. 'g:' .. g, 0, want - taken - 1)
