@@ -343,7 +343,16 @@ mod tests {
             .collect();
         let (update, fifo) = parse(&settable).unwrap();
         assert!(fifo);
-        assert_eq!(update.apply(&QueueAttributes::fifo()), a);
+        let back = update.apply(&QueueAttributes::fifo());
+        // The update stamps its own time; the rest is what was described.
+        assert!(back.last_modified_timestamp.is_some());
+        assert_eq!(
+            QueueAttributes {
+                last_modified_timestamp: None,
+                ..back
+            },
+            a
+        );
     }
 
     #[test]
