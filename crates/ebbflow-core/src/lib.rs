@@ -51,5 +51,5 @@ pub use message::{
 };
 pub use queue::{
     local_queue_arn, queue_name_from_arn, MoveResult, QueueAttributes, QueueAttributesUpdate,
-    QueueStats, ReceiveRequest, RedriveAllowPolicy, RedrivePolicy,
+    QueueStats, ReceiveRequest, RedriveAllowPolicy, RedrivePolicy, ServerSideEncryption,
 };

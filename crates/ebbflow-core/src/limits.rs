@@ -189,6 +189,24 @@ pub fn validate_queue_attributes(name: &str, attrs: &QueueAttributes) -> Result<
         }
     }
     validate_tags(&attrs.tags)?;
+    if let crate::ServerSideEncryption::Kms {
+        key_id,
+        data_key_reuse_period,
+    } = &attrs.encryption
+    {
+        check_range(
+            "KmsDataKeyReusePeriodSeconds",
+            *data_key_reuse_period,
+            MIN_DATA_KEY_REUSE_PERIOD,
+            MAX_DATA_KEY_REUSE_PERIOD,
+        )?;
+        if key_id.len() > MAX_KMS_KEY_ID_LEN {
+            return Err(QueueError::invalid(
+                "KmsMasterKeyId",
+                format!("a key id, alias or ARN is at most {MAX_KMS_KEY_ID_LEN} characters"),
+            ));
+        }
+    }
     if let RedriveAllowPolicy::ByQueue(sources) = &attrs.redrive_allow_policy {
         if sources.is_empty() || sources.len() > MAX_REDRIVE_ALLOW_SOURCES {
             return Err(QueueError::invalid(
@@ -394,6 +412,13 @@ fn validate_attributes(msg: &SendMessage) -> Result<()> {
     }
     Ok(())
 }
+
+/// Shortest `KmsDataKeyReusePeriodSeconds`.
+pub const MIN_DATA_KEY_REUSE_PERIOD: Duration = Duration::from_secs(60);
+/// Longest `KmsDataKeyReusePeriodSeconds` (24 hours).
+pub const MAX_DATA_KEY_REUSE_PERIOD: Duration = Duration::from_secs(86_400);
+/// Longest `KmsMasterKeyId` (KMS's limit on a key id, alias or ARN).
+pub const MAX_KMS_KEY_ID_LEN: usize = 2_048;
 
 /// Longest `AWSTraceHeader` an engine keeps, in bytes. SQS states no figure;
 /// an X-Ray header is under 100 bytes, and this bounds what a producer can

@@ -3,7 +3,7 @@
 
 use ebbflow_core::{
     queue_name_from_arn, QueueAttributes, QueueAttributesUpdate, QueueError, QueueStats,
-    RedriveAllowPolicy, RedrivePolicy,
+    RedriveAllowPolicy, RedrivePolicy, ServerSideEncryption,
 };
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -59,9 +59,23 @@ pub fn describe(
         put("DeduplicationScope", DEDUPLICATION_SCOPE.to_owned());
         put("FifoThroughputLimit", FIFO_THROUGHPUT_LIMIT.to_owned());
     }
-    // No SQS-managed keys: what the engine keeps at rest is its own matter
-    // (the SQLite engine's `encryption`, the server's disk).
-    put("SqsManagedSseEnabled", "false".to_owned());
+    // As the client set it; what the engine keeps at rest is the engine's
+    // own setting (the SQLite engine's `encryption`, the server's disk).
+    match &a.encryption {
+        ServerSideEncryption::SqsManaged => put("SqsManagedSseEnabled", "true".to_owned()),
+        ServerSideEncryption::Off => put("SqsManagedSseEnabled", "false".to_owned()),
+        ServerSideEncryption::Kms {
+            key_id,
+            data_key_reuse_period,
+        } => {
+            put("SqsManagedSseEnabled", "false".to_owned());
+            put("KmsMasterKeyId", key_id.clone());
+            put(
+                "KmsDataKeyReusePeriodSeconds",
+                seconds(*data_key_reuse_period),
+            );
+        }
+    }
     if let Some(p) = &a.redrive_policy {
         put(
             "RedrivePolicy",
@@ -229,8 +243,9 @@ pub fn parse(map: &HashMap<String, String>) -> Result<(QueueAttributesUpdate, bo
             "RedrivePolicy" => u.redrive_policy = Some(redrive_policy(value)?),
             "RedriveAllowPolicy" => u.redrive_allow_policy = Some(redrive_allow_policy(value)?),
             "Policy" => u.policy = Some(policy(value)?),
-            // Accepted and ignored, as a queue without server-side encryption settings.
-            "KmsMasterKeyId" | "KmsDataKeyReusePeriodSeconds" | "SqsManagedSseEnabled" => {}
+            "SqsManagedSseEnabled" => u.sqs_managed_sse = Some(flag(name, value)?),
+            "KmsMasterKeyId" => u.kms_master_key_id = Some(value.trim().to_owned()),
+            "KmsDataKeyReusePeriodSeconds" => u.kms_data_key_reuse_period = Some(secs()?),
             // High-throughput FIFO would deduplicate per group: a message
             // another group's id matches would be dropped here instead.
             "DeduplicationScope" => only(name, value, DEDUPLICATION_SCOPE, "messageGroup")?,
@@ -242,6 +257,14 @@ pub fn parse(map: &HashMap<String, String>) -> Result<(QueueAttributesUpdate, bo
                 })
             }
         }
+    }
+    if u.sqs_managed_sse == Some(true)
+        && u.kms_master_key_id.as_ref().is_some_and(|k| !k.is_empty())
+    {
+        return Err(QueueError::invalid(
+            "SqsManagedSseEnabled",
+            "You can use one type of server-side encryption (SSE) at one time. You can either enable KMS SSE or SQS SSE.",
+        ));
     }
     Ok((u, fifo))
 }

@@ -15,6 +15,22 @@ async fn client() -> (aws_sdk_sqs::Client, String) {
     (common::client(&endpoint, "AKID", "secret"), endpoint)
 }
 
+/// Every attribute `GetQueueAttributes` describes for `All`.
+async fn all_attributes(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+) -> std::collections::HashMap<QueueAttributeName, String> {
+    sqs.get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::All)
+        .send()
+        .await
+        .expect("attributes")
+        .attributes()
+        .cloned()
+        .unwrap_or_default()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_carry_sqs_codes_and_texts() {
     let (sqs, _) = client().await;
@@ -243,21 +259,14 @@ async fn fifo_throughput_settings_are_described_and_only_the_kept_ones_taken() {
         .queue_url()
         .expect("url")
         .to_owned();
-    let attrs = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(QueueAttributeName::All)
-        .send()
-        .await
-        .expect("attributes");
-    let attrs = attrs.attributes().expect("attributes");
+    let attrs = all_attributes(&sqs, &url).await;
     let get = |n: QueueAttributeName| attrs.get(&n).map(String::as_str);
     assert_eq!(get(QueueAttributeName::DeduplicationScope), Some("queue"));
     assert_eq!(
         get(QueueAttributeName::FifoThroughputLimit),
         Some("perQueue")
     );
-    assert_eq!(get(QueueAttributeName::SqsManagedSseEnabled), Some("false"));
+    assert_eq!(get(QueueAttributeName::SqsManagedSseEnabled), Some("true"));
 
     for (name, value) in [
         (QueueAttributeName::DeduplicationScope, "messageGroup"),
@@ -355,14 +364,7 @@ async fn queues_are_dated_and_trace_headers_come_back_when_asked_for() {
         .queue_url()
         .expect("url")
         .to_owned();
-    let attrs = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(QueueAttributeName::All)
-        .send()
-        .await
-        .expect("attributes");
-    let attrs = attrs.attributes().expect("attributes");
+    let attrs = all_attributes(&sqs, &url).await;
     for name in [
         QueueAttributeName::CreatedTimestamp,
         QueueAttributeName::LastModifiedTimestamp,
@@ -428,5 +430,87 @@ async fn queues_are_dated_and_trace_headers_come_back_when_asked_for() {
         receive(vec![MessageSystemAttributeName::SentTimestamp]).await,
         None,
         "not asked for"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_side_encryption_settings_are_kept_as_sqs_describes_them() {
+    use QueueAttributeName::{KmsDataKeyReusePeriodSeconds, KmsMasterKeyId, SqsManagedSseEnabled};
+    let (sqs, _) = client().await;
+    let url = sqs
+        .create_queue()
+        .queue_name("sse")
+        .send()
+        .await
+        .expect("create")
+        .queue_url()
+        .expect("url")
+        .to_owned();
+    let described = |sqs: aws_sdk_sqs::Client, url: String| async move {
+        let all = all_attributes(&sqs, &url).await;
+        [
+            SqsManagedSseEnabled,
+            KmsMasterKeyId,
+            KmsDataKeyReusePeriodSeconds,
+        ]
+        .map(|n| all.get(&n).cloned())
+    };
+    let set = |pairs: Vec<(QueueAttributeName, &'static str)>| {
+        let sqs = sqs.clone();
+        let url = url.clone();
+        async move {
+            let mut request = sqs.set_queue_attributes().queue_url(&url);
+            for (name, value) in pairs {
+                request = request.attributes(name, value);
+            }
+            request.send().await
+        }
+    };
+    let some = |v: &str| Some(v.to_owned());
+    assert_eq!(
+        described(sqs.clone(), url.clone()).await,
+        [some("true"), None, None],
+        "SQS-managed keys by default"
+    );
+    set(vec![(KmsMasterKeyId, "alias/orders")])
+        .await
+        .expect("KMS");
+    assert_eq!(
+        described(sqs.clone(), url.clone()).await,
+        [some("false"), some("alias/orders"), some("300")]
+    );
+    set(vec![(KmsDataKeyReusePeriodSeconds, "600")])
+        .await
+        .expect("period");
+    assert_eq!(
+        described(sqs.clone(), url.clone()).await,
+        [some("false"), some("alias/orders"), some("600")]
+    );
+    for (pairs, why) in [
+        (
+            vec![(KmsDataKeyReusePeriodSeconds, "59")],
+            "a period under a minute",
+        ),
+        (
+            vec![(SqsManagedSseEnabled, "true"), (KmsMasterKeyId, "alias/x")],
+            "both kinds at once",
+        ),
+    ] {
+        let e = set(pairs).await.expect_err(why);
+        assert_eq!(e.code(), Some("InvalidParameterValue"), "{why}: {e:?}");
+    }
+    set(vec![(SqsManagedSseEnabled, "true")])
+        .await
+        .expect("SQS-managed");
+    assert_eq!(
+        described(sqs.clone(), url.clone()).await,
+        [some("true"), None, None]
+    );
+    set(vec![(SqsManagedSseEnabled, "false")])
+        .await
+        .expect("off");
+    assert_eq!(
+        described(sqs.clone(), url.clone()).await,
+        [some("false"), None, None]
     );
 }

@@ -9,7 +9,7 @@ use aws_sdk_sqs::types::{
 use ebbflow_core::{
     queue_name_from_arn, AttributeValue, MessageAttributeValue, MessageAttributes, QueueAttributes,
     QueueAttributesUpdate, QueueError, QueueStats, ReceivedMessage, RedriveAllowPolicy,
-    RedrivePolicy, SystemAttributes,
+    RedrivePolicy, ServerSideEncryption, SystemAttributes,
 };
 use std::collections::HashMap;
 use std::time::Duration;
@@ -78,6 +78,34 @@ pub(crate) fn attribute_map(
             attrs.content_based_deduplication.to_string(),
         );
     }
+    let encryption_changed = u.sqs_managed_sse.is_some()
+        || u.kms_master_key_id.is_some()
+        || u.kms_data_key_reuse_period.is_some();
+    // SQS's default needs no word at creation.
+    if (all && attrs.encryption != ServerSideEncryption::SqsManaged) || (!all && encryption_changed)
+    {
+        match &attrs.encryption {
+            ServerSideEncryption::SqsManaged => {
+                map.insert(Attr::SqsManagedSseEnabled, "true".to_owned());
+            }
+            ServerSideEncryption::Off => {
+                map.insert(Attr::SqsManagedSseEnabled, "false".to_owned());
+                if !all {
+                    map.insert(Attr::KmsMasterKeyId, String::new());
+                }
+            }
+            ServerSideEncryption::Kms {
+                key_id,
+                data_key_reuse_period,
+            } => {
+                map.insert(Attr::KmsMasterKeyId, key_id.clone());
+                map.insert(
+                    Attr::KmsDataKeyReusePeriodSeconds,
+                    secs(*data_key_reuse_period),
+                );
+            }
+        }
+    }
     if set(u.redrive_policy.is_some()) {
         let policy = match (&attrs.redrive_policy, dead_letter_arn) {
             (Some(p), Some(arn)) => serde_json::json!({
@@ -115,6 +143,30 @@ fn unix_seconds(map: &AttributeMap, name: Attr) -> Option<u64> {
     let text = map.get(&name)?;
     let whole = text.split_once('.').map_or(text.as_str(), |(s, _)| s);
     whole.parse().ok()
+}
+
+/// The server-side encryption `GetQueueAttributes` describes: a KMS key,
+/// else SQS-managed keys unless they are off (SQS's default is on).
+fn encryption(map: &AttributeMap) -> ServerSideEncryption {
+    match map.get(&Attr::KmsMasterKeyId).filter(|k| !k.is_empty()) {
+        Some(key) => ServerSideEncryption::Kms {
+            key_id: key.clone(),
+            data_key_reuse_period: map
+                .get(&Attr::KmsDataKeyReusePeriodSeconds)
+                .and_then(|v| v.parse().ok())
+                .map_or(
+                    ServerSideEncryption::DEFAULT_DATA_KEY_REUSE_PERIOD,
+                    Duration::from_secs,
+                ),
+        },
+        None if map
+            .get(&Attr::SqsManagedSseEnabled)
+            .is_some_and(|v| v == "false") =>
+        {
+            ServerSideEncryption::Off
+        }
+        None => ServerSideEncryption::SqsManaged,
+    }
 }
 
 /// A queue's attributes from `GetQueueAttributes`.
@@ -165,6 +217,7 @@ pub(crate) fn queue_attributes(map: &AttributeMap) -> QueueAttributes {
         // Not attributes on SQS; the backend reads them with ListQueueTags.
         tags: Default::default(),
         policy: map.get(&Attr::Policy).cloned(),
+        encryption: encryption(map),
         created_timestamp: unix_seconds(map, Attr::CreatedTimestamp),
         last_modified_timestamp: unix_seconds(map, Attr::LastModifiedTimestamp),
     }

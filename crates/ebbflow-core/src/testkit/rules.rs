@@ -252,6 +252,18 @@ pub async fn queue_lifecycle_and_attributes(h: &dyn Harness) {
     );
     assert_eq!(got.last_modified_timestamp, created);
 
+    // SQS's server-side encryption settings are kept as set.
+    let kms = QueueAttributes {
+        encryption: crate::ServerSideEncryption::Kms {
+            key_id: "alias/orders".into(),
+            data_key_reuse_period: secs(600),
+        },
+        ..QueueAttributes::standard()
+    };
+    let encrypted = create(b, "life-kms", kms.clone()).await;
+    let got = ok("attributes", b.get_queue_attributes(&encrypted).await);
+    assert_eq!(got.encryption, kms.encryption);
+
     let update = QueueAttributesUpdate {
         visibility_timeout: Some(secs(90)),
         delay: Some(secs(3)),
