@@ -171,8 +171,10 @@ impl From<QueueError> for WireError {
             QueueError::ReceiptHandleIsInvalid(_) => {
                 "The input receipt handle is invalid.".to_owned()
             }
-            // SQS's tag and missing-parameter texts are the reason alone.
-            QueueError::InvalidParameterValue { parameter, reason } if parameter == "Tags" => {
+            // SQS's tag, encryption and missing-parameter texts are the reason alone.
+            QueueError::InvalidParameterValue { parameter, reason }
+                if matches!(parameter.as_str(), "Tags" | "SqsManagedSseEnabled") =>
+            {
                 reason.clone()
             }
             QueueError::MissingParameter { parameter, .. } => {

@@ -499,6 +499,16 @@ async fn server_side_encryption_settings_are_kept_as_sqs_describes_them() {
         let e = set(pairs).await.expect_err(why);
         assert_eq!(e.code(), Some("InvalidParameterValue"), "{why}: {e:?}");
     }
+    let e = set(vec![
+        (SqsManagedSseEnabled, "true"),
+        (KmsMasterKeyId, "alias/x"),
+    ])
+    .await
+    .expect_err("both kinds");
+    assert_eq!(
+        e.message(),
+        Some("You can use one type of server-side encryption (SSE) at one time. You can either enable KMS SSE or SQS SSE.")
+    );
     set(vec![(SqsManagedSseEnabled, "true")])
         .await
         .expect("SQS-managed");

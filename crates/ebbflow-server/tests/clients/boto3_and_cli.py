@@ -141,6 +141,18 @@ a = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
 now = int(time.time())
 check("CreatedTimestamp and LastModifiedTimestamp are whole seconds of today",
       all(abs(int(a[k]) - now) < 300 for k in ["CreatedTimestamp", "LastModifiedTimestamp"]))
+check("SqsManagedSseEnabled is true by default", a["SqsManagedSseEnabled"] == "true")
+sqs.set_queue_attributes(QueueUrl=url, Attributes={"KmsMasterKeyId": "alias/orders"})
+a = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+check("KmsMasterKeyId is kept with SQS's default data key period",
+      (a["SqsManagedSseEnabled"], a["KmsMasterKeyId"], a["KmsDataKeyReusePeriodSeconds"]) == ("false", "alias/orders", "300"))
+try:
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"KmsMasterKeyId": "alias/x", "SqsManagedSseEnabled": "true"})
+    check("both kinds of SSE at once are refused", False)
+except sqs.exceptions.ClientError as e:
+    check("both kinds of SSE at once are refused with SQS's text",
+          e.response["Error"]["Message"].startswith("You can use one type of server-side encryption (SSE) at one time."))
+sqs.set_queue_attributes(QueueUrl=url, Attributes={"SqsManagedSseEnabled": "true"})
 
 # Tags, a message-move task and a permission, through boto3.
 sqs.tag_queue(QueueUrl=url, Tags={"team": "orders", "env": "ci"})
