@@ -21,7 +21,7 @@ mod args;
 
 use args::Args;
 use ebbflow::prelude::*;
-use ebbflow::runtime::stats::GroupStats;
+use ebbflow::runtime::stats::{GroupStats, DEAD_LETTER_REASONS};
 use ebbflow::{SendBatchEntry, SendMessage};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -188,8 +188,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     args.linger().await;
     running.shutdown().await;
     let dlq = backend.stats("orders-dlq").await?;
+    let by_reason: Vec<String> = DEAD_LETTER_REASONS
+        .iter()
+        .zip(&stats.dead_lettered_by_reason)
+        .filter(|(_, n)| n.get() > 0)
+        .map(|(reason, n)| format!("{reason} {}", n.get()))
+        .collect();
     println!(
-        "done: {} orders in {:.2}s = {:.0} orders/s; succeeded {}, retried {}, released {}, dead-lettered {} (in orders-dlq: {})",
+        "done: {} orders in {:.2}s = {:.0} orders/s; succeeded {}, retried {}, released {}, dead-lettered {}{} (in orders-dlq: {})",
         args.count,
         elapsed.as_secs_f64(),
         args.count as f64 / elapsed.as_secs_f64(),
@@ -197,6 +203,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         stats.retried.get(),
         stats.released.get(),
         stats.dead_lettered.get(),
+        if by_reason.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", by_reason.join(", "))
+        },
         dlq.visible,
     );
     if stats.dead_lettered.get() != expected_dead {

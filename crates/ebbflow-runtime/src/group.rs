@@ -134,7 +134,7 @@ impl GroupPlan {
     fn service(&self, handler: HandlerStack) -> MessageService {
         let policy = RetryPolicy::from_config(&self.config.retry);
         let stack = ServiceBuilder::new()
-            .layer(TraceLayer)
+            .layer(TraceLayer::default())
             .layer(DeadLetterLayer::new(self.route.clone()))
             .layer(RetryLayer::new(policy, self.stats.clone()))
             .layer(TimeoutLayer::new(self.config.handler_timeout.0))
