@@ -16,7 +16,7 @@ pub(crate) use heartbeat::{extend_due, keep_hidden, next_beat, RETRY_AFTER};
 pub use heartbeat::{Heartbeat, HeartbeatLayer};
 pub use retry::{Retry, RetryLayer};
 pub use timeout::{Timeout, TimeoutLayer};
-pub use trace::{Trace, TraceLayer};
+pub use trace::{Trace, TraceLayer, WARN_EVERY};
 
 use crate::{Delivery, HandlerError};
 use tower::{Service, ServiceExt as _};
