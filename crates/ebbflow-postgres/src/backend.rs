@@ -64,7 +64,10 @@ impl PostgresBackend {
     /// listening for other processes' writes.
     pub async fn connect(options: &PostgresOptions) -> Result<Self, ConnectError> {
         let url = redact(&options.url);
-        let joined = options.offload.spawn(connect(options.clone())).await;
+        // The engine's clock reads the caller's tokio clock (a test's paused
+        // one), not that of the runtime the connection is made on.
+        let clock = Clock::new();
+        let joined = options.offload.spawn(connect(options.clone(), clock)).await;
         joined.map_err(|e| ConnectError::Connect {
             url,
             message: format!("the connecting task failed: {e}"),
@@ -169,7 +172,7 @@ impl PostgresBackend {
     }
 }
 
-async fn connect(options: PostgresOptions) -> Result<PostgresBackend, ConnectError> {
+async fn connect(options: PostgresOptions, clock: Clock) -> Result<PostgresBackend, ConnectError> {
     let url = redact(&options.url);
     let mut config =
         tokio_postgres::Config::from_str(&options.url).map_err(|source| ConnectError::Url {
@@ -217,7 +220,7 @@ async fn connect(options: PostgresOptions) -> Result<PostgresBackend, ConnectErr
         inner: Arc::new(Inner {
             store: Arc::new(Store::new(pool, options.vacuum_after)),
             polls,
-            clock: Clock::new(),
+            clock,
             ids: MessageIds::new(),
             attempts: ReceiveAttempts::default(),
             offload: options.offload,

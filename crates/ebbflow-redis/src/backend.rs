@@ -59,7 +59,10 @@ impl RedisBackend {
     /// Connects, and starts listening for other processes' writes.
     pub async fn connect(options: &RedisOptions) -> Result<Self, ConnectError> {
         let url = redact(&options.url);
-        let joined = options.offload.spawn(connect(options.clone())).await;
+        // The engine's clock reads the caller's tokio clock (a test's paused
+        // one), not that of the runtime the connection is made on.
+        let clock = Clock::new();
+        let joined = options.offload.spawn(connect(options.clone(), clock)).await;
         joined.map_err(|e| ConnectError::Connect {
             url,
             message: format!("the connecting task failed: {e}"),
@@ -171,7 +174,7 @@ impl RedisBackend {
     }
 }
 
-async fn connect(options: RedisOptions) -> Result<RedisBackend, ConnectError> {
+async fn connect(options: RedisOptions, clock: Clock) -> Result<RedisBackend, ConnectError> {
     let url = redact(&options.url);
     let client = redis::Client::open(options.url.as_str()).map_err(|source| ConnectError::Url {
         url: url.clone(),
@@ -196,7 +199,7 @@ async fn connect(options: RedisOptions) -> Result<RedisBackend, ConnectError> {
         inner: Arc::new(Inner {
             store: Arc::new(Store::new(conn)),
             polls,
-            clock: Clock::new(),
+            clock,
             ids: MessageIds::new(),
             attempts: ReceiveAttempts::default(),
             offload: options.offload,
