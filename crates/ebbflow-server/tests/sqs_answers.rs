@@ -15,6 +15,18 @@ async fn client() -> (aws_sdk_sqs::Client, String) {
     (common::client(&endpoint, "AKID", "secret"), endpoint)
 }
 
+/// Creates a standard queue with SQS's defaults; its URL.
+async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> String {
+    sqs.create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .expect("create")
+        .queue_url()
+        .expect("url")
+        .to_owned()
+}
+
 /// Every attribute `GetQueueAttributes` describes for `All`.
 async fn all_attributes(
     sqs: &aws_sdk_sqs::Client,
@@ -294,15 +306,7 @@ async fn fifo_throughput_settings_are_described_and_only_the_kept_ones_taken() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tag_input_is_checked_as_sqs_checks_it() {
     let (sqs, endpoint) = client().await;
-    let url = sqs
-        .create_queue()
-        .queue_name("tagged")
-        .send()
-        .await
-        .expect("create")
-        .queue_url()
-        .expect("url")
-        .to_owned();
+    let url = create_queue(&sqs, "tagged").await;
     for (key, text) in [
         ("bad#key", "Tag keys may only contain unicode letters, digits, whitespace, or one of these symbols: _ . : / = + - @"),
         ("", "Tag keys must be between 1 and 128 characters in length."),
@@ -355,15 +359,7 @@ async fn queues_are_dated_and_trace_headers_come_back_when_asked_for() {
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
         .as_secs();
-    let url = sqs
-        .create_queue()
-        .queue_name("dated")
-        .send()
-        .await
-        .expect("create")
-        .queue_url()
-        .expect("url")
-        .to_owned();
+    let url = create_queue(&sqs, "dated").await;
     let attrs = all_attributes(&sqs, &url).await;
     for name in [
         QueueAttributeName::CreatedTimestamp,
@@ -437,15 +433,7 @@ async fn queues_are_dated_and_trace_headers_come_back_when_asked_for() {
 async fn server_side_encryption_settings_are_kept_as_sqs_describes_them() {
     use QueueAttributeName::{KmsDataKeyReusePeriodSeconds, KmsMasterKeyId, SqsManagedSseEnabled};
     let (sqs, _) = client().await;
-    let url = sqs
-        .create_queue()
-        .queue_name("sse")
-        .send()
-        .await
-        .expect("create")
-        .queue_url()
-        .expect("url")
-        .to_owned();
+    let url = create_queue(&sqs, "sse").await;
     let described = |sqs: aws_sdk_sqs::Client, url: String| async move {
         let all = all_attributes(&sqs, &url).await;
         [
