@@ -313,9 +313,7 @@ impl QueueAttributesUpdate {
             .extend(self.tag.iter().map(|(k, v)| (k.clone(), v.clone())));
         next
     }
-}
 
-impl QueueAttributesUpdate {
     /// The encryption after this update, from `current`: a KMS key turns
     /// SSE-KMS on (keeping the reuse period unless one is given), an empty
     /// one or `SqsManagedSseEnabled` turns it off; a period alone changes a

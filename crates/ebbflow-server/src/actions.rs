@@ -133,13 +133,13 @@ impl WireSend {
         {
             None => None,
             Some(JsonAttribute {
+                data_type,
                 string_value: Some(header),
                 binary_value: None,
-                ..
-            }) => Some(header),
+            }) if data_type == "String" => Some(header),
             Some(_) => {
                 return Err(WireError::invalid(
-                    "MessageSystemAttribute AWSTraceHeader: a String takes a StringValue only",
+                    "MessageSystemAttribute AWSTraceHeader: a String with a StringValue only",
                 ))
             }
         };

@@ -304,7 +304,7 @@ pub fn check(events: &[Event], rules: Rules) -> Verdict {
             }
         }
     }
-    for &(key, handle, at) in &redelivered {
+    for (key, handle, at) in redelivered {
         let Some(prev) = receives.get(handle) else {
             continue;
         };
@@ -315,11 +315,6 @@ pub fn check(events: &[Event], rules: Rules) -> Verdict {
                 prev.at
             ));
         }
-    }
-    for (key, handle, at) in redelivered {
-        let Some(prev) = receives.get(handle) else {
-            continue;
-        };
         let released = prev.release_asked_by(at);
         let crashed = crashed_at
             .get(&prev.worker)
