@@ -34,6 +34,7 @@ mod hook;
 pub mod limits;
 pub mod local;
 mod message;
+mod pause;
 mod queue;
 #[cfg(feature = "testkit")]
 pub mod testkit;
@@ -49,6 +50,7 @@ pub use message::{
     ChangeVisibilityBatchEntry, DeleteBatchEntry, JsonAttribute, MessageAttributeValue,
     MessageAttributes, ReceivedMessage, SendBatchEntry, SendMessage, SendReceipt, SystemAttributes,
 };
+pub use pause::Pause;
 pub use queue::{
     local_queue_arn, queue_name_from_arn, MoveResult, QueueAttributes, QueueAttributesUpdate,
     QueueStats, ReceiveRequest, RedriveAllowPolicy, RedrivePolicy, ServerSideEncryption,

@@ -64,6 +64,11 @@ pub struct QueueAttributes {
     /// "encryption at rest").
     #[serde(default, skip_serializing_if = "ServerSideEncryption::is_default")]
     pub encryption: ServerSideEncryption,
+    /// Set while an operator has paused the queue's consumers (`ebbflow
+    /// pause`): every runtime consuming the queue stops receiving from it
+    /// within a tick. Not a setting: creating the queue again ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused: Option<crate::Pause>,
 }
 
 /// A queue's server-side encryption as SQS names it.
@@ -122,6 +127,7 @@ impl QueueAttributes {
             created_timestamp: None,
             last_modified_timestamp: None,
             encryption: ServerSideEncryption::SqsManaged,
+            paused: None,
         }
     }
 
@@ -143,8 +149,8 @@ impl QueueAttributes {
     }
 
     /// Whether creating a queue with `other` conflicts with this existing
-    /// one (`QueueAlreadyExists`): any setting differs. Tags and timestamps
-    /// are not settings.
+    /// one (`QueueAlreadyExists`): any setting differs. Tags, timestamps and
+    /// a pause are not settings.
     ///
     /// ```
     /// use ebbflow_core::QueueAttributes;
@@ -157,6 +163,7 @@ impl QueueAttributes {
             tags: BTreeMap::new(),
             created_timestamp: None,
             last_modified_timestamp: None,
+            paused: None,
             ..a.clone()
         };
         untagged(self) != untagged(other)
@@ -263,18 +270,26 @@ pub struct QueueAttributesUpdate {
     /// `KmsDataKeyReusePeriodSeconds` (kept with a KMS key).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kms_data_key_reuse_period: Option<Duration>,
+    /// `Some(Some(p))` pauses the queue's consumers, `Some(None)` resumes
+    /// them (see [`QueueAttributes::paused`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause: Option<Option<crate::Pause>>,
 }
 
 impl QueueAttributesUpdate {
     /// The attributes after this update; `LastModifiedTimestamp` becomes now
-    /// unless the update only tags or untags.
+    /// unless the update only tags, untags, pauses or resumes.
     pub fn apply(&self, current: &QueueAttributes) -> QueueAttributes {
         let mut next = current.clone();
         let tags_only = QueueAttributesUpdate {
             tag: BTreeMap::new(),
             untag: Vec::new(),
+            pause: None,
             ..self.clone()
         } == QueueAttributesUpdate::default();
+        if let Some(pause) = &self.pause {
+            next.paused = pause.clone();
+        }
         if !tags_only {
             next.last_modified_timestamp = Some(unix_seconds());
         }

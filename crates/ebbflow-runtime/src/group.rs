@@ -217,6 +217,14 @@ pub(crate) async fn run(
         plan.stats.clone(),
         plan.config.heartbeat,
     );
+    // The watch ends with the group: the poller below stops on the same token.
+    let mut operator_pause = crate::pause::watch(
+        plan.queue.clone(),
+        backend.clone(),
+        plan.config.scaling.tick.0,
+        plan.stats.clone(),
+        shutdown.clone(),
+    );
     let pool = match plan.config.concurrency {
         Some(fixed) => Pool::new(fixed, plan.stats.clone()),
         None => {
@@ -230,6 +238,7 @@ pub(crate) async fn run(
                 backend.clone(),
                 pool.clone(),
                 plan.stats.clone(),
+                operator_pause.clone(),
                 shutdown.clone(),
             ));
             pool
@@ -303,9 +312,12 @@ pub(crate) async fn run(
 
     'poll: loop {
         let paused = paused_until.is_some_and(|t| Instant::now() < t);
+        // An operator's pause: no new receive until it is lifted.
+        let held = *operator_pause.borrow_and_update();
         let watching = idle || pool.desired() == 0;
         if !shutdown.is_cancelled()
             && !paused
+            && !held
             && receiving.len() < RECEIVES_IN_FLIGHT
             && (receiving.is_empty() || (backlog && !watching))
             // A worker carried from the wait below is one that can take it.
@@ -350,10 +362,11 @@ pub(crate) async fn run(
             // now, and what they bring goes back after.
             _ = shutdown.cancelled() => break 'poll,
             _ = tokio::time::sleep_until(paused_until.unwrap_or_else(Instant::now)), if paused && receiving.is_empty() => continue 'poll,
+            Ok(()) = operator_pause.changed(), if held => continue 'poll,
             // A shrink to zero (or a wake allowed again) means the worker
             // waited for may never come: look again.
             _ = pool.changed(), if receiving.is_empty() => continue 'poll,
-            worker = pool.acquire(), if !paused && receiving.is_empty() => match worker {
+            worker = pool.acquire(), if !paused && !held && receiving.is_empty() => match worker {
                 Some(w) => {
                     carried = Some(w);
                     continue 'poll;
@@ -396,6 +409,19 @@ pub(crate) async fn run(
                 continue 'poll;
             }
         };
+        if *operator_pause.borrow() && !messages.is_empty() {
+            // Paused while the poll was out: what it brought goes back unrun
+            // (its receive not counted), and the workers it holds are free.
+            release_now(
+                backend.as_ref(),
+                &plan.queue,
+                messages.iter().map(|m| m.receipt_handle.clone()).collect(),
+                Seen::Unprocessed,
+            )
+            .await;
+            drop(permits);
+            continue 'poll;
+        }
         idle = messages.is_empty();
         // A watching receive asks for one message: its one says nothing of a backlog.
         backlog = !permits.is_empty() && messages.len() as u32 >= wanted;

@@ -33,6 +33,7 @@ pub mod layers;
 mod listener;
 mod load;
 mod logging;
+mod pause;
 mod retry;
 mod runtime;
 pub mod stats;

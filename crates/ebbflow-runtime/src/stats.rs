@@ -103,6 +103,9 @@ pub struct GroupStats {
     pub fleet_consumers: Gauge,
     /// The pool size the autoscaler aims for across the fleet.
     pub fleet_desired: Gauge,
+    /// 1 while an operator has paused the queue's consumers (`ebbflow
+    /// pause`), as the group last read it: it starts no receive.
+    pub paused: Gauge,
     /// Worker tasks that panicked outside the handler's catch (their messages were released).
     pub task_failures: Counter,
     pub(crate) histograms: Histograms,

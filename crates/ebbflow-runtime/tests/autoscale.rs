@@ -260,3 +260,119 @@ async fn a_fleet_never_wakes_above_its_fleet_max() {
     first.shutdown().await;
     second.shutdown().await;
 }
+
+fn ten_seconds(_: &str) -> Duration {
+    secs(10)
+}
+
+async fn set_pause(backend: &MemoryBackend, paused: bool) {
+    let pause = paused.then(|| {
+        ebbflow_core::Pause::new(Some("downstream down".into()), Some("test".into()))
+            .expect("pause")
+    });
+    let update = ebbflow_core::QueueAttributesUpdate {
+        pause: Some(pause),
+        ..Default::default()
+    };
+    backend
+        .set_queue_attributes("jobs", update)
+        .await
+        .expect("pause");
+}
+
+/// An operator's pause (issue 35): within a tick no new receive starts, the
+/// messages already running finish and are deleted (none is released
+/// early), the pool falls to its minimum; a resume starts receiving within
+/// a tick and the pool grows again for the backlog.
+#[tokio::test(start_paused = true)]
+async fn a_paused_queue_gets_no_new_receives_and_resumes_within_a_tick() {
+    let memory = MemoryBackend::new();
+    let (backend, calls) = CallLog::wrap(Arc::new(memory.clone()));
+    let cfg = config(json!({"min": 1, "max": 8}), "60s");
+    let (running, stats, seen) = start(backend, cfg, ten_seconds, None).await;
+    send(&memory, 100, "job").await;
+    sleep(secs(4)).await;
+    assert!(stats.workers.get() > 1, "grew for the backlog first");
+    set_pause(&memory, true).await;
+    // The flag is read each tick (1 s).
+    sleep(Duration::from_millis(1100)).await;
+    assert_eq!(stats.paused.get(), 1);
+    let received = stats.received.get();
+    let receives = calls.count(Operation::Receive);
+    let during = watch(&stats, secs(30)).await;
+    assert_eq!(
+        stats.received.get(),
+        received,
+        "no message taken after the tick"
+    );
+    assert_eq!(
+        calls.count(Operation::Receive),
+        receives,
+        "no receive started after the tick"
+    );
+    assert_eq!(
+        seen.finished.load(Ordering::SeqCst),
+        received,
+        "what was in hand finished"
+    );
+    assert_eq!(stats.released.get(), 0, "nothing was released early");
+    assert_eq!(
+        during.last().map(|w| w.0),
+        Some(1),
+        "the pool at its minimum"
+    );
+    let queue = memory.stats("jobs").await.expect("stats");
+    assert_eq!((queue.in_flight, queue.visible), (0, 100 - received));
+
+    set_pause(&memory, false).await;
+    sleep(Duration::from_millis(1100)).await;
+    assert_eq!(stats.paused.get(), 0);
+    assert!(stats.received.get() > received, "receiving again");
+    let after = watch(&stats, secs(200)).await;
+    assert!(
+        after.iter().any(|w| w.0 > 1),
+        "the pool grew again for the backlog"
+    );
+    assert_eq!(seen.finished.load(Ordering::SeqCst), 100);
+    assert_eq!(seen.redelivered.load(Ordering::SeqCst), 0);
+    running.shutdown().await;
+}
+
+/// A long poll under way when the pause comes, holding a worker of a fixed
+/// pool, brings a message: it goes back unrun, its receive not counted, and
+/// runs once after the resume.
+#[tokio::test(start_paused = true)]
+async fn a_message_a_poll_brings_after_the_pause_goes_back_uncounted() {
+    let memory = MemoryBackend::new();
+    let cfg: ebbflow_core::config::Config = serde_json::from_value(json!({
+        "queues": {"jobs": {}},
+        "workers": {"jobs": {"concurrency": 1, "wait_time": "20s"}},
+        "metrics": {"enabled": false},
+    }))
+    .expect("config");
+    let (running, stats, seen) = start(Arc::new(memory.clone()), cfg, one_second, None).await;
+    // After a message, the next poll holds the worker for the next one.
+    send(&memory, 1, "job").await;
+    sleep(secs(2)).await;
+    assert_eq!(seen.finished.load(Ordering::SeqCst), 1);
+    assert_eq!(stats.receives_in_flight.get(), 1, "a long poll is out");
+    set_pause(&memory, true).await;
+    sleep(Duration::from_millis(1100)).await;
+    send(&memory, 1, "job").await;
+    sleep(secs(10)).await;
+    assert_eq!(
+        seen.started.load(Ordering::SeqCst),
+        1,
+        "not run while paused"
+    );
+    assert_eq!(memory.stats("jobs").await.expect("stats").visible, 1);
+    set_pause(&memory, false).await;
+    sleep(secs(5)).await;
+    assert_eq!(seen.finished.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        seen.redelivered.load(Ordering::SeqCst),
+        0,
+        "the give-back was not counted as a receive"
+    );
+    running.shutdown().await;
+}

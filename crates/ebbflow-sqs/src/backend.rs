@@ -10,9 +10,9 @@ use aws_sdk_sqs::types::{
 use aws_sdk_sqs::Client;
 use ebbflow_core::{
     limits, queue_name_from_arn, BatchResult, ChangeVisibilityBatchEntry, DeleteBatchEntry,
-    MoveResult, QueueAttributes, QueueAttributesUpdate, QueueBackend, QueueError, QueueStats,
-    ReceiveRequest, ReceivedMessage, RedriveAllowPolicy, Result, SendBatchEntry, SendMessage,
-    SendReceipt,
+    MoveResult, Pause, QueueAttributes, QueueAttributesUpdate, QueueBackend, QueueError,
+    QueueStats, ReceiveRequest, ReceivedMessage, RedriveAllowPolicy, Result, SendBatchEntry,
+    SendMessage, SendReceipt,
 };
 use std::collections::BTreeMap;
 use std::collections::HashMap;
@@ -20,6 +20,11 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 /// How often a message move task's progress is read.
+/// The tag that holds a queue's pause on SQS, which has no place for one
+/// (see [`ebbflow_core::QueueAttributes::paused`]); read back as the pause,
+/// not as a tag.
+pub const PAUSE_TAG: &str = "ebbflow:paused";
+
 const MOVE_POLL: Duration = Duration::from_secs(1);
 
 /// Amazon SQS (or an SQS-compatible server) as a [`QueueBackend`].
@@ -294,10 +299,26 @@ impl QueueBackend for SqsBackend {
         let map = self.attribute_map(name, &url).await?;
         let mut attributes = convert::queue_attributes(&map);
         attributes.tags = self.tags(name, &url).await?;
+        attributes.paused = attributes
+            .tags
+            .remove(PAUSE_TAG)
+            .and_then(|t| Pause::from_tag(&t));
         Ok(attributes)
     }
 
-    async fn set_queue_attributes(&self, name: &str, update: QueueAttributesUpdate) -> Result<()> {
+    async fn set_queue_attributes(
+        &self,
+        name: &str,
+        mut update: QueueAttributesUpdate,
+    ) -> Result<()> {
+        // SQS keeps no pause: it is a tag of the queue here.
+        match update.pause.take() {
+            Some(Some(pause)) => {
+                update.tag.insert(PAUSE_TAG.to_owned(), pause.to_tag());
+            }
+            Some(None) => update.untag.push(PAUSE_TAG.to_owned()),
+            None => {}
+        }
         let known = self.known(name).await?;
         let next = update.apply(&known.attributes);
         limits::validate_queue_attributes(name, &next)?;

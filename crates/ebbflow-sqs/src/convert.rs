@@ -220,6 +220,8 @@ pub(crate) fn queue_attributes(map: &AttributeMap) -> QueueAttributes {
         encryption: encryption(map),
         created_timestamp: unix_seconds(map, Attr::CreatedTimestamp),
         last_modified_timestamp: unix_seconds(map, Attr::LastModifiedTimestamp),
+        // A tag on SQS (`PAUSE_TAG`); the backend reads it with the tags.
+        paused: None,
     }
 }
 

@@ -141,6 +141,7 @@ macro_rules! __conformance_tests {
             dead_letter_messages_move_back_to_source,
             stats_count_each_state,
             queue_tags_are_kept,
+            queue_pauses_are_kept,
             consumers_announce_and_expire,
             system_attributes_are_set,
             trace_headers_are_kept,

@@ -1462,6 +1462,52 @@ pub async fn dead_letter_messages_move_back_to_source(h: &dyn Harness) {
 
 // ---------------------------------------------------------------- tags
 
+/// A pause (`ebbflow pause`): kept with the queue until cleared and read
+/// back by every client of the engine; not a setting nor a tag (creating
+/// the queue again keeps it, `LastModifiedTimestamp` does not move). The
+/// engine itself still delivers: the runtimes consuming the queue obey it.
+pub async fn queue_pauses_are_kept(h: &dyn Harness) {
+    let b = h.backend().await;
+    let b = b.as_ref();
+    let q = create(b, "paused", QueueAttributes::standard()).await;
+    let before = ok("attributes", b.get_queue_attributes(&q).await);
+    assert_eq!(before.paused, None);
+    let pause = ok(
+        "pause",
+        crate::Pause::new(Some("payments API down: INC-42".into()), Some("ops".into())),
+    );
+    let set = |pause: Option<crate::Pause>| QueueAttributesUpdate {
+        pause: Some(pause),
+        ..Default::default()
+    };
+    ok(
+        "pause",
+        b.set_queue_attributes(&q, set(Some(pause.clone()))).await,
+    );
+    let after = ok("attributes", b.get_queue_attributes(&q).await);
+    assert_eq!(after.paused.as_ref(), Some(&pause));
+    assert!(after.tags.is_empty(), "a pause is no tag: {:?}", after.tags);
+    assert_eq!(
+        after.last_modified_timestamp, before.last_modified_timestamp,
+        "a pause is not a setting"
+    );
+    ok(
+        "create again",
+        b.create_queue(&q, QueueAttributes::standard()).await,
+    );
+    assert_eq!(
+        ok("attributes", b.get_queue_attributes(&q).await).paused,
+        Some(pause)
+    );
+    send(b, &q, "still taken").await;
+    assert_eq!(recv(b, &q, 1).await.len(), 1, "the engine still delivers");
+    ok("resume", b.set_queue_attributes(&q, set(None)).await);
+    assert_eq!(
+        ok("attributes", b.get_queue_attributes(&q).await).paused,
+        None
+    );
+}
+
 /// Tags: given at creation, added, overwritten and removed, kept with the
 /// queue; not settings (creating the queue again without them is no
 /// conflict); SQS's limits hold.

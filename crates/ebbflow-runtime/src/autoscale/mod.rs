@@ -123,6 +123,7 @@ pub(crate) async fn run(
     backend: Arc<dyn QueueBackend>,
     pool: Arc<Pool>,
     stats: Arc<GroupStats>,
+    operator_pause: tokio::sync::watch::Receiver<bool>,
     shutdown: CancellationToken,
 ) {
     let rules_tick = rules.tick.0;
@@ -166,6 +167,25 @@ pub(crate) async fn run(
         };
         let mine_now = me.report();
         let mut observation = observe(&queue_stats, &backlog, &mine_now);
+        if *operator_pause.borrow() {
+            // Paused by an operator: the pool sits at its minimum, and the
+            // idle ticks teach the policy nothing (neither a lull nor a
+            // saturated downstream). This member stays in the fleet.
+            scaler.hold(observation);
+            pool.set_may_wake(false);
+            if pool.desired() != min {
+                pool.resize(min);
+            }
+            if fleet.is_some() {
+                let mut report = me.report();
+                report.desired = min;
+                if let Err(e) = me.announce(&report).await {
+                    tracing::debug!(queue = %queue, error = %e, "could not report to the fleet's registry while paused");
+                }
+                last_seen = Some(Instant::now());
+            }
+            continue;
+        }
         let mut view: Option<View> = None;
         // This process's share of the queue where no registry tells.
         let mut fraction = 1.0;

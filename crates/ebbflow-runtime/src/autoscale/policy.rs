@@ -158,6 +158,14 @@ impl Autoscaler {
         self.rules.max = max.max(min);
     }
 
+    /// Takes `now` as the baseline of the next decision without deciding:
+    /// a tick whose figures say nothing of demand (the queue is paused).
+    /// A growth under test is dropped, since its throughput was cut short.
+    pub(crate) fn hold(&mut self, now: Observation) {
+        self.last = Some(now);
+        self.trial = None;
+    }
+
     /// Decides the pool size after observing `now`. `desired` is the pool's
     /// aim now, which a message arriving at an empty pool may have raised.
     pub(crate) fn decide(&mut self, now: Observation, desired: u32) -> Decision {

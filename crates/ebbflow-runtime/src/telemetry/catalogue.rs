@@ -39,6 +39,7 @@ pub(crate) const WORKERS: &str = "ebbflow_workers";
 pub(crate) const WORKERS_DESIRED: &str = "ebbflow_workers_desired";
 pub(crate) const FLEET_DESIRED: &str = "ebbflow_fleet_workers_desired";
 pub(crate) const FLEET_CONSUMERS: &str = "ebbflow_fleet_consumers";
+pub(crate) const QUEUE_PAUSED: &str = "ebbflow_queue_paused";
 pub(crate) const CALLS_IN_FLIGHT: &str = "ebbflow_calls_in_flight";
 pub(crate) const AUTOSCALE_DECISIONS: &str = "ebbflow_autoscale_decisions_total";
 pub(crate) const BACKEND_DURATION: &str = "ebbflow_backend_operation_duration_seconds";
@@ -154,6 +155,13 @@ pub const CATALOGUE: &[MetricInfo] = &[
         kind: Kind::Gauge,
         labels: &["queue"],
         help: "Processes consuming the queue, this one included, as the engine's consumer registry knows them.",
+        buckets: &[],
+    },
+    MetricInfo {
+        name: QUEUE_PAUSED,
+        kind: Kind::Gauge,
+        labels: &["queue"],
+        help: "1 while an operator has paused the queue's consumers (ebbflow pause), as this process last read it; 0 otherwise.",
         buckets: &[],
     },
     MetricInfo {

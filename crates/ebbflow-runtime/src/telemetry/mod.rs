@@ -249,6 +249,7 @@ struct GroupHandles {
     desired: Gauge,
     fleet_desired: Gauge,
     fleet_consumers: Gauge,
+    paused: Gauge,
     receives: Gauge,
     delete_batches: Gauge,
     scaled_up: Counter,
@@ -275,6 +276,7 @@ impl GroupHandles {
             desired: t.gauge(catalogue::WORKERS_DESIRED, &q),
             fleet_desired: t.gauge(catalogue::FLEET_DESIRED, &q),
             fleet_consumers: t.gauge(catalogue::FLEET_CONSUMERS, &q),
+            paused: t.gauge(catalogue::QUEUE_PAUSED, &q),
             receives: t.gauge(catalogue::CALLS_IN_FLIGHT, &with("call", "receive")),
             delete_batches: t.gauge(catalogue::CALLS_IN_FLIGHT, &with("call", "delete_batch")),
             scaled_up: t.counter(catalogue::AUTOSCALE_DECISIONS, &with("direction", "up")),
@@ -320,6 +322,7 @@ impl GroupHandles {
         self.desired.set(s.desired.get() as f64);
         self.fleet_desired.set(s.fleet_desired.get() as f64);
         self.fleet_consumers.set(s.fleet_consumers.get() as f64);
+        self.paused.set(s.paused.get() as f64);
         self.receives.set(s.receives_in_flight.get() as f64);
         self.delete_batches
             .set(s.delete_batches_in_flight.get() as f64);

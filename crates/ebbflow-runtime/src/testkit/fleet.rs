@@ -47,6 +47,10 @@ pub struct FleetPlan {
     pub handler: Duration,
     /// How long the burst may take to drain.
     pub limit: Duration,
+    /// When the burst becomes visible, from its first send: every message
+    /// is sent with the delay that makes it visible then, so the processes
+    /// meet the whole burst at once however fast the sender is.
+    pub burst_after: Duration,
 }
 
 impl Default for FleetPlan {
@@ -59,6 +63,7 @@ impl Default for FleetPlan {
             messages: 10_000,
             handler: Duration::from_millis(50),
             limit: Duration::from_secs(120),
+            burst_after: Duration::from_secs(10),
         }
     }
 }
@@ -70,7 +75,7 @@ pub struct FleetRun {
     pub peak_workers: u64,
     /// Each process's own largest pool.
     pub process_peaks: Vec<u64>,
-    /// From the burst's last send to an empty queue.
+    /// From the moment the burst became visible to an empty queue.
     pub drained_in: Duration,
 }
 
@@ -209,18 +214,30 @@ pub async fn fleet_run(
         sleep(Duration::from_millis(50)).await;
     }
     sleep(Duration::from_secs(3)).await;
-    let burst_from = now_ms();
+    // A burst sent as fast as this process can send is a trickle on a busy
+    // machine, and the pools then follow the sender's pace: the two runs
+    // would compare two senders. Delayed to one moment, it is one burst.
+    let visible_at = Instant::now() + plan.burst_after;
     for start in (0..plan.messages).step_by(10) {
+        let delay = visible_at.saturating_duration_since(Instant::now());
         let entries = (start..(start + 10).min(plan.messages))
             .map(|i| SendBatchEntry {
                 id: format!("m{}", i - start),
-                message: SendMessage::new(format!("job {i}")),
+                message: SendMessage::new(format!("job {i}")).delay(delay),
             })
             .collect();
         if let Err(e) = backend.send_batch(queue, entries).await {
             panic!("sending the burst: {e}");
         }
     }
+    if Instant::now() > visible_at {
+        println!(
+            "the burst took longer than {:?} to send: part of it came as a trickle",
+            plan.burst_after
+        );
+    }
+    tokio::time::sleep_until(visible_at).await;
+    let burst_from = now_ms();
     let sent = Instant::now();
     loop {
         match backend.stats(queue).await {

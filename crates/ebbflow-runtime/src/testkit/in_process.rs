@@ -115,6 +115,8 @@ pub async fn fault_run(backend: Arc<dyn QueueBackend>, prefix: &str, plan: Fault
     let rules = Rules {
         fifo: plan.fifo_groups.is_some() && plan.batch_size.is_none(),
         expiries: false,
+        stale_changes: false,
+        shared_receives: false,
     };
     let verdict = judge(
         queue,

@@ -516,6 +516,12 @@ fn judge(
     dead_letters: &[String],
 ) -> Verdict {
     let verdict = check(events, rules);
+    if verdict.shared_receives > 0 {
+        println!(
+            "fault run `{queue}`: {} receives handed out twice by the engine",
+            verdict.shared_receives
+        );
+    }
     println!(
         "fault run `{queue}`: {} sent, {} processed, {} dead-lettered, {} processed twice, {} redeliveries ({} unexplained), {} crashes, {} violations",
         verdict.sent,

@@ -65,6 +65,13 @@ pub struct KillPlan {
     /// Issue 38's situations a process run can show: pools scaled to zero
     /// and woken, long polls longer than the visibility timeout.
     pub second_pass: bool,
+    /// Why the engine lets a stale receipt handle change a later receive's
+    /// visibility, if it does: the checker then counts such changes.
+    pub stale_changes: Option<&'static str>,
+    /// Why the engine can hand one receive to two concurrent receives, if
+    /// it can: the checker then counts such pairs apart (see
+    /// `Rules::shared_receives`) instead of judging them.
+    pub shared_receives: Option<&'static str>,
 }
 
 impl Default for KillPlan {
@@ -81,6 +88,8 @@ impl Default for KillPlan {
             limit: Duration::from_secs(120),
             order_waived: None,
             second_pass: false,
+            stale_changes: None,
+            shared_receives: None,
         }
     }
 }
@@ -373,10 +382,18 @@ pub async fn kill_run(
     if let (Some(why), Some(_)) = (plan.order_waived, plan.fifo_groups) {
         println!("FIFO order is not checked: {why}");
     }
+    if let Some(why) = plan.stale_changes {
+        println!("stale handles' visibility changes are counted: {why}");
+    }
+    if let Some(why) = plan.shared_receives {
+        println!("receives handed out twice are counted apart: {why}");
+    }
     // Kills and the engine's restarts are in the history; nothing expires on purpose.
     let rules = Rules {
         fifo: plan.fifo_groups.is_some() && plan.order_waived.is_none(),
         expiries: false,
+        stale_changes: plan.stale_changes.is_some(),
+        shared_receives: plan.shared_receives.is_some(),
     };
     let verdict = judge(
         &queues.queue,

@@ -13,6 +13,16 @@ pub struct Rules {
     /// explains a redelivery. Kills and outages are declared in the history
     /// itself ([`EventKind::Crashed`], [`EventKind::OutageBegan`]).
     pub expiries: bool,
+    /// The engine lets a handle from an earlier receive of a message change
+    /// the visibility of a later one (moto does; SQS and ebbflow's engines
+    /// do not): such a change, asked while the later receive held the
+    /// message, may end its hiding early and explains a redelivery.
+    pub stale_changes: bool,
+    /// The engine can hand one receive of a message to two concurrent
+    /// receives (moto, whose receive takes no lock): two receives that
+    /// report the same receive count are that, not a redelivery, and are
+    /// counted in [`Verdict::shared_receives`] instead of being judged.
+    pub shared_receives: bool,
 }
 
 /// Engines keep time in milliseconds; this much slack absorbs their rounding.
@@ -38,6 +48,8 @@ pub struct Verdict {
     pub unexplained: usize,
     /// Workers that died.
     pub crashes: usize,
+    /// Receives the engine handed out twice (see [`Rules::shared_receives`]).
+    pub shared_receives: usize,
     /// Every broken promise, in words.
     pub violations: Vec<String>,
 }
@@ -63,6 +75,7 @@ impl Verdict {
 struct Receive<'a> {
     key: &'a str,
     worker: u32,
+    receive_count: u32,
     asked_at: u64,
     at: u64,
     visibility_ms: u64,
@@ -183,7 +196,7 @@ pub fn check(events: &[Event], rules: Rules) -> Verdict {
     let mut outages: Vec<(u64, u64)> = Vec::new();
     // Redeliveries, each with the receive before it, to explain once every
     // event is in.
-    let mut redelivered: Vec<(&str, &str, u64)> = Vec::new();
+    let mut redelivered: Vec<(&str, &str, &str, u64)> = Vec::new();
 
     for e in &events {
         match &e.kind {
@@ -193,7 +206,7 @@ pub fn check(events: &[Event], rules: Rules) -> Verdict {
                 handle,
                 asked_at,
                 visibility_ms,
-                ..
+                receive_count,
             } => {
                 if let Some(&at) = deleted_at.get(key.as_str()) {
                     if *asked_at > at {
@@ -208,7 +221,7 @@ pub fn check(events: &[Event], rules: Rules) -> Verdict {
                     v.redeliveries += 1;
                     // Judged once every event is in: a change asked before
                     // this receive may be answered after it.
-                    redelivered.push((key, h, e.at));
+                    redelivered.push((key, h, handle.as_str(), e.at));
                 }
                 earlier.push(handle);
                 receives.insert(
@@ -216,6 +229,7 @@ pub fn check(events: &[Event], rules: Rules) -> Verdict {
                     Receive {
                         key,
                         worker: e.worker,
+                        receive_count: *receive_count,
                         asked_at: *asked_at,
                         at: e.at,
                         visibility_ms: *visibility_ms,
@@ -304,18 +318,45 @@ pub fn check(events: &[Event], rules: Rules) -> Verdict {
             }
         }
     }
-    for (key, handle, at) in redelivered {
+    for (key, handle, next, at) in redelivered {
         let Some(prev) = receives.get(handle) else {
             continue;
         };
-        let hidden_until = prev.earliest_deadline_for(at);
+        let again = receives.get(next);
+        if rules.shared_receives && again.is_some_and(|r| r.receive_count <= prev.receive_count) {
+            v.shared_receives += 1;
+            continue;
+        }
+        let mut hidden_until = prev.earliest_deadline_for(at);
+        // Changes asked by earlier handles of this message while `prev`
+        // held it, where the engine applies them to `prev`.
+        let stale: Vec<(u64, u64)> = if rules.stale_changes {
+            receives_of
+                .get(key)
+                .into_iter()
+                .flatten()
+                .take_while(|h| **h != handle)
+                .filter_map(|h| receives.get(*h))
+                .flat_map(|r| r.changes.iter())
+                .filter(|&&(_, asked, _, _)| asked >= prev.asked_at && asked <= at)
+                .map(|&(_, asked, timeout, _)| (asked, timeout))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for &(asked, timeout) in &stale {
+            hidden_until = hidden_until.min(asked + timeout);
+        }
         if at + SLACK_MS < hidden_until {
             v.violations.push(format!(
                 "`{key}` received again at {at} while the receive at {} hid it until {hidden_until}",
                 prev.at
             ));
         }
-        let released = prev.release_asked_by(at);
+        let released = prev.release_asked_by(at)
+            || stale
+                .iter()
+                .any(|&(asked, timeout)| asked + timeout <= at + SLACK_MS);
         let crashed = crashed_at
             .get(&prev.worker)
             .is_some_and(|&c| c >= prev.at && c <= at);
@@ -532,6 +573,8 @@ mod tests {
     const EXPIRIES: Rules = Rules {
         fifo: false,
         expiries: true,
+        stale_changes: false,
+        shared_receives: false,
     };
 
     fn changed(at: u64, handle: &str, timeout_ms: u64) -> Event {
@@ -602,6 +645,88 @@ mod tests {
         before.insert(1, ev(0, 0, EventKind::OutageBegan));
         before.insert(2, ev(0, 0, EventKind::OutageEnded));
         assert_eq!(check(&before, Rules::default()).unexplained, 1);
+    }
+
+    /// A handler that outlived its receive releases the message by its old
+    /// handle while a second receive holds it, and a third receive follows:
+    /// a violation where handles are per receive (SQS, ebbflow's engines),
+    /// explained where the engine applies a stale handle's change (moto).
+    #[test]
+    fn a_stale_handles_release_counts_only_where_the_engine_applies_it() {
+        let mut h = vec![sent(0, "a", None), received(1, "a", "h1", 100)];
+        h.push(ev(
+            2,
+            1,
+            EventKind::Started {
+                key: "a".into(),
+                handle: "h1".into(),
+            },
+        ));
+        h.push(received(120, "a", "h2", 100));
+        h.push(ev(
+            150,
+            1,
+            EventKind::Ended {
+                key: "a".into(),
+                handle: "h1".into(),
+                ok: false,
+            },
+        ));
+        h.push(changed(150, "h1", 0));
+        h.push(received(160, "a", "h3", 100));
+        h.extend(run(161, 162, "a", "h3", true));
+        h.push(deleted(163, "h3"));
+        // h1's handler outlived its visibility on purpose.
+        let v = check(&h, EXPIRIES);
+        assert!(
+            v.violations.iter().any(|m| m.contains("hid it until 220")),
+            "{:?}",
+            v.violations
+        );
+        let moto = Rules {
+            stale_changes: true,
+            ..EXPIRIES
+        };
+        check(&h, moto).assert_ok();
+    }
+
+    /// Two receives of one message 10 ms apart that report the same
+    /// receive count: the engine handed one receive out twice. A violation
+    /// where the engine is held to SQS's promise, counted apart where it is
+    /// known to do it (moto); a true redelivery (a higher count) is still
+    /// judged there.
+    #[test]
+    fn one_receive_handed_out_twice_is_counted_apart_only_where_allowed() {
+        let received_as = |at: u64, handle: &str, count: u32| {
+            ev(
+                at,
+                1,
+                EventKind::Received {
+                    key: "a".into(),
+                    handle: handle.into(),
+                    receive_count: count,
+                    asked_at: at - 5,
+                    visibility_ms: 1000,
+                },
+            )
+        };
+        let mut h = vec![sent(0, "a", None), received_as(100, "h1", 1)];
+        h.extend(run(101, 102, "a", "h1", false));
+        h.push(received_as(110, "h2", 1));
+        h.extend(run(111, 112, "a", "h2", true));
+        h.push(deleted(113, "h2"));
+        let shared = Rules {
+            shared_receives: true,
+            ..Rules::default()
+        };
+        assert!(!check(&h, Rules::default()).violations.is_empty());
+        let v = check(&h, shared);
+        v.assert_ok();
+        assert_eq!(v.shared_receives, 1);
+
+        let mut redelivered = h.clone();
+        redelivered[4] = received_as(110, "h2", 2);
+        assert!(!check(&redelivered, shared).violations.is_empty());
     }
 
     /// A release asked before a receive returned, answered after it: the
