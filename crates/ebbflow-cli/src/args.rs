@@ -86,6 +86,21 @@ pub enum Command {
         #[arg(long, short)]
         yes: bool,
     },
+    /// Pause a queue's consumers everywhere: every runtime consuming it (in
+    /// any process) starts no receive within one autoscaler tick; messages
+    /// in hand finish. Producers are not affected.
+    Pause {
+        /// The queue.
+        queue: String,
+        /// Why, shown by `ebbflow queues` and the dashboard (at most 160 characters).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Resume a paused queue's consumers: they receive again within one tick.
+    Resume {
+        /// The queue.
+        queue: String,
+    },
     /// The messages of a dead-letter queue, with why each was dead-lettered.
     Dlq {
         /// The dead-letter queue.

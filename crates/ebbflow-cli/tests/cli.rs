@@ -292,6 +292,35 @@ fn send_queues_peek_receive_and_purge(env: &Env) {
     let attrs = env.json(&["queue", "attributes", &q]);
     assert_eq!(attrs["attributes"]["VisibilityTimeout"], "1m30s");
     assert_eq!(attrs["attributes"]["MessageRetentionPeriod"], "2d");
+    pause_and_resume_are_kept_and_shown(env, &q);
+}
+
+/// `ebbflow pause`/`resume` (issue 35): the flag is kept in the engine and
+/// shown by `ebbflow queues`, in the table and the JSON; a bad reason is a
+/// usage error that changes nothing.
+fn pause_and_resume_are_kept_and_shown(env: &Env, q: &str) {
+    let too_long = "x".repeat(161);
+    let refused = env.run(&["pause", q, "--reason", &too_long]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(env.json(&["queues", "--prefix", q])[0]["paused"].is_null());
+
+    let paused = env.json(&["pause", q, "--reason", "payments API down: INC-42"]);
+    assert_eq!(paused["paused"]["reason"], "payments API down: INC-42");
+    let listed = env.json(&["queues", "--prefix", q]);
+    assert_eq!(listed[0]["paused"]["reason"], "payments API down: INC-42");
+    assert!(listed[0]["paused"]["since_ms"]
+        .as_u64()
+        .is_some_and(|t| t > 0));
+    let table = env.ok(&["queues", "--prefix", q]);
+    assert!(
+        table.contains("paused: payments API down: INC-42"),
+        "{table}"
+    );
+
+    let resumed = env.json(&["resume", q]);
+    assert_eq!(resumed["was_paused"], true);
+    assert!(env.json(&["queues", "--prefix", q])[0]["paused"].is_null());
+    assert_eq!(env.json(&["resume", q])["was_paused"], false);
 }
 
 fn dlq_shows_why_and_redrive_moves_back(env: &Env) {

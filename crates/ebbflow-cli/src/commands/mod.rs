@@ -94,6 +94,8 @@ async fn run_on_backend(
         }
         Command::Queue(command) => queues::queue(ctx, command, config).await,
         Command::Purge { queue, yes } => queues::purge(ctx, &queue, yes).await,
+        Command::Pause { queue, reason } => queues::pause(ctx, &queue, reason).await,
+        Command::Resume { queue } => queues::resume(ctx, &queue).await,
         Command::Send(args) => send::send(ctx, args).await,
         Command::Peek { queue, limit } => look::peek(ctx, &queue, limit).await,
         Command::Dlq { queue, limit } => look::dlq(ctx, &queue, limit).await,

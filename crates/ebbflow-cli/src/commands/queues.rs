@@ -52,6 +52,22 @@ async fn rows(ctx: &Ctx, prefix: Option<&str>) -> Result<Vec<Row>, CliError> {
     Ok(rows)
 }
 
+/// "paused" with its reason (cut to a column's width), or nothing.
+fn state(paused: Option<&ebbflow::Pause>) -> String {
+    const SHOWN: usize = 40;
+    match paused.map(|p| p.reason.as_deref()) {
+        None => String::new(),
+        Some(None) => "paused".to_owned(),
+        Some(Some(reason)) if reason.chars().count() > SHOWN => {
+            format!(
+                "paused: {}…",
+                reason.chars().take(SHOWN).collect::<String>()
+            )
+        }
+        Some(Some(reason)) => format!("paused: {reason}"),
+    }
+}
+
 fn render(ctx: &Ctx, rows: &[Row]) -> String {
     let mut sources: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for r in rows {
@@ -75,6 +91,7 @@ fn render(ctx: &Ctx, rows: &[Row]) -> String {
                     "oldest_age_seconds": r.stats.oldest_message_age.map(|d| d.as_secs_f64()),
                     "dead_letter_queue": r.attributes.redrive_policy.as_ref().map(|p| &p.dead_letter_queue),
                     "dead_letter_sources": sources.get(r.name.as_str()).cloned().unwrap_or_default(),
+                    "paused": r.attributes.paused,
                 })
             })
             .collect();
@@ -88,6 +105,7 @@ fn render(ctx: &Ctx, rows: &[Row]) -> String {
         "DELAYED",
         "OLDEST",
         "DEAD LETTERS",
+        "STATE",
     ]);
     for r in rows {
         let dead_letters = match (sources.get(r.name.as_str()), &r.attributes.redrive_policy) {
@@ -108,6 +126,7 @@ fn render(ctx: &Ctx, rows: &[Row]) -> String {
             r.stats.delayed.to_string(),
             output::age(r.stats.oldest_message_age),
             dead_letters,
+            state(r.attributes.paused.as_ref()),
         ]);
     }
     if t.is_empty() {
@@ -257,6 +276,64 @@ pub async fn purge(ctx: &Ctx, queue: &str, yes: bool) -> Result<(), CliError> {
         || format!("purged {queue} ({count} messages)"),
     );
     Ok(())
+}
+
+/// `ebbflow pause QUEUE [--reason TEXT]`: the flag every consuming runtime
+/// reads at its tick; `by` is the user running the command, when the
+/// environment names one that fits.
+pub async fn pause(ctx: &Ctx, queue: &str, reason: Option<String>) -> Result<(), CliError> {
+    let by = std::env::var("USER")
+        .ok()
+        .filter(|u| ebbflow::Pause::new(None, Some(u.clone())).is_ok());
+    let pause =
+        ebbflow::Pause::new(reason, by).map_err(|e| CliError::Usage(format!("--reason: {e}")))?;
+    set_pause(ctx, queue, Some(pause.clone())).await?;
+    report(
+        ctx,
+        serde_json::json!({"queue": queue, "paused": pause}),
+        || {
+            format!(
+                "paused {queue}: every runtime consuming it stops receiving within a tick;                  messages in hand finish (`ebbflow resume {queue}` to undo)"
+            )
+        },
+    );
+    Ok(())
+}
+
+/// `ebbflow resume QUEUE`.
+pub async fn resume(ctx: &Ctx, queue: &str) -> Result<(), CliError> {
+    let was = ctx
+        .backend
+        .get_queue_attributes(queue)
+        .await
+        .context(|| format!("reading queue {queue}"))?
+        .paused;
+    set_pause(ctx, queue, None).await?;
+    report(
+        ctx,
+        serde_json::json!({"queue": queue, "paused": null, "was_paused": was.is_some()}),
+        || match was {
+            Some(_) => format!("resumed {queue}: its consumers receive again within a tick"),
+            None => format!("{queue} was not paused"),
+        },
+    );
+    Ok(())
+}
+
+async fn set_pause(ctx: &Ctx, queue: &str, pause: Option<ebbflow::Pause>) -> Result<(), CliError> {
+    let what = if pause.is_some() {
+        "pausing"
+    } else {
+        "resuming"
+    };
+    let update = ebbflow::QueueAttributesUpdate {
+        pause: Some(pause),
+        ..Default::default()
+    };
+    ctx.backend
+        .set_queue_attributes(queue, update)
+        .await
+        .context(|| format!("{what} {queue}"))
 }
 
 /// Prints one result: the JSON for scripts, the sentence for people.
