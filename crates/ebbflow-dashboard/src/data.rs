@@ -29,6 +29,8 @@ pub struct QueueRow {
     pub dead_letter_queue: Option<String>,
     /// The queues that dead-letter into it.
     pub dead_letter_sources: Vec<String>,
+    /// Set while an operator has paused its consumers.
+    pub paused: Option<ebbflow_core::Pause>,
 }
 
 /// How many queues the overview reads at once.
@@ -89,6 +91,7 @@ fn row(name: String, attrs: &QueueAttributes, stats: &QueueStats) -> QueueRow {
             .as_ref()
             .map(|p| ebbflow_core::queue_name_from_arn(&p.dead_letter_queue).to_owned()),
         dead_letter_sources: Vec::new(),
+        paused: attrs.paused.clone(),
     }
 }
 

@@ -210,9 +210,10 @@ pub fn queues(c: &Chrome, rows: &[QueueRow]) -> String {
         };
         let _ = write!(
             body,
-            "<tr><td>{}{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{dead}</td></tr>",
+            "<tr><td>{}{}{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{dead}</td></tr>",
             queue_link(base, &r.name),
             if r.fifo { " <span class=\"tag\">FIFO</span>" } else { "" },
+            if r.paused.is_some() { " <span class=\"tag paused\">paused</span>" } else { "" },
             r.visible,
             r.in_flight,
             r.delayed,
@@ -254,6 +255,8 @@ pub struct QueuePage<'a> {
     pub can_send: bool,
     /// Whether the purge form is shown.
     pub can_purge: bool,
+    /// Whether the pause/resume button is shown.
+    pub can_pause: bool,
     /// Whether each message has a delete button.
     pub can_delete: bool,
     /// Whether, on an engine that cannot browse, a receive may show messages.
@@ -363,6 +366,60 @@ fn send_form(c: &Chrome, queue: &str, fifo: bool) -> String {
         url_part(queue),
         c.csrf_field()
     )
+}
+
+/// The pause banner and its button: Resume while paused, else a Pause form
+/// with a reason (audited; the key needs `SetQueueAttributes`).
+fn pause_section(
+    c: &Chrome,
+    queue: &str,
+    paused: Option<&ebbflow_core::Pause>,
+    can: bool,
+) -> String {
+    let mut out = String::new();
+    if let Some(p) = paused {
+        let _ = write!(
+            out,
+            "<p class=\"notice paused\" id=\"paused\">Consumers paused{}{}: no runtime starts a receive on this queue; producers still send.{}</p>",
+            p.by.as_deref()
+                .map(|b| format!(" by {}", escape(b)))
+                .unwrap_or_default(),
+            p.reason
+                .as_deref()
+                .map(|r| format!(" — {}", escape(r)))
+                .unwrap_or_default(),
+            format_args!(
+                " <span class=\"muted\" data-time=\"{}\">since {}</span>",
+                p.since_ms,
+                sent_at(p.since_ms)
+            )
+        );
+    }
+    if !can {
+        return out;
+    }
+    let action = |verb: &str| format!("{}/queues/{}/{verb}", c.base, url_part(queue));
+    if paused.is_some() {
+        let _ = write!(
+            out,
+            "<form method=\"post\" action=\"{}\">{}<button type=\"submit\" id=\"resume\">Resume consumers</button></form>",
+            action("resume"),
+            c.csrf_field()
+        );
+    } else {
+        let _ = write!(
+            out,
+            "<details class=\"action\"><summary>Pause consumers</summary>\
+             <form method=\"post\" action=\"{}\">{}\
+             <p>Every runtime consuming this queue stops receiving within a tick; messages in hand finish. Producers still send.</p>\
+             <label for=\"reason\">Reason</label><input type=\"text\" id=\"reason\" name=\"reason\" maxlength=\"{}\" autocomplete=\"off\">\
+             <button type=\"submit\" id=\"pause\">Pause</button></form></details>",
+            action("pause"),
+            c.csrf_field(),
+            ebbflow_core::Pause::MAX_REASON_CHARS
+        );
+    }
+    out
 }
 
 fn purge_form(c: &Chrome, queue: &str) -> String {
@@ -582,6 +639,7 @@ pub fn queue(c: &Chrome, p: &QueuePage<'_>) -> String {
     if let Some((groups, more)) = p.dead_letters {
         body.push_str(&dead_letters(base, groups, more));
     }
+    body.push_str(&pause_section(c, &r.name, r.paused.as_ref(), p.can_pause));
     if p.can_send {
         body.push_str(&send_form(c, &r.name, r.fifo));
     }

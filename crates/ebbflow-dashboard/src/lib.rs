@@ -278,6 +278,8 @@ impl Dashboard {
             (["queues", name, "redrives", id], true, _) => self.redrive_status(c, name, id),
             (["queues", name, "send"], _, true) => self.send(c, name).await,
             (["queues", name, "purge"], _, true) => self.purge(c, name).await,
+            (["queues", name, "pause"], _, true) => self.pause(c, name, true).await,
+            (["queues", name, "resume"], _, true) => self.pause(c, name, false).await,
             (["queues", name, "delete"], _, true) => self.delete(c, name).await,
             (["queues", name, "redrive"], _, true) => self.redrive(c, name).await,
             (["queues", name, "redrives", id, "stop"], _, true) => self.stop(c, name, id),
@@ -397,6 +399,7 @@ impl Dashboard {
             redrives: &self.redrives.of_queue(name),
             can_send: allowed("SendMessage"),
             can_purge: allowed("PurgeQueue"),
+            can_pause: allowed(PAUSE_ACTION),
             can_delete: allowed("DeleteMessage"),
             can_receive: allowed("ReceiveMessage"),
             can_redrive: is_dlq && allowed("StartMessageMoveTask"),
@@ -614,6 +617,39 @@ impl Dashboard {
         ))
     }
 
+    /// Pauses (`pause`) or resumes the queue's consumers, as `ebbflow pause`
+    /// does; the visitor's key name is kept as who paused it.
+    async fn pause(&self, c: &Call<'_>, name: &str, pause: bool) -> Result<Reply, Failure> {
+        self.allow(c, PAUSE_ACTION, name)?;
+        let flag = if pause {
+            let reason = c.form.get("reason").map(str::to_owned);
+            // A key name too long to keep is left out, not an error.
+            let by = Some(c.visitor.name().to_owned())
+                .filter(|n| ebbflow_core::Pause::new(None, Some(n.clone())).is_ok());
+            Some(ebbflow_core::Pause::new(reason, by)?)
+        } else {
+            None
+        };
+        let update = ebbflow_core::QueueAttributesUpdate {
+            pause: Some(flag),
+            ..Default::default()
+        };
+        let done = self.backend.set_queue_attributes(name, update).await;
+        let action = if pause {
+            "PauseConsumers"
+        } else {
+            "ResumeConsumers"
+        };
+        audit(c.visitor, action, name, done.as_ref().err());
+        done?;
+        let word = if pause { "paused" } else { "resumed" };
+        Ok(self.done(
+            c,
+            format!("{}?{word}=1", self.queue_url(name)),
+            serde_json::json!({ word: name }),
+        ))
+    }
+
     async fn redrive(&self, c: &Call<'_>, name: &str) -> Result<Reply, Failure> {
         self.allow(c, "StartMessageMoveTask", name)?;
         let to = c.form.get("to").unwrap_or_default();
@@ -778,10 +814,22 @@ fn notice(query: &Form) -> Option<String> {
             "Message {id} was gone already (received and deleted, or moved)."
         ));
     }
+    if query.get("paused").is_some() {
+        return Some(
+            "Paused: every runtime consuming this queue stops receiving within a tick.".to_owned(),
+        );
+    }
+    if query.get("resumed").is_some() {
+        return Some("Resumed: its consumers receive again within a tick.".to_owned());
+    }
     query
         .get("purged")
         .map(|_| "Purged: every message is gone.".to_owned())
 }
+
+/// The permission pausing and resuming a queue's consumers takes: a change
+/// of the queue, as `SetQueueAttributes` is (read-only keys lack it).
+const PAUSE_ACTION: &str = "SetQueueAttributes";
 
 /// One line in the audit log for a change.
 fn audit(visitor: &Visitor, action: &str, queue: &str, error: Option<&QueueError>) {

@@ -635,3 +635,78 @@ async fn the_send_form_refuses_the_runtimes_attributes() {
     assert!(answer.body.contains("reserved"), "{}", answer.body);
     assert_eq!(b.stats("orders-dlq").await.expect("stats").visible, 0);
 }
+
+/// The pause button (issue 35): a read-only key sees the banner but no
+/// button and is refused the action; a key that may change the queue pauses
+/// it with a reason (kept in the engine with the key's name) and resumes
+/// it; the overview marks a paused queue; a key limited to other queues is
+/// refused; a reason past its length changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pausing_consumers_takes_a_key_that_may_change_the_queue() {
+    let b = queues().await;
+    let addr = serve(&b, Some(keys())).await;
+    let paused = |b: Arc<MemoryBackend>| async move {
+        b.get_queue_attributes("orders")
+            .await
+            .expect("attributes")
+            .paused
+    };
+
+    let mut viewer = signed_in(&addr, "viewer", "viewer-secret").await;
+    let page = viewer.get("/ui/queues/orders").await.body;
+    assert!(!page.contains("id=\"pause\""), "{page}");
+    let refused = viewer
+        .submit("/ui/queues/orders", "/ui/queues/orders/pause", &[])
+        .await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert_eq!(paused(b.clone()).await, None);
+
+    let mut team = signed_in(&addr, "team", "team-secret").await;
+    let elsewhere = team
+        .submit("/ui/queues/orders", "/ui/queues/billing/pause", &[])
+        .await;
+    assert_eq!(elsewhere.status, 403, "{}", elsewhere.body);
+    let too_long = "x".repeat(ebbflow_core::Pause::MAX_REASON_CHARS + 1);
+    let bad = team
+        .submit(
+            "/ui/queues/orders",
+            "/ui/queues/orders/pause",
+            &[("reason", too_long.as_str())],
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert_eq!(paused(b.clone()).await, None);
+
+    let page = team.get("/ui/queues/orders").await.body;
+    assert!(page.contains("id=\"pause\""), "{page}");
+    let done = team
+        .submit(
+            "/ui/queues/orders",
+            "/ui/queues/orders/pause",
+            &[("reason", "payments <down>")],
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let pause = paused(b.clone()).await.expect("paused");
+    assert_eq!(
+        (pause.reason.as_deref(), pause.by.as_deref()),
+        (Some("payments <down>"), Some("team"))
+    );
+    let page = team.get("/ui/queues/orders").await.body;
+    assert!(
+        page.contains("Consumers paused by team — payments &lt;down&gt;"),
+        "{page}"
+    );
+    assert!(page.contains("id=\"resume\""), "{page}");
+    let overview = viewer.get("/ui/").await.body;
+    assert!(overview.contains("tag paused"), "{overview}");
+    let viewed = viewer.get("/ui/queues/orders").await.body;
+    assert!(viewed.contains("id=\"paused\""), "{viewed}");
+    assert!(!viewed.contains("id=\"resume\""), "{viewed}");
+
+    let resumed = team
+        .submit("/ui/queues/orders", "/ui/queues/orders/resume", &[])
+        .await;
+    assert_eq!(resumed.status, 303, "{}", resumed.body);
+    assert_eq!(paused(b.clone()).await, None);
+}
