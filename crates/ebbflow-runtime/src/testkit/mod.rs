@@ -56,7 +56,10 @@ fn spawn_child(
 mod in_process;
 mod processes;
 
-pub use fleet::{assert_one_fleet, fleet_child, fleet_child_queue, fleet_run, FleetPlan, FleetRun};
+pub use fleet::{
+    assert_fleet_pauses, assert_one_fleet, fleet_child, fleet_child_queue, fleet_run, FleetPlan,
+    FleetRun,
+};
 pub use in_process::{fault_run, SlowDeletes};
 pub use processes::{kill_child, kill_child_target, kill_run, KillPlan};
 
