@@ -36,6 +36,8 @@ pub mod local;
 mod message;
 mod pause;
 mod queue;
+#[cfg(feature = "seal")]
+pub mod seal;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 

@@ -23,15 +23,7 @@ impl Synchronous {
     }
 }
 
-/// Where the AES-256-GCM key for encryption at rest comes from. The key
-/// itself is never written in the TOML: the config names a file or a variable.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeySource {
-    /// A file holding the key as 64 hex digits (surrounding whitespace ignored).
-    File(PathBuf),
-    /// An environment variable holding the key as 64 hex digits.
-    Env(String),
-}
+pub use ebbflow_core::seal::KeySource;
 
 /// Options of [`SqliteBackend::open`](crate::SqliteBackend::open).
 ///
