@@ -35,6 +35,13 @@ pub trait QueueBackend: Send + Sync + 'static {
     /// A short name for logs and metrics: `memory`, `sqlite`, `sqs`, …
     fn backend_name(&self) -> &'static str;
 
+    /// Whether the engine seals message bodies and attributes at rest (its
+    /// own encryption, with keys it was given): what `ebbflow serve`
+    /// describes as `SqsManagedSseEnabled`. False by default.
+    fn encrypts_at_rest(&self) -> bool {
+        false
+    }
+
     /// Whether the engine moves a message past its queue's `max_receive_count`
     /// to the dead-letter queue by itself, as SQS does with a `RedrivePolicy`.
     /// The runtime then leaves that move to the engine and only stops

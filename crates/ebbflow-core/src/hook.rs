@@ -178,6 +178,10 @@ impl<H: BackendHook> QueueBackend for Hooked<H> {
         self.hook.redrives_natively(self.inner.redrives_natively())
     }
 
+    fn encrypts_at_rest(&self) -> bool {
+        self.inner.encrypts_at_rest()
+    }
+
     async fn create_queue(&self, name: &str, attributes: QueueAttributes) -> Result<String> {
         let call = self.inner.create_queue(name, attributes);
         self.hook.around(Operation::CreateQueue, call).await

@@ -77,6 +77,22 @@ pub enum SealError {
         /// The ids the ring has.
         known: String,
     },
+    /// The engine holds values sealed with keys, and no key was given.
+    #[error("the engine holds messages sealed with key(s) {ids}; give the key file with backend.encryption_key_file or backend.encryption_key_env")]
+    KeyRequired {
+        /// The ids the engine recorded.
+        ids: String,
+    },
+    /// The engine holds values sealed with keys the ring lacks.
+    #[error("the engine holds messages sealed with key(s) {missing}, which {source_name} lacks (it has {known}); keep an old key in the file, newest last, until every message it sealed is gone")]
+    KeysMissing {
+        /// The recorded ids the ring lacks.
+        missing: String,
+        /// Where the ring came from.
+        source_name: String,
+        /// The ids the ring has.
+        known: String,
+    },
     /// A sealed value that does not open: altered, moved from another
     /// message, or cut short.
     #[error("a sealed value does not open with key {key_id}: altered, moved or cut short")]
@@ -285,6 +301,44 @@ impl KeyRing {
     }
 }
 
+/// What an engine decides at connect, from the ids of the keys it recorded
+/// as having sealed its messages: a ring is needed when any did, and must
+/// hold each of them. A wrong key is a missing one (ids come from the keys).
+///
+/// ```
+/// use ebbflow_core::seal::{check_ring, KeyRing};
+/// let ring = KeyRing::from_keys(&[[1; 32]], "test");
+/// let id = ring.newest().id().to_owned();
+/// assert!(check_ring(Some(&ring), &[id.clone()]).is_ok());
+/// assert!(check_ring(None, &[id]).is_err());
+/// assert!(check_ring(Some(&ring), &["0badc0de".to_owned()]).is_err());
+/// assert!(check_ring(None, &[]).is_ok());
+/// ```
+pub fn check_ring(ring: Option<&KeyRing>, recorded: &[String]) -> Result<(), SealError> {
+    match ring {
+        None if recorded.is_empty() => Ok(()),
+        None => Err(SealError::KeyRequired {
+            ids: recorded.join(","),
+        }),
+        Some(ring) => {
+            let missing: Vec<&str> = recorded
+                .iter()
+                .map(String::as_str)
+                .filter(|id| !ring.keys().iter().any(|k| k.id() == *id))
+                .collect();
+            if missing.is_empty() {
+                Ok(())
+            } else {
+                Err(SealError::KeysMissing {
+                    missing: missing.join(","),
+                    source_name: ring.source_name().to_owned(),
+                    known: ring.ids(),
+                })
+            }
+        }
+    }
+}
+
 /// The id of the key `value` was sealed with; `None` for a plain value.
 pub fn sealed_with(value: &str) -> Option<&str> {
     let rest = value.strip_prefix(SEALED_PREFIX)?;
@@ -300,6 +354,47 @@ pub fn aad(message_id: &str, field: &str) -> Vec<u8> {
     out.push(b'/');
     out.extend_from_slice(field.as_bytes());
     out
+}
+
+/// What an engine stores for `field` of message `message_id`: `text`
+/// sealed with the ring's newest key, or as it is without a ring (and when
+/// empty, which stands for none).
+pub fn seal_stored(ring: Option<&KeyRing>, message_id: &str, field: &str, text: String) -> String {
+    match ring {
+        Some(ring) if !text.is_empty() => ring.seal(&aad(message_id, field), &text),
+        _ => text,
+    }
+}
+
+/// What an engine reads back for `field` of `message_id`: opened with the
+/// ring, plain values as they are. A sealed value without a ring, or one
+/// that does not open, is an error naming the message, never its bytes.
+///
+/// ```
+/// use ebbflow_core::seal::{open_stored, seal_stored, KeyRing};
+/// let ring = KeyRing::from_keys(&[[3; 32]], "test");
+/// let stored = seal_stored(Some(&ring), "m1", "body", "hi".into());
+/// assert_eq!(open_stored(Some(&ring), "m1", "body", stored.clone()).unwrap(), "hi");
+/// assert!(open_stored(None, "m1", "body", stored).is_err());
+/// assert_eq!(open_stored(None, "m1", "body", "hi".into()).unwrap(), "hi");
+/// ```
+pub fn open_stored(
+    ring: Option<&KeyRing>,
+    message_id: &str,
+    field: &str,
+    value: String,
+) -> Result<String, String> {
+    match ring {
+        Some(ring) => match ring.open(&aad(message_id, field), &value) {
+            Ok(Cow::Borrowed(_)) => Ok(value),
+            Ok(Cow::Owned(text)) => Ok(text),
+            Err(e) => Err(format!("the {field} of message {message_id}: {e}")),
+        },
+        None if sealed_with(&value).is_some() => Err(format!(
+            "the {field} of message {message_id} is sealed, and no key was given"
+        )),
+        None => Ok(value),
+    }
 }
 
 /// 64 hex digits as 32 bytes.

@@ -192,12 +192,20 @@ async fn connect(options: RedisOptions, clock: Clock) -> Result<RedisBackend, Co
             url: url.clone(),
             message: e.to_string(),
         })?;
+    let ring = options
+        .encryption
+        .as_ref()
+        .map(ebbflow_core::seal::KeyRing::load)
+        .transpose()?
+        .map(Arc::new);
+    let store = Store::new(conn, ring);
+    store.check_keys().await?;
     let polls = Arc::new(LongPolls::new(RECHECK));
     let listener =
         tokio::spawn(crate::listen::listen(client, Arc::downgrade(&polls))).abort_handle();
     Ok(RedisBackend {
         inner: Arc::new(Inner {
-            store: Arc::new(Store::new(conn)),
+            store: Arc::new(store),
             polls,
             clock,
             ids: MessageIds::new(),
@@ -215,6 +223,10 @@ fn url(name: &str) -> String {
 
 #[async_trait]
 impl QueueBackend for RedisBackend {
+    fn encrypts_at_rest(&self) -> bool {
+        self.inner.store.seals()
+    }
+
     fn backend_name(&self) -> &'static str {
         BACKEND
     }

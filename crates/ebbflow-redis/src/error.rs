@@ -21,6 +21,9 @@ pub enum ConnectError {
         /// What the client said.
         message: String,
     },
+    /// The keys for encryption at rest are unreadable, absent or wrong.
+    #[error("Redis encryption at rest: {0}")]
+    Seal(#[from] ebbflow_core::seal::SealError),
 }
 
 impl From<ConnectError> for QueueError {

@@ -5,6 +5,9 @@
 pub(crate) const QUEUES: &str = "ebbflow:queues";
 /// The counter that gives each queue (and each re-creation) a new id.
 pub(crate) const QUEUE_IDS: &str = "ebbflow:queue-ids";
+/// The ids of the keys that have sealed messages here (a set): checked at
+/// connect, so that a missing or wrong key is an error then, never garbage.
+pub(crate) const SEAL_KEYS: &str = "ebbflow:seal-keys";
 /// The pub/sub channel on which writes announce a queue's name.
 pub(crate) const WAKE: &str = "ebbflow:wake";
 

@@ -45,7 +45,7 @@ mod store;
 
 pub use backend::RedisBackend;
 pub use error::ConnectError;
-pub use options::RedisOptions;
+pub use options::{KeySource, RedisOptions};
 
 /// Receipt handles this engine issues start with this.
 const HANDLE_PREFIX: &str = "ebr1-";

@@ -1,6 +1,7 @@
 //! How to reach the server.
 
 use ebbflow_core::local::Offload;
+pub use ebbflow_core::seal::KeySource;
 
 /// Where the Redis backend connects.
 ///
@@ -14,6 +15,9 @@ pub struct RedisOptions {
     pub url: String,
     /// Where server calls run (tests under a paused clock run them on a runtime of their own).
     pub offload: Offload,
+    /// Seal bodies and attributes at rest with the keys from here (the
+    /// newest seals; every one opens, for rotation).
+    pub encryption: Option<KeySource>,
 }
 
 impl RedisOptions {
@@ -22,12 +26,22 @@ impl RedisOptions {
         Self {
             url: url.into(),
             offload: Offload::Inline,
+            encryption: None,
         }
     }
 
     /// The options `[backend]` describes: its `url`, or the default for `kind = "redis"`.
     pub fn from_config(config: &ebbflow_core::config::BackendConfig) -> Self {
-        Self::new(config.server_url())
+        Self {
+            encryption: config.key_source(),
+            ..Self::new(config.server_url())
+        }
+    }
+
+    /// Seals bodies and attributes with the keys from `source`.
+    pub fn encryption(mut self, source: KeySource) -> Self {
+        self.encryption = Some(source);
+        self
     }
 
     /// Runs server calls on `offload` (see [`Offload`]).

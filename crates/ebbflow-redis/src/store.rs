@@ -6,6 +6,7 @@ use crate::keys;
 use crate::scripts;
 use crate::HANDLE_PREFIX;
 use ebbflow_core::local::{fifo_sequence_string, millis, QueueCache, ReceiptHandle};
+use ebbflow_core::seal::{self, KeyRing, SealError};
 use ebbflow_core::{
     content_deduplication_id, limits, local_queue_arn, queue_name_from_arn, BatchResult,
     BrowsePage, BrowsedMessage, ChangeVisibilityBatchEntry, DeleteBatchEntry, MessageAttributes,
@@ -14,6 +15,7 @@ use ebbflow_core::{
 };
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Value};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a queue's attributes are used without reading them again.
@@ -32,6 +34,8 @@ pub(crate) struct QueueRow {
 pub(crate) struct Store {
     pub(crate) conn: ConnectionManager,
     queues: QueueCache<QueueRow>,
+    /// The keys bodies and attributes are sealed with, when encrypted at rest.
+    seal: Option<Arc<KeyRing>>,
 }
 
 /// What a receive did.
@@ -77,11 +81,40 @@ fn is_gone(values: &[Value]) -> bool {
 }
 
 impl Store {
-    pub(crate) fn new(conn: ConnectionManager) -> Self {
+    pub(crate) fn new(conn: ConnectionManager, seal: Option<Arc<KeyRing>>) -> Self {
         Self {
             conn,
             queues: QueueCache::new(QUEUE_CACHE_TTL),
+            seal,
         }
+    }
+
+    /// Whether bodies and attributes are sealed at rest.
+    pub(crate) fn seals(&self) -> bool {
+        self.seal.is_some()
+    }
+
+    /// At connect: the keys that sealed messages here must all be in the
+    /// ring (none without one); the ring's newest is recorded before it
+    /// seals anything.
+    pub(crate) async fn check_keys(&self) -> std::result::Result<(), SealError> {
+        let recorded: Vec<String> = match self.conn().smembers(keys::SEAL_KEYS).await {
+            Ok(ids) => ids,
+            // The connection itself was checked just before; an error here
+            // is the server's, and the first call will report it.
+            Err(_) => return Ok(()),
+        };
+        seal::check_ring(self.seal.as_deref(), &recorded)?;
+        if let Some(ring) = &self.seal {
+            let _: std::result::Result<(), _> =
+                self.conn().sadd(keys::SEAL_KEYS, ring.newest().id()).await;
+        }
+        Ok(())
+    }
+
+    /// `text`, sealed as `field` of `message_id` when encrypted at rest.
+    fn sealed(&self, message_id: &str, field: &str, text: String) -> String {
+        seal::seal_stored(self.seal.as_deref(), message_id, field, text)
     }
 
     fn conn(&self) -> ConnectionManager {
@@ -245,6 +278,7 @@ impl Store {
             } else {
                 serde_json::to_string(&m.attributes).map_err(backend_error)?
             };
+            let attributes = self.sealed(&message_id, "attributes", attributes);
             let dedup = match (&m.group_id, &m.deduplication_id) {
                 (None, _) => String::new(),
                 (Some(_), Some(d)) => d.clone(),
@@ -253,7 +287,7 @@ impl Store {
             invocation
                 .arg(&message_id)
                 .arg(ebbflow_core::md5_hex(&m.body))
-                .arg(&m.body)
+                .arg(self.sealed(&message_id, "body", m.body.clone()))
                 .arg(attributes)
                 .arg(millis(m.delay.unwrap_or(q.attrs.delay)))
                 .arg(m.group_id.as_deref().unwrap_or(""))
@@ -334,7 +368,7 @@ impl Store {
         let moved = out.first().map_or(0, int);
         let due = out.get(1).map_or(-1, int);
         Ok(Taken {
-            messages: messages(q, out.get(2..).unwrap_or_default())?,
+            messages: messages(q, out.get(2..).unwrap_or_default(), self.seal.as_deref())?,
             dead_lettered: moved > 0,
             next_due: (due >= 0).then_some(due),
         })
@@ -357,7 +391,7 @@ impl Store {
             .invoke_async(&mut self.conn())
             .await
             .map_err(redis_error)?;
-        messages(q, &out)
+        messages(q, &out, self.seal.as_deref())
     }
 
     pub(crate) async fn delete(
@@ -579,7 +613,7 @@ impl Store {
                 };
                 Ok((
                     int(&c[0]) as u64,
-                    BrowsedMessage::from_received(message(q, c)?, state),
+                    BrowsedMessage::from_received(message(q, c, self.seal.as_deref())?, state),
                 ))
             })
             .collect::<Result<Vec<(u64, BrowsedMessage)>>>()?;
@@ -649,9 +683,12 @@ const MESSAGE_WIDTH: usize = 14;
 const BROWSE_BUDGET: u64 = 5_000;
 
 /// One message as a script returns it (key, nonce, then `FIELDS`), as the consumer sees it.
-fn message(q: &QueueRow, c: &[Value]) -> Result<ReceivedMessage> {
+fn message(q: &QueueRow, c: &[Value], seal: Option<&KeyRing>) -> Result<ReceivedMessage> {
     let message_id = text(&c[2]);
-    let attributes_text = text(&c[5]);
+    let open = |field: &str, value: String| -> Result<String> {
+        seal::open_stored(seal, &message_id, field, value).map_err(backend_error)
+    };
+    let attributes_text = open("attributes", text(&c[5]))?;
     let attributes = if attributes_text.is_empty() {
         MessageAttributes::new()
     } else {
@@ -670,7 +707,7 @@ fn message(q: &QueueRow, c: &[Value]) -> Result<ReceivedMessage> {
     Ok(ReceivedMessage {
         receipt_handle: handle.encode(HANDLE_PREFIX),
         md5_of_body: text(&c[3]),
-        body: text(&c[4]),
+        body: open("body", text(&c[4]))?,
         attributes,
         system: SystemAttributes {
             sent_timestamp: int(&c[6]).max(0) as u64,
@@ -691,11 +728,15 @@ fn message(q: &QueueRow, c: &[Value]) -> Result<ReceivedMessage> {
 /// Messages as scripts return them: key, nonce, then the fields of `FIELDS` in common.lua.
 /// Each message on its own: one that cannot be read is logged and left in
 /// flight (see `local::convert_each`).
-fn messages(q: &QueueRow, values: &[Value]) -> Result<Vec<ReceivedMessage>> {
+fn messages(
+    q: &QueueRow,
+    values: &[Value],
+    seal: Option<&KeyRing>,
+) -> Result<Vec<ReceivedMessage>> {
     let rows = values
         .chunks(MESSAGE_WIDTH)
         .filter(|c| c.len() == MESSAGE_WIDTH);
-    let (messages, unreadable) = ebbflow_core::local::convert_each(rows, |c| message(q, c));
+    let (messages, unreadable) = ebbflow_core::local::convert_each(rows, |c| message(q, c, seal));
     for e in unreadable {
         tracing::error!(error = %e, "an unreadable message was left in flight; it returns after its visibility timeout");
     }

@@ -394,6 +394,10 @@ fn check_key(conn: &Connection, path: &Path, sealer: Option<&Sealer>) -> Result<
 
 #[async_trait]
 impl QueueBackend for SqliteBackend {
+    fn encrypts_at_rest(&self) -> bool {
+        self.inner.sealer.is_some()
+    }
+
     fn backend_name(&self) -> &'static str {
         "sqlite"
     }

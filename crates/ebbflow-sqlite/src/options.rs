@@ -92,11 +92,7 @@ impl SqliteOptions {
     /// ```
     pub fn from_config(backend: &ebbflow_core::config::BackendConfig) -> Self {
         use ebbflow_core::config::Synchronous as Configured;
-        let encryption = match (&backend.encryption_key_file, &backend.encryption_key_env) {
-            (Some(file), _) => Some(KeySource::File(file.clone())),
-            (None, Some(var)) => Some(KeySource::Env(var.clone())),
-            (None, None) => None,
-        };
+        let encryption = backend.key_source();
         Self {
             path: backend.path.clone(),
             synchronous: match backend.synchronous {

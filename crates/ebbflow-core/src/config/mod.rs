@@ -360,6 +360,19 @@ impl BackendConfig {
     }
 }
 
+#[cfg(feature = "seal")]
+impl BackendConfig {
+    /// Where `encryption_key_file` or `encryption_key_env` says the keys
+    /// are, if either is set.
+    pub fn key_source(&self) -> Option<crate::seal::KeySource> {
+        match (&self.encryption_key_file, &self.encryption_key_env) {
+            (Some(file), _) => Some(crate::seal::KeySource::File(file.clone())),
+            (None, Some(var)) => Some(crate::seal::KeySource::Env(var.clone())),
+            (None, None) => None,
+        }
+    }
+}
+
 impl Default for BackendConfig {
     fn default() -> Self {
         Self {

@@ -31,3 +31,51 @@ pub async fn shared() -> Option<Arc<RedisBackend>> {
         .await
         .clone()
 }
+
+/// The sealed tests' key, and a second one for rotation.
+pub const KEY: &str = "1f2e3d4c5b6a79881f2e3d4c5b6a79881f2e3d4c5b6a79881f2e3d4c5b6a7988";
+pub const NEWER_KEY: &str = "a0b1c2d3e4f5061728394a5b6c7d8e9fa0b1c2d3e4f5061728394a5b6c7d8e9f";
+
+/// The server's logical database 9: the sealed suite records its key id
+/// there (`ebbflow:seal-keys`), out of the way of the tests that run with
+/// no key in database 0.
+pub fn sealed_url() -> Option<String> {
+    database_url(9)
+}
+
+/// The server's logical database `db`.
+pub fn database_url(db: u8) -> Option<String> {
+    let url = url()?;
+    let base = match url.rsplit_once('/') {
+        Some((base, db)) if !db.is_empty() && db.bytes().all(|b| b.is_ascii_digit()) => base,
+        _ => url.as_str(),
+    };
+    Some(format!("{}/{db}", base.trim_end_matches('/')))
+}
+
+/// A file holding `keys`, one per line, for `KeySource::File`.
+pub fn key_file(name: &str, keys: &[&str]) -> std::path::PathBuf {
+    let path =
+        std::env::temp_dir().join(format!("ebbflow-redis-{}-{name}.keys", std::process::id()));
+    if let Err(e) = std::fs::write(&path, keys.join("\n")) {
+        panic!("{}: {e}", path.display());
+    }
+    path
+}
+
+/// As [`shared`], sealing with [`KEY`] in the sealed tests' database.
+pub async fn shared_sealed() -> Option<Arc<RedisBackend>> {
+    static BACKEND: OnceCell<Option<Arc<RedisBackend>>> = OnceCell::const_new();
+    BACKEND
+        .get_or_init(|| async {
+            let options = RedisOptions::new(sealed_url()?)
+                .offload(io_offload())
+                .encryption(ebbflow_redis::KeySource::File(key_file("shared", &[KEY])));
+            match RedisBackend::connect(&options).await {
+                Ok(b) => Some(Arc::new(b)),
+                Err(e) => panic!("{e}"),
+            }
+        })
+        .await
+        .clone()
+}

@@ -90,6 +90,10 @@ impl QueueBackend for Recorded {
         self.inner.redrives_natively()
     }
 
+    fn encrypts_at_rest(&self) -> bool {
+        self.inner.encrypts_at_rest()
+    }
+
     async fn create_queue(&self, name: &str, attributes: QueueAttributes) -> Result<String> {
         self.inner.create_queue(name, attributes).await
     }
