@@ -199,13 +199,18 @@ async fn connect(options: PostgresOptions, clock: Clock) -> Result<PostgresBacke
         url: url.clone(),
         message: e.to_string(),
     })?;
+    let ring = options
+        .encryption
+        .as_ref()
+        .map(ebbflow_core::seal::KeyRing::load)
+        .transpose()?
+        .map(Arc::new);
     let found = crate::schema::migrate(&mut client)
         .await
         .map_err(|source| ConnectError::Migrate {
             url: url.clone(),
             source,
         })?;
-    drop(client);
     if found > crate::schema::VERSION {
         return Err(ConnectError::NewerSchema {
             url,
@@ -213,12 +218,24 @@ async fn connect(options: PostgresOptions, clock: Clock) -> Result<PostgresBacke
             known: crate::schema::VERSION,
         });
     }
+    let store = Store::new(pool, options.vacuum_after, ring);
+    match store.check_keys(&client).await {
+        Ok(Ok(())) => {}
+        Ok(Err(keys)) => return Err(ConnectError::Seal(keys)),
+        Err(e) => {
+            return Err(ConnectError::Connect {
+                url,
+                message: e.to_string(),
+            })
+        }
+    }
+    drop(client);
     let polls = Arc::new(LongPolls::new(RECHECK));
     let listener =
         tokio::spawn(crate::listen::listen(config, Arc::downgrade(&polls))).abort_handle();
     Ok(PostgresBackend {
         inner: Arc::new(Inner {
-            store: Arc::new(Store::new(pool, options.vacuum_after)),
+            store: Arc::new(store),
             polls,
             clock,
             ids: MessageIds::new(),
@@ -236,6 +253,10 @@ fn url(name: &str) -> String {
 
 #[async_trait]
 impl QueueBackend for PostgresBackend {
+    fn encrypts_at_rest(&self) -> bool {
+        self.inner.store.seals()
+    }
+
     fn backend_name(&self) -> &'static str {
         BACKEND
     }

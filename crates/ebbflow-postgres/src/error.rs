@@ -39,6 +39,9 @@ pub enum ConnectError {
         /// The newest version this build knows.
         known: i32,
     },
+    /// The keys for encryption at rest are unreadable, absent or wrong.
+    #[error("PostgreSQL encryption at rest: {0}")]
+    Seal(#[from] ebbflow_core::seal::SealError),
 }
 
 impl From<ConnectError> for QueueError {

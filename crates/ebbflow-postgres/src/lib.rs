@@ -46,7 +46,7 @@ mod vacuum;
 
 pub use backend::PostgresBackend;
 pub use error::ConnectError;
-pub use options::PostgresOptions;
+pub use options::{KeySource, PostgresOptions};
 pub use schema::VERSION as SCHEMA_VERSION;
 
 /// Receipt handles this engine issues start with this.

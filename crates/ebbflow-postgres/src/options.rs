@@ -1,6 +1,7 @@
 //! How to reach the server.
 
 use ebbflow_core::local::Offload;
+pub use ebbflow_core::seal::KeySource;
 
 /// Dead row versions between two vacuums, by default.
 const DEFAULT_VACUUM_AFTER: u64 = 100_000;
@@ -24,6 +25,9 @@ pub struct PostgresOptions {
     /// process makes between two vacuums of the messages table, and twice
     /// the messages it sends between two analyzes; 0 for none.
     pub vacuum_after: u64,
+    /// Seal bodies and attributes at rest with the keys from here (the
+    /// newest seals; every one opens, for rotation).
+    pub encryption: Option<KeySource>,
 }
 
 impl PostgresOptions {
@@ -34,6 +38,7 @@ impl PostgresOptions {
             pool_size: 16,
             offload: Offload::Inline,
             vacuum_after: DEFAULT_VACUUM_AFTER,
+            encryption: None,
         }
     }
 
@@ -55,7 +60,10 @@ impl PostgresOptions {
     /// assert_eq!(ebbflow_postgres::PostgresOptions::from_config(&off).vacuum_after, 0);
     /// ```
     pub fn from_config(config: &ebbflow_core::config::BackendConfig) -> Self {
-        let options = Self::new(config.server_url());
+        let options = Self {
+            encryption: config.key_source(),
+            ..Self::new(config.server_url())
+        };
         match config.vacuum_after {
             Some(rows) => options.vacuum_after(rows),
             None => options,
@@ -74,6 +82,12 @@ impl PostgresOptions {
     /// ```
     pub fn vacuum_after(mut self, rows: u64) -> Self {
         self.vacuum_after = rows;
+        self
+    }
+
+    /// Seals bodies and attributes with the keys from `source`.
+    pub fn encryption(mut self, source: KeySource) -> Self {
+        self.encryption = Some(source);
         self
     }
 

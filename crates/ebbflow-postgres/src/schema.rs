@@ -26,6 +26,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "each message's trace header",
         include_str!("../migrations/0005_trace_header.sql"),
     ),
+    (
+        "the keys that sealed messages",
+        include_str!("../migrations/0006_seal_keys.sql"),
+    ),
 ];
 
 /// The schema version this build writes.

@@ -12,6 +12,7 @@ use crate::vacuum::Vacuum;
 use crate::HANDLE_PREFIX;
 use deadpool_postgres::Pool;
 use ebbflow_core::local::{fifo_sequence_string, millis, QueueCache, ReceiptHandle};
+use ebbflow_core::seal::{self, KeyRing, SealError};
 use ebbflow_core::{
     content_deduplication_id, limits, local_queue_arn, queue_name_from_arn, BatchResult,
     BrowsedMessage, ChangeVisibilityBatchEntry, DeleteBatchEntry, MessageAttributes, MessageState,
@@ -20,6 +21,7 @@ use ebbflow_core::{
 };
 use parking_lot::Mutex;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_postgres::Row;
 
@@ -45,6 +47,8 @@ pub(crate) struct Store {
     in_flight: Mutex<HashMap<i64, (u64, Instant)>>,
     /// The dead row versions this process made, for its vacuums.
     vacuum: Vacuum,
+    /// The keys bodies and attributes are sealed with, when encrypted at rest.
+    seal: Option<Arc<KeyRing>>,
 }
 
 /// What a receive did.
@@ -117,14 +121,64 @@ const FIFO_HEADS: &str = "
     ORDER BY h.group_head, h.sequence LIMIT $4";
 
 impl Store {
-    pub(crate) fn new(pool: Pool, vacuum_after: u64) -> Self {
+    pub(crate) fn new(pool: Pool, vacuum_after: u64, seal: Option<Arc<KeyRing>>) -> Self {
         Self {
             vacuum: Vacuum::new(vacuum_after),
             pool,
             queues: QueueCache::new(crate::catalog::QUEUE_CACHE_TTL),
             swept: Mutex::new(HashMap::new()),
             in_flight: Mutex::new(HashMap::new()),
+            seal,
         }
+    }
+
+    /// Whether bodies and attributes are sealed at rest.
+    pub(crate) fn seals(&self) -> bool {
+        self.seal.is_some()
+    }
+
+    /// At connect: the keys that sealed messages here must all be in the
+    /// ring (none without one); the ring's newest is recorded before it
+    /// seals anything. The outer error is the database's, the inner the keys'.
+    pub(crate) async fn check_keys(
+        &self,
+        client: &tokio_postgres::Client,
+    ) -> std::result::Result<std::result::Result<(), SealError>, tokio_postgres::Error> {
+        let recorded: Vec<String> = client
+            .query("SELECT id FROM ebbflow_seal_keys ORDER BY first_used", &[])
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        if let Err(e) = seal::check_ring(self.seal.as_deref(), &recorded) {
+            return Ok(Err(e));
+        }
+        if let Some(ring) = &self.seal {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            client
+                .execute(
+                    "INSERT INTO ebbflow_seal_keys (id, first_used) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                    &[&ring.newest().id(), &now],
+                )
+                .await?;
+        }
+        Ok(Ok(()))
+    }
+
+    /// `text`, sealed as `field` of `message_id` when encrypted at rest.
+    fn sealed(&self, message_id: &str, field: &str, text: String) -> String {
+        seal::seal_stored(self.seal.as_deref(), message_id, field, text)
+    }
+
+    /// Attributes as stored: JSON, sealed when encrypted at rest.
+    fn stored_attributes(
+        &self,
+        message_id: &str,
+        attributes: &MessageAttributes,
+    ) -> Result<Option<String>> {
+        Ok(attributes_text(attributes)?.map(|t| self.sealed(message_id, "attributes", t)))
     }
 
     /// Sends entries already checked as a batch; each is checked as a message
@@ -177,8 +231,8 @@ impl Store {
             delays.push(millis(m.delay.unwrap_or(q.attrs.delay)));
             message_ids.push(id.as_str());
             md5s.push(ebbflow_core::md5_hex(&m.body));
-            bodies.push(m.body.as_str());
-            attributes.push(attributes_text(&m.attributes)?);
+            bodies.push(self.sealed(id, "body", m.body.clone()));
+            attributes.push(self.stored_attributes(id, &m.attributes)?);
             trace_headers.push(m.trace_header.as_deref());
         }
         let client = self.pool.get().await.map_err(pool)?;
@@ -307,8 +361,8 @@ impl Store {
                     &now,
                     id,
                     &md5,
-                    &m.body,
-                    &attributes_text(&m.attributes)?,
+                    &self.sealed(id, "body", m.body.clone()),
+                    &self.stored_attributes(id, &m.attributes)?,
                     &m.group_id,
                     &dedup_id,
                     &sequence,
@@ -457,7 +511,9 @@ impl Store {
             let taken_rows = rows
                 .iter()
                 .filter(|r| r.try_get::<_, Option<i64>>(1).ok().flatten().is_some());
-            taken.messages.extend(received_each(q, taken_rows));
+            taken
+                .messages
+                .extend(received_each(q, taken_rows, self.seal.as_deref()));
             if moved > 0 {
                 if let Some((dlq, _)) = &dead_letter {
                     taken.dead_lettered_to = Some(dlq.name.clone());
@@ -591,7 +647,7 @@ impl Store {
             let id = r.try_get::<_, i64>(1).ok();
             id.and_then(|id| keys.iter().position(|&k| k == id))
         });
-        Ok(received_each(q, rows.iter()))
+        Ok(received_each(q, rows.iter(), self.seal.as_deref()))
     }
 
     /// Deletes by receipt handle; a stale handle deletes nothing and succeeds, as in SQS.
@@ -818,7 +874,7 @@ impl Store {
                 };
                 Ok((
                     key as u64,
-                    BrowsedMessage::from_received(received(q, r)?, state),
+                    BrowsedMessage::from_received(received(q, r, self.seal.as_deref())?, state),
                 ))
             })
             .collect()
@@ -1031,8 +1087,12 @@ fn attributes_text(attributes: &MessageAttributes) -> Result<Option<String>> {
 
 /// Taken rows as the consumer sees them, each on its own: one that cannot be
 /// read is logged and left in flight (see `local::convert_each`).
-fn received_each<'a>(q: &QueueRow, rows: impl Iterator<Item = &'a Row>) -> Vec<ReceivedMessage> {
-    let (messages, unreadable) = ebbflow_core::local::convert_each(rows, |r| received(q, r));
+fn received_each<'a>(
+    q: &QueueRow,
+    rows: impl Iterator<Item = &'a Row>,
+    seal: Option<&KeyRing>,
+) -> Vec<ReceivedMessage> {
+    let (messages, unreadable) = ebbflow_core::local::convert_each(rows, |r| received(q, r, seal));
     for e in unreadable {
         tracing::error!(error = %e, "an unreadable message was left in flight; it returns after its visibility timeout");
     }
@@ -1040,7 +1100,7 @@ fn received_each<'a>(q: &QueueRow, rows: impl Iterator<Item = &'a Row>) -> Vec<R
 }
 
 /// A taken row (after the moved count in column 0) as the consumer sees it.
-fn received(q: &QueueRow, r: &Row) -> Result<ReceivedMessage> {
+fn received(q: &QueueRow, r: &Row, seal: Option<&KeyRing>) -> Result<ReceivedMessage> {
     // A column of an unexpected type is an error of this message, never a panic.
     fn col<'a, T: tokio_postgres::types::FromSql<'a>>(r: &'a Row, i: usize) -> Result<T> {
         r.try_get(i)
@@ -1049,8 +1109,14 @@ fn received(q: &QueueRow, r: &Row) -> Result<ReceivedMessage> {
     let id: i64 = col(r, 1)?;
     let nonce: i64 = col(r, 2)?;
     let message_id: String = col(r, 3)?;
-    let attributes = match col::<Option<&str>>(r, 6)? {
-        Some(text) => serde_json::from_str(text).map_err(|e| {
+    let open = |field: &str, value: String| -> Result<String> {
+        seal::open_stored(seal, &message_id, field, value).map_err(backend_error)
+    };
+    let attributes = match col::<Option<String>>(r, 6)?
+        .map(|t| open("attributes", t))
+        .transpose()?
+    {
+        Some(text) => serde_json::from_str(&text).map_err(|e| {
             backend_error(format!(
                 "the attributes of message {message_id} are corrupt: {e}"
             ))
@@ -1065,7 +1131,7 @@ fn received(q: &QueueRow, r: &Row) -> Result<ReceivedMessage> {
     Ok(ReceivedMessage {
         receipt_handle: handle.encode(HANDLE_PREFIX),
         md5_of_body: col(r, 4)?,
-        body: col(r, 5)?,
+        body: open("body", col(r, 5)?)?,
         attributes,
         system: SystemAttributes {
             sent_timestamp: col::<i64>(r, 7)?.max(0) as u64,
