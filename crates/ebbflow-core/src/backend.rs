@@ -35,9 +35,11 @@ pub trait QueueBackend: Send + Sync + 'static {
     /// A short name for logs and metrics: `memory`, `sqlite`, `sqs`, …
     fn backend_name(&self) -> &'static str;
 
-    /// Whether the engine seals message bodies and attributes at rest (its
-    /// own encryption, with keys it was given): what `ebbflow serve`
-    /// describes as `SqsManagedSseEnabled`. False by default.
+    /// Whether the engine keeps nothing in the clear at rest: it seals the
+    /// bodies and attributes it stores (SQLite, Redis and PostgreSQL given
+    /// keys), stores nothing (memory), or is a service that encrypts as its
+    /// queues say (Amazon SQS). What `ebbflow serve` describes as
+    /// `SqsManagedSseEnabled`. False by default.
     fn encrypts_at_rest(&self) -> bool {
         false
     }

@@ -187,6 +187,11 @@ impl MemoryBackend {
 
 #[async_trait]
 impl QueueBackend for MemoryBackend {
+    /// True: it keeps nothing at rest (messages live in this process's memory).
+    fn encrypts_at_rest(&self) -> bool {
+        true
+    }
+
     fn backend_name(&self) -> &'static str {
         "memory"
     }

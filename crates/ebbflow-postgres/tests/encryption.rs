@@ -63,17 +63,15 @@ async fn stored_rows_hold_no_plaintext_and_keys_are_checked_at_connect() {
     }
 
     // No key, or a key that never sealed here: refused at connect.
-    let none = connect(&url, None, "none")
-        .await
-        .err()
-        .expect("no key refused")
-        .to_string();
+    let Err(none) = connect(&url, None, "none").await else {
+        panic!("no key refused")
+    };
+    let none = none.to_string();
     assert!(none.contains("encryption_key_file"), "{none}");
-    let wrong = connect(&url, Some(&[OTHER_KEY]), "wrong")
-        .await
-        .err()
-        .expect("a wrong key refused")
-        .to_string();
+    let Err(wrong) = connect(&url, Some(&[OTHER_KEY]), "wrong").await else {
+        panic!("a wrong key refused")
+    };
+    let wrong = wrong.to_string();
     assert!(wrong.contains("lacks"), "{wrong}");
 
     // The rotated ring (old, then new) reads what the old key sealed, and

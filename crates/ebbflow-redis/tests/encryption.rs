@@ -88,17 +88,15 @@ async fn stored_messages_hold_no_plaintext_and_keys_are_checked_at_connect() {
     );
 
     // No key, or another key: refused at connect, naming what is missing.
-    let none = connect(None, "none")
-        .await
-        .err()
-        .expect("no key refused")
-        .to_string();
+    let Err(none) = connect(None, "none").await else {
+        panic!("no key refused")
+    };
+    let none = none.to_string();
     assert!(none.contains("encryption_key_file"), "{none}");
-    let wrong = connect(Some(&[common::NEWER_KEY]), "wrong")
-        .await
-        .err()
-        .expect("a wrong key refused")
-        .to_string();
+    let Err(wrong) = connect(Some(&[common::NEWER_KEY]), "wrong").await else {
+        panic!("a wrong key refused")
+    };
+    let wrong = wrong.to_string();
     assert!(wrong.contains("lacks"), "{wrong}");
 
     // A rotated ring (old, then new) reads what the old key sealed and

@@ -18,6 +18,11 @@
 //!
 //! It runs on jemalloc, as the `ebbflow` binary does; with glibc's allocator
 //! the memory drain is about half as fast (see the README).
+//!
+//! With `sealed` among the arguments, SQLite, Redis and PostgreSQL run with
+//! encryption at rest on (a fresh random key; Redis in its logical database
+//! 11 and PostgreSQL in a database `ebbflow_bench_sealed` made and dropped
+//! here, since an engine records the ids of the keys that sealed in it).
 
 use ebbflow_core::config::Config;
 use ebbflow_core::{
@@ -252,6 +257,7 @@ fn main() {
         .map(String::as_str)
         .filter(|a| ["memory", "sqlite", "redis", "postgres"].contains(a))
         .collect();
+    let sealed = args.iter().any(|a| a == "sealed");
     let wanted = |engine: &str| named.is_empty() || named.contains(&engine);
     let tokio = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -270,53 +276,147 @@ fn main() {
             )
             .await;
         }
+        let key = sealed.then(BenchKey::new);
         if wanted("sqlite") {
-            sqlite(count).await;
+            sqlite(count, key.as_ref()).await;
         }
         if wanted("redis") {
-            redis(count).await;
+            redis(count, key.as_ref()).await;
         }
         if wanted("postgres") {
-            postgres(count).await;
+            postgres(count, key.as_ref()).await;
         }
     });
 }
 
-async fn sqlite(count: u64) {
+/// A fresh random key in a file, for `sealed` runs.
+struct BenchKey(std::path::PathBuf);
+
+impl BenchKey {
+    fn new() -> Self {
+        let path = std::env::temp_dir().join(format!("ebbflow-drain-{}.key", std::process::id()));
+        let key: String = (0..32)
+            .map(|_| format!("{:02x}", fastrand::u8(..)))
+            .collect();
+        if let Err(e) = std::fs::write(&path, key) {
+            panic!("{}: {e}", path.display());
+        }
+        Self(path)
+    }
+
+    fn source(&self) -> ebbflow_core::seal::KeySource {
+        ebbflow_core::seal::KeySource::File(self.0.clone())
+    }
+}
+
+impl Drop for BenchKey {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+async fn sqlite(count: u64, key: Option<&BenchKey>) {
     let dir = std::env::temp_dir().join(format!("ebbflow-drain-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
-    let options = ebbflow_sqlite::SqliteOptions::new(dir.join("bench.db"))
+    let mut options = ebbflow_sqlite::SqliteOptions::new(dir.join("bench.db"))
         .synchronous(ebbflow_sqlite::Synchronous::Full);
+    let mut name = "sqlite (FULL)";
+    if let Some(key) = key {
+        options = options.encryption(key.source());
+        name = "sqlite (FULL, sealed)";
+    }
     match ebbflow_sqlite::SqliteBackend::open(&options) {
-        Ok(b) => measure("sqlite (FULL)", Arc::new(b), count).await,
+        Ok(b) => measure(name, Arc::new(b), count).await,
         Err(e) => println!("sqlite: {e}"),
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-async fn redis(count: u64) {
+async fn redis(count: u64, key: Option<&BenchKey>) {
     match std::env::var("EBBFLOW_TEST_REDIS_URL") {
         Ok(url) => {
-            match ebbflow_redis::RedisBackend::connect(&ebbflow_redis::RedisOptions::new(url)).await
-            {
-                Ok(b) => measure("redis", Arc::new(b), count).await,
+            let (options, name) = match key {
+                None => (ebbflow_redis::RedisOptions::new(url), "redis"),
+                Some(key) => {
+                    let url = format!("{}/11", url.trim_end_matches('/'));
+                    (
+                        ebbflow_redis::RedisOptions::new(url).encryption(key.source()),
+                        "redis (sealed)",
+                    )
+                }
+            };
+            match ebbflow_redis::RedisBackend::connect(&options).await {
+                Ok(b) => measure(name, Arc::new(b), count).await,
                 Err(e) => println!("redis: {e}"),
+            }
+            if key.is_some() {
+                forget_redis_keys(&options.url).await;
             }
         }
         Err(_) => println!("redis            skipped: EBBFLOW_TEST_REDIS_URL is not set"),
     }
 }
 
-async fn postgres(count: u64) {
+/// The sealed run's key ids go from the bench's Redis database.
+async fn forget_redis_keys(url: &str) {
+    if let Ok(client) = redis::Client::open(url) {
+        if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
+            let _: Result<(), _> = redis::cmd("DEL")
+                .arg("ebbflow:seal-keys")
+                .query_async(&mut conn)
+                .await;
+        }
+    }
+}
+
+/// Runs `sql` on the server's maintenance connection (`url` as given).
+async fn postgres_admin(url: &str, sql: &str) {
+    match tokio_postgres::connect(url, tokio_postgres::NoTls).await {
+        Ok((client, connection)) => {
+            let task = tokio::spawn(connection);
+            if let Err(e) = client.batch_execute(sql).await {
+                println!("postgres: {sql}: {e}");
+            }
+            drop(client);
+            let _ = task.await;
+        }
+        Err(e) => println!("postgres: {e}"),
+    }
+}
+
+async fn postgres(count: u64, key: Option<&BenchKey>) {
+    const SEALED_DATABASE: &str = "ebbflow_bench_sealed";
     match std::env::var("EBBFLOW_TEST_POSTGRES_URL") {
-        Ok(url) => match ebbflow_postgres::PostgresBackend::connect(
-            &ebbflow_postgres::PostgresOptions::new(url),
-        )
-        .await
-        {
-            Ok(b) => measure("postgres", Arc::new(b), count).await,
-            Err(e) => println!("postgres: {e}"),
-        },
+        Ok(url) => {
+            let (options, name) = match (key, url.rsplit_once('/')) {
+                (None, _) => (ebbflow_postgres::PostgresOptions::new(&url), "postgres"),
+                (Some(key), Some((base, _))) => {
+                    postgres_admin(&url, &format!("CREATE DATABASE {SEALED_DATABASE}")).await;
+                    (
+                        ebbflow_postgres::PostgresOptions::new(format!("{base}/{SEALED_DATABASE}"))
+                            .encryption(key.source()),
+                        "postgres (sealed)",
+                    )
+                }
+                (Some(_), None) => {
+                    println!("postgres: {url} names no database");
+                    return;
+                }
+            };
+            match ebbflow_postgres::PostgresBackend::connect(&options).await {
+                Ok(b) => {
+                    measure(name, Arc::new(b), count).await;
+                }
+                Err(e) => println!("postgres: {e}"),
+            }
+            if key.is_some() {
+                postgres_admin(
+                    &url,
+                    &format!("DROP DATABASE IF EXISTS {SEALED_DATABASE} WITH (FORCE)"),
+                )
+                .await;
+            }
+        }
         Err(_) => println!("postgres         skipped: EBBFLOW_TEST_POSTGRES_URL is not set"),
     }
 }

@@ -361,7 +361,8 @@ impl Api {
                 let attrs = b.get_queue_attributes(&queue).await?;
                 let stats = b.stats(&queue).await?;
                 let arn_of = |n: &str| self.arn(n);
-                let all = attributes::describe(&queue, &attrs, &stats, &arn_of);
+                let all =
+                    attributes::describe(&queue, &attrs, &stats, &arn_of, b.encrypts_at_rest());
                 let chosen: Map<String, Value> = all
                     .into_iter()
                     .filter(|(k, _)| wanted(&names, k))

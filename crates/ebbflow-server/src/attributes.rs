@@ -16,12 +16,15 @@ fn seconds(d: Duration) -> String {
     (d.as_secs() + u64::from(d.subsec_nanos() > 0)).to_string()
 }
 
-/// `GetQueueAttributes`' answer, every attribute.
+/// `GetQueueAttributes`' answer, every attribute. `at_rest`: whether the
+/// engine keeps nothing in the clear at rest
+/// ([`ebbflow_core::QueueBackend::encrypts_at_rest`]).
 pub fn describe(
     name: &str,
     a: &QueueAttributes,
     stats: &QueueStats,
     arn_of: ArnOf<'_>,
+    at_rest: bool,
 ) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
     let mut put = |k: &str, v: String| {
@@ -59,10 +62,12 @@ pub fn describe(
         put("DeduplicationScope", DEDUPLICATION_SCOPE.to_owned());
         put("FifoThroughputLimit", FIFO_THROUGHPUT_LIMIT.to_owned());
     }
-    // As the client set it; what the engine keeps at rest is the engine's
-    // own setting (the SQLite engine's `encryption`, the server's disk).
+    // SQS-managed encryption is what the engine does at rest (its own keys,
+    // `[backend] encryption_key_file`): true only where it does, so that a
+    // client is never told its messages are encrypted when they are not.
+    // A KMS key is kept and described as set; no KMS is called.
     match &a.encryption {
-        ServerSideEncryption::SqsManaged => put("SqsManagedSseEnabled", "true".to_owned()),
+        ServerSideEncryption::SqsManaged => put("SqsManagedSseEnabled", at_rest.to_string()),
         ServerSideEncryption::Off => put("SqsManagedSseEnabled", "false".to_owned()),
         ServerSideEncryption::Kms {
             key_id,
@@ -359,7 +364,7 @@ mod tests {
             .with_redrive_policy(RedrivePolicy::new("dlq.fifo", 4))
             .with_redrive_allow_policy(RedriveAllowPolicy::DenyAll);
         let arn_of = |n: &str| format!("arn:aws:sqs:us-east-1:000000000000:{n}");
-        let described = describe("q.fifo", &a, &QueueStats::default(), &arn_of);
+        let described = describe("q.fifo", &a, &QueueStats::default(), &arn_of, true);
         let settable: HashMap<String, String> = described
             .into_iter()
             .filter(|(k, _)| !k.starts_with("Approximate") && k != "QueueArn")

@@ -512,3 +512,36 @@ async fn server_side_encryption_settings_are_kept_as_sqs_describes_them() {
         [some("false"), None, None]
     );
 }
+
+/// `SqsManagedSseEnabled` says what the engine does at rest (issue 35): an
+/// unencrypted SQLite file answers `false` even when the client asks for
+/// SSE; the same engine given a key answers `true`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqs_managed_encryption_is_described_as_the_engine_keeps_messages() {
+    use QueueAttributeName::SqsManagedSseEnabled;
+    let dir = tempfile::tempdir().expect("dir");
+    let key = dir.path().join("key");
+    std::fs::write(&key, "ab".repeat(32)).expect("key");
+    for (file, sealed, expected) in [("plain.db", false, "false"), ("sealed.db", true, "true")] {
+        let mut options = ebbflow_sqlite::SqliteOptions::new(dir.path().join(file));
+        if sealed {
+            options = options.encryption(ebbflow_sqlite::KeySource::File(key.clone()));
+        }
+        let backend = Arc::new(ebbflow_sqlite::SqliteBackend::open(&options).expect("open"));
+        let endpoint = common::serve(backend, &[("AKID", "secret")]).await;
+        let sqs = common::client(&endpoint, "AKID", "secret");
+        let url = create_queue(&sqs, "sse").await;
+        sqs.set_queue_attributes()
+            .queue_url(&url)
+            .attributes(SqsManagedSseEnabled, "true")
+            .send()
+            .await
+            .expect("asked for SSE");
+        let all = all_attributes(&sqs, &url).await;
+        assert_eq!(
+            all.get(&SqsManagedSseEnabled).map(String::as_str),
+            Some(expected),
+            "{file}"
+        );
+    }
+}

@@ -215,6 +215,12 @@ impl SqsBackend {
 
 #[async_trait]
 impl QueueBackend for SqsBackend {
+    /// True: SQS encrypts as each queue's own setting says, which
+    /// `get_queue_attributes` reads from SQS.
+    fn encrypts_at_rest(&self) -> bool {
+        true
+    }
+
     fn backend_name(&self) -> &'static str {
         BACKEND
     }

@@ -316,11 +316,14 @@ pub struct BackendConfig {
     /// returns) or `normal` (a power cut may lose the latest commits).
     #[serde(default)]
     pub synchronous: Synchronous,
-    /// `sqlite`: encrypt bodies and attributes at rest with the key in this
-    /// file (64 hex digits). The key itself never goes in the TOML.
+    /// `sqlite`, `redis`, `postgres`: encrypt bodies and attributes at rest
+    /// with the key in this file (64 hex digits). Redis and PostgreSQL take
+    /// several, one per line, the newest last, for rotation. The keys
+    /// themselves never go in the TOML.
     #[serde(default)]
     pub encryption_key_file: Option<std::path::PathBuf>,
-    /// `sqlite`: as `encryption_key_file`, from this environment variable.
+    /// `sqlite`, `redis`, `postgres`: as `encryption_key_file`, from this
+    /// environment variable.
     #[serde(default)]
     pub encryption_key_env: Option<String>,
     /// `sqs`: the endpoint of an SQS-compatible server; else the AWS default
@@ -750,12 +753,12 @@ impl Config {
             (
                 "encryption_key_file",
                 b.encryption_key_file.is_some(),
-                "sqlite",
+                "sqlite or redis or postgres",
             ),
             (
                 "encryption_key_env",
                 b.encryption_key_env.is_some(),
-                "sqlite",
+                "sqlite or redis or postgres",
             ),
             ("endpoint_url", b.endpoint_url.is_some(), "sqs"),
             ("region", b.region.is_some(), "sqs"),
