@@ -224,6 +224,26 @@ pub trait QueueBackend: Send + Sync + 'static {
         })
     }
 
+    /// Seals again, with the newest key of the engine's ring, what an older
+    /// key sealed (or what was stored before encryption was on): up to
+    /// `limit` messages from `after` (`None`: the start), one step of
+    /// `ebbflow rekey`. A message received or deleted meanwhile is left for
+    /// the next run; running again is always safe. Engines that encrypt with
+    /// a ring of keys (Redis, PostgreSQL) implement it; the default, and an
+    /// engine given no keys, is `UnsupportedOperation`.
+    async fn rekey(
+        &self,
+        queue: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<crate::RekeyPage> {
+        let _ = (queue, after, limit);
+        Err(crate::QueueError::UnsupportedOperation {
+            backend: self.backend_name(),
+            operation: "rekey",
+        })
+    }
+
     /// Names of the queues whose redrive policy targets `dead_letter_queue`, sorted.
     async fn list_dead_letter_source_queues(&self, dead_letter_queue: &str) -> Result<Vec<String>>;
 

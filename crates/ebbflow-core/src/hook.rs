@@ -313,6 +313,17 @@ impl<H: BackendHook> QueueBackend for Hooked<H> {
         self.hook.around(Operation::Announce, call).await
     }
 
+    /// Not hooked: an operator's maintenance, not a call the metrics or the
+    /// fault injection follow.
+    async fn rekey(
+        &self,
+        queue: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<crate::RekeyPage> {
+        self.inner.rekey(queue, after, limit).await
+    }
+
     async fn browse(&self, queue: &str, request: BrowseRequest) -> Result<BrowsePage> {
         let call = self.inner.browse(queue, request);
         self.hook.around(Operation::Browse, call).await

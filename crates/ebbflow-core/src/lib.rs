@@ -55,5 +55,5 @@ pub use message::{
 pub use pause::Pause;
 pub use queue::{
     local_queue_arn, queue_name_from_arn, MoveResult, QueueAttributes, QueueAttributesUpdate,
-    QueueStats, ReceiveRequest, RedriveAllowPolicy, RedrivePolicy, ServerSideEncryption,
+    QueueStats, ReceiveRequest, RedriveAllowPolicy, RedrivePolicy, RekeyPage, ServerSideEncryption,
 };

@@ -522,3 +522,18 @@ pub struct MoveResult {
     /// Messages left in the dead-letter queue because their destination does not exist.
     pub failed: u64,
 }
+
+/// One step of re-sealing a queue's messages with the newest key
+/// ([`crate::QueueBackend::rekey`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RekeyPage {
+    /// Messages looked at.
+    pub looked_at: u64,
+    /// Messages sealed again (their body, attributes, or both).
+    pub resealed: u64,
+    /// Messages that changed or went while being sealed again (received,
+    /// deleted): left as they were, for the next run.
+    pub skipped: u64,
+    /// Where the next step starts; `None` when the queue is done.
+    pub next: Option<String>,
+}

@@ -397,6 +397,35 @@ pub fn open_stored(
     }
 }
 
+/// `value` (`field` of `message_id`) sealed again with the ring's newest
+/// key, or `None` when it needs nothing (already the newest's, or empty).
+/// A plain value (stored before encryption was on) is sealed.
+///
+/// ```
+/// use ebbflow_core::seal::{reseal, sealed_with, KeyRing};
+/// let old = KeyRing::from_keys(&[[1; 32]], "old");
+/// let both = KeyRing::from_keys(&[[1; 32], [2; 32]], "both");
+/// let stored = old.seal(b"m1/body", "hi");
+/// let again = reseal(&both, "m1", "body", &stored).unwrap().unwrap();
+/// assert_eq!(sealed_with(&again), Some(both.newest().id()));
+/// assert_eq!(reseal(&both, "m1", "body", &again).unwrap(), None);
+/// ```
+pub fn reseal(
+    ring: &KeyRing,
+    message_id: &str,
+    field: &str,
+    value: &str,
+) -> Result<Option<String>, String> {
+    if value.is_empty() || !ring.needs_rekey(value) {
+        return Ok(None);
+    }
+    let aad = aad(message_id, field);
+    let text = ring
+        .open(&aad, value)
+        .map_err(|e| format!("the {field} of message {message_id}: {e}"))?;
+    Ok(Some(ring.seal(&aad, &text)))
+}
+
 /// 64 hex digits as 32 bytes.
 pub fn parse_key(text: &str) -> Result<[u8; 32], String> {
     // Checked first: the digits below are sliced by byte.

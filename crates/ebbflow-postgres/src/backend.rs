@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_postgres::NoTls;
 
-const BACKEND: &str = "postgres";
+pub(crate) const BACKEND: &str = "postgres";
 
 /// How often a long poll looks again without a notification: the bound on
 /// how late a write is seen while the `LISTEN` connection is down.
@@ -421,6 +421,27 @@ impl QueueBackend for PostgresBackend {
             .call(move |s| async move { s.browse(&q, first, limit, now).await })
             .await?;
         Ok(BrowsePage::from_keyed(rows, limit))
+    }
+
+    async fn rekey(
+        &self,
+        queue: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<ebbflow_core::RekeyPage> {
+        let after: i64 = match after {
+            None => 0,
+            Some(text) => text.parse().map_err(|_| {
+                ebbflow_core::QueueError::invalid(
+                    "after",
+                    format!("`{text}` is not a position of this engine"),
+                )
+            })?,
+        };
+        let limit = limit.clamp(1, ebbflow_core::MAX_BROWSE_LIMIT);
+        let q = self.queue(queue).await?;
+        self.call(move |s| async move { s.rekey(&q, after, limit).await })
+            .await
     }
 
     async fn list_dead_letter_source_queues(&self, dead_letter_queue: &str) -> Result<Vec<String>> {

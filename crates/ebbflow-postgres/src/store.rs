@@ -838,6 +838,77 @@ impl Store {
     /// Up to `limit + 1` messages with ids from `first` on, in id order (the
     /// order they arrived in this queue), with their state as of `now`. A
     /// plain read: nothing is locked or changed.
+    /// One step of `ebbflow rekey`: the queue's messages after row `after`,
+    /// in id order, each sealed again with the newest key when an older one
+    /// (or none) sealed it, written only if unchanged meanwhile.
+    pub(crate) async fn rekey(
+        &self,
+        q: &QueueRow,
+        after: i64,
+        limit: u32,
+    ) -> Result<ebbflow_core::RekeyPage> {
+        let Some(ring) = &self.seal else {
+            return Err(QueueError::UnsupportedOperation {
+                backend: crate::backend::BACKEND,
+                operation: "rekey (no keys given: backend.encryption_key_file)",
+            });
+        };
+        let client = self.pool.get().await.map_err(pool)?;
+        let rows = client
+            .query(
+                "SELECT id, message_id, body, attributes FROM ebbflow_messages
+                 WHERE queue = $1 AND id > $2 ORDER BY id LIMIT $3",
+                &[&q.id, &after, &i64::from(limit)],
+            )
+            .await
+            .map_err(db)?;
+        let update = client
+            .prepare_cached(
+                "UPDATE ebbflow_messages SET body = $3, attributes = $5
+                 WHERE id = $1 AND body = $2 AND attributes IS NOT DISTINCT FROM $4",
+            )
+            .await
+            .map_err(db)?;
+        let mut page = ebbflow_core::RekeyPage::default();
+        for r in &rows {
+            page.looked_at += 1;
+            let (id, message_id, body): (i64, String, String) = (r.get(0), r.get(1), r.get(2));
+            let attrs: Option<String> = r.get(3);
+            let new_body = seal::reseal(ring, &message_id, "body", &body).map_err(backend_error)?;
+            let new_attrs = match &attrs {
+                Some(a) => {
+                    seal::reseal(ring, &message_id, "attributes", a).map_err(backend_error)?
+                }
+                None => None,
+            };
+            if new_body.is_none() && new_attrs.is_none() {
+                continue;
+            }
+            let written = client
+                .execute(
+                    &update,
+                    &[
+                        &id,
+                        &body,
+                        &new_body.as_deref().unwrap_or(&body),
+                        &attrs,
+                        &new_attrs.as_deref().or(attrs.as_deref()),
+                    ],
+                )
+                .await
+                .map_err(db)?;
+            if written == 1 {
+                page.resealed += 1;
+            } else {
+                page.skipped += 1;
+            }
+        }
+        page.next = (rows.len() == limit as usize)
+            .then(|| rows.last().map(|r| r.get::<_, i64>(0).to_string()))
+            .flatten();
+        Ok(page)
+    }
+
     pub(crate) async fn browse(
         &self,
         q: &QueueRow,

@@ -108,20 +108,53 @@ async fn stored_rows_hold_no_plaintext_and_keys_are_checked_at_connect() {
             ("second".to_owned(), None)
         ]
     );
-    let keys: Vec<String> = client
-        .query(
-            "SELECT m.body FROM ebbflow_messages m JOIN ebbflow_queues q ON q.id = m.queue WHERE q.name = $1",
-            &[&q],
-        )
-        .await
-        .expect("rows")
-        .iter()
-        .filter_map(|r| ebbflow_core::seal::sealed_with(&r.get::<_, String>(0)).map(str::to_owned))
-        .collect();
-    assert_eq!(keys.len(), 2);
-    assert_ne!(
-        keys[0], keys[1],
-        "the second message is sealed with the newer key"
+    // The key ids of every stored body and attributes of the queue.
+    let sealed_with = || async {
+        let mut ids: Vec<Option<String>> = client
+            .query(
+                "SELECT m.body, m.attributes FROM ebbflow_messages m JOIN ebbflow_queues q ON q.id = m.queue WHERE q.name = $1",
+                &[&q],
+            )
+            .await
+            .expect("rows")
+            .iter()
+            .flat_map(|r| {
+                let body: String = r.get(0);
+                let attrs: Option<String> = r.get(1);
+                std::iter::once(body).chain(attrs)
+            })
+            .map(|v| ebbflow_core::seal::sealed_with(&v).map(str::to_owned))
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    };
+    let before = sealed_with().await;
+    assert_eq!(
+        before.len(),
+        2,
+        "the second message is sealed with the newer key: {before:?}"
+    );
+
+    // `ebbflow rekey`, one message a step: the older key's body and
+    // attributes are sealed again with the newer; a second run finds nothing.
+    let (mut after, mut resealed, mut steps) = (None, 0, 0);
+    loop {
+        let page = rotated.rekey(&q, after.as_deref(), 1).await.expect("rekey");
+        resealed += page.resealed;
+        steps += 1;
+        after = page.next;
+        if after.is_none() {
+            break;
+        }
+    }
+    assert_eq!(resealed, 1, "only the older key's message");
+    assert!(steps >= 2, "one message a step: {steps}");
+    let now = sealed_with().await;
+    assert_eq!(now.len(), 1, "one key now: {now:?}");
+    assert_eq!(
+        rotated.rekey(&q, None, 100).await.expect("again").resealed,
+        0
     );
     rotated.delete_queue(&q).await.expect("delete");
 }

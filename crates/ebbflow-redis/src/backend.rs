@@ -17,7 +17,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-const BACKEND: &str = "redis";
+pub(crate) const BACKEND: &str = "redis";
 
 /// How often a long poll looks again without a notification: the bound on
 /// how late a write is seen while the pub/sub connection is down.
@@ -382,6 +382,28 @@ impl QueueBackend for RedisBackend {
         let q = self.queue(queue).await?;
         let now = self.inner.clock.now_ms();
         self.call(move |s| async move { s.browse(&q, first, limit, now).await })
+            .await
+    }
+
+    async fn rekey(
+        &self,
+        queue: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<ebbflow_core::RekeyPage> {
+        let first = match after {
+            None => 1,
+            Some(text) => text.parse().map_err(|_| {
+                QueueError::invalid(
+                    "after",
+                    format!("`{text}` is not a position of this engine"),
+                )
+            })?,
+        };
+        let limit = limit.clamp(1, ebbflow_core::MAX_BROWSE_LIMIT);
+        let q = self.queue(queue).await?;
+        let now = self.inner.clock.now_ms();
+        self.call(move |s| async move { s.rekey(&q, first, limit, now).await })
             .await
     }
 

@@ -25,4 +25,5 @@ script!(REDRIVE, "lua/redrive.lua");
 script!(SOURCES, "lua/sources.lua");
 script!(CREATE, "lua/create.lua");
 script!(BROWSE, "lua/browse.lua");
+script!(RESEAL, "lua/reseal.lua");
 script!(CONSUMERS, "lua/consumers.lua");

@@ -578,6 +578,75 @@ impl Store {
     /// A page of a browse from key `first` on: a plain read of the queue's
     /// structures, looking at no more than [`BROWSE_BUDGET`] keys per call so
     /// that a queue with long runs of deleted keys never blocks the server.
+    /// One step of `ebbflow rekey`: the messages from key `first` on, as a
+    /// browse walks them, each sealed again with the newest key when an
+    /// older one (or none) sealed it, written only if unchanged meanwhile.
+    pub(crate) async fn rekey(
+        &self,
+        q: &QueueRow,
+        first: u64,
+        limit: u32,
+        now: i64,
+    ) -> Result<ebbflow_core::RekeyPage> {
+        let Some(ring) = &self.seal else {
+            return Err(QueueError::UnsupportedOperation {
+                backend: crate::backend::BACKEND,
+                operation: "rekey (no keys given: backend.encryption_key_file)",
+            });
+        };
+        let out: Vec<Value> = scripts::BROWSE
+            .key(&q.meta)
+            .arg(now)
+            .arg(millis(q.attrs.message_retention_period))
+            .arg(first)
+            .arg(limit)
+            .arg(BROWSE_BUDGET)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(redis_error)?;
+        if is_gone(&out) || out.len() < 2 {
+            return Err(self.gone(q));
+        }
+        let rows: Vec<&[Value]> = out
+            .get(2..)
+            .unwrap_or_default()
+            .chunks(MESSAGE_WIDTH)
+            .filter(|c| c.len() == MESSAGE_WIDTH)
+            .collect();
+        let mut page = ebbflow_core::RekeyPage::default();
+        for c in rows.iter().take(limit as usize) {
+            page.looked_at += 1;
+            let (message_id, body, attrs) = (text(&c[2]), text(&c[4]), text(&c[5]));
+            let new_body = seal::reseal(ring, &message_id, "body", &body).map_err(backend_error)?;
+            let new_attrs =
+                seal::reseal(ring, &message_id, "attributes", &attrs).map_err(backend_error)?;
+            if new_body.is_none() && new_attrs.is_none() {
+                continue;
+            }
+            let written: i64 = scripts::RESEAL
+                .key(&q.meta)
+                .arg(int(&c[0]))
+                .arg(&body)
+                .arg(new_body.as_deref().unwrap_or(&body))
+                .arg(&attrs)
+                .arg(new_attrs.as_deref().unwrap_or(&attrs))
+                .invoke_async(&mut self.conn())
+                .await
+                .map_err(redis_error)?;
+            if written == 1 {
+                page.resealed += 1;
+            } else {
+                page.skipped += 1;
+            }
+        }
+        page.next = match rows.get(limit as usize) {
+            Some(c) => Some(int(&c[0]).to_string()),
+            None if int(&out[1]) == 1 => None,
+            None => Some((int(&out[0]) + 1).to_string()),
+        };
+        Ok(page)
+    }
+
     pub(crate) async fn browse(
         &self,
         q: &QueueRow,

@@ -120,6 +120,66 @@ async fn stored_messages_hold_no_plaintext_and_keys_are_checked_at_connect() {
         .collect();
     bodies.sort();
     assert_eq!(bodies, ["card 4242-4242 for order 77", "second"]);
+
+    // `ebbflow rekey`, one message a step: the older key's body and
+    // attributes are sealed again with the newer; a second run finds nothing.
+    let sealed_with = |conn: &mut redis::aio::MultiplexedConnection, keys: Vec<String>| {
+        let mut conn = conn.clone();
+        async move {
+            let mut ids = Vec::new();
+            for key in keys.iter().filter(|k| k.contains(":m:")) {
+                let (body, attrs): (String, Option<String>) = redis::cmd("HMGET")
+                    .arg(key)
+                    .arg("body")
+                    .arg("attrs")
+                    .query_async(&mut conn)
+                    .await
+                    .expect("hmget");
+                for value in std::iter::once(body).chain(attrs) {
+                    ids.push(ebbflow_core::seal::sealed_with(&value).map(str::to_owned));
+                }
+            }
+            ids.sort();
+            ids.dedup();
+            ids
+        }
+    };
+    let message_keys = |conn: &mut redis::aio::MultiplexedConnection| {
+        let mut conn = conn.clone();
+        let pattern = format!("ebbflow:{{{q}}}:m:*");
+        async move {
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg(pattern)
+                .query_async(&mut conn)
+                .await
+                .expect("keys");
+            keys
+        }
+    };
+    let keys_now = message_keys(&mut conn).await;
+    let before = sealed_with(&mut conn, keys_now).await;
+    assert_eq!(before.len(), 2, "two keys sealed: {before:?}");
+    let mut after = None;
+    let mut resealed = 0;
+    let mut steps = 0;
+    loop {
+        let page = rotated.rekey(&q, after.as_deref(), 1).await.expect("rekey");
+        resealed += page.resealed;
+        steps += 1;
+        after = page.next;
+        if after.is_none() {
+            break;
+        }
+    }
+    assert_eq!(resealed, 1, "only the older key's message");
+    assert!(steps >= 2, "one message a step: {steps}");
+    let keys_now = message_keys(&mut conn).await;
+    let now = sealed_with(&mut conn, keys_now).await;
+    assert_eq!(now.len(), 1, "one key now: {now:?}");
+    assert_eq!(
+        rotated.rekey(&q, None, 100).await.expect("again").resealed,
+        0
+    );
     rotated.delete_queue(&q).await.expect("delete");
     // Leave the database as found: the ids recorded here go too.
     let _: () = redis::cmd("DEL")

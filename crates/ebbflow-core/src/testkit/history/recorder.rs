@@ -283,6 +283,15 @@ impl QueueBackend for Recorded {
         self.inner.announce(queue, me, ttl).await
     }
 
+    async fn rekey(
+        &self,
+        queue: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<crate::RekeyPage> {
+        self.inner.rekey(queue, after, limit).await
+    }
+
     async fn browse(&self, queue: &str, request: BrowseRequest) -> Result<BrowsePage> {
         self.inner.browse(queue, request).await
     }
