@@ -101,6 +101,14 @@ pub enum Command {
         /// The queue.
         queue: String,
     },
+    /// Seal every message again with the newest key of `[backend]
+    /// encryption_key_file` (Redis, PostgreSQL). With no queue named, every
+    /// queue, and then the engine forgets the older keys, which may leave the
+    /// file. Run it once every process has the new file; again after Ctrl-C.
+    Rekey {
+        /// The queues; every queue when none is named.
+        queues: Vec<String>,
+    },
     /// The messages of a dead-letter queue, with why each was dead-lettered.
     Dlq {
         /// The dead-letter queue.

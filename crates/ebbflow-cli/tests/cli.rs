@@ -1066,3 +1066,76 @@ fn the_config_is_the_one_truth_for_the_queues_it_declares() {
     let _ = serve.wait();
     env.ok(&["config", "check", "--diff"]);
 }
+
+/// Sends one RESP command line list to the Redis at `url`, database `db`
+/// (for cleaning up after a test that sealed in a database of its own).
+fn redis_command(url: &str, db: u8, args: &[&str]) {
+    use std::io::{Read, Write};
+    let address = url
+        .trim_start_matches("redis://")
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .rsplit('@')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let Ok(mut tcp) = std::net::TcpStream::connect(&address) else {
+        return;
+    };
+    let mut frame = |parts: &[&str]| {
+        let mut out = format!("*{}\r\n", parts.len());
+        for p in parts {
+            out.push_str(&format!("${}\r\n{p}\r\n", p.len()));
+        }
+        out
+    };
+    let db = db.to_string();
+    let text = frame(&["SELECT", &db]) + &frame(args) + &frame(&["QUIT"]);
+    let _ = tcp.write_all(text.as_bytes());
+    let mut answer = String::new();
+    let _ = tcp.read_to_string(&mut answer);
+}
+
+/// `ebbflow rekey` (issue 35) on Redis, in a database of its own: messages
+/// sealed with an older key are sealed again with the newest, the engine
+/// forgets the older key, and the file without it then opens the queue.
+#[test]
+fn rekey_lets_an_older_key_leave_the_file() {
+    const DB: u8 = 12;
+    let Some(url) = service_url("EBBFLOW_TEST_REDIS_URL") else {
+        return;
+    };
+    let (old, new) = ("11".repeat(32), "22".repeat(32));
+    let env = Env::with_backend(&format!(
+        "kind = \"redis\"\nurl = \"{}/{DB}\"\nencryption_key_file = \"keys\"",
+        url.trim_end_matches('/')
+    ));
+    let keys = env.dir.path().join("keys");
+    std::fs::write(&keys, format!("{old}\n")).expect("keys");
+    let q = env.queue("sealed", &[]);
+    for body in ["a", "b", "c"] {
+        env.ok(&["send", &q, body]);
+    }
+    std::fs::write(&keys, format!("{old}\n{new}\n")).expect("keys");
+    env.ok(&["send", &q, "d"]);
+
+    let done = env.json(&["rekey"]);
+    assert_eq!(done["queues"][0]["resealed"], 3, "{done}");
+    assert_eq!(
+        done["retired_keys"].as_array().map(Vec::len),
+        Some(1),
+        "{done}"
+    );
+
+    std::fs::write(&keys, format!("{new}\n")).expect("keys");
+    let peeked = env.peek_all(&q);
+    let mut bodies = bodies(&peeked);
+    bodies.sort();
+    assert_eq!(bodies, ["a", "b", "c", "d"]);
+    // A second run finds nothing to do.
+    assert_eq!(env.json(&["rekey", &q])["queues"][0]["resealed"], 0);
+    env.ok(&["queue", "delete", &q, "--yes"]);
+    env.created.borrow_mut().clear();
+    redis_command(&url, DB, &["DEL", "ebbflow:seal-keys"]);
+}

@@ -244,6 +244,17 @@ pub trait QueueBackend: Send + Sync + 'static {
         })
     }
 
+    /// Forgets the record that keys other than the ring's newest sealed
+    /// messages here, once `ebbflow rekey` has sealed every queue again
+    /// with the newest: processes may then start without the older keys.
+    /// Returns the ids forgotten. Default: `UnsupportedOperation`.
+    async fn retire_older_keys(&self) -> Result<Vec<String>> {
+        Err(crate::QueueError::UnsupportedOperation {
+            backend: self.backend_name(),
+            operation: "retire_older_keys",
+        })
+    }
+
     /// Names of the queues whose redrive policy targets `dead_letter_queue`, sorted.
     async fn list_dead_letter_source_queues(&self, dead_letter_queue: &str) -> Result<Vec<String>>;
 

@@ -324,6 +324,10 @@ impl<H: BackendHook> QueueBackend for Hooked<H> {
         self.inner.rekey(queue, after, limit).await
     }
 
+    async fn retire_older_keys(&self) -> Result<Vec<String>> {
+        self.inner.retire_older_keys().await
+    }
+
     async fn browse(&self, queue: &str, request: BrowseRequest) -> Result<BrowsePage> {
         let call = self.inner.browse(queue, request);
         self.hook.around(Operation::Browse, call).await

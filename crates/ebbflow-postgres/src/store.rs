@@ -167,6 +167,27 @@ impl Store {
         Ok(Ok(()))
     }
 
+    /// Forgets every recorded key id but the newest's (after `ebbflow rekey`).
+    pub(crate) async fn retire_older_keys(&self) -> Result<Vec<String>> {
+        let Some(ring) = &self.seal else {
+            return Err(QueueError::UnsupportedOperation {
+                backend: crate::backend::BACKEND,
+                operation: "retire_older_keys (no keys given)",
+            });
+        };
+        let client = self.pool.get().await.map_err(pool)?;
+        Ok(client
+            .query(
+                "DELETE FROM ebbflow_seal_keys WHERE id <> $1 RETURNING id",
+                &[&ring.newest().id()],
+            )
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
+    }
+
     /// `text`, sealed as `field` of `message_id` when encrypted at rest.
     fn sealed(&self, message_id: &str, field: &str, text: String) -> String {
         seal::seal_stored(self.seal.as_deref(), message_id, field, text)

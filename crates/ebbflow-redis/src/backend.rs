@@ -407,6 +407,11 @@ impl QueueBackend for RedisBackend {
             .await
     }
 
+    async fn retire_older_keys(&self) -> Result<Vec<String>> {
+        self.call(|s| async move { s.retire_older_keys().await })
+            .await
+    }
+
     async fn list_dead_letter_source_queues(&self, dead_letter_queue: &str) -> Result<Vec<String>> {
         let all = self.call(|s| async move { s.all_queues().await }).await?;
         dead_letter_sources(all, dead_letter_queue)

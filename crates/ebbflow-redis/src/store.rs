@@ -112,6 +112,33 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets every recorded key id but the newest's (after `ebbflow rekey`).
+    pub(crate) async fn retire_older_keys(&self) -> Result<Vec<String>> {
+        let Some(ring) = &self.seal else {
+            return Err(QueueError::UnsupportedOperation {
+                backend: crate::backend::BACKEND,
+                operation: "retire_older_keys (no keys given)",
+            });
+        };
+        let recorded: Vec<String> = self
+            .conn()
+            .smembers(keys::SEAL_KEYS)
+            .await
+            .map_err(redis_error)?;
+        let older: Vec<String> = recorded
+            .into_iter()
+            .filter(|id| id != ring.newest().id())
+            .collect();
+        if !older.is_empty() {
+            let _: () = self
+                .conn()
+                .srem(keys::SEAL_KEYS, &older)
+                .await
+                .map_err(redis_error)?;
+        }
+        Ok(older)
+    }
+
     /// `text`, sealed as `field` of `message_id` when encrypted at rest.
     fn sealed(&self, message_id: &str, field: &str, text: String) -> String {
         seal::seal_stored(self.seal.as_deref(), message_id, field, text)

@@ -5,6 +5,7 @@ mod dashboard;
 mod look;
 mod queues;
 mod redrive;
+mod rekey;
 mod send;
 mod serve;
 mod transfer;
@@ -96,6 +97,7 @@ async fn run_on_backend(
         Command::Purge { queue, yes } => queues::purge(ctx, &queue, yes).await,
         Command::Pause { queue, reason } => queues::pause(ctx, &queue, reason).await,
         Command::Resume { queue } => queues::resume(ctx, &queue).await,
+        Command::Rekey { queues } => rekey::rekey(ctx, queues).await,
         Command::Send(args) => send::send(ctx, args).await,
         Command::Peek { queue, limit } => look::peek(ctx, &queue, limit).await,
         Command::Dlq { queue, limit } => look::dlq(ctx, &queue, limit).await,

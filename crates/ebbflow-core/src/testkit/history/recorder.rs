@@ -292,6 +292,10 @@ impl QueueBackend for Recorded {
         self.inner.rekey(queue, after, limit).await
     }
 
+    async fn retire_older_keys(&self) -> Result<Vec<String>> {
+        self.inner.retire_older_keys().await
+    }
+
     async fn browse(&self, queue: &str, request: BrowseRequest) -> Result<BrowsePage> {
         self.inner.browse(queue, request).await
     }
