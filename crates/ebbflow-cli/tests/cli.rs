@@ -1083,7 +1083,7 @@ fn redis_command(url: &str, db: u8, args: &[&str]) {
     let Ok(mut tcp) = std::net::TcpStream::connect(&address) else {
         return;
     };
-    let mut frame = |parts: &[&str]| {
+    let frame = |parts: &[&str]| {
         let mut out = format!("*{}\r\n", parts.len());
         for p in parts {
             out.push_str(&format!("${}\r\n{p}\r\n", p.len()));

@@ -227,6 +227,17 @@ impl KeyRing {
         Ok(ring)
     }
 
+    /// The ring `source` names, shared; none without a source (an engine
+    /// given no keys).
+    pub fn load_optional(
+        source: Option<&KeySource>,
+    ) -> Result<Option<std::sync::Arc<Self>>, SealError> {
+        source
+            .map(Self::load)
+            .transpose()
+            .map(|ring| ring.map(std::sync::Arc::new))
+    }
+
     /// A ring of `keys`, oldest first (at least one).
     pub fn from_keys(keys: &[[u8; 32]], source_name: &str) -> Self {
         Self {

@@ -199,12 +199,7 @@ async fn connect(options: PostgresOptions, clock: Clock) -> Result<PostgresBacke
         url: url.clone(),
         message: e.to_string(),
     })?;
-    let ring = options
-        .encryption
-        .as_ref()
-        .map(ebbflow_core::seal::KeyRing::load)
-        .transpose()?
-        .map(Arc::new);
+    let ring = ebbflow_core::seal::KeyRing::load_optional(options.encryption.as_ref())?;
     let found = crate::schema::migrate(&mut client)
         .await
         .map_err(|source| ConnectError::Migrate {

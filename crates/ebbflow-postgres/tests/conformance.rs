@@ -4,30 +4,8 @@
 
 mod common;
 
-use ebbflow_core::testkit::Harness;
-use ebbflow_core::QueueBackend;
-use ebbflow_postgres::PostgresBackend;
-use std::sync::Arc;
-use std::time::Duration;
+use ebbflow_core::testkit::services::PausedServer;
 
-struct Postgres(Option<Arc<PostgresBackend>>);
-
-#[async_trait::async_trait]
-impl Harness for Postgres {
-    async fn backend(&self) -> Arc<dyn QueueBackend> {
-        match &self.0 {
-            Some(b) => b.clone(),
-            None => unreachable!("{}", common::NO_SERVER),
-        }
-    }
-
-    async fn advance(&self, by: Duration) {
-        tokio::time::advance(by).await
-    }
-
-    fn unsupported(&self, _rule: &str) -> Option<&'static str> {
-        self.0.is_none().then_some(common::NO_SERVER)
-    }
-}
-
-ebbflow_core::conformance_suite!(paused_clock, async { Postgres(common::shared().await) });
+ebbflow_core::conformance_suite!(paused_clock, async {
+    PausedServer::new(common::shared().await, common::NO_SERVER)
+});

@@ -4,6 +4,7 @@
 
 mod common;
 
+use ebbflow_core::testkit::services::rekey_all;
 use ebbflow_core::{
     MessageAttributeValue, QueueAttributes, QueueBackend, ReceiveRequest, SendMessage,
 };
@@ -138,16 +139,7 @@ async fn stored_rows_hold_no_plaintext_and_keys_are_checked_at_connect() {
 
     // `ebbflow rekey`, one message a step: the older key's body and
     // attributes are sealed again with the newer; a second run finds nothing.
-    let (mut after, mut resealed, mut steps) = (None, 0, 0);
-    loop {
-        let page = rotated.rekey(&q, after.as_deref(), 1).await.expect("rekey");
-        resealed += page.resealed;
-        steps += 1;
-        after = page.next;
-        if after.is_none() {
-            break;
-        }
-    }
+    let (resealed, steps) = rekey_all(&rotated, &q, 1).await;
     assert_eq!(resealed, 1, "only the older key's message");
     assert!(steps >= 2, "one message a step: {steps}");
     let now = sealed_with().await;

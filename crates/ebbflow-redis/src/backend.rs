@@ -192,12 +192,7 @@ async fn connect(options: RedisOptions, clock: Clock) -> Result<RedisBackend, Co
             url: url.clone(),
             message: e.to_string(),
         })?;
-    let ring = options
-        .encryption
-        .as_ref()
-        .map(ebbflow_core::seal::KeyRing::load)
-        .transpose()?
-        .map(Arc::new);
+    let ring = ebbflow_core::seal::KeyRing::load_optional(options.encryption.as_ref())?;
     let store = Store::new(conn, ring);
     store.check_keys().await?;
     let polls = Arc::new(LongPolls::new(RECHECK));

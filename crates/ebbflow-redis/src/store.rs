@@ -605,6 +605,31 @@ impl Store {
     /// A page of a browse from key `first` on: a plain read of the queue's
     /// structures, looking at no more than [`BROWSE_BUDGET`] keys per call so
     /// that a queue with long runs of deleted keys never blocks the server.
+    /// The browse script's answer: the last key looked at, whether it was
+    /// the last, then per message its key, its state and `FIELDS`.
+    async fn browse_raw(
+        &self,
+        q: &QueueRow,
+        first: u64,
+        limit: u32,
+        now: i64,
+    ) -> Result<Vec<Value>> {
+        let out: Vec<Value> = scripts::BROWSE
+            .key(&q.meta)
+            .arg(now)
+            .arg(millis(q.attrs.message_retention_period))
+            .arg(first)
+            .arg(limit)
+            .arg(BROWSE_BUDGET)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(redis_error)?;
+        if is_gone(&out) || out.len() < 2 {
+            return Err(self.gone(q));
+        }
+        Ok(out)
+    }
+
     /// One step of `ebbflow rekey`: the messages from key `first` on, as a
     /// browse walks them, each sealed again with the newest key when an
     /// older one (or none) sealed it, written only if unchanged meanwhile.
@@ -621,19 +646,7 @@ impl Store {
                 operation: "rekey (no keys given: backend.encryption_key_file)",
             });
         };
-        let out: Vec<Value> = scripts::BROWSE
-            .key(&q.meta)
-            .arg(now)
-            .arg(millis(q.attrs.message_retention_period))
-            .arg(first)
-            .arg(limit)
-            .arg(BROWSE_BUDGET)
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(redis_error)?;
-        if is_gone(&out) || out.len() < 2 {
-            return Err(self.gone(q));
-        }
+        let out = self.browse_raw(q, first, limit, now).await?;
         let rows: Vec<&[Value]> = out
             .get(2..)
             .unwrap_or_default()
@@ -681,19 +694,7 @@ impl Store {
         limit: u32,
         now: i64,
     ) -> Result<BrowsePage> {
-        let out: Vec<Value> = scripts::BROWSE
-            .key(&q.meta)
-            .arg(now)
-            .arg(millis(q.attrs.message_retention_period))
-            .arg(first)
-            .arg(limit)
-            .arg(BROWSE_BUDGET)
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(redis_error)?;
-        if is_gone(&out) || out.len() < 2 {
-            return Err(self.gone(q));
-        }
+        let out = self.browse_raw(q, first, limit, now).await?;
         // Unlike a receive, a browse that meets an unreadable message says so:
         // an export must not skip one silently (SQLite and PostgreSQL do the same).
         let found = out

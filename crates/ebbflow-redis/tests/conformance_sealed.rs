@@ -3,32 +3,8 @@
 
 mod common;
 
-use ebbflow_core::testkit::Harness;
-use ebbflow_core::QueueBackend;
-use ebbflow_redis::RedisBackend;
-use std::sync::Arc;
-use std::time::Duration;
-
-struct SealedRedis(Option<Arc<RedisBackend>>);
-
-#[async_trait::async_trait]
-impl Harness for SealedRedis {
-    async fn backend(&self) -> Arc<dyn QueueBackend> {
-        match &self.0 {
-            Some(b) => b.clone(),
-            None => unreachable!("{}", common::NO_SERVER),
-        }
-    }
-
-    async fn advance(&self, by: Duration) {
-        tokio::time::advance(by).await
-    }
-
-    fn unsupported(&self, _rule: &str) -> Option<&'static str> {
-        self.0.is_none().then_some(common::NO_SERVER)
-    }
-}
+use ebbflow_core::testkit::services::PausedServer;
 
 ebbflow_core::conformance_suite!(paused_clock, async {
-    SealedRedis(common::shared_sealed().await)
+    PausedServer::new(common::shared_sealed().await, common::NO_SERVER)
 });

@@ -4,6 +4,7 @@
 
 mod common;
 
+use ebbflow_core::testkit::services::rekey_all;
 use ebbflow_core::{
     MessageAttributeValue, QueueAttributes, QueueBackend, ReceiveRequest, SendMessage,
 };
@@ -159,18 +160,7 @@ async fn stored_messages_hold_no_plaintext_and_keys_are_checked_at_connect() {
     let keys_now = message_keys(&mut conn).await;
     let before = sealed_with(&mut conn, keys_now).await;
     assert_eq!(before.len(), 2, "two keys sealed: {before:?}");
-    let mut after = None;
-    let mut resealed = 0;
-    let mut steps = 0;
-    loop {
-        let page = rotated.rekey(&q, after.as_deref(), 1).await.expect("rekey");
-        resealed += page.resealed;
-        steps += 1;
-        after = page.next;
-        if after.is_none() {
-            break;
-        }
-    }
+    let (resealed, steps) = rekey_all(&rotated, &q, 1).await;
     assert_eq!(resealed, 1, "only the older key's message");
     assert!(steps >= 2, "one message a step: {steps}");
     let keys_now = message_keys(&mut conn).await;

@@ -412,13 +412,7 @@ pub(crate) async fn run(
         if *operator_pause.borrow() && !messages.is_empty() {
             // Paused while the poll was out: what it brought goes back unrun
             // (its receive not counted), and the workers it holds are free.
-            release_now(
-                backend.as_ref(),
-                &plan.queue,
-                messages.iter().map(|m| m.receipt_handle.clone()).collect(),
-                Seen::Unprocessed,
-            )
-            .await;
+            give_back_unrun(backend.as_ref(), &plan.queue, &messages).await;
             drop(permits);
             continue 'poll;
         }
@@ -440,25 +434,13 @@ pub(crate) async fn run(
                 } else {
                     // The pool changed while the poll was out (the fleet took
                     // this process's share): back at once, not held unheartbeated.
-                    release_now(
-                        backend.as_ref(),
-                        &plan.queue,
-                        messages.iter().map(|m| m.receipt_handle.clone()).collect(),
-                        Seen::Unprocessed,
-                    )
-                    .await;
+                    give_back_unrun(backend.as_ref(), &plan.queue, &messages).await;
                     continue 'poll;
                 }
             }
         }
         if shutdown.is_cancelled() || (permits.is_empty() && !messages.is_empty()) {
-            release_now(
-                backend.as_ref(),
-                &plan.queue,
-                messages.iter().map(|m| m.receipt_handle.clone()).collect(),
-                Seen::Unprocessed,
-            )
-            .await;
+            give_back_unrun(backend.as_ref(), &plan.queue, &messages).await;
             break 'poll;
         }
         plan.stats.received.add(messages.len() as u64);
@@ -512,13 +494,7 @@ pub(crate) async fn run(
                 ..
             }) = joined
             {
-                release_now(
-                    backend.as_ref(),
-                    &plan.queue,
-                    messages.iter().map(|m| m.receipt_handle.clone()).collect(),
-                    Seen::Unprocessed,
-                )
-                .await;
+                give_back_unrun(backend.as_ref(), &plan.queue, &messages).await;
             }
         }
         plan.stats.receives_in_flight.set(0);
@@ -918,6 +894,13 @@ enum Seen {
 }
 
 /// Makes messages visible again at once: received, but not to be processed here.
+/// Gives back at once, uncounted, messages a receive brought that no
+/// handler will see.
+async fn give_back_unrun(backend: &dyn QueueBackend, queue: &str, messages: &[ReceivedMessage]) {
+    let handles = messages.iter().map(|m| m.receipt_handle.clone()).collect();
+    release_now(backend, queue, handles, Seen::Unprocessed).await;
+}
+
 async fn release_now(backend: &dyn QueueBackend, queue: &str, handles: Vec<String>, seen: Seen) {
     for chunk in handles.chunks(10) {
         let entries = chunk

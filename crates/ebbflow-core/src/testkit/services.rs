@@ -33,3 +33,77 @@ pub fn io_offload() -> crate::local::Offload {
         None => panic!("cannot start an I/O runtime for the tests"),
     }
 }
+
+/// The conformance harness of an engine on a server, tested under tokio's
+/// paused clock: the backend (`None` when the server is not configured, and
+/// every rule is then skipped with `no_server`), with time advanced by
+/// tokio. One per engine and setting, as `conformance_suite!` wants:
+///
+/// ```ignore
+/// ebbflow_core::conformance_suite!(paused_clock, async {
+///     PausedServer::new(common::shared().await, common::NO_SERVER)
+/// });
+/// ```
+pub struct PausedServer {
+    backend: Option<std::sync::Arc<dyn crate::QueueBackend>>,
+    no_server: &'static str,
+}
+
+impl PausedServer {
+    /// The harness of `backend`, or of no server (saying `no_server`).
+    pub fn new<B: crate::QueueBackend>(
+        backend: Option<std::sync::Arc<B>>,
+        no_server: &'static str,
+    ) -> Self {
+        Self {
+            backend: backend.map(|b| b as std::sync::Arc<dyn crate::QueueBackend>),
+            no_server,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl super::Harness for PausedServer {
+    async fn backend(&self) -> std::sync::Arc<dyn crate::QueueBackend> {
+        match &self.backend {
+            Some(b) => b.clone(),
+            None => unreachable!("{}", self.no_server),
+        }
+    }
+
+    async fn advance(&self, by: std::time::Duration) {
+        tokio::time::advance(by).await
+    }
+
+    fn unsupported(&self, _rule: &str) -> Option<&'static str> {
+        self.backend.is_none().then_some(self.no_server)
+    }
+}
+
+/// A file holding `keys`, one per line, for a `KeySource::File` (named for
+/// this process and `name`, in the temp directory).
+pub fn key_file(name: &str, keys: &[&str]) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("ebbflow-keys-{}-{name}", std::process::id()));
+    if let Err(e) = std::fs::write(&path, keys.join("\n")) {
+        panic!("{}: {e}", path.display());
+    }
+    path
+}
+
+/// Runs `QueueBackend::rekey` over `queue` to its end, `step` messages at a
+/// time; returns the messages sealed again and the steps taken.
+pub async fn rekey_all(backend: &dyn crate::QueueBackend, queue: &str, step: u32) -> (u64, u32) {
+    let (mut after, mut resealed, mut steps) = (None::<String>, 0, 0);
+    loop {
+        let page = match backend.rekey(queue, after.as_deref(), step).await {
+            Ok(p) => p,
+            Err(e) => panic!("rekey of {queue}: {e}"),
+        };
+        resealed += page.resealed;
+        steps += 1;
+        after = page.next;
+        if after.is_none() {
+            return (resealed, steps);
+        }
+    }
+}

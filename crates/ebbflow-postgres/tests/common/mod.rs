@@ -69,17 +69,7 @@ pub async fn sealed_url() -> Option<String> {
     Some(format!("{base}/{DATABASE}{query}"))
 }
 
-/// A file holding `keys`, one per line, for `KeySource::File`.
-pub fn key_file(name: &str, keys: &[&str]) -> std::path::PathBuf {
-    let path = std::env::temp_dir().join(format!(
-        "ebbflow-postgres-{}-{name}.keys",
-        std::process::id()
-    ));
-    if let Err(e) = std::fs::write(&path, keys.join("\n")) {
-        panic!("{}: {e}", path.display());
-    }
-    path
-}
+pub use ebbflow_core::testkit::services::key_file;
 
 /// As [`shared`], sealing with [`NEWER_KEY`] (and opening with [`KEY`] too)
 /// in the sealed tests' database.

@@ -53,15 +53,7 @@ pub fn database_url(db: u8) -> Option<String> {
     Some(format!("{}/{db}", base.trim_end_matches('/')))
 }
 
-/// A file holding `keys`, one per line, for `KeySource::File`.
-pub fn key_file(name: &str, keys: &[&str]) -> std::path::PathBuf {
-    let path =
-        std::env::temp_dir().join(format!("ebbflow-redis-{}-{name}.keys", std::process::id()));
-    if let Err(e) = std::fs::write(&path, keys.join("\n")) {
-        panic!("{}: {e}", path.display());
-    }
-    path
-}
+pub use ebbflow_core::testkit::services::key_file;
 
 /// As [`shared`], sealing with [`KEY`] in the sealed tests' database.
 pub async fn shared_sealed() -> Option<Arc<RedisBackend>> {
