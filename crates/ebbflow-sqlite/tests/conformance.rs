@@ -1,5 +1,6 @@
 //! The SQS conformance suite against a fresh database file per test, under
-//! tokio's paused clock (the backend takes its time from tokio).
+//! tokio's paused clock (the backend takes its time from tokio); and again
+//! with encryption at rest on (`sealed`).
 
 use ebbflow_core::testkit::Harness;
 use ebbflow_core::QueueBackend;
@@ -14,11 +15,19 @@ struct Sqlite {
 
 impl Sqlite {
     fn new() -> Self {
+        Self::open(false)
+    }
+
+    /// A fresh file; `sealed`: encrypted at rest, with a key of its own.
+    fn open(sealed: bool) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let backend = SqliteBackend::open(
-            &SqliteOptions::new(dir.path().join("queues.db")).paused_clock(true),
-        )
-        .expect("open database");
+        let mut options = SqliteOptions::new(dir.path().join("queues.db")).paused_clock(true);
+        if sealed {
+            let key = dir.path().join("key");
+            std::fs::write(&key, "5e".repeat(32)).expect("key");
+            options = options.encryption(ebbflow_sqlite::KeySource::File(key));
+        }
+        let backend = SqliteBackend::open(&options).expect("open database");
         Self {
             backend: Arc::new(backend),
             _dir: dir,
@@ -38,3 +47,10 @@ impl Harness for Sqlite {
 }
 
 ebbflow_core::conformance_suite!(paused_clock, async { Sqlite::new() });
+
+/// Every rule again, with bodies and attributes sealed at rest.
+mod sealed {
+    use super::Sqlite;
+
+    ebbflow_core::conformance_suite!(paused_clock, async { Sqlite::open(true) });
+}
