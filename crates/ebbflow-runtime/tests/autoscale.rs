@@ -376,3 +376,54 @@ async fn a_message_a_poll_brings_after_the_pause_goes_back_uncounted() {
     );
     running.shutdown().await;
 }
+
+/// A pause is the paused queue's alone (issue 35): another queue of the same
+/// process goes on receiving, and producers still send to both.
+#[tokio::test(start_paused = true)]
+async fn a_pause_leaves_the_other_queues_of_the_process_alone() {
+    let memory = MemoryBackend::new();
+    let cfg: ebbflow_core::config::Config = serde_json::from_value(json!({
+        "queues": {"jobs": {}, "other": {}},
+        "workers": {
+            "jobs": {"scaling": {"min": 1, "max": 4}},
+            "other": {"scaling": {"min": 1, "max": 4}},
+        },
+        "metrics": {"enabled": false},
+    }))
+    .expect("config");
+    let done = Arc::new(AtomicU64::new(0));
+    let counter = |done: Arc<AtomicU64>| {
+        handler_fn(move |_body: String, _ctx: Context| {
+            let done = done.clone();
+            async move {
+                done.fetch_add(1, Ordering::SeqCst);
+                Ok::<_, HandlerError>(())
+            }
+        })
+    };
+    let other_done = Arc::new(AtomicU64::new(0));
+    let running = Runtime::new(cfg, Arc::new(memory.clone()))
+        .handler("jobs", counter(done.clone()))
+        .handler("other", counter(other_done.clone()))
+        .start()
+        .await
+        .expect("start");
+    set_pause(&memory, true).await;
+    sleep(Duration::from_millis(1100)).await;
+    for queue in ["jobs", "other"] {
+        for _ in 0..5 {
+            memory
+                .send(queue, SendMessage::new("x"))
+                .await
+                .expect("producers still send");
+        }
+    }
+    sleep(secs(5)).await;
+    assert_eq!(done.load(Ordering::SeqCst), 0, "the paused queue waits");
+    assert_eq!(other_done.load(Ordering::SeqCst), 5, "the other goes on");
+    assert_eq!(memory.stats("jobs").await.expect("stats").visible, 5);
+    set_pause(&memory, false).await;
+    sleep(secs(3)).await;
+    assert_eq!(done.load(Ordering::SeqCst), 5);
+    running.shutdown().await;
+}
