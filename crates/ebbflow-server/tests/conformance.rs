@@ -27,6 +27,11 @@ async fn serve() -> Serve {
     // The rules are about the wire, not power cuts: skip the fsync per commit.
     let mut options = SqliteOptions::new(dir.path().join("serve.db")).paused_clock(true);
     options.synchronous = ebbflow_sqlite::Synchronous::Normal;
+    // Encrypted at rest: a queue created with SQS's default SSE then reads
+    // back `SqsManagedSseEnabled = true`, as the engine keeps it truthfully.
+    let key = dir.path().join("key");
+    std::fs::write(&key, "c4".repeat(32)).expect("the key file");
+    options.encryption = Some(ebbflow_sqlite::KeySource::File(key));
     let engine = SqliteBackend::open(&options).expect("the SQLite engine opens");
     let endpoint = common::serve(Arc::new(engine), &[("test", "test")]).await;
     Serve {
