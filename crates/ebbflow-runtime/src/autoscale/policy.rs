@@ -173,10 +173,16 @@ impl Autoscaler {
         let Some(last) = self.last.replace(now) else {
             return self.decision(now, previous, previous, previous, Why::Measuring, 0.0);
         };
+        // Rates over at least half a tick: when the last tick's reads were
+        // slow (a loaded machine), this one comes soon after them, and a
+        // burst seen over that sliver would read as tens of thousands a
+        // second (a process of a three-process fleet ran 3,243 workers
+        // where one process alone ran 493).
         let dt = now
             .at
             .saturating_duration_since(last.at)
             .as_secs_f64()
+            .max(self.rules.tick.0.as_secs_f64() / 2.0)
             .max(1e-3);
         let received_rate = now.received.saturating_sub(last.received) as f64 / dt;
         let visible_change = (now.visible as f64 - last.visible as f64) / dt;
@@ -495,6 +501,32 @@ mod tests {
         let d = t.steady(200, 0.5, 3_000);
         assert_eq!(d.arrival_rate, 200.0);
         assert_eq!(d.recommended, 100 + 50, "{d:?}");
+    }
+
+    /// A tick that comes a tenth of a second after the last one (whose
+    /// reads were slow) sees a burst: sized as over half a tick, not as
+    /// ten times the rate.
+    #[test]
+    fn a_tick_close_after_a_slow_one_does_not_multiply_the_rates() {
+        let burst = |o: &mut Observation| {
+            o.visible = 10_000;
+            o.backlog = 10_000;
+        };
+        let mut normal = Ticks::new(rules(1, 100_000));
+        normal.steady(100, 0.05, 0);
+        let on_time = normal.tick(burst);
+        let mut late = Ticks::new(rules(1, 100_000));
+        late.steady(100, 0.05, 0);
+        late.now.at += Duration::from_millis(900);
+        late.scaler.hold(late.now);
+        late.now.at -= Duration::from_millis(800);
+        let soon = late.tick(burst);
+        assert!(
+            soon.arrival_rate <= 2.0 * on_time.arrival_rate + 1.0,
+            "{} a second against {} on time",
+            soon.arrival_rate,
+            on_time.arrival_rate
+        );
     }
 
     #[test]
