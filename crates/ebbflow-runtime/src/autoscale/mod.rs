@@ -158,6 +158,11 @@ pub(crate) async fn run(
             }
             _ = ticks.tick() => {}
         }
+        // The observation is dated by its tick, not by when its reads came
+        // back: ticks are a whole tick apart, while reads that were slow
+        // last time would put two observations a sliver apart, and a burst
+        // seen over a sliver reads as many times its rate.
+        let ticked = Instant::now();
         let queue_stats = match backend.stats(&queue).await {
             Ok(s) => s,
             Err(e) => {
@@ -166,7 +171,7 @@ pub(crate) async fn run(
             }
         };
         let mine_now = me.report();
-        let mut observation = observe(&queue_stats, &backlog, &mine_now);
+        let mut observation = observe(ticked, &queue_stats, &backlog, &mine_now);
         if *operator_pause.borrow() {
             // Paused by an operator: the pool sits at its minimum, and the
             // idle ticks teach the policy nothing (neither a lull nor a
@@ -214,7 +219,7 @@ pub(crate) async fn run(
         let previous = match &view {
             Some(v) => {
                 let t = &v.totals;
-                observation = observe(&queue_stats, &backlog, t);
+                observation = observe(ticked, &queue_stats, &backlog, t);
                 let members = u32::try_from(v.members).unwrap_or(u32::MAX);
                 let cap = fleet_max.map_or(t.max, |f| f.min(t.max));
                 scaler.set_bounds(min.saturating_mul(members), cap);
@@ -350,9 +355,14 @@ fn scaled(count: u64, fraction: f64) -> u64 {
     (count as f64 * fraction).ceil() as u64
 }
 
-/// What the queue shows now, and the pool (this process's, or the fleet's
-/// summed) in `pool`.
-fn observe(queue: &QueueStats, backlog: &[BacklogCount], pool: &ConsumerReport) -> Observation {
+/// What the queue shows at the tick `at`, and the pool (this process's, or
+/// the fleet's summed) in `pool`.
+fn observe(
+    at: Instant,
+    queue: &QueueStats,
+    backlog: &[BacklogCount],
+    pool: &ConsumerReport,
+) -> Observation {
     let backlog = backlog
         .iter()
         .map(|count| match count {
@@ -362,7 +372,7 @@ fn observe(queue: &QueueStats, backlog: &[BacklogCount], pool: &ConsumerReport) 
         })
         .sum();
     Observation {
-        at: Instant::now(),
+        at,
         backlog,
         visible: queue.visible,
         busy: pool.busy,
