@@ -29,6 +29,58 @@
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
+/// The book's chapters (`docs/book/src`), whose code blocks compile (and the
+/// runnable ones run) as doctests, so that the book stays true.
+#[cfg(doctest)]
+pub mod book {
+    #[doc = include_str!("../docs/book/src/getting-started.md")]
+    pub struct GettingStarted;
+    #[doc = include_str!("../docs/book/src/guide/autoscaling.md")]
+    pub struct GuideAutoscaling;
+    #[doc = include_str!("../docs/book/src/guide/backends.md")]
+    pub struct GuideBackends;
+    #[doc = include_str!("../docs/book/src/guide/cli.md")]
+    pub struct GuideCli;
+    #[doc = include_str!("../docs/book/src/guide/configuration.md")]
+    pub struct GuideConfiguration;
+    #[doc = include_str!("../docs/book/src/guide/dashboard.md")]
+    pub struct GuideDashboard;
+    #[doc = include_str!("../docs/book/src/guide/handlers.md")]
+    pub struct GuideHandlers;
+    #[doc = include_str!("../docs/book/src/guide/metrics.md")]
+    pub struct GuideMetrics;
+    #[doc = include_str!("../docs/book/src/guide/operating.md")]
+    pub struct GuideOperating;
+    #[doc = include_str!("../docs/book/src/guide/queue-api.md")]
+    pub struct GuideQueueApi;
+    #[doc = include_str!("../docs/book/src/guide/security.md")]
+    pub struct GuideSecurity;
+    #[doc = include_str!("../docs/book/src/guide/serve.md")]
+    pub struct GuideServe;
+    #[doc = include_str!("../docs/book/src/guide/work.md")]
+    pub struct GuideWork;
+    #[doc = include_str!("../docs/book/src/internals/backend-contract.md")]
+    pub struct InternalsBackendContract;
+    #[doc = include_str!("../docs/book/src/internals/delivery.md")]
+    pub struct InternalsDelivery;
+    #[doc = include_str!("../docs/book/src/internals/development.md")]
+    pub struct InternalsDevelopment;
+    #[doc = include_str!("../docs/book/src/internals/layout.md")]
+    pub struct InternalsLayout;
+    #[doc = include_str!("../docs/book/src/internals/performance.md")]
+    pub struct InternalsPerformance;
+    #[doc = include_str!("../docs/book/src/introduction.md")]
+    pub struct Introduction;
+    #[doc = include_str!("../docs/book/src/reference/cli.md")]
+    pub struct ReferenceCli;
+    #[doc = include_str!("../docs/book/src/reference/config.md")]
+    pub struct ReferenceConfig;
+    #[doc = include_str!("../docs/book/src/reference/metrics.md")]
+    pub struct ReferenceMetrics;
+    #[doc = include_str!("../docs/book/src/reference/sqs.md")]
+    pub struct ReferenceSqs;
+}
+
 pub use ebbflow_core::*;
 
 /// The in-process backend (feature `memory`).

@@ -264,3 +264,66 @@ pub enum ConfigCommand {
         diff: bool,
     },
 }
+
+#[cfg(test)]
+mod reference {
+    //! The book's command-line reference is this help, page for page:
+    //! `EBBFLOW_BLESS=1 cargo test -p ebbflow-cli reference` writes it again.
+
+    use super::Cli;
+    use clap::CommandFactory;
+    use std::path::PathBuf;
+
+    /// Every command's `--help`, as markdown, parents before children.
+    fn render() -> String {
+        let mut root = Cli::command()
+            .term_width(100)
+            .max_term_width(100)
+            // A reader's environment is not the reference's.
+            .mut_arg("config", |a| a.hide_env_values(true));
+        root.build();
+        let mut out = String::from(
+            "# Command line\n\n\
+             Every command of the `ebbflow` binary with its `--help`, as the binary prints it.\n\
+             This page is generated from the command line's definition (`crates/ebbflow-cli/src/args.rs`)\n\
+             and a test fails when they differ; `EBBFLOW_BLESS=1 cargo test -p ebbflow-cli reference`\n\
+             writes it again. How the commands are used: [the command-line guide](../guide/cli.md).\n",
+        );
+        let mut stack = vec![(String::from("ebbflow"), root)];
+        while let Some((path, mut cmd)) = stack.pop() {
+            let help = cmd.render_long_help().to_string();
+            let help: Vec<&str> = help.lines().map(str::trim_end).collect();
+            out.push_str(&format!(
+                "\n## `{path}`\n\n```text\n{}\n```\n",
+                help.join("\n").trim_end()
+            ));
+            let children: Vec<_> = cmd
+                .get_subcommands()
+                .filter(|c| c.get_name() != "help")
+                .cloned()
+                .collect();
+            for child in children.into_iter().rev() {
+                let name = format!("{path} {}", child.get_name());
+                stack.push((name, child));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_book_has_every_command_as_the_binary_prints_its_help() {
+        let page =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/book/src/reference/cli.md");
+        let now = render();
+        if std::env::var_os("EBBFLOW_BLESS").is_some() {
+            std::fs::write(&page, &now).unwrap();
+            return;
+        }
+        let written = std::fs::read_to_string(&page).unwrap_or_default();
+        assert!(
+            written == now,
+            "{} differs from the command line's help: run `EBBFLOW_BLESS=1 cargo test -p ebbflow-cli reference`",
+            page.display()
+        );
+    }
+}

@@ -371,17 +371,48 @@ fn metric_names(text: &str) -> std::collections::BTreeSet<String> {
 }
 
 #[test]
-fn the_readme_lists_the_catalogue_and_nothing_else() {
-    let readme = include_str!("../../../README.md");
-    let catalogue: std::collections::BTreeSet<String> =
-        CATALOGUE.iter().map(|m| m.name.to_owned()).collect();
-    let rows: std::collections::BTreeSet<String> = readme
-        .lines()
-        .filter_map(|l| l.strip_prefix("| `ebbflow_"))
-        .filter_map(|l| l.split_once('`'))
-        .map(|(name, _)| format!("ebbflow_{name}"))
+fn the_reference_and_the_readme_list_the_catalogue_and_nothing_else() {
+    let kind = |k: Kind| match k {
+        Kind::Counter => "counter",
+        Kind::Gauge => "gauge",
+        Kind::Histogram => "histogram",
+    };
+    let catalogue: std::collections::BTreeSet<(String, String, String)> = CATALOGUE
+        .iter()
+        .map(|m| {
+            let labels: Vec<String> = m.labels.iter().map(|l| format!("`{l}`")).collect();
+            (
+                m.name.to_owned(),
+                kind(m.kind).to_owned(),
+                labels.join(", "),
+            )
+        })
         .collect();
-    assert_eq!(rows, catalogue, "the README's metrics table");
+    for (page, text) in [
+        (
+            "the book's metrics reference",
+            include_str!("../../../docs/book/src/reference/metrics.md"),
+        ),
+        ("the README", include_str!("../../../README.md")),
+    ] {
+        // A row: | `name` | type | `label`, `label` | meaning |
+        let rows: std::collections::BTreeSet<(String, String, String)> = text
+            .lines()
+            .filter(|l| l.starts_with("| `ebbflow_"))
+            .map(|l| {
+                let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+                (
+                    cells[1].trim_matches('`').to_owned(),
+                    cells[2].to_owned(),
+                    cells[3].to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows, catalogue,
+            "{page}: the metrics table (name, type, labels)"
+        );
+    }
 }
 
 #[test]

@@ -394,4 +394,65 @@ mod tests {
         assert!(e.to_string().contains("VisibilityTimeout"), "{e}");
         assert!(one("RedrivePolicy", "{}").is_err());
     }
+
+    /// The attribute and action names of the book's SQS reference
+    /// (`docs/book/src/reference/sqs.md`): the first cell of each row of
+    /// the table under `heading`, split at commas, backticks removed.
+    fn names_in_reference(heading: &str) -> std::collections::BTreeSet<String> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../docs/book/src/reference/sqs.md");
+        let page = std::fs::read_to_string(&path).unwrap();
+        let section = page.split(heading).nth(1).unwrap();
+        let section = section.split("\n## ").next().unwrap();
+        section
+            .lines()
+            .filter(|l| l.starts_with("| `"))
+            .flat_map(|l| {
+                l.split('|')
+                    .nth(1)
+                    .unwrap()
+                    .split(',')
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .map(|n| n.trim().trim_matches('`').to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn the_reference_names_every_action_and_attribute() {
+        let arn_of = |n: &str| format!("arn:aws:sqs:us-east-1:000000000000:{n}");
+        let fifo = QueueAttributes::fifo()
+            .with_redrive_policy(RedrivePolicy::new("dlq.fifo", 4))
+            .with_redrive_allow_policy(RedriveAllowPolicy::DenyAll);
+        let standard = QueueAttributes {
+            encryption: ServerSideEncryption::Kms {
+                key_id: "alias/k".into(),
+                data_key_reuse_period: Duration::from_secs(300),
+            },
+            policy: Some("{}".into()),
+            created_timestamp: Some(1),
+            last_modified_timestamp: Some(2),
+            ..QueueAttributes::standard()
+        };
+        let mut described: std::collections::BTreeSet<String> = Default::default();
+        for a in [&fifo, &standard, &QueueAttributes::standard()] {
+            described.extend(describe("q", a, &QueueStats::default(), &arn_of, true).into_keys());
+        }
+        let mut documented = names_in_reference("## Queue attributes per engine");
+        // `…NotVisible` stands for the name it shortens.
+        for short in ["…NotVisible", "…Delayed"] {
+            if documented.remove(short) {
+                documented.insert(format!("ApproximateNumberOfMessages{}", &short[3..]));
+            }
+        }
+        assert_eq!(documented, described, "the book's attribute table");
+        let actions: std::collections::BTreeSet<String> = ebbflow_core::config::SQS_ACTIONS
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        let mut documented = names_in_reference("## Actions");
+        documented.remove("HTTPS");
+        assert_eq!(documented, actions, "the book's action table");
+    }
 }

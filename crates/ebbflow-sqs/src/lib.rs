@@ -117,3 +117,36 @@ impl SqsBackend {
         Ok(Self::from_client(aws_sdk_sqs::Client::new(&sdk)))
     }
 }
+
+#[cfg(test)]
+mod reference {
+    use super::{UNSUPPORTED_BY_SQS, WAIVED_BY_SQS};
+
+    #[test]
+    fn the_reference_names_every_rule_sqs_cannot_keep() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../docs/book/src/reference/sqs.md");
+        let page = std::fs::read_to_string(&path).unwrap();
+        let section = page
+            .split("## Where an engine cannot keep a rule")
+            .nth(1)
+            .unwrap_or_default();
+        // Each rule in the first cell of a row, with its reason beside it.
+        for (rule, why) in UNSUPPORTED_BY_SQS.iter().chain(WAIVED_BY_SQS) {
+            let row = section.lines().find(|l| {
+                l.split('|')
+                    .nth(1)
+                    .is_some_and(|c| c.contains(&format!("`{rule}`")))
+            });
+            let row = row.unwrap_or_else(|| panic!("{} does not name `{rule}`", path.display()));
+            let reason = why.split(" (").next().unwrap_or(why).replace(
+                "ApproximateAgeOfOldestMessage",
+                "`ApproximateAgeOfOldestMessage`",
+            );
+            assert!(
+                row.contains(&reason),
+                "`{rule}`'s row does not give its reason: {why}"
+            );
+        }
+    }
+}

@@ -6,8 +6,10 @@
 //! struct rejects unknown keys, and [`Config::validate`] checks ranges, naming
 //! the key path of each problem.
 
+mod keys;
 mod units;
 
+pub use keys::{sections, Section};
 pub use units::{parse_duration, parse_size, HumanDuration, HumanSize};
 
 use crate::{limits, QueueAttributes, RedrivePolicy};

@@ -1,5 +1,6 @@
 //! Every metric ebbflow exports: name, type, labels, description, buckets.
-//! The README's catalogue table lists the same (a test checks they agree).
+//! The book's metrics reference (docs/book/src/reference/metrics.md) lists the
+//! same, with each one's type and labels (a test checks they agree).
 
 /// What kind of Prometheus metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
