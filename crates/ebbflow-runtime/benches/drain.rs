@@ -16,8 +16,17 @@
 //!   empty, with the rate over the first and the last tenth, and the
 //!   duplicates and missing messages it saw (both must be 0).
 //!
-//! It runs on jemalloc, as the `ebbflow` binary does; with glibc's allocator
-//! the memory drain is about half as fast (see the README).
+//! Each engine's runtime drain is followed by what it cost per message, the
+//! figures the machine's noise does not move: heap allocations (every
+//! `alloc` and `realloc` of the process, counted by the global allocator),
+//! context switches (voluntary and not, every thread, from `getrusage`), CPU
+//! time, and calls to the engine (counted by a hook around the backend, which
+//! adds one allocation per call).
+//!
+//! It runs on jemalloc, as the `ebbflow` binary does;
+//! `EBBFLOW_BENCH_ALLOCATOR=system` runs it on the system allocator instead,
+//! as a library user's own binary has it (with glibc's, the memory drain is
+//! about half as fast).
 //!
 //! With `sealed` among the arguments, SQLite, Redis and PostgreSQL run with
 //! encryption at rest on (a fresh random key; Redis in its logical database
@@ -26,7 +35,7 @@
 
 use ebbflow_core::config::Config;
 use ebbflow_core::{
-    DeleteBatchEntry, QueueAttributes, QueueBackend, ReceiveRequest, SendBatchEntry, SendMessage,
+    BackendCall, BackendHook, DeleteBatchEntry, Hooked, Operation, QueueAttributes, QueueBackend, ReceiveRequest, SendBatchEntry, SendMessage,
 };
 use ebbflow_runtime::{handler_fn, Context, HandlerError, Runtime};
 use serde_json::json;
@@ -34,10 +43,124 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// The allocator the `ebbflow` binary ships with (see the README's Performance section).
-#[cfg(not(target_env = "msvc"))]
 #[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+static ALLOCATOR: counting::Counting = counting::Counting;
+
+/// The global allocator: jemalloc (the `ebbflow` binary's) or the system's,
+/// counting every allocation.
+mod counting {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+
+    /// Allocations so far: `alloc`, `alloc_zeroed` and `realloc` calls.
+    pub static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+    const UNDECIDED: u8 = 0;
+    const JEMALLOC: u8 = 1;
+    const SYSTEM: u8 = 2;
+    static CHOICE: AtomicU8 = AtomicU8::new(UNDECIDED);
+
+    pub struct Counting;
+
+    /// Which allocator serves, decided at the process's first allocation
+    /// (before `main`, on one thread) and never changed, so that memory is
+    /// always freed by the allocator that gave it.
+    fn choice() -> u8 {
+        match CHOICE.load(Ordering::Relaxed) {
+            UNDECIDED => {
+                // SAFETY: a NUL-terminated name; getenv does not allocate.
+                let value = unsafe { libc::getenv(c"EBBFLOW_BENCH_ALLOCATOR".as_ptr()) };
+                // SAFETY: getenv's answer is NUL-terminated when not null.
+                let system = !value.is_null()
+                    && unsafe { std::ffi::CStr::from_ptr(value) }.to_bytes() == b"system";
+                let chosen = if system || cfg!(target_env = "msvc") { SYSTEM } else { JEMALLOC };
+                CHOICE.store(chosen, Ordering::Relaxed);
+                chosen
+            }
+            chosen => chosen,
+        }
+    }
+
+    /// The allocator's name, for the report.
+    pub fn name() -> &'static str {
+        if choice() == SYSTEM {
+            "the system allocator"
+        } else {
+            "jemalloc"
+        }
+    }
+
+    #[cfg(not(target_env = "msvc"))]
+    static JEMALLOC_ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+    fn inner() -> &'static dyn GlobalAlloc {
+        #[cfg(not(target_env = "msvc"))]
+        if choice() == JEMALLOC {
+            return &JEMALLOC_ALLOCATOR;
+        }
+        &System
+    }
+
+    // SAFETY: every call goes to one allocator, the same for the process's
+    // whole life, with the caller's own arguments.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+            unsafe { inner().alloc(layout) }
+        }
+
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+            unsafe { inner().alloc_zeroed(layout) }
+        }
+
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            unsafe { inner().dealloc(ptr, layout) }
+        }
+
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+            unsafe { inner().realloc(ptr, layout, new_size) }
+        }
+    }
+}
+
+/// Counts the runtime's calls to the engine, by operation.
+#[derive(Default)]
+struct Calls([AtomicU64; Operation::COUNT]);
+
+impl BackendHook for Calls {
+    fn around<'a, T: Send + 'a>(
+        &'a self,
+        op: Operation,
+        call: BackendCall<'a, T>,
+    ) -> BackendCall<'a, T> {
+        self.0[op.index()].fetch_add(1, Ordering::Relaxed);
+        call
+    }
+}
+
+/// Context switches of the whole process so far (every thread, those
+/// ended too), voluntary and not.
+fn context_switches() -> u64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) } != 0 {
+        return 0;
+    }
+    // SAFETY: filled by the successful call above.
+    let usage = unsafe { usage.assume_init() };
+    (usage.ru_nvcsw + usage.ru_nivcsw) as u64
+}
+
+/// What a drain cost per message.
+struct Costs {
+    allocations: f64,
+    context_switches: f64,
+    calls: f64,
+    receives: f64,
+    delete_batches: f64,
+}
 
 const WORKERS: u32 = 32;
 const ENGINE_CONSUMERS: usize = 8;
@@ -150,6 +273,7 @@ struct Drain {
     last_tenth: f64,
     duplicates: u64,
     missing: u64,
+    costs: Costs,
 }
 
 /// The whole runtime: poller, pool, stack, acker.
@@ -181,8 +305,13 @@ async fn runtime(backend: &Arc<dyn QueueBackend>, queue: &str, count: u64) -> Dr
         }
         async { Ok::<_, HandlerError>(()) }
     });
+    let calls = Arc::new(Hooked::new(backend.clone(), Calls::default()));
     let (start, cpu_start) = (Instant::now(), cpu_time());
-    let running = match Runtime::new(config, backend.clone())
+    let (allocations_start, switches_start) = (
+        counting::ALLOCATIONS.load(Ordering::Relaxed),
+        context_switches(),
+    );
+    let running = match Runtime::new(config, calls.clone())
         .handler(queue, handler)
         .start()
         .await
@@ -202,6 +331,15 @@ async fn runtime(backend: &Arc<dyn QueueBackend>, queue: &str, count: u64) -> Dr
         }
     }
     let (elapsed, cpu) = (start.elapsed(), cpu_time() - cpu_start);
+    let per_message = |n: u64| n as f64 / count as f64;
+    let calls_of = |op: Operation| calls.hook().0[op.index()].load(Ordering::Relaxed);
+    let costs = Costs {
+        allocations: per_message(counting::ALLOCATIONS.load(Ordering::Relaxed) - allocations_start),
+        context_switches: per_message(context_switches() - switches_start),
+        calls: per_message(Operation::ALL.iter().map(|&op| calls_of(op)).sum()),
+        receives: per_message(calls_of(Operation::Receive)),
+        delete_batches: per_message(calls_of(Operation::DeleteBatch)),
+    };
     running.shutdown().await;
     let (mut duplicates, mut missing) = (0, 0);
     for flag in seen.iter() {
@@ -227,6 +365,7 @@ async fn runtime(backend: &Arc<dyn QueueBackend>, queue: &str, count: u64) -> Dr
         last_tenth,
         duplicates,
         missing,
+        costs,
     }
 }
 
@@ -244,6 +383,17 @@ async fn measure(name: &str, backend: Arc<dyn QueueBackend>, count: u64) {
         d.last_tenth,
         d.duplicates,
         d.missing
+    );
+    let c = &d.costs;
+    println!(
+        "{:<16} per message: {:.2} allocations, {:.3} context switches, {:.1} µs CPU, {:.3} engine calls ({:.3} receive, {:.3} delete_batch)",
+        "",
+        c.allocations,
+        c.context_switches,
+        d.cpu_micros,
+        c.calls,
+        c.receives,
+        c.delete_batches
     );
 }
 
@@ -266,7 +416,10 @@ fn main() {
         Ok(t) => t,
         Err(e) => panic!("tokio: {e}"),
     };
-    println!("{count} messages, {WORKERS} workers, a handler that only records the body");
+    println!(
+        "{count} messages, {WORKERS} workers, a handler that only records the body, on {}",
+        counting::name()
+    );
     tokio.block_on(async {
         if wanted("memory") {
             measure(
