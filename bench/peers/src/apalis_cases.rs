@@ -11,6 +11,21 @@ async fn handle(job: Job, tally: Data<Arc<Tally>>) -> Result<(), BoxDynError> {
     Ok(())
 }
 
+/// Builds a worker named `$name` on `$backend` (concurrency C, tasks in
+/// parallel, the tally as data) and runs it until every job is handled. A
+/// macro, since each backend makes the worker builder a type of its own.
+macro_rules! drain {
+    ($name:expr, $backend:expr, $n:expr, $c:expr, $tally:expr) => {{
+        let worker = WorkerBuilder::new($name)
+            .backend($backend)
+            .concurrency($c as usize)
+            .parallelize(tokio::spawn)
+            .data($tally.clone())
+            .build(handle);
+        timed(run_until_handled(worker.run(), $n, &$tally)).await
+    }};
+}
+
 fn jobs(n: u64) -> Vec<Job> {
     (0..n).map(|id| Job { id }).collect()
 }
@@ -41,13 +56,7 @@ pub async fn memory(n: u64, c: u32, tally: Arc<Tally>) -> Result<Drained, String
         .push_bulk(jobs(n))
         .await
         .map_err(|e| e.to_string())?;
-    let worker = WorkerBuilder::new("peers-memory")
-        .backend(storage)
-        .concurrency(c as usize)
-        .parallelize(tokio::spawn)
-        .data(tally.clone())
-        .build(handle);
-    timed(run_until_handled(worker.run(), n, &tally)).await
+    drain!("peers-memory", storage, n, c, tally)
 }
 
 pub async fn redis(url: &str, n: u64, c: u32, tally: Arc<Tally>) -> Result<Drained, String> {
@@ -65,13 +74,7 @@ pub async fn redis(url: &str, n: u64, c: u32, tally: Arc<Tally>) -> Result<Drain
             .await
             .map_err(|e| e.to_string())?;
     }
-    let worker = WorkerBuilder::new("peers-redis")
-        .backend(storage)
-        .concurrency(c as usize)
-        .parallelize(tokio::spawn)
-        .data(tally.clone())
-        .build(handle);
-    let drained = timed(run_until_handled(worker.run(), n, &tally)).await;
+    let drained = drain!("peers-redis", storage, n, c, tally);
     crate::services::forget_redis_keys(url, &queue).await;
     // apalis's registry of queues.
     crate::services::forget_redis_keys(url, "core:apalis:").await;
@@ -94,13 +97,7 @@ pub async fn postgres(url: &str, n: u64, c: u32, tally: Arc<Tally>) -> Result<Dr
         .push_bulk(jobs(n))
         .await
         .map_err(|e| e.to_string())?;
-    let worker = WorkerBuilder::new("peers-postgres")
-        .backend(storage)
-        .concurrency(c as usize)
-        .parallelize(tokio::spawn)
-        .data(tally.clone())
-        .build(handle);
-    let drained = timed(run_until_handled(worker.run(), n, &tally)).await;
+    let drained = drain!("peers-postgres", storage, n, c, tally);
     pool.close().await;
     database.drop().await;
     drained

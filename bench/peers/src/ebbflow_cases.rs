@@ -3,7 +3,7 @@
 
 use crate::{timed, Drained, Job, Tally, LIMIT};
 use ebbflow_core::config::Config;
-use ebbflow_core::{QueueAttributes, QueueBackend, SendBatchEntry, SendMessage};
+use ebbflow_core::{QueueAttributes, QueueBackend};
 use ebbflow_runtime::{handler_fn, Context, HandlerError, Json, Runtime};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -43,7 +43,10 @@ async fn drain(
         .create_queue(&queue, QueueAttributes::standard())
         .await
         .map_err(|e| e.to_string())?;
-    fill(&backend, &queue, n).await?;
+    filling::fill(&backend, &queue, n, |id| {
+        serde_json::json!({ "id": id }).to_string()
+    })
+    .await?;
     let config: Config = serde_json::from_value(serde_json::json!({
         "queues": {&queue: {}},
         "workers": {&queue: {"concurrency": c, "wait_time": "100ms"}},
@@ -84,31 +87,6 @@ async fn drain(
     drained
 }
 
-/// Four producers sending batches of ten.
-async fn fill(backend: &Arc<dyn QueueBackend>, queue: &str, n: u64) -> Result<(), String> {
-    let per = n.div_ceil(4);
-    let mut tasks = Vec::new();
-    for p in 0..4 {
-        let (b, q) = (backend.clone(), queue.to_owned());
-        tasks.push(tokio::spawn(async move {
-            let (from, to) = (p * per, ((p + 1) * per).min(n));
-            for start in (from..to).step_by(10) {
-                let entries = (start..to.min(start + 10))
-                    .map(|id| SendBatchEntry {
-                        id: (id - start).to_string(),
-                        message: SendMessage::new(serde_json::json!({ "id": id }).to_string()),
-                    })
-                    .collect();
-                let sent = b.send_batch(&q, entries).await.map_err(|e| e.to_string())?;
-                if !sent.failed.is_empty() {
-                    return Err(format!("{} sends failed", sent.failed.len()));
-                }
-            }
-            Ok::<_, String>(())
-        }));
-    }
-    for t in tasks {
-        t.await.map_err(|e| e.to_string())??;
-    }
-    Ok(())
-}
+/// Four producers sending batches of ten (the drain bench's).
+#[path = "../../../crates/ebbflow-runtime/benches/common/fill.rs"]
+mod filling;

@@ -202,24 +202,48 @@ fn main() {
     tokio.block_on(async {
         if wanted("memory") {
             let mut rows = Vec::new();
-            case(&mut rows, "ebbflow memory", n, |t| ebbflow_cases::memory(n, c, t)).await;
-            case(&mut rows, "apalis memory", n, |t| apalis_cases::memory(n, c, t)).await;
-            case(&mut rows, "shove inmemory", n, |t| shove_cases::inmemory(n, c, t)).await;
+            case(&mut rows, "ebbflow memory", n, |t| {
+                ebbflow_cases::memory(n, c, t)
+            })
+            .await;
+            case(&mut rows, "apalis memory", n, |t| {
+                apalis_cases::memory(n, c, t)
+            })
+            .await;
+            case(&mut rows, "shove inmemory", n, |t| {
+                shove_cases::inmemory(n, c, t)
+            })
+            .await;
             report("in process", &rows);
         }
         let redis = std::env::var("EBBFLOW_TEST_REDIS_URL").ok();
         if let (true, Some(url)) = (wanted("redis"), redis) {
             let mut rows = Vec::new();
-            case(&mut rows, "ebbflow redis", n, |t| ebbflow_cases::redis(&url, n, c, t)).await;
-            case(&mut rows, "apalis redis", n, |t| apalis_cases::redis(&url, n, c, t)).await;
-            case(&mut rows, "shove redis-streams", n, |t| shove_cases::redis(&url, n, c, t)).await;
+            case(&mut rows, "ebbflow redis", n, |t| {
+                ebbflow_cases::redis(&url, n, c, t)
+            })
+            .await;
+            case(&mut rows, "apalis redis", n, |t| {
+                apalis_cases::redis(&url, n, c, t)
+            })
+            .await;
+            case(&mut rows, "shove redis-streams", n, |t| {
+                shove_cases::redis(&url, n, c, t)
+            })
+            .await;
             report("Redis", &rows);
         }
         let postgres = std::env::var("EBBFLOW_TEST_POSTGRES_URL").ok();
         if let (true, Some(url)) = (wanted("postgres"), postgres) {
             let mut rows = Vec::new();
-            case(&mut rows, "ebbflow postgres", n, |t| ebbflow_cases::postgres(&url, n, c, t)).await;
-            case(&mut rows, "apalis postgres", n, |t| apalis_cases::postgres(&url, n, c, t)).await;
+            case(&mut rows, "ebbflow postgres", n, |t| {
+                ebbflow_cases::postgres(&url, n, c, t)
+            })
+            .await;
+            case(&mut rows, "apalis postgres", n, |t| {
+                apalis_cases::postgres(&url, n, c, t)
+            })
+            .await;
             report("PostgreSQL", &rows);
         }
     });

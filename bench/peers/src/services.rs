@@ -20,8 +20,12 @@ impl Database {
             name: name.to_owned(),
             url: format!("{base}/{name}"),
         };
-        database.admin_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await?;
-        database.admin_sql(&format!("CREATE DATABASE {name}")).await?;
+        database
+            .admin_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await?;
+        database
+            .admin_sql(&format!("CREATE DATABASE {name}"))
+            .await?;
         Ok(database)
     }
 
@@ -55,7 +59,10 @@ pub async fn forget_redis_keys(url: &str, marker: &str) {
             .query_async(&mut conn)
             .await?;
         for chunk in keys.chunks(500) {
-            redis::cmd("DEL").arg(chunk).query_async::<()>(&mut conn).await?;
+            redis::cmd("DEL")
+                .arg(chunk)
+                .query_async::<()>(&mut conn)
+                .await?;
         }
         Ok::<_, redis::RedisError>(())
     };

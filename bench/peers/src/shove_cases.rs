@@ -6,8 +6,8 @@ use crate::{timed, Drained, Job, Tally, LIMIT};
 use shove::inmemory::{InMemoryConfig, InMemoryConsumerGroupConfig};
 use shove::redis::{RedisConfig, RedisConsumerGroupConfig, RedisMode};
 use shove::{
-    define_topic, Broker, ConsumerGroupConfig, InMemory, MessageHandler, MessageMetadata,
-    Outcome, Redis, TopologyBuilder,
+    define_topic, Broker, ConsumerGroupConfig, InMemory, MessageHandler, MessageMetadata, Outcome,
+    Redis, TopologyBuilder,
 };
 use std::num::NonZeroUsize;
 use std::sync::Arc;
@@ -25,8 +25,13 @@ impl MessageHandler<PeerJobs> for Handler {
     }
 }
 
-/// Publishes `n` jobs, in batches of a hundred.
-async fn publish<B: shove::Backend>(broker: &Broker<B>, n: u64) -> Result<(), String> {
+/// Declares the topic and publishes `n` jobs, in batches of a hundred.
+async fn prepare<B: shove::Backend>(broker: &Broker<B>, n: u64) -> Result<(), String> {
+    broker
+        .topology()
+        .declare::<PeerJobs>()
+        .await
+        .map_err(|e| e.to_string())?;
     let publisher = broker.publisher().await.map_err(|e| e.to_string())?;
     let all: Vec<Job> = (0..n).map(|id| Job { id }).collect();
     for batch in all.chunks(100) {
@@ -78,12 +83,7 @@ pub async fn inmemory(n: u64, c: u32, tally: Arc<Tally>) -> Result<Drained, Stri
     let broker = Broker::<InMemory>::new(InMemoryConfig::default().with_default_capacity(capacity))
         .await
         .map_err(|e| e.to_string())?;
-    broker
-        .topology()
-        .declare::<PeerJobs>()
-        .await
-        .map_err(|e| e.to_string())?;
-    publish(&broker, n).await?;
+    prepare(&broker, n).await?;
     let consumers = u16::try_from(c).unwrap_or(u16::MAX);
     consume(
         &broker,
@@ -100,12 +100,7 @@ pub async fn redis(url: &str, n: u64, c: u32, tally: Arc<Tally>) -> Result<Drain
     }))
     .await
     .map_err(|e| e.to_string())?;
-    broker
-        .topology()
-        .declare::<PeerJobs>()
-        .await
-        .map_err(|e| e.to_string())?;
-    publish(&broker, n).await?;
+    prepare(&broker, n).await?;
     let consumers = u16::try_from(c).unwrap_or(u16::MAX);
     let drained = consume(
         &broker,

@@ -36,7 +36,7 @@
 use ebbflow_core::config::Config;
 use ebbflow_core::{
     BackendCall, BackendHook, DeleteBatchEntry, Hooked, Operation, QueueAttributes, QueueBackend,
-    ReceiveRequest, SendBatchEntry, SendMessage,
+    ReceiveRequest,
 };
 use ebbflow_runtime::{handler_fn, Context, HandlerError, Runtime};
 use serde_json::json;
@@ -95,34 +95,9 @@ struct Costs {
 const WORKERS: u32 = 32;
 const ENGINE_CONSUMERS: usize = 8;
 
-async fn fill(backend: &Arc<dyn QueueBackend>, queue: &str, count: u64) {
-    // Four producers: the fill is not what is measured, but should not take all day.
-    let per = count.div_ceil(4);
-    let mut tasks = Vec::new();
-    for p in 0..4 {
-        let (b, q) = (backend.clone(), queue.to_owned());
-        tasks.push(tokio::spawn(async move {
-            let (from, to) = (p * per, ((p + 1) * per).min(count));
-            for start in (from..to).step_by(10) {
-                let entries = (start..to.min(start + 10))
-                    .map(|n| SendBatchEntry {
-                        id: (n - start).to_string(),
-                        message: SendMessage::new(n.to_string()),
-                    })
-                    .collect();
-                match b.send_batch(&q, entries).await {
-                    Ok(r) if r.failed.is_empty() => {}
-                    other => panic!("send: {other:?}"),
-                }
-            }
-        }));
-    }
-    for t in tasks {
-        if let Err(e) = t.await {
-            panic!("a producer failed: {e}");
-        }
-    }
-}
+/// Four producers sending batches of ten (shared with the peer bench).
+#[path = "common/fill.rs"]
+mod filling;
 
 /// Makes `name` afresh and fills it; returns the rate of the fill (four
 /// producers sending batches of ten).
@@ -135,7 +110,9 @@ async fn fresh_queue(backend: &Arc<dyn QueueBackend>, name: &str, count: u64) ->
         panic!("create {name}: {e}");
     }
     let start = Instant::now();
-    fill(backend, name, count).await;
+    if let Err(e) = filling::fill(backend, name, count, |n| n.to_string()).await {
+        panic!("fill {name}: {e}");
+    }
     count as f64 / start.elapsed().as_secs_f64()
 }
 
