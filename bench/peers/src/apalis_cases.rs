@@ -22,7 +22,9 @@ macro_rules! drain {
             .parallelize(tokio::spawn)
             .data($tally.clone())
             .build(handle);
-        timed(run_until_handled(worker.run(), $n, &$tally)).await
+        timed(run_until_handled(worker.run(), $n, &$tally))
+            .await
+            .map(|(d, ())| d)
     }};
 }
 

@@ -58,7 +58,7 @@ async fn drain(
         t.mark(&job);
         async { Ok::<_, HandlerError>(()) }
     });
-    let drained = timed(async {
+    let timing = timed(async {
         let running = Runtime::new(config, backend.clone())
             .handler(&queue, handler)
             .start()
@@ -79,10 +79,18 @@ async fn drain(
             }
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
-        running.shutdown().await;
-        Ok(())
+        Ok(running)
     })
     .await;
+    // Shutting down waits for the receive under way (its long poll): not
+    // the drain's time.
+    let drained = match timing {
+        Ok((drained, running)) => {
+            running.shutdown().await;
+            Ok(drained)
+        }
+        Err(e) => Err(e),
+    };
     let _ = backend.delete_queue(&queue).await;
     drained
 }

@@ -108,20 +108,22 @@ pub struct Drained {
     pub allocations: u64,
 }
 
-/// Times a drain: `start` begins consuming and returns once every job is
-/// handled (and settled, where the case can tell).
-pub async fn timed<F: std::future::Future<Output = Result<(), String>>>(
+/// Times a drain: `run` consumes until every job is handled (and settled,
+/// where the case can tell) and returns what must be stopped after the
+/// clock stops (a runtime to shut down, say), with the drain's figures.
+pub async fn timed<T, F: std::future::Future<Output = Result<T, String>>>(
     run: F,
-) -> Result<Drained, String> {
+) -> Result<(Drained, T), String> {
     let (started, allocations) = (
         Instant::now(),
         counting::ALLOCATIONS.load(Ordering::Relaxed),
     );
-    run.await?;
-    Ok(Drained {
+    let rest = run.await?;
+    let drained = Drained {
         took: started.elapsed(),
         allocations: counting::ALLOCATIONS.load(Ordering::Relaxed) - allocations,
-    })
+    };
+    Ok((drained, rest))
 }
 
 /// How long a drain may go without handling anything before the case is

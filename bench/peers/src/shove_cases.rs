@@ -57,23 +57,25 @@ async fn consume<B: shove::Backend + shove::HasCoordinatedGroups>(
         .await
         .map_err(|e| e.to_string())?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    timed(async {
+    let timing = timed(async {
         let running = tokio::spawn(group.run_until_timeout(
             async {
                 let _ = stopped.await;
             },
             Duration::from_secs(5),
         ));
-        let done = tally.wait_for(n, LIMIT).await;
-        let _ = stop.send(());
-        let _ = running.await;
-        if done {
-            Ok(())
+        if tally.wait_for(n, LIMIT).await {
+            Ok(running)
         } else {
             Err(format!("{} of {n} handled", tally.handled()))
         }
     })
-    .await
+    .await;
+    // Stopping the group is not the drain's time.
+    let _ = stop.send(());
+    let (drained, running) = timing?;
+    let _ = running.await;
+    Ok(drained)
 }
 
 pub async fn inmemory(n: u64, c: u32, tally: Arc<Tally>) -> Result<Drained, String> {
