@@ -68,8 +68,9 @@ pub async fn redis(url: &str, n: u64, c: u32, tally: Arc<Tally>) -> Result<Drain
         .map_err(|e| e.to_string())?;
     let mut storage = apalis_redis::RedisStorage::new(conn)
         .with_config(apalis_redis::Config::default().queue(&queue));
-    // A thousand at a time: one bulk push of 20,000 was accepted and then
-    // never fetched (the worker handled none).
+    // A thousand at a time, as producers would. (Past about 8,000 waiting
+    // jobs apalis-redis's fetch script fails with `too many results to
+    // unpack` on Redis 7.0: the case then reports the worker's error.)
     for chunk in jobs(n).chunks(1_000) {
         storage
             .push_bulk(chunk.to_vec())
