@@ -15,7 +15,9 @@
 //!   `LISTEN`s and wakes its waiting receives. A lost connection reconnects.
 //! - **Vacuum**: each process vacuums the messages table after every
 //!   [`PostgresOptions::vacuum_after`] dead row versions it made (two a
-//!   message), and analyzes it after half as many sends, so that a long
+//!   message), and analyzes it as its sends grow it (after 1,000, then
+//!   after twice as many as the time before, up to half of
+//!   `vacuum_after`), so that a long
 //!   drain neither slows under its own dead rows nor runs on plans made for
 //!   an empty table, where autovacuum is off or slow.
 //! - **Time** is the workers' clock (keep them in sync, e.g. with NTP): a skew

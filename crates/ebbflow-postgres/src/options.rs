@@ -23,7 +23,8 @@ pub struct PostgresOptions {
     pub offload: Offload,
     /// Dead row versions (two a message: its receive and its delete) this
     /// process makes between two vacuums of the messages table, and twice
-    /// the messages it sends between two analyzes; 0 for none.
+    /// the most messages it sends between two analyzes (which come sooner
+    /// while the table grows); 0 for none.
     pub vacuum_after: u64,
     /// Seal bodies and attributes at rest with the keys from here (the
     /// newest seals; every one opens, for rotation).
@@ -72,7 +73,8 @@ impl PostgresOptions {
 
     /// Vacuums the messages table after every `rows` dead row versions this
     /// process makes (default 100,000, that is 50,000 messages), and
-    /// analyzes it after every `rows / 2` messages it sends; 0 leaves the
+    /// analyzes it as its sends grow it (after 1,000 messages, then after
+    /// twice as many as the time before, up to `rows / 2`); 0 leaves the
     /// table to autovacuum alone.
     ///
     /// ```
