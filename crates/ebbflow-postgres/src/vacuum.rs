@@ -15,7 +15,9 @@
 //! has made [`PostgresOptions::vacuum_after`] dead versions, and `ANALYZE`
 //! as its sends grow the table: after its first [`FIRST_ANALYZE`] messages,
 //! then after twice as many as the time before, up to half of
-//! `vacuum_after` between two — so that a table the planner last saw empty
+//! `vacuum_after` between two, the ladder starting again after each vacuum
+//! (which analyzes the table at its size then, often near empty after a
+//! drain) — so that a table the planner last saw empty
 //! is seen again before a burst of sends has made it large, at a cost that
 //! grows with the logarithm of what was sent. (A burst of 20,000 sends into
 //! a table last analyzed as empty drained at 1,535 a second, a fresh
@@ -53,7 +55,7 @@ impl Vacuum {
             every,
             made: AtomicU64::new(0),
             added: AtomicU64::new(0),
-            analyze_at: AtomicU64::new(FIRST_ANALYZE.min(every / 2).max(1)),
+            analyze_at: AtomicU64::new(first_mark(every)),
             running: Arc::default(),
         }
     }
@@ -91,18 +93,21 @@ impl Vacuum {
         if self.running.swap(true, Ordering::AcqRel) {
             return;
         }
-        // A vacuum analyzes too: it restarts both counts. Each analyze
-        // waits for twice the sends the last one did, up to half a vacuum's.
-        if command.starts_with("VACUUM") {
+        // A vacuum analyzes too: it restarts both counts, and the ladder of
+        // analyzes, since the planner now sees the table as it is (often
+        // near empty after a drain). Otherwise each analyze waits for twice
+        // the sends the last one did, up to half a vacuum's.
+        let next = if command.starts_with("VACUUM") {
             self.made.store(0, Ordering::Relaxed);
-        }
+            first_mark(self.every)
+        } else {
+            self.analyze_at
+                .load(Ordering::Relaxed)
+                .saturating_mul(2)
+                .min(self.every / 2)
+                .max(1)
+        };
         self.added.store(0, Ordering::Relaxed);
-        let next = self
-            .analyze_at
-            .load(Ordering::Relaxed)
-            .saturating_mul(2)
-            .min(self.every / 2)
-            .max(1);
         self.analyze_at.store(next, Ordering::Relaxed);
         let (pool, running) = (pool.clone(), self.running.clone());
         tokio::spawn(async move {
@@ -117,6 +122,11 @@ impl Vacuum {
     fn is_running(&self) -> bool {
         self.running.load(Ordering::Acquire)
     }
+}
+
+/// The sends before the first analyze of a ladder.
+fn first_mark(every: u64) -> u64 {
+    FIRST_ANALYZE.min(every / 2).max(1)
 }
 
 async fn run(pool: &Pool, command: &str) -> Result<(), String> {
@@ -194,6 +204,26 @@ mod tests {
             marks,
             [1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 50_000, 50_000, 50_000]
         );
+    }
+
+    #[tokio::test]
+    async fn a_vacuum_starts_the_ladder_of_analyzes_again() {
+        let (pool, vacuum) = (pool(), Vacuum::new(100_000));
+        for _ in 0..3 {
+            vacuum.added(FIRST_ANALYZE * 8, &pool);
+            ended(&vacuum).await;
+        }
+        assert_eq!(vacuum.analyze_at.load(Ordering::Relaxed), 8_000);
+        // A vacuum analyzes the table at its size now (a drain just made
+        // the dead versions): the next burst is looked at after 1,000 sends.
+        vacuum.dead(100_000, &pool);
+        assert!(vacuum.is_running());
+        ended(&vacuum).await;
+        vacuum.added(FIRST_ANALYZE - 1, &pool);
+        assert!(!vacuum.is_running());
+        vacuum.added(1, &pool);
+        assert!(vacuum.is_running(), "analyzed after FIRST_ANALYZE sends");
+        ended(&vacuum).await;
     }
 
     #[tokio::test]
