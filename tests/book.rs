@@ -182,32 +182,30 @@ fn anchor(heading: &str) -> String {
         .collect()
 }
 
-fn anchors(text: &str) -> BTreeSet<String> {
+/// The lines of a markdown text outside its code blocks (fences indented
+/// in a list item too).
+fn prose(text: &str) -> impl Iterator<Item = &str> {
     let mut fence = false;
-    let mut out = BTreeSet::new();
-    for line in text.lines() {
-        if line.starts_with("```") {
+    text.lines().filter(move |line| {
+        if line.trim_start().starts_with("```") {
             fence = !fence;
+            return false;
         }
-        if !fence && line.starts_with('#') {
-            out.insert(anchor(line.trim_start_matches('#')));
-        }
-    }
-    out
+        !fence
+    })
+}
+
+fn anchors(text: &str) -> BTreeSet<String> {
+    prose(text)
+        .filter(|line| line.starts_with('#'))
+        .map(|line| anchor(line.trim_start_matches('#')))
+        .collect()
 }
 
 /// Every `](target)` of a markdown text outside code blocks.
 fn links(text: &str) -> Vec<String> {
-    let mut fence = false;
     let mut out = Vec::new();
-    for line in text.lines() {
-        if line.starts_with("```") || line.trim_start().starts_with("```") {
-            fence = !fence;
-            continue;
-        }
-        if fence {
-            continue;
-        }
+    for line in prose(text) {
         let mut rest = line;
         while let Some(at) = rest.find("](") {
             let tail = &rest[at + 2..];
