@@ -71,7 +71,15 @@ impl BackendHook for Calls {
 }
 
 /// Context switches of the whole process so far (every thread, those
+/// ended too), voluntary and not; 0 where `getrusage` is not.
+#[cfg(not(unix))]
+fn context_switches() -> u64 {
+    0
+}
+
+/// Context switches of the whole process so far (every thread, those
 /// ended too), voluntary and not.
+#[cfg(unix)]
 fn context_switches() -> u64 {
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
     // SAFETY: getrusage fills the struct it is given.
