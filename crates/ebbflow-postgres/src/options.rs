@@ -74,7 +74,8 @@ impl PostgresOptions {
     /// Vacuums the messages table after every `rows` dead row versions this
     /// process makes (default 100,000, that is 50,000 messages), and
     /// analyzes it as its sends grow it (after 1,000 messages, then after
-    /// twice as many as the time before, up to `rows / 2`); 0 leaves the
+    /// twice as many as the time before, up to `rows / 2`, starting again
+    /// after each vacuum); 0 leaves the
     /// table to autovacuum alone.
     ///
     /// ```
