@@ -141,7 +141,7 @@ mod reference {
             let row = row.unwrap_or_else(|| panic!("{} does not name `{rule}`", path.display()));
             let reason = why.split(" (").next().unwrap_or(why);
             assert!(
-                row.contains(&reason),
+                row.contains(reason),
                 "`{rule}`'s row does not give its reason: {why}"
             );
         }
